@@ -1,0 +1,466 @@
+"""``Gaussians``: a validated batch of K Gaussians in d dimensions."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ._linalg import cholesky, logdet_from_cholesky
+
+__all__ = ["COVARIANCE_TYPES", "Gaussians", "n_features_from_packed", "packed_size"]
+
+COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
+
+# Relative asymmetry tolerated in a covariance, against sqrt(S_ii * S_jj).
+_SYMMETRY_RTOL = 1e-8
+
+
+def _check_covariance_type(covariance_type: str) -> str:
+    if covariance_type not in COVARIANCE_TYPES:
+        raise ValueError(
+            f"covariance_type must be one of {COVARIANCE_TYPES}, "
+            f"got {covariance_type!r}."
+        )
+    return covariance_type
+
+
+def _as_finite_float(x, name: str) -> np.ndarray:
+    """float64 copy of ``x`` (never a view of the caller's array), all finite."""
+    try:
+        arr = np.array(x, dtype=np.float64, copy=True)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a numeric array-like: {exc}") from None
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape}); pass at least one.")
+    if not np.all(np.isfinite(arr)):
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(
+            f"{name} contains NaN or infinity (first at index {tuple(bad.tolist())}); "
+            "remove or impute non-finite values."
+        )
+    return arr
+
+
+def validate_means(means, name: str = "means", min_ndim: int = 1) -> np.ndarray:
+    """Means as a finite float64 array of shape (..., d)."""
+    m = _as_finite_float(means, name)
+    if m.ndim < min_ndim:
+        raise ValueError(
+            f"{name} must have at least {min_ndim} dimension(s) (..., n_features), "
+            f"got shape {m.shape}."
+        )
+    return m
+
+
+def validate_covariances(covariances, covariance_type: str, d: int, name: str):
+    """Validate covariances of one type and factor them.
+
+    Returns
+    -------
+    cov : ndarray
+        Symmetrised float64 copy, same shape as the input.
+    factor : ndarray
+        'full'/'tied': lower Cholesky factors (..., d, d); 'diag': standard
+        deviations (..., d); 'spherical': standard deviations (...,).
+    logdet : ndarray
+        Log-determinant of each covariance (batch shape).
+    """
+    S = _as_finite_float(covariances, name)
+    if covariance_type in ("full", "tied"):
+        if S.ndim < 2 or S.shape[-2:] != (d, d):
+            raise ValueError(
+                f"{name} must have shape (..., {d}, {d}) for covariance_type="
+                f"{covariance_type!r} and {d} features, got {S.shape}."
+            )
+        ST = np.swapaxes(S, -1, -2)
+        diag = np.diagonal(S, axis1=-2, axis2=-1)
+        if np.any(diag <= 0):
+            _raise_nonpositive(diag, name, "diagonal entry")
+        scale = np.sqrt(diag[..., :, None] * diag[..., None, :])
+        asym = np.abs(S - ST) > _SYMMETRY_RTOL * scale
+        if np.any(asym):
+            where = np.argwhere(asym)[0]
+            raise ValueError(
+                f"{name} is not symmetric (first at index {tuple(where.tolist())}); "
+                "pass (S + S.T) / 2 if the asymmetry is rounding noise."
+            )
+        S = 0.5 * (S + ST)
+        L = cholesky(S, name=name)
+        return S, L, logdet_from_cholesky(L)
+    if covariance_type == "diag":
+        if S.shape[-1] != d:
+            raise ValueError(
+                f"{name} must have shape (..., {d}) (variances) for "
+                f"covariance_type='diag', got {S.shape}."
+            )
+    if np.any(S <= 0):
+        _raise_nonpositive(S, name, "variance")
+    std = np.sqrt(S)
+    logdet = np.log(S)
+    logdet = logdet.sum(axis=-1) if covariance_type == "diag" else d * logdet
+    return S, std, logdet
+
+
+def _raise_nonpositive(values: np.ndarray, name: str, what: str):
+    where = tuple(np.argwhere(values <= 0)[0].tolist())
+    raise ValueError(
+        f"{name} has a non-positive {what} at index {where}; variances must be "
+        "> 0 (add a small ridge such as reg_covar=1e-6 for degenerate data)."
+    )
+
+
+def packed_size(n_features: int, covariance_type: str) -> int:
+    """Length of one packed row for ``n_features`` and ``covariance_type``.
+
+    Examples
+    --------
+    >>> from skkl import packed_size
+    >>> packed_size(3, "full"), packed_size(3, "diag"), packed_size(3, "spherical")
+    (9, 6, 4)
+    """
+    d = int(n_features)
+    kind = _check_covariance_type(covariance_type)
+    if kind in ("full", "tied"):
+        return d + d * (d + 1) // 2
+    return 2 * d if kind == "diag" else d + 1
+
+
+def n_features_from_packed(n_columns: int, covariance_type: str) -> int:
+    """Infer d from the length of a packed row, or raise a clear ``ValueError``.
+
+    Examples
+    --------
+    >>> from skkl import n_features_from_packed
+    >>> n_features_from_packed(9, "full")
+    3
+    """
+    n = int(n_columns)
+    kind = _check_covariance_type(covariance_type)
+    if kind in ("full", "tied"):
+        d = int(round((-3 + np.sqrt(9 + 8 * n)) / 2))
+    elif kind == "diag":
+        d = n // 2
+    else:
+        d = n - 1
+    if d < 1 or packed_size(d, kind) != n:
+        valid = ", ".join(str(packed_size(k, kind)) for k in range(1, 6))
+        raise ValueError(
+            f"a packed row of length {n} is impossible for covariance_type="
+            f"{kind!r} (valid lengths: {valid}, ...); pack rows with "
+            "Gaussians.pack() and use the same covariance_type."
+        )
+    return d
+
+
+class Gaussians:
+    """A validated batch of K Gaussians in d dimensions.
+
+    Shapes follow :class:`sklearn.mixture.GaussianMixture`: ``means`` is
+    (K, d) and ``covariances`` is (K, d, d) for 'full', (K, d) variances for
+    'diag', (K,) variances for 'spherical' and one (d, d) matrix shared by all
+    K for 'tied'. A single Gaussian is K=1 (a 1-D mean is accepted). Inputs
+    are copied to float64 and never modified; Cholesky factors and
+    log-determinants are computed once, at construction.
+
+    Parameters
+    ----------
+    means : array-like of shape (K, d) or (d,)
+        Means.
+    covariances : array-like
+        Covariances in the layout of ``covariance_type`` (see above).
+    covariance_type : {'full', 'diag', 'spherical', 'tied'}, default='full'
+        How covariances are parametrised.
+
+    Attributes
+    ----------
+    means : ndarray of shape (K, d)
+    covariances : ndarray
+        Symmetrised float64 copy of the covariances.
+    covariance_type : str
+    cholesky : ndarray
+        Lower Cholesky factors (K, d, d) for 'full', the shared (d, d) factor
+        for 'tied', standard deviations (K, d) for 'diag' and (K,) for
+        'spherical'.
+    logdet : ndarray of shape (K,)
+        Log-determinant of each covariance.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skkl import Gaussians
+    >>> G = Gaussians(np.zeros((2, 3)), np.stack([np.eye(3), 2 * np.eye(3)]))
+    >>> len(G), G.n_features, G.covariance_type
+    (2, 3, 'full')
+    >>> G.logdet.round(4)
+    array([0.    , 2.0794])
+    >>> G[1].pack().round(4)
+    array([[0.    , 0.    , 0.    , 1.4142, 0.    , 1.4142, 0.    , 0.    ,
+            1.4142]])
+    """
+
+    __slots__ = ("covariance_type", "means", "covariances", "cholesky", "logdet")
+
+    def __init__(self, means, covariances, covariance_type: str = "full"):
+        kind = _check_covariance_type(covariance_type)
+        m = validate_means(means, "means")
+        if m.ndim == 1:
+            m = m[None, :]
+        if m.ndim != 2:
+            raise ValueError(f"means must have shape (K, d) or (d,), got {m.shape}.")
+        K, d = m.shape
+        S = np.asarray(covariances)
+        # A single Gaussian may drop the leading K=1 axis, as in kl_mvn.
+        single_ndim = {"full": 2, "diag": 1, "spherical": 0, "tied": 2}[kind]
+        if K == 1 and kind != "tied" and S.ndim == single_ndim:
+            S = S[None, ...]
+        expected = {
+            "full": (K, d, d),
+            "diag": (K, d),
+            "spherical": (K,),
+            "tied": (d, d),
+        }[kind]
+        if S.shape != expected:
+            raise ValueError(
+                f"covariances must have shape {expected} for covariance_type="
+                f"{kind!r} with means of shape {m.shape}, got {S.shape}."
+            )
+        S, factor, logdet = validate_covariances(S, kind, d, "covariances")
+        self._set(m, S, kind, factor, logdet)
+
+    def _set(self, m, S, kind, factor, logdet):
+        for arr in (m, S, factor):
+            arr.setflags(write=False)
+        logdet = np.broadcast_to(logdet, (m.shape[0],)).copy()
+        logdet.setflags(write=False)
+        object.__setattr__(self, "means", m)
+        object.__setattr__(self, "covariances", S)
+        object.__setattr__(self, "covariance_type", kind)
+        object.__setattr__(self, "cholesky", factor)
+        object.__setattr__(self, "logdet", logdet)
+
+    @classmethod
+    def _from_parts(cls, means, covariances, kind, factor, logdet) -> Gaussians:
+        """Build from already validated and factored parts (no copy, no checks)."""
+        obj = cls.__new__(cls)
+        obj._set(means, covariances, kind, factor, logdet)
+        return obj
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Gaussians is immutable; build a new one instead.")
+
+    def __getstate__(self):
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __setstate__(self, state):
+        self._set(
+            state["means"].copy(),
+            state["covariances"].copy(),
+            state["covariance_type"],
+            state["cholesky"].copy(),
+            state["logdet"],
+        )
+
+    # -- container protocol -------------------------------------------------
+    def __len__(self) -> int:
+        return self.means.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        """Dimension d of every Gaussian."""
+        return self.means.shape[1]
+
+    def __getitem__(self, key) -> Gaussians:
+        if isinstance(key, numbers.Integral):
+            k = int(key)
+            if not -len(self) <= k < len(self):
+                raise IndexError(f"index {k} out of range for {len(self)} Gaussians")
+            key = slice(k, k + 1 if k != -1 else None)
+        means = self.means[key]
+        if means.ndim != 2 or means.shape[0] == 0:
+            raise IndexError(
+                f"indexing Gaussians with {key!r} must select at least one Gaussian"
+            )
+        if self.covariance_type == "tied":
+            cov, factor = self.covariances, self.cholesky
+        else:
+            cov, factor = self.covariances[key], self.cholesky[key]
+        return Gaussians._from_parts(
+            np.ascontiguousarray(means),
+            np.ascontiguousarray(cov),
+            self.covariance_type,
+            np.ascontiguousarray(factor),
+            self.logdet[key],
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Gaussians(n={len(self)}, n_features={self.n_features}, "
+            f"covariance_type={self.covariance_type!r})"
+        )
+
+    # -- conversions --------------------------------------------------------
+    def full_cholesky(self) -> np.ndarray:
+        """Lower Cholesky factors as (K, d, d) for every covariance type."""
+        K, d = self.means.shape
+        kind = self.covariance_type
+        if kind == "full":
+            return self.cholesky
+        if kind == "tied":
+            return np.broadcast_to(self.cholesky, (K, d, d))
+        std = self.std()
+        out = np.zeros((K, d, d))
+        idx = np.arange(d)
+        out[:, idx, idx] = std
+        return out
+
+    def std(self) -> np.ndarray:
+        """Per-feature standard deviations (K, d) for 'diag' and 'spherical'."""
+        if self.covariance_type == "diag":
+            return self.cholesky
+        if self.covariance_type == "spherical":
+            return np.broadcast_to(self.cholesky[:, None], self.means.shape)
+        raise ValueError(
+            f"std() is only defined for 'diag' and 'spherical' covariances, "
+            f"not {self.covariance_type!r}; use full_cholesky()."
+        )
+
+    def to_full(self) -> Gaussians:
+        """The same Gaussians with covariance_type='full'.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skkl import Gaussians
+        >>> Gaussians(np.zeros((1, 2)), [[1.0, 4.0]], "diag").to_full().covariances
+        array([[[1., 0.],
+                [0., 4.]]])
+        """
+        L = np.ascontiguousarray(self.full_cholesky())
+        cov = L @ np.swapaxes(L, -1, -2)
+        return Gaussians._from_parts(self.means, cov, "full", L, self.logdet)
+
+    def pack(self) -> np.ndarray:
+        """One flat row per Gaussian: the mean, then its Cholesky factor.
+
+        The factor is the lower triangle in row-major order for 'full' and
+        'tied' (tied Gaussians pack as 'full' rows), the standard deviations
+        for 'diag' and the single standard deviation for 'spherical'.
+
+        Returns
+        -------
+        X : ndarray of shape (K, packed_size(d, covariance_type))
+        """
+        d = self.n_features
+        if self.covariance_type in ("full", "tied"):
+            rows, cols = np.tril_indices(d)
+            factor = self.full_cholesky()[:, rows, cols]
+        elif self.covariance_type == "diag":
+            factor = self.cholesky
+        else:
+            factor = self.cholesky[:, None]
+        return np.hstack([self.means, factor])
+
+    @classmethod
+    def from_packed(cls, X, covariance_type: str = "full") -> Gaussians:
+        """Rebuild Gaussians from rows made by :meth:`pack`.
+
+        Parameters
+        ----------
+        X : array-like of shape (K, n_columns) or (n_columns,)
+        covariance_type : {'full', 'diag', 'spherical'}, default='full'
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skkl import Gaussians
+        >>> G = Gaussians([[0.0, 1.0]], [[[2.0, 0.5], [0.5, 1.0]]])
+        >>> np.allclose(Gaussians.from_packed(G.pack()).covariances, G.covariances)
+        True
+        """
+        kind = _check_covariance_type(covariance_type)
+        if kind == "tied":
+            raise ValueError(
+                "packed rows carry one factor each; use covariance_type='full' "
+                "for rows packed from tied Gaussians."
+            )
+        X = _as_finite_float(X, "X")
+        if X.ndim == 1:
+            X = X[None, :]
+        if X.ndim != 2:
+            raise ValueError(f"X must have shape (K, n_columns), got {X.shape}.")
+        d = n_features_from_packed(X.shape[1], kind)
+        means = np.ascontiguousarray(X[:, :d])
+        factor = X[:, d:]
+        if kind == "full":
+            rows, cols = np.tril_indices(d)
+            L = np.zeros((X.shape[0], d, d))
+            L[:, rows, cols] = factor
+            diag = np.diagonal(L, axis1=-2, axis2=-1)
+            if np.any(diag <= 0):
+                _raise_nonpositive(diag, "X (Cholesky diagonal)", "entry")
+            cov = L @ np.swapaxes(L, -1, -2)
+            return cls._from_parts(means, cov, kind, L, logdet_from_cholesky(L))
+        std = np.ascontiguousarray(factor if kind == "diag" else factor[:, 0])
+        if np.any(std <= 0):
+            _raise_nonpositive(std, "X (standard deviation)", "entry")
+        logdet = 2 * np.log(std)
+        logdet = logdet.sum(axis=1) if kind == "diag" else d * logdet
+        return cls._from_parts(means, std**2, kind, std, logdet)
+
+    @classmethod
+    def from_samples(
+        cls,
+        X,
+        covariance_type: str = "full",
+        *,
+        reg_covar: float = 0.0,
+        sample_weight=None,
+    ) -> Gaussians:
+        """Fit one Gaussian (K=1) to samples by maximum likelihood.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        covariance_type : {'full', 'diag', 'spherical', 'tied'}, default='full'
+        reg_covar : float, default=0.0
+            Non-negative ridge added to the diagonal of the covariance.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; the estimate is the weighted MLE.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skkl import Gaussians
+        >>> X = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0]])
+        >>> G = Gaussians.from_samples(X)
+        >>> G.means, G.covariances
+        (array([[1., 1.]]), array([[[1., 0.],
+                [0., 1.]]]))
+        """
+        kind = _check_covariance_type(covariance_type)
+        X = validate_means(X, "X", min_ndim=2)
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D (n_samples, n_features), got {X.shape}.")
+        n, d = X.shape
+        if not (isinstance(reg_covar, numbers.Real) and reg_covar >= 0):
+            raise ValueError(f"reg_covar must be a float >= 0, got {reg_covar!r}.")
+        w = np.ones(n) if sample_weight is None else np.array(sample_weight, float)
+        if w.shape != (n,) or np.any(w < 0) or not np.all(np.isfinite(w)):
+            raise ValueError(
+                f"sample_weight must be {n} finite non-negative numbers, "
+                f"got shape {w.shape}."
+            )
+        total = w.sum()
+        if total <= 0:
+            raise ValueError("sample_weight sums to zero; give some sample weight.")
+        mean = w @ X / total
+        Xc = X - mean
+        if kind in ("full", "tied"):
+            cov = (Xc * w[:, None]).T @ Xc / total
+            cov.flat[:: d + 1] += reg_covar
+            cov = cov[None] if kind == "full" else cov
+        else:
+            var = w @ (Xc * Xc) / total + reg_covar
+            cov = var[None] if kind == "diag" else np.array([var.mean()])
+        return cls(mean[None, :], cov, kind)
