@@ -188,9 +188,7 @@ def _wasserstein_full(p: _Operand, q: _Operand, alpha=None) -> np.ndarray:
 
 
 def _wasserstein_diag(p: _Operand, q: _Operand, alpha=None) -> np.ndarray:
-    return (
-        np.square(q.mean - p.mean).sum(-1) + np.square(p.factor - q.factor).sum(-1)
-    )
+    return np.square(q.mean - p.mean).sum(-1) + np.square(p.factor - q.factor).sum(-1)
 
 
 def _reverse(kernel):
@@ -324,9 +322,19 @@ def get_divergence(kind: str, alpha: float = 0.5) -> DivergenceInfo:
     return info
 
 
+def _identical(p: _Operand, q: _Operand) -> np.ndarray:
+    """Which broadcast pairs are the very same Gaussian."""
+    cov_axes = (-2, -1) if p.structure == "full" else (-1,)
+    same_cov = np.all(p.factor == q.factor, axis=cov_axes)
+    return np.all(p.mean == q.mean, axis=-1) & same_cov
+
+
 def _compute(info: DivergenceInfo, p: _Operand, q: _Operand, alpha) -> np.ndarray:
     kernel = info.full if p.structure == "full" else info.diag
-    return kernel(p, q, None if alpha is None else float(alpha))
+    values = kernel(p, q, None if alpha is None else float(alpha))
+    # D(p, p) = 0 exactly; BLAS solves multiply by reciprocals, which would
+    # leave ~1e-30 residues instead.
+    return np.where(_identical(p, q), 0.0, values)
 
 
 def divergence(p, q, kind: str = "kl", *, alpha: float = 0.5, covariance_type="full"):
@@ -372,7 +380,9 @@ def divergence(p, q, kind: str = "kl", *, alpha: float = 0.5, covariance_type="f
     4.0
     """
     info = get_divergence(kind, alpha)
-    p, q = _align(_as_operand(p, covariance_type, "p"), _as_operand(q, covariance_type, "q"))
+    p, q = _align(
+        _as_operand(p, covariance_type, "p"), _as_operand(q, covariance_type, "q")
+    )
     return _compute(info, p, q, alpha)[()]
 
 

@@ -15,8 +15,7 @@ def check_matplotlib_support(caller: str):
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise ImportError(
-            f"{caller} requires matplotlib; install it with "
-            "`pip install 'skkl[plot]'`."
+            f"{caller} requires matplotlib; install it with `pip install 'skkl[plot]'`."
         ) from exc
     return plt
 

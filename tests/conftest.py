@@ -1,0 +1,12 @@
+"""Test configuration shared by every test module."""
+
+import os
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+from hypothesis import settings
+
+# CI runs a fixed set of examples so a failure reproduces on a developer's machine.
+settings.register_profile("ci", deadline=None, derandomize=True, max_examples=40)
+settings.register_profile("dev", deadline=None, max_examples=40)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
