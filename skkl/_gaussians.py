@@ -89,7 +89,7 @@ def validate_covariances(covariances, covariance_type: str, d: int, name: str):
         L = cholesky(S, name=name)
         return S, L, logdet_from_cholesky(L)
     if covariance_type == "diag":
-        if S.shape[-1] != d:
+        if S.ndim < 1 or S.shape[-1] != d:
             raise ValueError(
                 f"{name} must have shape (..., {d}) (variances) for "
                 f"covariance_type='diag', got {S.shape}."

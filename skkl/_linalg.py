@@ -122,10 +122,18 @@ def solve_lower(L: np.ndarray, B: np.ndarray) -> np.ndarray:
     m = B.shape[-1]
     n_factor = int(np.prod(L.shape[:-2], dtype=np.int64))
     if n_factor == 1:
-        # One factor shared by every right-hand side: a single LAPACK call.
+        # One factor shared by every right-hand side: all columns at once.
         Bb = np.broadcast_to(B, (*batch, d, m))
         rhs = np.moveaxis(Bb, -2, 0).reshape(d, -1)
-        X = solve_triangular(L.reshape(d, d), rhs, lower=True, check_finite=False)
+        L1 = L.reshape(d, d)
+        if d >= _LAPACK_MIN_DIM:
+            X = solve_triangular(L1, rhs, lower=True, check_finite=False)
+        else:
+            # Small d: substitution. A (multi-threaded) LAPACK call costs far
+            # more than the work here, up to milliseconds on a busy machine.
+            X = np.empty(rhs.shape, dtype=np.float64)
+            for k in range(d):
+                X[k] = (rhs[k] - L1[k, :k] @ X[:k]) / L1[k, k]
         return np.moveaxis(X.reshape(d, *batch, m), 0, -2)
     Lb = np.broadcast_to(L, (*batch, d, d)).reshape(-1, d, d)
     Bb = np.broadcast_to(B, (*batch, d, m)).reshape(-1, d, m)

@@ -54,6 +54,7 @@ class ProgressBar:
         self.enabled = enabled
         self.min_interval = min_interval
         self.n = 0
+        self._drawn = None  # count shown by the last draw
         self._last_draw = float("-inf")
 
     def update(self, n: int = 1) -> None:
@@ -73,16 +74,19 @@ class ProgressBar:
         pct = 100 * self.n // self.total
         self.file.write(f"\r{label}[{bar}] {pct:3d}% {self.n}/{self.total}")
         self.file.flush()
+        self._drawn = self.n
 
     def close(self) -> None:
         """Finish the line so later output starts on a fresh one."""
         if self.enabled:
-            self._draw()
+            if self._drawn != self.n:
+                self._draw()
             self.file.write("\n")
             self.file.flush()
             self.enabled = False
 
     def __enter__(self) -> ProgressBar:
+        self._draw()  # show 0% at once: the first block may take a while
         return self
 
     def __exit__(self, *exc) -> None:

@@ -140,6 +140,31 @@ _RENYI_HINT = (
 )
 
 
+def _log_mix_over_c(mu: np.ndarray, c: float, log1p_mu=None) -> np.ndarray:
+    """``(log1p(c mu) - c log1p(mu)) / c`` elementwise, accurate for small ``mu``.
+
+    Per eigenvalue ``1 + mu`` of S1^{-1} S0, this is the Renyi log-determinant
+    term with ``c = 1 - alpha`` (requires ``c != 0`` and ``1 + c mu > 0``).
+    ``log1p_mu``, when given, is ``log1p(mu)`` known more accurately than ``mu``
+    (``mu = expm1(t)`` loses ``t`` for ``t << 0``).
+    """
+    mu = np.asarray(mu, dtype=np.float64)
+    log1p_mu = np.log1p(mu) if log1p_mu is None else log1p_mu
+    out = np.empty_like(mu)
+    small = np.abs(mu) * max(1.0, abs(c)) < 0.1
+    big = ~small
+    out[big] = (np.log1p(c * mu[big]) - c * log1p_mu[big]) / c
+    # sum_{n>=2} (1 - c^(n-1)) (-mu)^n / n: terms shrink >= 10x, 20 suffice.
+    ms = mu[small]
+    power, c_pow, total = -ms, 1.0, np.zeros_like(ms)
+    for n in range(2, 22):
+        power = power * -ms
+        c_pow *= c
+        total += (1.0 - c_pow) * power / n
+    out[small] = total
+    return out
+
+
 def _renyi_full(p: _Operand, q: _Operand, alpha: float) -> np.ndarray:
     if alpha == 1.0:
         return _kl_full(p, q)
@@ -157,6 +182,17 @@ def _renyi_full(p: _Operand, q: _Operand, alpha: float) -> np.ndarray:
     log_term = (logdet_from_cholesky(R) - (1.0 - alpha) * u.sum(-1)) / (
         2.0 * (1.0 - alpha)
     )
+    # Nearly equal pairs: that difference cancels to rounding noise (~eps, not
+    # eps * |result|). Use the eigenvalues mu of E = A A' - I instead, with E
+    # formed from F = A - I so that it is accurate to ~eps absolute.
+    F = A.copy()
+    F[..., np.arange(d), np.arange(d)] -= 1.0
+    E = F + np.swapaxes(F, -1, -2) + F @ np.swapaxes(F, -1, -2)
+    near = np.sqrt(np.square(E).sum((-2, -1))) * max(1.0, abs(1.0 - alpha)) < 0.1
+    if np.any(near):
+        log_term = np.array(log_term, dtype=np.float64)
+        mu = np.linalg.eigvalsh(np.broadcast_to(E, (*near.shape, d, d))[near])
+        log_term[near] = 0.5 * _log_mix_over_c(mu, 1.0 - alpha).sum(-1)
     y = _solve_vec(R, _solve_vec(L1, q.mean - p.mean))
     return 0.5 * alpha * np.square(y).sum(-1) + np.maximum(log_term, 0.0)
 
@@ -172,7 +208,7 @@ def _renyi_diag(p: _Operand, q: _Operand, alpha: float) -> np.ndarray:
             f"alpha * var(q) + (1 - alpha) * var(p) is not positive at index "
             f"{tuple(bad.tolist())}; {_RENYI_HINT}."
         )
-    log_term = (np.log1p(mix) - (1.0 - alpha) * t).sum(-1) / (2.0 * (1.0 - alpha))
+    log_term = 0.5 * _log_mix_over_c(np.expm1(t), 1.0 - alpha, t).sum(-1)
     maha = np.square(q.mean - p.mean) / (np.square(q.factor) * (1.0 + mix))
     return 0.5 * alpha * maha.sum(-1) + np.maximum(log_term, 0.0)
 

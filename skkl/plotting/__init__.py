@@ -4,4 +4,7 @@ Each Display has ``from_estimator``-style constructors, a ``plot(ax=None,
 ...)`` method and the ``figure_`` and ``ax_`` attributes of the last plot.
 """
 
-__all__: list[str] = []
+from ._divergence_matrix import DivergenceMatrixDisplay
+from ._ellipses import GaussianEllipsesDisplay
+
+__all__: list[str] = ["DivergenceMatrixDisplay", "GaussianEllipsesDisplay"]

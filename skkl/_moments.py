@@ -1,0 +1,316 @@
+"""Weighted per-group moments in one pass, their streaming merge, and shrinkage.
+
+``group_moments`` computes, for every group at once, the total sample weight,
+the weighted mean and the weighted *centred* scatter ``sum_i w_i (x_i - m)
+(x_i - m)'`` (never raw sums of squares, which cancel). Samples are sorted
+by group (a radix sort for up to 65536 groups) and each group's rows are
+gathered, centred and multiplied in one BLAS call, so the cost is one
+``X.T @ X`` plus a few passes over ``X``.
+
+``merge_moments`` combines the moments of two batches with the pairwise
+update of Chan, Golub & LeVeque (1979), extended to the third and fourth
+central moments that the Ledoit-Wolf shrinkage needs, so streaming through
+``partial_fit`` equals fitting on the concatenation to rounding error.
+
+``ledoit_wolf_coefficient`` and ``oas_coefficient`` are the formulas of
+:func:`sklearn.covariance.ledoit_wolf_shrinkage` and
+:class:`sklearn.covariance.OAS` written in terms of these moments, with the
+number of samples replaced by the total sample weight (so integer weights act
+as repetitions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "GroupMoments",
+    "group_moments",
+    "merge_moments",
+    "ledoit_wolf_coefficient",
+    "oas_coefficient",
+]
+
+
+@dataclass(frozen=True)
+class GroupMoments:
+    """Sufficient statistics of K groups of d-dimensional weighted samples.
+
+    Attributes
+    ----------
+    weight : ndarray of shape (K,)
+        Total sample weight of each group.
+    count : ndarray of shape (K,), int64
+        Number of samples with positive weight in each group.
+    mean : ndarray of shape (K, d)
+        Weighted means (0 for a group of zero weight).
+    scatter : ndarray of shape (K, d, d) or (K, d)
+        ``sum_i w_i (x_i - m)(x_i - m)'`` for each group, or only its
+        diagonal when the moments were computed with ``full=False``.
+    third : ndarray of shape (K, d) or None
+        ``sum_i w_i ||x_i - m||^2 (x_i - m)`` (``higher=True`` only).
+    fourth : ndarray of shape (K,) or None
+        ``sum_i w_i ||x_i - m||^4`` (``higher=True`` only).
+    """
+
+    weight: np.ndarray
+    count: np.ndarray
+    mean: np.ndarray
+    scatter: np.ndarray
+    third: np.ndarray | None = None
+    fourth: np.ndarray | None = None
+
+    @property
+    def full(self) -> bool:
+        """Whether ``scatter`` holds full (d, d) matrices."""
+        return self.scatter.ndim == 3
+
+    @property
+    def higher(self) -> bool:
+        """Whether third and fourth moments are available."""
+        return self.fourth is not None
+
+    def scatter_diagonal(self) -> np.ndarray:
+        """Per-feature weighted sums of squared deviations, shape (K, d)."""
+        if self.full:
+            return np.diagonal(self.scatter, axis1=1, axis2=2).copy()
+        return self.scatter
+
+
+def _sort_by_group(groups: np.ndarray, n_groups: int):
+    """Permutation that sorts samples by group, and each group's slice bounds."""
+    # numpy's stable sort is a radix sort for integers of 16 bits or fewer.
+    small = groups.astype(np.uint16) if n_groups <= 1 << 16 else groups
+    order = np.argsort(small, kind="stable")
+    bounds = np.zeros(n_groups + 1, dtype=np.intp)
+    np.cumsum(np.bincount(groups, minlength=n_groups), out=bounds[1:])
+    return order, bounds
+
+
+def group_moments(
+    X: np.ndarray,
+    groups: np.ndarray | None = None,
+    n_groups: int = 1,
+    sample_weight: np.ndarray | None = None,
+    *,
+    full: bool = True,
+    higher: bool = False,
+) -> GroupMoments:
+    """Weighted counts, means and centred scatter of every group in one pass.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float64
+        Samples (already validated; never modified).
+    groups : ndarray of shape (n_samples,) of ints in ``[0, n_groups)`` or None
+        Group of each sample; None puts every sample in one group.
+    n_groups : int, default=1
+        Number of groups K (groups without samples get zero weight).
+    sample_weight : ndarray of shape (n_samples,) or None
+        Non-negative weights; None means unit weights.
+    full : bool, default=True
+        Compute full (d, d) scatter matrices; otherwise only their diagonals.
+    higher : bool, default=False
+        Also compute the third and fourth central moments (requires ``full``).
+
+    Returns
+    -------
+    GroupMoments
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skkl._moments import group_moments
+    >>> X = np.array([[0.0, 1.0], [2.0, 1.0], [5.0, 5.0]])
+    >>> mom = group_moments(X, np.array([0, 0, 1]), 2)
+    >>> mom.weight, mom.mean
+    (array([2., 1.]), array([[1., 1.],
+           [5., 5.]]))
+    >>> mom.scatter[0]
+    array([[2., 0.],
+           [0., 0.]])
+    """
+    if higher and not full:
+        raise ValueError("higher moments require full=True.")
+    n, d = X.shape
+    K = int(n_groups)
+    if groups is None:
+        if K != 1:
+            raise ValueError("groups=None puts all samples in one group: n_groups=1.")
+        order, bounds = None, np.array([0, n])
+    else:
+        order, bounds = _sort_by_group(groups, K)
+
+    weight = np.zeros(K)
+    count = np.zeros(K, dtype=np.int64)
+    mean = np.zeros((K, d))
+    scatter = np.zeros((K, d, d) if full else (K, d))
+    third = np.zeros((K, d)) if higher else None
+    fourth = np.zeros(K) if higher else None
+
+    for g in range(K):
+        a, b = bounds[g], bounds[g + 1]
+        if a == b:
+            continue
+        if order is None:
+            Xg = X.copy()  # centred in place below: never touch the caller's X
+            wg = sample_weight
+        else:
+            idx = order[a:b]
+            Xg = np.take(X, idx, axis=0)
+            wg = None if sample_weight is None else sample_weight[idx]
+        if wg is None:
+            Wg = float(b - a)
+            count[g] = b - a
+            mean[g] = Xg.sum(axis=0) / Wg
+        else:
+            Wg = float(wg.sum())
+            count[g] = np.count_nonzero(wg)
+            if Wg <= 0:
+                continue
+            mean[g] = (wg @ Xg) / Wg
+        weight[g] = Wg
+        Xg -= mean[g]
+        # Xw' Xw with Xw = sqrt(w) * (X - m): numpy hands A.T @ A to syrk.
+        Xw = Xg if wg is None else Xg * np.sqrt(wg)[:, None]
+        if full:
+            scatter[g] = Xw.T @ Xw
+        else:
+            scatter[g] = np.einsum("ij,ij->j", Xw, Xw)
+        if higher:
+            r = np.einsum("ij,ij->i", Xg, Xg)
+            wr = r if wg is None else wg * r
+            fourth[g] = wr @ r
+            third[g] = wr @ Xg
+    return GroupMoments(weight, count, mean, scatter, third, fourth)
+
+
+def _shift(mom: GroupMoments, delta: np.ndarray):
+    """Central moments of ``mom`` taken about ``mean + delta`` instead of ``mean``.
+
+    With u = x - m (sum of w u = 0) and x - (m + delta) = u - delta, the
+    cross terms that are odd in u vanish.
+    """
+    W = mom.weight
+    S = mom.scatter
+    dd = np.einsum("ki,kj->kij", delta, delta) if mom.full else delta * delta
+    S_new = S + W[:, None, None] * dd if mom.full else S + W[:, None] * dd
+    if not mom.higher:
+        return S_new, None, None
+    # ||u - delta||^2 = ||u||^2 - 2 u'delta + ||delta||^2
+    tr = np.trace(S, axis1=1, axis2=2)
+    nd2 = np.einsum("ki,ki->k", delta, delta)
+    Sd = np.einsum("kij,kj->ki", S, delta)
+    dSd = np.einsum("ki,ki->k", delta, Sd)
+    dT = np.einsum("ki,ki->k", delta, mom.third)
+    fourth = mom.fourth - 4 * dT + 4 * dSd + 2 * nd2 * tr + W * nd2 * nd2
+    third = (
+        mom.third - 2 * Sd - tr[:, None] * delta - (W * nd2)[:, None] * delta
+    )
+    return S_new, third, fourth
+
+
+def merge_moments(a: GroupMoments, b: GroupMoments) -> GroupMoments:
+    """Moments of the union of two batches (Chan et al. pairwise update).
+
+    Both batches must describe the same K groups with the same layout
+    (``full``, ``higher``). Each batch's central moments are shifted to the
+    merged mean, never recomputed from raw sums of powers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skkl._moments import group_moments, merge_moments
+    >>> X = np.random.default_rng(0).normal(size=(10, 3))
+    >>> g = np.arange(10) % 2
+    >>> both = merge_moments(group_moments(X[:4], g[:4], 2),
+    ...                      group_moments(X[4:], g[4:], 2))
+    >>> np.allclose(both.scatter, group_moments(X, g, 2).scatter)
+    True
+    """
+    if a.scatter.shape != b.scatter.shape or a.higher != b.higher:
+        raise ValueError(
+            "cannot merge moments of different layouts: "
+            f"{a.scatter.shape} (higher={a.higher}) and "
+            f"{b.scatter.shape} (higher={b.higher})."
+        )
+    W = a.weight + b.weight
+    safe_W = np.where(W > 0, W, 1.0)
+    # Weighted mean written as a correction of a's mean: stable when b is small.
+    mean = a.mean + (b.weight / safe_W)[:, None] * (b.mean - a.mean)
+    mean[W == 0] = 0.0
+    Sa, Ta, Qa = _shift(a, mean - a.mean)
+    Sb, Tb, Qb = _shift(b, mean - b.mean)
+    higher = a.higher
+    return GroupMoments(
+        W,
+        a.count + b.count,
+        mean,
+        Sa + Sb,
+        Ta + Tb if higher else None,
+        Qa + Qb if higher else None,
+    )
+
+
+def ledoit_wolf_coefficient(
+    weight: np.ndarray, covariance: np.ndarray, fourth: np.ndarray
+) -> np.ndarray:
+    """Ledoit-Wolf shrinkage of covariances given their fourth moments.
+
+    Same value as :func:`sklearn.covariance.ledoit_wolf_shrinkage` on the
+    samples: with S the ML covariance, n the total weight, mu = tr(S)/d and
+    Q = sum_i w_i ||x_i - m||^4,
+    ``beta = (Q / n - ||S||_F^2) / (d n)``, ``delta = ||S - mu I||_F^2 / d``,
+    shrinkage ``min(beta, delta) / delta`` (0 when it is 0/0).
+
+    Parameters
+    ----------
+    weight : ndarray of shape (K,)
+    covariance : ndarray of shape (K, d, d)
+        ML covariances (scatter / weight).
+    fourth : ndarray of shape (K,)
+
+    Returns
+    -------
+    shrinkage : ndarray of shape (K,), values in [0, 1]
+    """
+    d = covariance.shape[-1]
+    if d == 1:
+        return np.zeros(len(weight))
+    mu = np.trace(covariance, axis1=1, axis2=2) / d
+    fro2 = np.einsum("kij,kij->k", covariance, covariance)
+    n = np.where(weight > 0, weight, 1.0)
+    beta = (fourth / n - fro2) / (d * n)
+    delta = (fro2 - d * mu * mu) / d
+    beta = np.clip(np.minimum(beta, delta), 0.0, None)
+    safe = np.where(delta > 0, delta, 1.0)
+    return np.where(beta > 0, beta / safe, 0.0)
+
+
+def oas_coefficient(weight: np.ndarray, covariance: np.ndarray) -> np.ndarray:
+    """Oracle Approximating Shrinkage coefficient, as :class:`sklearn.covariance.OAS`.
+
+    With alpha = mean(S**2), mu = tr(S)/d and n the total weight,
+    ``min((alpha + mu^2) / ((n + 1) (alpha - mu^2 / d)), 1)`` (1 when the
+    denominator is 0).
+
+    Parameters
+    ----------
+    weight : ndarray of shape (K,)
+    covariance : ndarray of shape (K, d, d)
+
+    Returns
+    -------
+    shrinkage : ndarray of shape (K,), values in [0, 1]
+    """
+    d = covariance.shape[-1]
+    if d == 1:
+        return np.zeros(len(weight))
+    alpha = np.einsum("kij,kij->k", covariance, covariance) / (d * d)
+    mu = np.trace(covariance, axis1=1, axis2=2) / d
+    num = alpha + mu * mu
+    den = (weight + 1) * (alpha - mu * mu / d)
+    safe = np.where(den != 0, den, 1.0)
+    return np.where(den != 0, np.minimum(num / safe, 1.0), 1.0)

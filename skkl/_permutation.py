@@ -1,0 +1,199 @@
+"""Permutation engine of the Gaussian two-sample test (private).
+
+All group moments of every permutation come from one matrix product. Each
+sample becomes a row of moment features ``F = [w, w x, w upper(x x')]`` (or
+``w x**2`` for diagonal covariances); a ``(B, N)`` 0/1 membership matrix ``M``
+selects the first group of each permutation, so ``M @ F`` holds the weight,
+the first and the second moment sums of that group for all B permutations at
+once, and the second group is ``F.sum(0) - M @ F``. What is left per
+permutation is three small Cholesky log-determinants, batched.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils import check_random_state, gen_even_slices
+from sklearn.utils._chunking import get_chunk_n_rows
+from sklearn.utils.parallel import Parallel, delayed
+
+from ._linalg import cholesky, logdet_from_cholesky
+
+__all__ = ["PARTS", "MomentSpec", "moment_features", "part_statistics", "permute"]
+
+#: Statistics computed for every permutation, in this column order.
+PARTS = ("mean", "covariance", "marginal")
+
+_SHRINK_HINT = (
+    "the group covariance is singular: use more samples per group, "
+    "shrinkage='ledoit_wolf' (or 'oas', or a float in (0, 1]), or "
+    "covariance_type='diag'"
+)
+
+
+class MomentSpec:
+    """Feature layout for ``d`` features and one covariance type."""
+
+    def __init__(self, d: int, covariance_type: str):
+        self.d = d
+        self.full = covariance_type == "full"
+        if self.full:
+            self.iu = np.triu_indices(d)
+            self.diag_cols = np.flatnonzero(self.iu[0] == self.iu[1])
+        else:
+            self.iu = None
+            self.diag_cols = np.arange(d)
+        self.n_second = len(self.diag_cols) if not self.full else len(self.iu[0])
+        self.n_columns = 1 + d + self.n_second
+
+
+def moment_features(Z: np.ndarray, w: np.ndarray, spec: MomentSpec) -> np.ndarray:
+    """Rows ``[w, w z, w second(z)]`` for already centred and scaled data ``Z``."""
+    n, d = Z.shape
+    F = np.empty((n, spec.n_columns))
+    F[:, 0] = w
+    F[:, 1 : 1 + d] = Z * w[:, None]
+    if spec.full:
+        i, j = spec.iu
+        F[:, 1 + d :] = Z[:, i] * Z[:, j] * w[:, None]
+    else:
+        F[:, 1 + d :] = Z * Z * w[:, None]
+    return F
+
+
+def _moments(S: np.ndarray, spec: MomentSpec):
+    """Weights, means and ML covariances (full) or variances (diag) from sums."""
+    d = spec.d
+    n = S[:, 0]
+    m = S[:, 1 : 1 + d] / n[:, None]
+    second = S[:, 1 + d :] / n[:, None]
+    if spec.full:
+        i, j = spec.iu
+        C = np.empty((S.shape[0], d, d))
+        C[:, i, j] = second
+        C[:, j, i] = second
+        C -= m[:, :, None] * m[:, None, :]
+        return n, m, C
+    return n, m, second - m * m
+
+
+def _shrink(C: np.ndarray, a, full: bool) -> np.ndarray:
+    """``(1 - a) C + a mu I`` with ``mu`` the mean variance, for a per row."""
+    a = np.broadcast_to(np.asarray(a, dtype=np.float64), C.shape[:1])
+    if full:
+        d = C.shape[-1]
+        mu = np.trace(C, axis1=-2, axis2=-1) / d
+        out = (1.0 - a)[:, None, None] * C
+        out[:, np.arange(d), np.arange(d)] += (a * mu)[:, None]
+        return out
+    mu = C.mean(axis=1)
+    return (1.0 - a)[:, None] * C + (a * mu)[:, None]
+
+
+def _logdet(C: np.ndarray, full: bool) -> np.ndarray:
+    if full:
+        return logdet_from_cholesky(
+            cholesky(C, name="group covariance", hint=_SHRINK_HINT)
+        )
+    if np.any(C <= 0):
+        raise ValueError(f"a group variance is not positive; {_SHRINK_HINT}.")
+    return np.log(C).sum(axis=1)
+
+
+def _diag(C: np.ndarray, full: bool) -> np.ndarray:
+    return np.diagonal(C, axis1=-2, axis2=-1) if full else C
+
+
+def part_statistics(S1: np.ndarray, total: np.ndarray, spec: MomentSpec, shrinkage):
+    """Statistics of the split ``S1`` / ``total - S1`` for each row of sums ``S1``.
+
+    ``shrinkage`` is None or a tuple ``(a_total, a_1, a_2)`` of fixed
+    intensities (functions of the pooled sample only, so every permutation
+    gets the same statistic and the test stays exact).
+
+    Returns
+    -------
+    parts : ndarray of shape (b, 3)
+        Columns ``PARTS``: the mean part ``N log|T| - N log|W|``, the
+        covariance part ``N log|W| - n1 log|S1| - n2 log|S2|`` (their sum is
+        the likelihood-ratio statistic) and the largest per-feature variance
+        part.
+    features : ndarray of shape (b, d)
+        Per-feature univariate likelihood-ratio statistics (mean and variance).
+    """
+    full = spec.full
+    n1, _, C1 = _moments(S1, spec)
+    n2, _, C2 = _moments(total[None, :] - S1, spec)
+    N, _, CT = _moments(total[None, :], spec)
+    N = N[0]
+    W = (
+        (n1[:, None, None] * C1 + n2[:, None, None] * C2)
+        if full
+        else (n1[:, None] * C1 + n2[:, None] * C2)
+    )
+    W /= N
+    # Per-feature parts use the unshrunk variances: attribution stays per feature.
+    vt, vw = np.log(_diag(CT, full)), np.log(_diag(W, full))
+    v1, v2 = np.log(_diag(C1, full)), np.log(_diag(C2, full))
+    var_part = N * vw - n1[:, None] * v1 - n2[:, None] * v2
+    if shrinkage is not None:
+        a_tot, a1, a2 = shrinkage
+        CT, W = _shrink(CT, a_tot, full), _shrink(W, a_tot, full)
+        C1, C2 = _shrink(C1, a1, full), _shrink(C2, a2, full)
+    ld_t, ld_w = _logdet(CT, full), _logdet(W, full)
+    ld_1, ld_2 = _logdet(C1, full), _logdet(C2, full)
+    parts = np.empty((S1.shape[0], 3))
+    parts[:, 0] = N * (ld_t - ld_w)
+    parts[:, 1] = N * ld_w - n1 * ld_1 - n2 * ld_2
+    parts[:, 2] = var_part.max(axis=1)
+    features = N * (vt - vw) + var_part
+    return parts, features
+
+
+def _permuted_sums(F, n1, n_rows, seed):
+    """Group-1 sums of ``n_rows`` random splits: one (n_rows x N) @ (N x p) GEMM."""
+    rng = np.random.default_rng(seed)
+    N = F.shape[0]
+    U = rng.random((n_rows, N))
+    # The n1 smallest of N iid uniforms are a uniformly random n1-subset.
+    kth = np.partition(U, n1 - 1, axis=1)[:, n1 - 1 : n1]
+    M = (U <= kth).astype(np.float64)
+    return M @ F
+
+
+def permute(F1, F2, spec, shrinkage, n_permutations, random_state, n_jobs=None):
+    """Observed and permutation statistics of the split ``F1`` vs ``F2``.
+
+    Returns
+    -------
+    observed : tuple (parts (3,), features (d,))
+    null : tuple (parts (B, 3), features (B, d))
+    """
+    F = np.vstack([F1, F2])
+    total = F.sum(axis=0)
+    obs_parts, obs_feat = part_statistics(
+        F1.sum(axis=0)[None, :], total, spec, shrinkage
+    )
+    n1, N = F1.shape[0], F.shape[0]
+    # Memory per permutation row: membership, uniforms and the moment matrices.
+    row_bytes = 8 * (3 * N + 6 * spec.d * spec.d + 4 * spec.n_columns)
+    # Fixed-size chunks: results do not depend on n_jobs, and threads get work.
+    chunk = get_chunk_n_rows(row_bytes=row_bytes, max_n_rows=min(n_permutations, 256))
+    n_chunks = -(-n_permutations // chunk)
+    seeds = np.random.SeedSequence(
+        check_random_state(random_state).randint(np.iinfo(np.int32).max)
+    ).spawn(n_chunks)
+    slices = list(gen_even_slices(n_permutations, n_chunks))
+
+    def run(sl, seed):
+        S1 = _permuted_sums(F, n1, sl.stop - sl.start, seed)
+        return part_statistics(S1, total, spec, shrinkage)
+
+    if n_jobs in (None, 1) or n_chunks == 1:
+        out = [run(sl, seed) for sl, seed in zip(slices, seeds, strict=True)]
+    else:
+        out = Parallel(n_jobs=n_jobs, prefer="threads")(
+            delayed(run)(sl, seed) for sl, seed in zip(slices, seeds, strict=True)
+        )
+    null_parts = np.concatenate([o[0] for o in out])
+    null_feat = np.concatenate([o[1] for o in out])
+    return (obs_parts[0], obs_feat[0]), (null_parts, null_feat)

@@ -1,0 +1,184 @@
+"""``KLMetric``: divergences between packed Gaussians as a scikit-learn metric."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._gaussians import (
+    Gaussians,
+    _check_covariance_type,
+    n_features_from_packed,
+)
+from .divergence import _compute, _Operand, get_divergence
+from .pairwise import pairwise_divergence
+
+__all__ = ["KLMetric"]
+
+
+class KLMetric:
+    """A divergence between two packed Gaussians, usable as ``metric=``.
+
+    Each Gaussian is one row made by :meth:`skkl.Gaussians.pack` (the mean,
+    then its Cholesky factor). An instance is a callable ``metric(u, v)``
+    returning ``D(u || v)``, so it plugs into
+    :func:`sklearn.metrics.pairwise_distances`,
+    ``NearestNeighbors(metric=..., algorithm='brute')`` and ``DBSCAN``; d is
+    inferred from the row length. That path calls Python once per pair: for
+    a whole matrix use :meth:`pairwise` (one GEMM per block, see
+    :func:`skkl.pairwise_divergence`), or pass its result with
+    ``metric='precomputed'``.
+
+    .. warning:: **The symmetry trap.** ``pairwise_distances(X,
+       metric=callable)`` with ``Y=None`` (or ``Y is X``) and one job
+       computes only the upper triangle and mirrors it, assuming
+       ``D(u, v) == D(v, u)``; ``NearestNeighbors.kneighbors()`` without
+       ``X`` does the same. For an asymmetric kind ('kl', 'reverse_kl',
+       'renyi' with ``alpha != 0.5``) the lower triangle is then silently
+       wrong. Use :meth:`pairwise` (or ``metric='precomputed'`` with
+       :func:`skkl.pairwise_divergence`), or pass ``Y=X.copy()``. The
+       symmetric kinds ('jeffreys', 'bhattacharyya', 'hellinger',
+       'wasserstein', and 'renyi' at ``alpha=0.5``) are safe; see
+       :attr:`symmetric`.
+
+    Parameters
+    ----------
+    kind : str, default='kl'
+        A key of :data:`skkl.DIVERGENCES`; ``metric(u, v)`` is
+        ``skkl.divergence(u, v, kind)`` on the unpacked Gaussians.
+    covariance_type : {'full', 'diag', 'spherical'}, default='full'
+        Layout of the packed rows (rows packed from 'tied' Gaussians are
+        'full' rows).
+    alpha : float, default=0.5
+        Order of the Rényi divergence (``kind='renyi'``).
+
+    Attributes
+    ----------
+    symmetric : bool
+        Whether ``D(u, v) == D(v, u)`` for this kind and alpha, i.e. whether
+        scikit-learn's mirroring shortcut is harmless.
+
+    See Also
+    --------
+    skkl.pairwise_divergence : The matrix for :class:`~skkl.Gaussians`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.metrics import pairwise_distances
+    >>> from skkl import Gaussians, KLMetric
+    >>> G = Gaussians([[0.0, 0.0], [1.0, 0.0], [0.0, 3.0]],
+    ...               [[1.0, 1.0], [4.0, 1.0], [1.0, 1.0]], "diag")
+    >>> X = G.pack()
+    >>> metric = KLMetric(covariance_type="diag")
+    >>> round(metric(X[0], X[1]), 6), round(metric(X[1], X[0]), 6)
+    (0.443147, 1.306853)
+    >>> metric.pairwise(X)  # the guarded, vectorised route
+    array([[0.        , 0.44314718, 4.5       ],
+           [1.30685282, 0.        , 5.80685282],
+           [4.5       , 4.94314718, 0.        ]])
+    >>> np.allclose(pairwise_distances(X, X.copy(), metric=metric), metric.pairwise(X))
+    True
+    >>> float(pairwise_distances(X, metric=metric)[1, 0])  # trap: KL(0 || 1) mirrored
+    0.443...
+    """
+
+    def __init__(self, kind: str = "kl", covariance_type: str = "full", alpha=0.5):
+        self.kind = kind
+        self.covariance_type = covariance_type
+        self.alpha = alpha
+        self._info = get_divergence(kind, alpha)
+        if _check_covariance_type(covariance_type) == "tied":
+            raise ValueError(
+                "covariance_type='tied' has no packed layout of its own: rows "
+                "packed from tied Gaussians are 'full' rows; use "
+                "covariance_type='full'."
+            )
+        self._alpha = float(alpha)
+
+    @property
+    def symmetric(self) -> bool:
+        """Whether this divergence is symmetric (scikit-learn's mirroring is safe)."""
+        return self._info.is_symmetric(self.alpha)
+
+    def __repr__(self) -> str:
+        return (
+            f"KLMetric(kind={self.kind!r}, covariance_type="
+            f"{self.covariance_type!r}, alpha={self.alpha!r})"
+        )
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, KLMetric) and (
+            (self.kind, self.covariance_type, self.alpha)
+            == (other.kind, other.covariance_type, other.alpha)
+        )
+
+    def __hash__(self) -> int:
+        return hash((KLMetric, self.kind, self.covariance_type, self.alpha))
+
+    def _operand(self, row: np.ndarray, d: int, name: str) -> _Operand:
+        # Light checks only: this runs once per pair.
+        factor = row[d:]
+        if self.covariance_type == "full":
+            L = np.zeros((d, d))
+            L[np.tril_indices(d)] = factor
+            diag = np.diagonal(L)
+        else:
+            diag = factor
+            if self.covariance_type == "spherical":
+                factor = np.full(d, factor[0])
+        if not np.all(diag > 0) or not np.all(np.isfinite(row)):
+            raise ValueError(
+                f"{name} is not a valid packed Gaussian (its Cholesky diagonal / "
+                "standard deviations must be > 0 and all entries finite); pack "
+                "rows with Gaussians.pack()."
+            )
+        if self.covariance_type == "full":
+            return _Operand(row[:d], L, "full")
+        return _Operand(row[:d], factor, "diag")
+
+    def __call__(self, u, v) -> float:
+        """Divergence ``D(u || v)`` between two packed rows."""
+        u = np.asarray(u, dtype=np.float64)
+        v = np.asarray(v, dtype=np.float64)
+        if u.ndim != 1 or u.shape != v.shape:
+            raise ValueError(
+                "KLMetric compares two packed rows of equal length, got shapes "
+                f"{u.shape} and {v.shape}."
+            )
+        d = n_features_from_packed(u.shape[0], self.covariance_type)
+        p = self._operand(u, d, "u")
+        q = self._operand(v, d, "v")
+        return float(_compute(self._info, p, q, self._alpha))
+
+    def pairwise(self, X, Y=None, n_jobs: int | None = None) -> np.ndarray:
+        """Matrix ``D[i, j] = D(X[i] || Y[j])`` of packed rows, vectorised.
+
+        The guarded route: correct for asymmetric kinds whether or not ``Y``
+        is ``X``, and one matrix product per block instead of a Python call
+        per pair (see :func:`skkl.pairwise_divergence`).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_X, n_columns)
+            Packed Gaussians.
+        Y : array-like of shape (n_Y, n_columns), default=None
+            Packed Gaussians; None means ``X`` (exactly 0 on the diagonal).
+        n_jobs : int, default=None
+            Number of joblib workers.
+
+        Returns
+        -------
+        D : ndarray of shape (n_X, n_Y)
+        """
+        P = Gaussians.from_packed(X, self.covariance_type)
+        Q = (
+            None
+            if Y is None or Y is X
+            else Gaussians.from_packed(Y, self.covariance_type)
+        )
+        if Q is not None and Q.n_features != P.n_features:
+            raise ValueError(
+                f"X holds Gaussians in {P.n_features} dimensions but Y in "
+                f"{Q.n_features}; pack both with the same dimension."
+            )
+        return pairwise_divergence(P, Q, self.kind, alpha=self.alpha, n_jobs=n_jobs)

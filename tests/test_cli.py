@@ -1,0 +1,411 @@
+"""The ``skkl`` command line: outputs, files written and exit codes.
+
+Most cases call ``main(argv)`` in-process (a subprocess costs a second of
+imports); a few run the real thing: ``python -m skkl demo``, an error path
+through ``python -m skkl``, and ``skkl drift`` with pandas unimportable.
+"""
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from importlib.metadata import entry_points
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+
+from skkl import Gaussians, cli, kl_divergence
+from skkl._progress import ProgressBar
+from skkl.cli import main
+from skkl.divergence import divergence
+
+
+def _run(*args, pre=None, timeout=120):
+    """Run ``python -m skkl ARGS`` (or ``pre`` code then main) in a subprocess."""
+    if pre is None:
+        cmd = [sys.executable, "-m", "skkl", *args]
+    else:
+        run = f"from skkl.cli import main\nsys.exit(main({list(args)!r}))"
+        code = f"import sys\n{pre}\n{run}"
+        cmd = [sys.executable, "-c", code]
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def _write_csv(path, header, rows):
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return str(path)
+
+
+def _full_gaussians(K, d, seed=0):
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(K, d, d))
+    return rng.normal(size=(K, d)), A @ A.transpose(0, 2, 1) + np.eye(d)
+
+
+def _pointwise_kl_matrix(means, covs):
+    K = len(means)
+    return np.array(
+        [
+            [kl_divergence(means[i], covs[i], means[j], covs[j]) for j in range(K)]
+            for i in range(K)
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def iris_csv(tmp_path_factory):
+    data = load_iris()
+    names = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    rows = [
+        [*x, data.target_names[t]] for x, t in zip(data.data, data.target, strict=True)
+    ]
+    path = tmp_path_factory.mktemp("iris") / "iris.csv"
+    return _write_csv(path, [*names, "species"], rows)
+
+
+@pytest.fixture(scope="module")
+def drift_csvs(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    d = tmp_path_factory.mktemp("drift")
+    header = ["a", "b", "c", "label"]
+
+    def write(name, X):
+        rows = [[*x, "x"] for x in X]  # a non-numeric column to skip
+        return _write_csv(d / name, header, rows), X
+
+    ref = write("ref.csv", rng.normal(size=(300, 3)))
+    same = write("same.csv", rng.normal(size=(200, 3)))
+    shifted = write("shifted.csv", rng.normal(size=(200, 3)) + [0.0, 0.6, 0.0])
+    return ref, same, shifted
+
+
+# -- subprocess runs ------------------------------------------------------------
+
+
+def test_demo_subprocess(tmp_path):
+    proc = _run("demo", "--plot", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for heading in (
+        "1. Class Gaussians on wine",
+        "2. Separability",
+        "3. Feature selection on digits",
+        "4. Drift detection on wine",
+    ):
+        assert heading in out
+    assert "KL(row || column)" in out and "Bhattacharyya" in out
+    assert "<= error <=" in out
+    # The shifted batch drifts, and its two shifted features lead the table.
+    table = out.split("most drifted features of the shifted batch:")[1].splitlines()
+    assert {table[3].split()[0], table[4].split()[0]} == {"alcohol", "flavanoids"}
+    assert "shifted" in out and "unchanged" in out
+    assert (tmp_path / "wine_kl_matrix.png").stat().st_size > 1000
+    assert (tmp_path / "wine_ellipses.png").stat().st_size > 1000
+
+
+def test_error_exit_code_subprocess(tmp_path):
+    proc = _run("pairwise", str(tmp_path / "missing.npz"))
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert "missing.npz: no such file" in proc.stderr
+
+
+def test_drift_subprocess_without_pandas(drift_csvs):
+    from skkl.drift import GaussianDriftDetector
+
+    (ref, X_ref), (cur, X_cur), _ = drift_csvs
+    pre = "sys.modules['pandas'] = None  # import pandas now fails"
+    proc = _run("drift", ref, cur, "--columns", "a,b,c", "--json", pre=pre)
+    assert proc.returncode == 0, proc.stderr
+    payload = json.loads(proc.stdout)
+    expected = GaussianDriftDetector(random_state=0).fit(X_ref).test(X_cur)
+    assert payload["is_drift"] == 0
+    assert payload["p_value"] == pytest.approx(expected.p_value)
+
+
+# -- entry points, help, version ------------------------------------------------
+
+
+def test_console_script_entry_point():
+    (ep,) = [e for e in entry_points(group="console_scripts") if e.name == "skkl"]
+    assert ep.value == "skkl.cli:main" and ep.load() is main
+
+
+def test_version_and_help(capsys):
+    from skkl import __version__
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"skkl {__version__}"
+    assert main([]) == 0  # no command: help
+    out = capsys.readouterr().out
+    for command in ("demo", "pairwise", "separability", "drift"):
+        assert command in out
+    assert main(["drift", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "exit status" in out and "1  drift detected" in out
+    assert main(["frobnicate"]) == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+# -- pairwise -------------------------------------------------------------------
+
+
+def test_pairwise_npz_matches_pointwise(tmp_path, capsys):
+    means, covs = _full_gaussians(4, 3)
+    np.savez(tmp_path / "g.npz", means=means, covariances=covs)
+    expected = _pointwise_kl_matrix(means, covs)
+
+    assert (
+        main(["pairwise", str(tmp_path / "g.npz"), "--out", str(tmp_path / "D.npy")])
+        == 0
+    )
+    np.testing.assert_allclose(np.load(tmp_path / "D.npy"), expected, rtol=1e-10)
+    assert "wrote 4x4 kl matrix" in capsys.readouterr().out
+
+    assert (
+        main(["pairwise", str(tmp_path / "g.npz"), "--out", str(tmp_path / "D.csv")])
+        == 0
+    )
+    D = np.loadtxt(tmp_path / "D.csv", delimiter=",")
+    np.testing.assert_allclose(D, expected, rtol=1e-12)
+
+    capsys.readouterr()
+    assert main(["pairwise", str(tmp_path / "g.npz")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    row = lines[4].split()  # caption, header, rule, row 0, row 1
+    assert row[0] == "1"
+    np.testing.assert_allclose([float(v) for v in row[1:]], expected[1], rtol=1e-3)
+
+
+def test_pairwise_packed_csv_and_stored_type(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    means, var = rng.normal(size=(5, 2)), rng.uniform(0.5, 2.0, size=(5, 2))
+    G = Gaussians(means, var, "diag")
+    packed = tmp_path / "packed.csv"
+    np.savetxt(packed, G.pack(), delimiter=",")
+    expected = np.array(
+        [
+            [float(divergence(G[i], G[j], "hellinger")[0]) for j in range(5)]
+            for i in range(5)
+        ]
+    )
+    out = str(tmp_path / "H.npy")
+    args = ["pairwise", str(packed), "--kind", "hellinger", "--out", out]
+    assert main([*args, "--covariance-type", "diag"]) == 0
+    np.testing.assert_allclose(np.load(out), expected, rtol=1e-10, atol=1e-14)
+
+    # The covariance type stored in the .npz is used (and may not contradict).
+    np.savez(tmp_path / "d.npz", means=means, covariances=var, covariance_type="diag")
+    args = ["pairwise", str(tmp_path / "d.npz"), "--kind", "hellinger", "--out", out]
+    assert main(args) == 0
+    np.testing.assert_allclose(np.load(out), expected, rtol=1e-10, atol=1e-14)
+    capsys.readouterr()
+    assert main([*args, "--covariance-type", "spherical"]) == 2
+    assert "covariance_type='diag'" in capsys.readouterr().err
+
+
+def test_pairwise_progress_bar_on_a_terminal(tmp_path, capsys, monkeypatch):
+    means, covs = _full_gaussians(6, 2, seed=3)
+    np.savez(tmp_path / "g.npz", means=means, covariances=covs)
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    term = Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    monkeypatch.setattr(cli, "_PROGRESS_MIN_ROWS", 1)
+    assert (
+        main(["pairwise", str(tmp_path / "g.npz"), "--out", str(tmp_path / "D.npy")])
+        == 0
+    )
+    assert term.getvalue().endswith("100% 6/6\n")
+    np.testing.assert_allclose(
+        np.load(tmp_path / "D.npy"), _pointwise_kl_matrix(means, covs), rtol=1e-10
+    )
+
+
+def test_progress_bar_silent_off_a_terminal():
+    out = io.StringIO()
+    with ProgressBar(10, "x", file=out) as bar:
+        bar.update(10)
+    assert out.getvalue() == ""
+    out = io.StringIO()
+    with ProgressBar(4, "rows", file=out, enabled=True, min_interval=0) as bar:
+        bar.update(1)
+    assert (
+        out.getvalue().split("\r")[-1] == "rows [" + "#" * 7 + "-" * 23 + "]  25% 1/4\n"
+    )
+
+
+def test_pairwise_errors(tmp_path, capsys):
+    means, covs = _full_gaussians(3, 2)
+    np.savez(tmp_path / "no_cov.npz", means=means)
+    bad = covs.copy()
+    bad[1] = -np.eye(2)
+    np.savez(tmp_path / "bad_cov.npz", means=means, covariances=bad)
+    np.savez(tmp_path / "ok.npz", means=means, covariances=covs)
+    (tmp_path / "junk.npz").write_bytes(b"not a zip file")
+    (tmp_path / "g.txt").write_text("1,2\n")
+    (tmp_path / "g.json").write_text("{}")
+    (tmp_path / "short.csv").write_text("0,1,2,3\n")  # no full packed length
+    cases = [
+        (["missing.npz"], "no such file"),
+        (["junk.npz"], "not a readable .npz"),
+        (["no_cov.npz"], "missing ['covariances']"),
+        (["bad_cov.npz"], "bad_cov.npz: "),
+        (["g.txt"], "needs --covariance-type"),
+        (["g.json"], "expected a .npz or .csv"),
+        (["short.csv", "--covariance-type", "full"], "impossible"),
+        (["ok.npz", "--out", "D.txt"], "--out must end in .npy or .csv"),
+        (["ok.npz", "--out", str(tmp_path / "no_dir" / "D.npy")], "No such file"),
+        (["ok.npz", "--kind", "renyi", "--alpha", "-1"], "alpha"),
+    ]
+    for args, message in cases:
+        argv = ["pairwise", str(tmp_path / args[0]), *args[1:]]
+        assert main(argv) == 2, args
+        err = capsys.readouterr().err
+        assert err.startswith("skkl pairwise: error:") and message in err, err
+    assert main(["pairwise", str(tmp_path / "ok.npz"), "--kind", "nope"]) == 2
+    assert "invalid choice: 'nope'" in capsys.readouterr().err
+
+
+# -- separability ---------------------------------------------------------------
+
+
+def test_separability_matches_library(iris_csv, capsys):
+    from skkl.separability import bayes_error_bounds, separability_score
+
+    data = load_iris()
+    y = data.target_names[data.target]
+    assert main(["separability", iris_csv, "--target", "species", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    expected = separability_score(data.data, y)
+    np.testing.assert_allclose(payload["matrix"], expected.matrix, rtol=1e-12)
+    assert payload["classes"] == ["setosa", "versicolor", "virginica"]
+    assert payload["hardest_pair"] == ["versicolor", "virginica"]
+    lower, upper = bayes_error_bounds(data.data, y)
+    assert payload["bayes_error_bounds"] == pytest.approx(
+        {"lower": lower, "upper": upper}
+    )
+
+    argv = [
+        "separability",
+        iris_csv,
+        "--target",
+        "species",
+        "--kind",
+        "kl",
+        "--columns",
+        "petal_length,petal_width",
+        "--shrinkage",
+        "0.1",
+    ]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    expected = separability_score(data.data[:, 2:], y, kind="kl", shrinkage=0.1)
+    assert "150 rows, 2 features, 3 classes of 'species'" in out
+    a, b = expected.hardest_pair
+    assert f"least separated pair: {a} / {b} (kl {expected.value:.4g})" in out
+
+
+def test_separability_errors(tmp_path, iris_csv, capsys):
+    def f(name, header, rows):
+        return _write_csv(tmp_path / name, header, rows)
+
+    text = f(
+        "text.csv",
+        ["x", "name", "y"],
+        [[1, "a", 0], [2, "b", 0], [3, "c", 1], [4, "d", 1]],
+    )
+    hole = f("hole.csv", ["x", "y"], [[1, 0], ["", 0], [3, 1], [4, 1]])
+    one = f("one.csv", ["x", "y"], [[1, 0], [2, 0], [3, 0], [4, 0]])
+    lonely = f("lonely.csv", ["x", "y"], [[1, 0], [2, 0], [3, 0], [4, 1]])
+    few = f("few.csv", ["x", "y"], [[1, 0], [2, 1]])
+    dup = f("dup.csv", ["x", "x", "y"], [[1, 1, 0]])
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "binary.csv").write_bytes(b"\xff\xfe\x00x,y\n")
+    (tmp_path / "ragged.csv").write_text("x,y\n1,0\n2\n")
+    cases = [
+        ([str(tmp_path / "nope.csv"), "--target", "y"], "no such file"),
+        ([iris_csv, "--target", "kind"], "no column named 'kind'"),
+        ([iris_csv, "--target", "species", "--columns", "petal_length,foo"], "'foo'"),
+        ([iris_csv, "--target", "species", "--columns", "species"], "target column"),
+        ([text, "--target", "y"], "non-numeric column(s) 'name'"),
+        ([hole, "--target", "y"], "'x' (row 2)"),
+        ([one, "--target", "y"], "single class"),
+        ([lonely, "--target", "y"], "class 1 of 'y' has 1 row"),
+        ([few, "--target", "y"], "2 data row(s); at least 4"),
+        ([dup, "--target", "y"], "duplicate column names ['x']"),
+        ([str(tmp_path / "empty.csv"), "--target", "y"], "the file is empty"),
+        ([str(tmp_path / "binary.csv"), "--target", "y"], "not a UTF-8 CSV"),
+        ([str(tmp_path), "--target", "y"], "not a regular file"),
+        ([str(tmp_path / "ragged.csv"), "--target", "y"], "data row 2 has 1 fields"),
+        ([iris_csv, "--target", "species", "--shrinkage", "2"], "--shrinkage"),
+    ]
+    for args, message in cases:
+        assert main(["separability", *args]) == 2, args
+        assert message in capsys.readouterr().err, args
+
+
+# -- drift ----------------------------------------------------------------------
+
+
+def test_drift_exit_codes_and_json(drift_csvs, capsys):
+    from skkl.drift import GaussianDriftDetector
+
+    (ref, X_ref), (same, X_same), (shifted, X_shift) = drift_csvs
+    cols = ["--columns", "a,b,c", "--seed", "3"]
+    assert main(["drift", ref, same, *cols]) == 0
+    assert "no drift: p-value" in capsys.readouterr().out
+
+    assert main(["drift", ref, shifted, *cols, "--json"]) == 1
+    payload = json.loads(capsys.readouterr().out)
+    expected = GaussianDriftDetector(random_state=3).fit(X_ref).test(X_shift)
+    assert payload["is_drift"] == 1
+    assert payload["p_value"] == payload["p_val"] == pytest.approx(expected.p_value)
+    assert payload["effect"] == pytest.approx(expected.effect)
+    assert [f["name"] for f in payload["features"]] == ["a", "b", "c"]
+    np.testing.assert_allclose(
+        [f["p_value"] for f in payload["features"]], expected.feature_p_values
+    )
+
+    # A significant but small difference is not drift with --min-effect.
+    assert main(["drift", ref, shifted, *cols, "--min-effect", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "no drift (significant, but effect < --min-effect 5.0)" in out
+    top = out.split("p-value (Holm)")[1].splitlines()[2].split()
+    assert top[0] == "b"  # the shifted feature leads
+
+
+def test_drift_errors(tmp_path, drift_csvs, capsys):
+    (ref, _), (same, _), _ = drift_csvs
+    other = _write_csv(tmp_path / "other.csv", ["a", "b"], [[1, 2], [3, 4], [5, 7]])
+    tiny = _write_csv(tmp_path / "tiny.csv", ["a", "b", "c", "label"], [[1, 2, 3, "x"]])
+    cases = [
+        ([ref, str(tmp_path / "gone.csv")], "gone.csv: no such file"),
+        ([ref, same], "non-numeric column(s) 'label' (e.g. 'x')"),
+        ([ref, same, "--columns", "a,zz"], "no column named 'zz'"),
+        ([ref, other, "--columns", "a,c"], "other.csv: no column named 'c'"),
+        ([ref, tiny, "--columns", "a,b"], "1 data row(s); at least 2"),
+        ([ref, same, "--columns", ","], "--columns is empty"),
+        ([ref, same, "--columns", "a", "--n-permutations", "0"], "positive integer"),
+        ([ref, same, "--columns", "a", "--alpha", "2"], "alpha"),
+    ]
+    for args, message in cases:
+        assert main(["drift", *args]) == 2, args
+        assert message in capsys.readouterr().err, args
+
+
+def test_missing_module_is_reported(monkeypatch, drift_csvs, capsys):
+    (ref, _), (same, _), _ = drift_csvs
+    monkeypatch.setitem(sys.modules, "skkl.drift", None)  # import now fails
+    assert main(["drift", ref, same, "--columns", "a"]) == 2
+    assert "`skkl drift` needs skkl.drift" in capsys.readouterr().err

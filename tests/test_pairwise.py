@@ -1,0 +1,334 @@
+"""Tests for skkl.pairwise: every entry against the pointwise divergence."""
+
+import pickle
+import tracemalloc
+
+import joblib
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy.linalg import cho_solve
+
+import skkl.pairwise as pairwise_module
+from skkl import (
+    COVARIANCE_TYPES,
+    DIVERGENCES,
+    Gaussians,
+    divergence,
+    pairwise_divergence,
+    pairwise_divergence_chunked,
+)
+
+KINDS = sorted(DIVERGENCES)
+
+
+def _random(rng, K, d, covariance_type, *, spread=1.0, scale=1.0, centre=0.0):
+    means = centre + spread * rng.normal(size=(K, d))
+    if covariance_type == "full":
+        X = rng.normal(size=(K, d, d + 3))
+        cov = scale * (X @ X.transpose(0, 2, 1) / (d + 3) + 0.1 * np.eye(d))
+    elif covariance_type == "diag":
+        cov = scale * rng.uniform(0.3, 3.0, size=(K, d))
+    elif covariance_type == "spherical":
+        cov = scale * rng.uniform(0.3, 3.0, size=K)
+    else:
+        X = rng.normal(size=(d, d + 3))
+        cov = scale * (X @ X.T / (d + 3) + 0.1 * np.eye(d))
+    return Gaussians(means, cov, covariance_type)
+
+
+def _reference(P, Q, kind, alpha=0.5):
+    """The pointwise divergence, one pair at a time."""
+    return np.array(
+        [
+            [float(divergence(P[i], Q[j], kind, alpha=alpha)[0]) for j in range(len(Q))]
+            for i in range(len(P))
+        ]
+    )
+
+
+def _reference_batched(P, Q, kind, alpha=0.5):
+    """The pointwise divergence on all index pairs in one broadcast call."""
+    i, j = np.divmod(np.arange(len(P) * len(Q)), len(Q))
+    return divergence(P[i], Q[j], kind, alpha=alpha).reshape(len(P), len(Q))
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_and_type_matches_pointwise(kind, covariance_type):
+    rng = np.random.default_rng(0)
+    P = _random(rng, 6, 3, covariance_type)
+    Q = _random(rng, 4, 3, covariance_type)
+    assert_allclose(pairwise_divergence(P, Q, kind), _reference(P, Q, kind), rtol=1e-10)
+    D = pairwise_divergence(P, None, kind)
+    assert_allclose(D, _reference(P, P, kind), rtol=1e-10, atol=1e-15)
+    assert_array_equal(np.diag(D), 0.0)
+    if DIVERGENCES[kind].is_symmetric():
+        assert_array_equal(D, D.T)
+
+
+@pytest.mark.parametrize("alpha", [0.3, 0.5, 1.0, 1.2])
+def test_renyi_alpha(alpha):
+    rng = np.random.default_rng(1)
+    base = _random(rng, 5, 2, "full")
+    # Covariances within 10% of each other: finite for alpha up to ~10.
+    cov = base.covariances[:1] * rng.uniform(1.0, 1.1, size=(5, 1, 1))
+    P = Gaussians(base.means, cov + 0.01 * base.covariances)
+    Q = Gaussians(P.means[:3] + 0.1, P.covariances[:3] * 1.05)
+    expected = _reference(P, Q, "renyi", alpha)
+    assert_allclose(
+        pairwise_divergence(P, Q, "renyi", alpha=alpha), expected, rtol=1e-10
+    )
+    D = pairwise_divergence(P, kind="renyi", alpha=alpha)
+    assert_allclose(D, _reference(P, P, "renyi", alpha), rtol=1e-10, atol=1e-15)
+    assert np.array_equal(D, D.T) == (alpha == 0.5)
+
+
+@pytest.mark.parametrize(
+    "types",
+    [("diag", "full"), ("spherical", "diag"), ("tied", "full"), ("full", "spherical")],
+)
+@pytest.mark.parametrize("kind", ["kl", "jeffreys", "hellinger", "wasserstein"])
+def test_mixed_covariance_types(types, kind):
+    rng = np.random.default_rng(2)
+    P = _random(rng, 4, 3, types[0])
+    Q = _random(rng, 3, 3, types[1])
+    assert_allclose(pairwise_divergence(P, Q, kind), _reference(P, Q, kind), rtol=1e-10)
+    assert_allclose(pairwise_divergence(Q, P, kind), _reference(Q, P, kind), rtol=1e-10)
+
+
+def test_tied_with_different_covariances():
+    rng = np.random.default_rng(3)
+    P, Q = _random(rng, 4, 3, "tied"), _random(rng, 5, 3, "tied")
+    for kind in ("kl", "reverse_kl", "jeffreys"):
+        expected = _reference(P, Q, kind)
+        assert_allclose(pairwise_divergence(P, Q, kind), expected, rtol=1e-10)
+
+
+def _far_clusters(rng, covariance_type, d=4, per=5):
+    """Tight, nearly equal Gaussians (variances ~1e-4) in clusters ~1e4 apart."""
+    centres = np.random.default_rng(99).normal(size=(3, d)) * 1e4
+    parts = []
+    for c in centres:
+        g = _random(rng, 1, d, covariance_type, scale=1e-4)
+        jitter = 1 + 1e-3 * rng.uniform(size=per)
+        cov = (
+            g.covariances
+            if covariance_type == "tied"
+            else (g.covariances * jitter.reshape(-1, *([1] * (g.covariances.ndim - 1))))
+        )
+        parts.append((c + 1e-4 * rng.normal(size=(per, d)), cov))
+    means = np.vstack([m for m, _ in parts])
+    if covariance_type == "tied":
+        return Gaussians(means, parts[0][1], "tied")
+    return Gaussians(means, np.concatenate([c for _, c in parts]), covariance_type)
+
+
+def _naive_kl(P, Q):
+    """The one-GEMM formula without recomputation (textbook float64)."""
+    d = P.n_features
+    L = Q.full_cholesky()
+    prec = np.stack([cho_solve((Lj, True), np.eye(d)) for Lj in L])
+    S = P.to_full().covariances
+    A = S + P.means[:, :, None] * P.means[:, None, :]
+    trace = A.reshape(len(P), -1) @ prec.reshape(len(Q), -1).T
+    v = np.einsum("kij,kj->ki", prec, Q.means)
+    return 0.5 * (
+        trace
+        - 2 * P.means @ v.T
+        + np.sum(Q.means * v, axis=1)
+        + Q.logdet
+        - P.logdet[:, None]
+        - d
+    )
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("kind", ["kl", "reverse_kl", "jeffreys"])
+def test_cancellation_far_apart_tight_clusters(kind, covariance_type):
+    rng = np.random.default_rng(4)
+    P = _far_clusters(rng, covariance_type)
+    Q = _far_clusters(rng, covariance_type)
+    for A, B in [(P, Q), (P, None)]:
+        B_ = A if B is None else B
+        expected = _reference_batched(A, B_, kind)
+        D = pairwise_divergence(A, B, kind)
+        assert_allclose(D, expected, rtol=1e-10, atol=1e-300)
+        assert np.all(D >= 0)
+    # The fast formula alone loses every digit within a cluster.
+    naive, truth = _naive_kl(P, P), _reference_batched(P, P, "kl")
+    off = ~np.eye(len(P), dtype=bool)
+    assert np.max(np.abs(naive - truth)[off] / truth[off]) > 1.0
+
+
+def test_nearly_equal_gaussians_and_exact_zero():
+    rng = np.random.default_rng(5)
+    base = _random(rng, 1, 5, "full")
+    means = base.means + 1e-9 * rng.normal(size=(4, 5))
+    cov = base.covariances * (1 + 1e-9 * np.arange(4))[:, None, None]
+    P = Gaussians(means, cov)
+    Q = Gaussians(np.vstack([means[:2], base.means]), np.vstack([cov[:2], cov[:1]]))
+    for kind in ("kl", "jeffreys"):
+        D = pairwise_divergence(P, Q, kind)
+        expected = _reference_batched(P, Q, kind)
+        assert_allclose(D, expected, rtol=1e-10, atol=1e-300)
+        assert D[0, 0] == 0.0 and D[1, 1] == 0.0  # identical Gaussians
+        assert np.all(D[:, 2] > 0)
+
+
+def test_rtol_zero_recomputes_everything():
+    rng = np.random.default_rng(6)
+    P = _random(rng, 5, 3, "full")
+    D = pairwise_divergence(P, kind="kl", rtol=0)
+    assert_allclose(D, _reference_batched(P, P, "kl"), rtol=1e-14, atol=1e-300)
+
+
+@pytest.mark.parametrize("kind", ["kl", "jeffreys", "wasserstein", "renyi"])
+def test_chunking_gives_identical_results(kind):
+    rng = np.random.default_rng(7)
+    P = _random(rng, 13, 3, "full")
+    Q = _random(rng, 7, 3, "full")
+    for B in (Q, None):
+        D = pairwise_divergence(P, B, kind, alpha=0.7)
+        tiny = pairwise_divergence(P, B, kind, alpha=0.7, working_memory=1e-3)
+        blocks = list(
+            pairwise_divergence_chunked(P, B, kind, alpha=0.7, working_memory=1e-3)
+        )
+        assert len(blocks) > 2
+        # The generator and the matrix share their blocks: bit-identical.
+        assert_array_equal(np.vstack(blocks), tiny)
+        if kind in ("kl", "jeffreys"):
+            # BLAS picks its kernel by shape, so other block sizes may differ
+            # in the last bits of the matrix product.
+            assert_allclose(tiny, D, rtol=1e-13, atol=1e-300)
+        else:
+            assert_array_equal(tiny, D)
+        if B is None:
+            assert_array_equal(np.diag(tiny), 0.0)
+            if DIVERGENCES[kind].is_symmetric(0.7):
+                assert_array_equal(tiny, tiny.T)
+
+
+def test_n_jobs_two_equals_one():
+    rng = np.random.default_rng(8)
+    P = _random(rng, 40, 3, "full")
+    # Threads keep the test fast; process workers receive the pickled plan,
+    # checked below without paying for a process pool.
+    with joblib.parallel_config(backend="threading"):
+        for kind in ("kl", "jeffreys", "hellinger", "renyi"):
+            D1 = pairwise_divergence(P, kind=kind, alpha=0.7, working_memory=0.005)
+            D2 = pairwise_divergence(
+                P, kind=kind, alpha=0.7, working_memory=0.005, n_jobs=2
+            )
+            assert_array_equal(D1, D2)
+
+
+def test_work_plan_pickles():
+    rng = np.random.default_rng(8)
+    P, Q = _random(rng, 6, 3, "full"), _random(rng, 4, 3, "diag")
+    plan = pairwise_module._make_plan(P, Q, "jeffreys", 0.5, 1e-10, None)
+    clone = pickle.loads(pickle.dumps(plan))
+    assert_array_equal(
+        pairwise_module._tile(clone, 0, 6, 0, 4), pairwise_divergence(P, Q, "jeffreys")
+    )
+
+
+def test_dask_backend():
+    pytest.importorskip("dask")
+    distributed = pytest.importorskip("distributed")
+    rng = np.random.default_rng(9)
+    P = _random(rng, 30, 3, "diag")
+    Q = _random(rng, 20, 3, "full")
+    expected = pairwise_divergence(P, Q, "kl", working_memory=0.002)
+    with (
+        distributed.LocalCluster(
+            processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster),
+        joblib.parallel_config(backend="dask"),
+    ):
+        D = pairwise_divergence(P, Q, "kl", working_memory=0.002)
+        blocks = list(
+            pairwise_divergence_chunked(P, None, "hellinger", working_memory=0.002)
+        )
+    assert_array_equal(D, expected)
+    assert_allclose(np.vstack(blocks), _reference_batched(P, P, "hellinger"), rtol=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["kl", "wasserstein"])
+def test_generator_memory_stays_within_working_memory(kind):
+    rng = np.random.default_rng(10)
+    K = 2000 if kind == "kl" else 700
+    P = _random(rng, K, 2, "diag")
+    working_memory = 1.0  # MiB; the full matrix alone is K^2 * 8 bytes
+    assert K * K * 8 > 3 * 2**20
+    tracemalloc.start()
+    try:
+        n_rows = 0
+        for block in pairwise_divergence_chunked(P, kind=kind, working_memory=1.0):
+            n_rows += block.shape[0]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert n_rows == K
+    # Intermediates within working_memory, plus per-Gaussian operands (a few
+    # rows of 2d + 3 floats per Gaussian) and bookkeeping.
+    operands = 8 * K * 4 * (2 * 2 + 3)
+    assert peak < 2 * working_memory * 2**20 + operands + 2**20
+
+
+def test_chunk_matches_pointwise_on_sample():
+    rng = np.random.default_rng(11)
+    P = _random(rng, 9, 2, "spherical")
+    Q = _random(rng, 5, 2, "diag")
+    row = 0
+    for block in pairwise_divergence_chunked(
+        P, Q, "bhattacharyya", working_memory=1e-4
+    ):
+        assert_allclose(
+            block, _reference_batched(P[row : row + len(block)], Q, "bhattacharyya"), rtol=1e-12
+        )
+        row += len(block)
+    assert row == len(P)
+
+
+def test_recomputation_is_batched(monkeypatch):
+    """Flagged entries reach the pointwise kernel as index arrays, not one by one."""
+    calls = []
+    original = pairwise_module._pointwise
+
+    def spy(plan, i, j):
+        calls.append(i.size)
+        return original(plan, i, j)
+
+    monkeypatch.setattr(pairwise_module, "_pointwise", spy)
+    rng = np.random.default_rng(12)
+    P = _far_clusters(rng, "full")
+    pairwise_divergence(P, kind="kl")
+    assert len(calls) == 1 and calls[0] >= 3 * 5 * 4  # every within-cluster pair
+
+
+def test_input_validation():
+    rng = np.random.default_rng(13)
+    P = _random(rng, 3, 2, "full")
+    with pytest.raises(TypeError, match="P must be a skkl.Gaussians"):
+        pairwise_divergence(P.means)
+    with pytest.raises(TypeError, match="Q must be a skkl.Gaussians"):
+        pairwise_divergence(P, (P.means, P.covariances))
+    with pytest.raises(ValueError, match="P has 2 features but Q has 3"):
+        pairwise_divergence(P, _random(rng, 2, 3, "diag"))
+    with pytest.raises(ValueError, match="kind must be one of"):
+        pairwise_divergence(P, kind="euclid")
+    with pytest.raises(ValueError, match="alpha must be"):
+        pairwise_divergence(P, kind="renyi", alpha=-1.0)
+    with pytest.raises(ValueError, match="rtol must be"):
+        pairwise_divergence(P, rtol=2.0)
+    with pytest.raises(ValueError, match="working_memory must be"):
+        list(pairwise_divergence_chunked(P, working_memory=0))
+
+
+def test_renyi_infinite_pair_raises():
+    P = Gaussians(np.zeros((2, 1)), [[1.0], [10.0]], "diag")
+    Q = Gaussians(np.zeros((1, 1)), [[1.0]], "diag")
+    with pytest.raises(ValueError, match="Renyi divergence is infinite"):
+        pairwise_divergence(P, Q, "renyi", alpha=2.0)
