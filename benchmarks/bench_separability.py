@@ -11,7 +11,7 @@ there.
 
 Scorers: ``sklearn.feature_selection.f_classif`` (ANOVA F),
 ``sklearn.feature_selection.mutual_info_classif`` (k-NN estimator) and
-``skkl.gaussian_divergence_score`` (Jeffreys divergence of the per-class
+``skkl.gaussian_divergence_score`` (Bhattacharyya distance of the per-class
 univariate Gaussians, LRT p-values).
 
 Usage::

@@ -5,12 +5,13 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
+from scipy.linalg import get_blas_funcs
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
 from sklearn.utils import gen_batches
 from sklearn.utils._chunking import get_chunk_n_rows
-from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
@@ -31,8 +32,23 @@ from ._moments import (
 
 __all__ = ["GroupGaussians"]
 
-_KIND_ABBREV = {"log_likelihood": "loglik", "mahalanobis": "mahalanobis", "proba": "proba"}
+_KIND_ABBREV = {
+    "log_likelihood": "loglik",
+    "mahalanobis": "mahalanobis",
+    "proba": "proba",
+}
 _LOG_2PI = np.log(2.0 * np.pi)
+
+
+def _solve_lower_columns(L: np.ndarray, Xc: np.ndarray) -> np.ndarray:
+    """``L^{-1} Xc.T`` (d, m) for a C-ordered scratch array ``Xc`` (m, d).
+
+    One BLAS trsm on the Fortran view ``Xc.T``, overwriting ``Xc``: no copy,
+    and on this workload about twice as fast as ``scipy.linalg.solve_triangular``
+    (LAPACK trtrs plus copies), which ``solve_lower`` wraps.
+    """
+    (trsm,) = get_blas_funcs(("trsm",), (L, Xc))
+    return trsm(1.0, L, Xc.T, lower=1, overwrite_b=1)
 
 
 def _has_no_clusterer(estimator) -> bool:
@@ -397,8 +413,7 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
         priors = np.asarray(self.priors, dtype=np.float64)
         if priors.shape != (K,):
             raise ValueError(
-                f"priors must have one entry per group ({K}), got shape "
-                f"{priors.shape}."
+                f"priors must have one entry per group ({K}), got shape {priors.shape}."
             )
         if not np.all(np.isfinite(priors)) or np.any(priors < 0):
             raise ValueError("priors must be finite and non-negative.")
@@ -497,14 +512,14 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
         out = np.empty((X.shape[0], len(G)))
         if kind == "tied":
             # One solve for all groups: L^{-1}(x - m) = L^{-1}x - L^{-1}m.
-            Z = solve_lower(G.cholesky, X.T)
-            M = solve_lower(G.cholesky, G.means.T)
+            Z = _solve_lower_columns(G.cholesky, X - G.means.mean(axis=0))
+            M = solve_lower(G.cholesky, (G.means - G.means.mean(axis=0)).T)
             for g in range(len(G)):
                 D = Z - M[:, g : g + 1]
                 out[:, g] = np.einsum("ij,ij->j", D, D)
         elif kind == "full":
             for g in range(len(G)):
-                Z = solve_lower(G.cholesky[g], (X - G.means[g]).T)
+                Z = _solve_lower_columns(G.cholesky[g], X - G.means[g])
                 out[:, g] = np.einsum("ij,ij->j", Z, Z)
         else:
             std = G.std()
@@ -514,6 +529,12 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
         return out
 
     def _transform_chunk(self, X: np.ndarray, kind: str) -> np.ndarray:
+        # Overflow (samples absurdly far from every group) is reported by
+        # transform; errstate is thread-local, hence set here in the worker.
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._transform_values(X, kind)
+
+    def _transform_values(self, X: np.ndarray, kind: str) -> np.ndarray:
         maha = self._mahalanobis(X)
         if kind == "mahalanobis":
             return maha

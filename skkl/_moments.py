@@ -150,41 +150,50 @@ def group_moments(
     third = np.zeros((K, d)) if higher else None
     fourth = np.zeros(K) if higher else None
 
-    for g in range(K):
-        a, b = bounds[g], bounds[g + 1]
-        if a == b:
-            continue
-        if order is None:
-            Xg = X.copy()  # centred in place below: never touch the caller's X
-            wg = sample_weight
-        else:
-            idx = order[a:b]
-            Xg = np.take(X, idx, axis=0)
-            wg = None if sample_weight is None else sample_weight[idx]
-        if wg is None:
-            Wg = float(b - a)
-            count[g] = b - a
-            mean[g] = Xg.sum(axis=0) / Wg
-        else:
-            Wg = float(wg.sum())
-            count[g] = np.count_nonzero(wg)
-            if Wg <= 0:
+    # Overflow (|X| beyond ~1e154) is reported once, below, not warned about.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for g in range(K):
+            a, b = bounds[g], bounds[g + 1]
+            if a == b:
                 continue
-            mean[g] = (wg @ Xg) / Wg
-        weight[g] = Wg
-        Xg -= mean[g]
-        # Xw' Xw with Xw = sqrt(w) * (X - m): numpy hands A.T @ A to syrk.
-        Xw = Xg if wg is None else Xg * np.sqrt(wg)[:, None]
-        if full:
-            scatter[g] = Xw.T @ Xw
-        else:
-            scatter[g] = np.einsum("ij,ij->j", Xw, Xw)
-        if higher:
-            r = np.einsum("ij,ij->i", Xg, Xg)
-            wr = r if wg is None else wg * r
-            fourth[g] = wr @ r
-            third[g] = wr @ Xg
+            if order is None:
+                Xg = X.copy()  # centred in place below: never touch the caller's X
+                wg = sample_weight
+            else:
+                idx = order[a:b]
+                Xg = np.take(X, idx, axis=0)
+                wg = None if sample_weight is None else sample_weight[idx]
+            count[g] = b - a if wg is None else np.count_nonzero(wg)
+            weight[g], mean[g], scatter[g], t3, q4 = _one_group(Xg, wg, full, higher)
+            if higher:
+                third[g], fourth[g] = t3, q4
+    if not (np.all(np.isfinite(scatter)) and np.all(np.isfinite(mean))):
+        raise ValueError(
+            "the moments of X overflow float64 (|X| is too large); rescale X, e.g. "
+            "with StandardScaler, before fitting."
+        )
     return GroupMoments(weight, count, mean, scatter, third, fourth)
+
+
+def _one_group(Xg: np.ndarray, wg: np.ndarray | None, full: bool, higher: bool):
+    """(weight, mean, scatter, third, fourth) of one group; centres Xg in place."""
+    if wg is None:
+        W = float(Xg.shape[0])
+        mean = Xg.sum(axis=0) / W
+    else:
+        W = float(wg.sum())
+        if W <= 0:
+            return 0.0, 0.0, 0.0, 0.0, 0.0
+        mean = (wg @ Xg) / W
+    Xg -= mean
+    # Xw' Xw with Xw = sqrt(w) * (X - m): numpy hands A.T @ A to syrk.
+    Xw = Xg if wg is None else Xg * np.sqrt(wg)[:, None]
+    scatter = Xw.T @ Xw if full else np.einsum("ij,ij->j", Xw, Xw)
+    if not higher:
+        return W, mean, scatter, None, None
+    r = np.einsum("ij,ij->i", Xg, Xg)
+    wr = r if wg is None else wg * r
+    return W, mean, scatter, wr @ Xg, float(wr @ r)
 
 
 def _shift(mom: GroupMoments, delta: np.ndarray):
@@ -206,9 +215,7 @@ def _shift(mom: GroupMoments, delta: np.ndarray):
     dSd = np.einsum("ki,ki->k", delta, Sd)
     dT = np.einsum("ki,ki->k", delta, mom.third)
     fourth = mom.fourth - 4 * dT + 4 * dSd + 2 * nd2 * tr + W * nd2 * nd2
-    third = (
-        mom.third - 2 * Sd - tr[:, None] * delta - (W * nd2)[:, None] * delta
-    )
+    third = mom.third - 2 * Sd - tr[:, None] * delta - (W * nd2)[:, None] * delta
     return S_new, third, fourth
 
 

@@ -149,7 +149,22 @@ def part_statistics(S1: np.ndarray, total: np.ndarray, spec: MomentSpec, shrinka
     return parts, features
 
 
-def _permuted_sums(F, n1, n_rows, seed):
+_CONTROLLER = None
+# Below this many flops a multi-threaded GEMM loses to thread start-up and, on
+# a busy machine, to spinning threads (measured 6x slower at 200 x 1000 x 66).
+_SINGLE_THREAD_FLOPS = 3e7
+
+
+def _blas_single_thread():
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
+
+
+def _permuted_sums(F, n1, n_rows, seed, single_thread=False):
     """Group-1 sums of ``n_rows`` random splits: one (n_rows x N) @ (N x p) GEMM."""
     rng = np.random.default_rng(seed)
     N = F.shape[0]
@@ -157,6 +172,9 @@ def _permuted_sums(F, n1, n_rows, seed):
     # The n1 smallest of N iid uniforms are a uniformly random n1-subset.
     kth = np.partition(U, n1 - 1, axis=1)[:, n1 - 1 : n1]
     M = (U <= kth).astype(np.float64)
+    if single_thread or 2.0 * n_rows * N * F.shape[1] < _SINGLE_THREAD_FLOPS:
+        with _blas_single_thread():
+            return M @ F
     return M @ F
 
 
@@ -184,11 +202,13 @@ def permute(F1, F2, spec, shrinkage, n_permutations, random_state, n_jobs=None):
     ).spawn(n_chunks)
     slices = list(gen_even_slices(n_permutations, n_chunks))
 
+    threaded = n_jobs not in (None, 1) and n_chunks > 1
+
     def run(sl, seed):
-        S1 = _permuted_sums(F, n1, sl.stop - sl.start, seed)
+        S1 = _permuted_sums(F, n1, sl.stop - sl.start, seed, single_thread=threaded)
         return part_statistics(S1, total, spec, shrinkage)
 
-    if n_jobs in (None, 1) or n_chunks == 1:
+    if not threaded:
         out = [run(sl, seed) for sl, seed in zip(slices, seeds, strict=True)]
     else:
         out = Parallel(n_jobs=n_jobs, prefer="threads")(

@@ -512,6 +512,8 @@ def _run_demo(args) -> int:
     from sklearn.preprocessing import StandardScaler
 
     (GroupGaussians,) = _import("_group", ["GroupGaussians"], "demo")
+    if args.plot:
+        _check_plotting()
     wine = load_wine()
     X = StandardScaler().fit_transform(wine.data)
     classes = [str(c) for c in wine.target_names]
@@ -529,7 +531,7 @@ def _run_demo(args) -> int:
     _demo_selection(digits.data, digits.target, args.seed)
     drift = _demo_drift(X, names, args.seed)
     if args.plot:
-        _demo_plots(Path(args.plot), gg, X, y, drift)
+        _demo_plots(Path(args.plot), gg, X, y, drift, names)
     return EXIT_OK
 
 
@@ -709,42 +711,41 @@ def _demo_drift(X, names, seed: int):
     ]
     print("\nmost drifted features of the shifted batch:")
     print(_table(rows, header=["feature", "effect", "p-value (Holm)"]))
-    return det, X[ref], shifted, results["shifted"]
+    return results["shifted"]
 
 
-def _demo_plots(directory: Path, gg, X, y, drift) -> None:
-    import matplotlib
+def _check_plotting() -> None:
+    try:
+        import matplotlib
+    except ImportError:
+        raise CLIError(
+            "--plot needs matplotlib; install it with `pip install 'skkl[plot]'`."
+        ) from None
+    matplotlib.use("Agg")  # files only, no window
 
-    matplotlib.use("Agg")
+
+def _demo_plots(directory: Path, gg, X, y, drift, names) -> None:
     import matplotlib.pyplot as plt
 
-    DivergenceMatrixDisplay, GaussianEllipsesDisplay = _import(
+    DivergenceMatrixDisplay, DriftDisplay, GaussianEllipsesDisplay = _import(
         "plotting",
-        ["DivergenceMatrixDisplay", "GaussianEllipsesDisplay"],
+        ["DivergenceMatrixDisplay", "DriftDisplay", "GaussianEllipsesDisplay"],
         "demo --plot",
     )
     directory.mkdir(parents=True, exist_ok=True)
-    written = []
-
-    def save(display, name):
+    displays = {
+        "wine_kl_matrix.png": DivergenceMatrixDisplay.from_estimator(gg, kind="kl"),
+        "wine_ellipses.png": GaussianEllipsesDisplay.from_estimator(gg, X, y, pca=True),
+        "wine_drift.png": DriftDisplay.from_result(drift, feature_names=names),
+    }
+    # Thirteen long feature names under the bars need to stand upright.
+    displays["wine_drift.png"].ax_[-1].tick_params(axis="x", labelrotation=90)
+    print(_heading("Figures"))
+    for name, display in displays.items():
         path = directory / name
         display.figure_.savefig(path, dpi=100, bbox_inches="tight")
         plt.close(display.figure_)
-        written.append(str(path))
-
-    save(DivergenceMatrixDisplay.from_estimator(gg, kind="kl"), "wine_kl_matrix.png")
-    save(
-        GaussianEllipsesDisplay.from_estimator(gg, X, y, pca=True), "wine_ellipses.png"
-    )
-    try:
-        (DriftDisplay,) = _import("plotting", ["DriftDisplay"], "demo --plot")
-    except CLIError as exc:
-        print(f"\nskipped the drift figure: {exc}", file=sys.stderr)
-    else:
-        det, X_ref, X_new, result = drift
-        save(DriftDisplay.from_result(result), "wine_drift.png")
-    print(_heading("Figures"))
-    print("\n".join(written))
+        print(path)
 
 
 # --------------------------------------------------------------------------
@@ -765,8 +766,8 @@ exit status:
   1  drift detected (p-value < --alpha and effect >= --min-effect)
   2  bad input (missing file or column, non-numeric data, too few rows)
 
-example:
-  skkl drift reference.csv today.csv --columns a,b,c --json || alert
+example (act on drift only, not on bad input):
+  skkl drift reference.csv today.csv --json > drift.json; [ $? -eq 1 ] && alert
 """
 
 

@@ -22,17 +22,20 @@ exactly symmetric.
 
 from __future__ import annotations
 
+import functools
 import numbers
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+from joblib import effective_n_jobs
 from sklearn import get_config
 from sklearn.utils.parallel import Parallel, delayed
+from threadpoolctl import ThreadpoolController
 
-try:  # public from scikit-learn 1.x up to 1.8
+try:  # where older scikit-learn releases export it
     from sklearn.utils import get_chunk_n_rows
-except ImportError:  # pragma: no cover - moved to a private module in 1.9
+except ImportError:  # scikit-learn 1.9 keeps it in a private module
     from sklearn.utils._chunking import get_chunk_n_rows
 
 from ._gaussians import Gaussians
@@ -50,13 +53,15 @@ from .divergence import (
 __all__ = ["pairwise_divergence", "pairwise_divergence_chunked"]
 
 _EPS = np.finfo(np.float64).eps
-_TINY = np.finfo(np.float64).tiny
 # Directions of the KL-type GEMMs: 'fwd' is KL(P_i || Q_j), 'rev' KL(Q_j || P_i).
 _GEMM_KINDS = {"kl": ("fwd",), "reverse_kl": ("rev",), "jeffreys": ("fwd", "rev")}
-# float64 intermediates per output entry (GEMM kinds: product, bound terms,
-# flags; other kinds: the entry and its two indices).
-_GEMM_ENTRY_BYTES = 8 * 8
+# Bytes of intermediates per output entry: GEMM kinds hold the product and
+# room for flagged indices (bounds use a small reused buffer); other kinds
+# hold the entry and its two pair indices.
+_GEMM_ENTRY_BYTES = 2 * 8
 _PAIR_ENTRY_BYTES = 3 * 8
+# Scratch buffer for the rounding-error bounds of a few rows at a time.
+_BOUND_BLOCK_BYTES = 2**20
 
 
 @dataclass(frozen=True)
@@ -66,18 +71,19 @@ class _KLParts:
     ``a`` packs ``[A_i, m_i]`` (off-diagonals doubled) and ``b`` packs
     ``[P_j, -2 P_j m_j]``, so ``a_i . b_j = <A_i, P_j> - 2 m_i' P_j m_j``;
     ``c_j = m_j' P_j m_j``, ``ld`` the log-determinants and ``const`` is
-    ``-d`` (0 for a shared covariance, whose trace term is left out). The sum
-    of the magnitudes of the products in ``a_i . b_j`` is at most
-    ``t (t + 2 s_j) <= (t + s_j)^2`` with ``t = aabs_i . babs_j``
-    (Cauchy-Schwarz on positive semi-definite matrices).
+    ``-d`` (0 for a shared covariance, whose trace term is left out). For
+    full covariances the sum of the magnitudes of the products in
+    ``a_i . b_j`` is at most ``t (t + 2 s_j) <= (t + s_j)^2`` with
+    ``t = aabs_i . babs_j`` (Cauchy-Schwarz on positive semi-definite
+    matrices); diagonal and shared covariances need no magnitude vectors.
     """
 
-    a: np.ndarray
-    aabs: np.ndarray
-    b: np.ndarray
-    babs: np.ndarray
-    s: np.ndarray
-    c: np.ndarray
+    a: np.ndarray | None
+    aabs: np.ndarray | None
+    b: np.ndarray | None
+    babs: np.ndarray | None
+    s: np.ndarray | None
+    c: np.ndarray | None
     ld: np.ndarray
     const: float
 
@@ -86,16 +92,19 @@ class _KLParts:
 class _GemmOperands:
     """Rows ``R`` (from P) and columns ``C`` (from Q) with ``D = R @ C.T``.
 
-    ``Rabs @ Cabs.T`` is ``T`` with ``|D - fl(D)| <= eps / 2 * k * T**2``:
-    the constant terms, the 1/2 and, for Jeffreys, both directions are folded
-    into the two products, so an entry needs one comparison to be trusted.
+    The constant terms, the 1/2 and, for Jeffreys, both directions are folded
+    into the product, and the accuracy test is one comparison per entry: an
+    entry is recomputed when ``D < (Rabs @ Cabs.T) ** 2`` (full covariances)
+    or ``D < rthr_i + cthr_j`` (diagonal or shared covariances), thresholds
+    already divided by ``rtol``. ``None`` thresholds recompute everything.
     """
 
     R: np.ndarray
     C: np.ndarray
-    Rabs: np.ndarray
-    Cabs: np.ndarray
-    k: float
+    Rabs: np.ndarray | None = None
+    Cabs: np.ndarray | None = None
+    rthr: np.ndarray | None = None
+    cthr: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +130,21 @@ class _Plan:
         return DIVERGENCES[self.kind]
 
 
+@functools.cache
+def _threadpool_controller() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def _one_blas_thread():
+    """Context with single-threaded BLAS, for loops of tiny factorisations.
+
+    Per-Gaussian and per-pair work is thousands of d x d calls, too small
+    to split across threads; a multi-threaded BLAS only adds synchronisation
+    (20x slower on a loaded two-core machine). The big GEMMs stay threaded.
+    """
+    return _threadpool_controller().limit(limits=1, user_api="blas")
+
+
 # -- operands ----------------------------------------------------------------
 
 
@@ -136,16 +160,15 @@ def _variances(G: Gaussians) -> np.ndarray:
 
 
 def _diag_operands(G: Gaussians, m: np.ndarray) -> _KLParts:
+    # Diagonal covariances: K x 2d operands; bounds need only c and ld.
     var = _variances(G)
-    std = G.std()
-    second = var + m * m
-    z = m / std
+    z = m / G.std()
     return _KLParts(
-        a=np.hstack([second, m]),
-        aabs=np.sqrt(second),
-        b=np.hstack([1.0 / var, -2.0 * (z / std)]),
-        babs=1.0 / std,
-        s=np.sum(np.abs(z), axis=1),
+        a=np.hstack([var + m * m, m]),
+        aabs=None,
+        b=np.hstack([1.0 / var, -2.0 * (m / var)]),
+        babs=None,
+        s=None,
         c=np.sum(z * z, axis=1),
         ld=G.logdet,
         const=-float(m.shape[1]),
@@ -153,36 +176,43 @@ def _diag_operands(G: Gaussians, m: np.ndarray) -> _KLParts:
 
 
 def _tied_operands(G: Gaussians, m: np.ndarray) -> _KLParts:
-    # Shared covariance: KL_ij = |z_i - z_j|^2 / 2 with z = L^{-1} m.
+    # Shared covariance: KL_ij = |z_i - z_j|^2 / 2 with z = L^{-1} m, a
+    # Mahalanobis GEMM of the whitened means (the trace term is exactly d).
     z = solve_lower(G.cholesky, m.T).T
     n2 = np.sum(z * z, axis=1)
-    norm = np.sqrt(n2)
     ones = np.ones((len(m), 1))
     return _KLParts(
         a=np.hstack([z, n2[:, None]]),
-        aabs=norm[:, None],
+        aabs=None,
         b=np.hstack([-2.0 * z, ones]),
-        babs=ones,
-        s=norm,
+        babs=None,
+        s=None,
         c=n2,
         ld=G.logdet,
         const=0.0,
     )
 
 
-def _full_operands(G: Gaussians, m: np.ndarray, block: int) -> _KLParts:
+def _full_operands(G: Gaussians, m: np.ndarray, block: int, roles) -> _KLParts:
+    """KL pieces for full (or tied, or promoted diagonal) covariances.
+
+    Only what ``roles`` needs is built: 'p' (first argument) needs the
+    packed second moments A, 'q' (second argument) the precisions.
+    """
     K, d = m.shape
     rows, cols = np.triu_indices(d)
+    flat = rows * d + cols  # np.take on flat indices beats 2-D fancy indexing
     weight = np.where(rows == cols, 1.0, 2.0)
     n_packed = rows.size
-    a = np.empty((K, n_packed + d))
-    b = np.empty((K, n_packed + d))
-    aabs, babs = np.empty((K, d)), np.empty((K, d))
-    c = np.empty(K)
+    as_p, as_q = "p" in roles, "q" in roles
+    a = np.empty((K, n_packed + d)) if as_p else None
+    aabs = np.empty((K, d)) if as_p else None
+    b = np.empty((K, n_packed + d)) if as_q else None
+    babs = np.empty((K, d)) if as_q else None
+    c = np.empty(K) if as_q else None
     tied = G.covariance_type == "tied"
     eye = np.eye(d)
-    if tied:
-        W_tied = solve_lower(G.cholesky, eye)
+    W_tied = solve_lower(G.cholesky, eye) if tied and as_q else None
     for lo, hi in _chunks(K, block):
         mb = m[lo:hi]
         if G.covariance_type == "full":
@@ -192,32 +222,34 @@ def _full_operands(G: Gaussians, m: np.ndarray, block: int) -> _KLParts:
         else:
             L = G.full_cholesky()[lo:hi]
             S = L @ np.swapaxes(L, -1, -2)
-        # Packed A = S + m m' without forming the (n, d, d) stack.
-        S_packed = S[..., rows, cols]
-        a[lo:hi, :n_packed] = mb[:, rows] * mb[:, cols]
-        a[lo:hi, :n_packed] += S_packed
-        a[lo:hi, :n_packed] *= weight
-        a[lo:hi, n_packed:] = mb
-        aabs[lo:hi] = np.sqrt(np.diagonal(S, axis1=-2, axis2=-1) + mb * mb)
-        # Precision factor W = L^{-1} by triangular solves, P = W' W.
-        W = W_tied if tied else solve_lower(L, eye)
-        P = np.swapaxes(W, -1, -2) @ W
-        z = np.einsum("...ij,kj->ki", W, mb) if tied else (W @ mb[:, :, None])[..., 0]
-        v = (
-            np.einsum("...ji,kj->ki", W, z)
-            if tied
-            else (np.swapaxes(W, -1, -2) @ z[:, :, None])[..., 0]
-        )
-        b[lo:hi, :n_packed] = P[..., rows, cols]
-        b[lo:hi, n_packed:] = -2.0 * v
-        babs[lo:hi] = np.sqrt(np.sum(W * W, axis=-2))
-        c[lo:hi] = np.sum(z * z, axis=1)
+        if as_p:
+            # Packed A = S + m m' without forming the (n, d, d) stack.
+            a[lo:hi, :n_packed] = mb[:, rows] * mb[:, cols]
+            a[lo:hi, :n_packed] += np.take(S.reshape(-1, d * d), flat, axis=1)
+            a[lo:hi, :n_packed] *= weight
+            a[lo:hi, n_packed:] = mb
+            aabs[lo:hi] = np.sqrt(np.diagonal(S, axis1=-2, axis2=-1) + mb * mb)
+        if as_q:
+            # Precision factor W = L^{-1} by triangular solves, P = W' W.
+            W = W_tied if tied else solve_lower(L, eye)
+            Wt = np.swapaxes(W, -1, -2)
+            if tied:
+                z = mb @ Wt
+                v = z @ W
+            else:
+                z = (W @ mb[:, :, None])[..., 0]
+                v = (Wt @ z[:, :, None])[..., 0]
+            P = (Wt @ W).reshape(-1, d * d)
+            b[lo:hi, :n_packed] = np.take(P, flat, axis=1)
+            b[lo:hi, n_packed:] = -2.0 * v
+            babs[lo:hi] = np.sqrt(np.sum(W * W, axis=-2))
+            c[lo:hi] = np.sum(z * z, axis=1)
     return _KLParts(
         a=a,
         aabs=aabs,
         b=b,
         babs=babs,
-        s=np.sum(np.abs(m) * babs, axis=1),
+        s=np.sum(np.abs(m) * babs, axis=1) if as_q else None,
         c=c,
         ld=G.logdet,
         const=-float(d),
@@ -233,54 +265,92 @@ def _gemm_structure(P: Gaussians, Q: Gaussians, q_is_p: bool) -> str:
     return "full"
 
 
-def _kl_operands(G, structure, centre, block) -> _KLParts:
+def _kl_operands(G, structure, centre, block, roles) -> _KLParts:
     m = G.means - centre
     if structure == "diag":
         return _diag_operands(G, m)
     if structure == "tied":
         return _tied_operands(G, m)
-    return _full_operands(G, m, block)
+    return _full_operands(G, m, block, roles)
 
 
-def _roles(X: _KLParts, d: int, k: float):
-    """Row/column vectors of a batch as first (p) and second (q) KL argument.
+def _role(X: _KLParts, role: str, structure: str, d: int, k: float):
+    """Vectors of a batch as first (``role='p'``) or second ('q') KL argument.
 
     As p: ``[a, 1, ld]``; as q: ``[b, c + ld + const, -1] / 2``, so their dot
-    product is KL(p || q). The magnitude vectors give ``T`` with
-    ``(t + s)**2 + (u_p + w_q) / k <= T**2`` where ``u``, ``w`` bound the
-    rounding of the constant terms (``sqrt(x + y) <= sqrt(x) + sqrt(y)``).
+    product is KL(p || q). Each role also carries magnitudes for the
+    rounding-error bound (see :func:`_gemm_operands`).
     """
     one = np.ones((len(X.ld), 1))
-    u = (d + 4.0) * np.abs(X.ld)
-    w = (d + 4.0) * (X.c + np.abs(X.ld)) + 4.0 * abs(X.const)
-    first = np.hstack([X.a, one, X.ld[:, None]])
-    first_abs = np.hstack([X.aabs, one, np.sqrt(u / k)[:, None], one])
-    second = 0.5 * np.hstack([X.b, (X.c + X.ld + X.const)[:, None], -one])
-    second_abs = np.hstack([X.babs, X.s[:, None], one, np.sqrt(w / k)[:, None]])
-    return (first, first_abs), (second, second_abs)
+    absld = np.abs(X.ld)
+    if role == "p":
+        vectors = np.hstack([X.a, one, X.ld[:, None]])
+        if structure == "full":
+            # T = p_abs . q_abs with (t + s)^2 + (u_p + w_q) / k <= T^2
+            # (sqrt(x + y) <= sqrt(x) + sqrt(y)), u, w covering the constants.
+            u = (d + 4.0) * absld
+            return vectors, np.hstack([X.aabs, one, np.sqrt(u / k)[:, None], one])
+        # diag: all trace terms are positive and the mean terms are bounded by
+        # the Mahalanobis distance and c (Cauchy-Schwarz): the magnitudes sum
+        # to at most 10 KL + [2 |ld_p|] + [2 d + 2 |ld_q| + 6 c_q]. Shared
+        # covariance: |z_p|^2 + 2 |z_p . z_q| + c_q <= 2 c_p + 3 c_q.
+        return vectors, 2.0 * absld if structure == "diag" else 2.0 * X.c + absld
+    vectors = 0.5 * np.hstack([X.b, (X.c + X.ld + X.const)[:, None], -one])
+    if structure == "full":
+        w = (d + 4.0) * (X.c + absld) + 4.0 * d
+        return vectors, np.hstack([X.babs, X.s[:, None], one, np.sqrt(w / k)[:, None]])
+    if structure == "diag":
+        return vectors, 2.0 * d + 2.0 * absld + 6.0 * X.c
+    return vectors, 3.0 * X.c + absld
 
 
-def _gemm_operands(X: _KLParts, Y: _KLParts, directions, d: int) -> _GemmOperands:
-    inner = len(directions) * (X.a.shape[1] + 2)
+def _stack(parts):
+    return parts[0] if len(parts) == 1 else np.hstack(parts)
+
+
+def _gemm_operands(X: _KLParts, Y: _KLParts, structure, directions, d, rtol):
+    width = (X.a if X.a is not None else X.b).shape[1]
+    inner = len(directions) * (width + 2)
     # Probabilistic rounding-error constant of a length-n dot product,
     # lambda * sqrt(n) with lambda = 6 (Higham & Mary, SIAM J. Sci. Comput.
-    # 2019: exceeded with probability < 1e-7), applied to a rigorous majorant
+    # 2019: exceeded with probability < 1e-7), applied to rigorous majorants
     # of the magnitudes; d + 4 covers forming the operands. The worst-case
     # constant n is about 1e4 times looser than observed errors and would
     # send percents of well-conditioned pairs to the pointwise kernel.
     k = 6.0 * np.sqrt(inner) + d + 4.0
-    Xp, Xq = _roles(X, d, k)
-    Yp, Yq = (Xp, Xq) if Y is X else _roles(Y, d, k)
+    e = 0.5 * _EPS * k  # |error| <= e * (sum of magnitudes)
     # 'fwd' is KL(P_i || Q_j): P as p, Q as q; 'rev' swaps the roles.
-    rows = [Xp if dr == "fwd" else Xq for dr in directions]
-    cols = [Yq if dr == "fwd" else Yp for dr in directions]
-    return _GemmOperands(
-        R=np.hstack([r[0] for r in rows]),
-        C=np.hstack([c[0] for c in cols]),
-        Rabs=np.hstack([r[1] for r in rows]),
-        Cabs=np.hstack([c[1] for c in cols]),
-        k=k,
-    )
+    row_roles = ["p" if dr == "fwd" else "q" for dr in directions]
+    col_roles = ["q" if dr == "fwd" else "p" for dr in directions]
+    cache = {}
+
+    def role(G, r):
+        key = (id(G), r)
+        if key not in cache:
+            cache[key] = _role(G, r, structure, d, k)
+        return cache[key]
+
+    rows = [role(X, r) for r in row_roles]
+    cols = [role(Y, r) for r in col_roles]
+    R = _stack([r[0] for r in rows])
+    C = _stack([c[0] for c in cols])
+    if structure == "full":
+        if rtol == 0:
+            return _GemmOperands(R, C)
+        # Recompute when e * k * T^2 > rtol * value: fold sqrt(e / rtol) in.
+        scale = np.sqrt(e / rtol)
+        Rabs = scale * _stack([r[1] for r in rows])
+        Cabs = scale * _stack([c[1] for c in cols])
+        return _GemmOperands(R, C, Rabs=Rabs, Cabs=Cabs)
+    # error <= e (gamma KL* + rmag_i + cmag_j) with KL* <= value + error, so
+    # the value is within rtol when e (rmag_i + cmag_j) <= rho * value.
+    gamma = 10.0 if structure == "diag" else 0.0
+    rho = rtol * (1.0 - e * gamma) - e * gamma
+    if rho <= 0:
+        return _GemmOperands(R, C)
+    rthr = (e / rho) * sum(r[1] for r in rows)
+    cthr = (e / rho) * sum(c[1] for c in cols)
+    return _GemmOperands(R, C, rthr=rthr, cthr=cthr)
 
 
 # -- tiles -------------------------------------------------------------------
@@ -294,9 +364,10 @@ def _take(op: _Operand, idx: np.ndarray) -> _Operand:
 def _pointwise(plan: _Plan, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Divergences of the pairs (P[i[k]], Q[j[k]]) by the pointwise kernel."""
     out = np.empty(i.size)
-    for lo, hi in _chunks(i.size, plan.pair_batch):
-        p, q = _align(_take(plan.p, i[lo:hi]), _take(plan.q, j[lo:hi]))
-        out[lo:hi] = _compute(plan.info, p, q, plan.alpha)
+    with _one_blas_thread():
+        for lo, hi in _chunks(i.size, plan.pair_batch):
+            p, q = _align(_take(plan.p, i[lo:hi]), _take(plan.q, j[lo:hi]))
+            out[lo:hi] = _compute(plan.info, p, q, plan.alpha)
     return out
 
 
@@ -324,9 +395,45 @@ def _pairs_tile(plan: _Plan, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
     return out.reshape(r1 - r0, n_cols)
 
 
-def _gemm_tile(plan: _Plan, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+def _flagged(plan: _Plan, value: np.ndarray, r0: int, c0: int):
+    """Indices of the tile entries whose rounding-error bound is too large.
+
+    The bound is ``(Rabs @ Cabs.T) ** 2`` (full covariances) or
+    ``rthr_i + cthr_j``, already divided by ``rtol``; it is evaluated a few
+    rows at a time in one small reused buffer, which stays in cache (a fresh
+    array as large as the tile costs as much as the product itself).
+    """
     g = plan.gemm
-    value = g.R[r0:r1] @ g.C[c0:c1].T
+    if g.Rabs is None and g.rthr is None:  # rtol too small: recompute all
+        return np.nonzero(value != np.inf)
+    n_rows, n_cols = value.shape
+    c1 = c0 + n_cols
+    step = max(1, _BOUND_BLOCK_BYTES // (8 * n_cols))
+    buffer = np.empty((min(step, n_rows), n_cols))
+    found_i, found_j = [], []
+    for a, b in _chunks(n_rows, step):
+        bound = buffer[: b - a]
+        if g.Rabs is not None:
+            np.matmul(g.Rabs[r0 + a : r0 + b], g.Cabs[c0:c1].T, out=bound)
+            with np.errstate(over="ignore"):
+                np.multiply(bound, bound, out=bound)
+        else:
+            np.add.outer(g.rthr[r0 + a : r0 + b], g.cthr[c0:c1], out=bound)
+        # KL is >= 0, so "not value >= bound" also catches every negative
+        # value (its error is at least its magnitude) and every NaN.
+        flag = ~(value[a:b] >= bound)
+        if flag.any():
+            i, j = np.nonzero(flag)
+            found_i.append(i + a)
+            found_j.append(j)
+    if not found_i:
+        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
+    return np.concatenate(found_i), np.concatenate(found_j)
+
+
+def _gemm_tile(plan: _Plan, r0, r1, c0, c1, out=None) -> np.ndarray:
+    g = plan.gemm
+    value = np.matmul(g.R[r0:r1], g.C[c0:c1].T, out=out)
     # Entries that need no value: the diagonal of a self-pairwise matrix and,
     # in a diagonal tile of a symmetric one, the lower triangle (mirrored).
     if not plan.self_pairs or not (r0 < c1 and c0 < r1):
@@ -338,37 +445,30 @@ def _gemm_tile(plan: _Plan, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
         skip = (idx - r0, idx - c0)
     if skip is not None:
         value[skip] = np.inf
-    # Recompute every entry whose rounding-error bound eps/2 * k * T**2
-    # exceeds rtol * |value|; KL is >= 0, so "value < bound / rtol" also
-    # catches every negative value, whose error is at least its magnitude.
-    if plan.rtol == 0:
-        flag = np.isfinite(value)
-    else:
-        T = g.Rabs[r0:r1] @ g.Cabs[c0:c1].T
-        with np.errstate(over="ignore"):
-            T *= T
-            T *= 0.5 * _EPS * g.k / plan.rtol
-        flag = value < T
-        del T
-    if flag.any():
-        ii, jj = np.nonzero(flag)
+    # Recompute every entry whose rounding-error bound exceeds rtol * |value|.
+    ii, jj = _flagged(plan, value, r0, c0)
+    if ii.size:
         value[ii, jj] = _pointwise(plan, ii + r0, jj + c0)
     if skip is not None:
         value[skip] = 0.0
     return value
 
 
-def _tile(plan: _Plan, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+def _tile(plan: _Plan, r0, r1, c0, c1, out=None) -> np.ndarray:
+    """Block ``[r0:r1, c0:c1]`` of the matrix (written into ``out`` if given)."""
     if plan.gemm is not None:
-        out = _gemm_tile(plan, r0, r1, c0, c1)
+        result = _gemm_tile(plan, r0, r1, c0, c1, out)
     else:
-        out = _pairs_tile(plan, r0, r1, c0, c1)
+        result = _pairs_tile(plan, r0, r1, c0, c1)
+        if out is not None:
+            out[...] = result
+            result = out
     if plan.symmetric and r0 == c0:
         # Diagonal tile of a symmetric self-pairwise matrix: mirror the upper
         # triangle (the diagonal is 0).
         lower = np.tril_indices(r1 - r0, -1)
-        out[lower] = out.T[lower]
-    return out
+        result[lower] = result.T[lower]
+    return result
 
 
 def _row_block(plan: _Plan, r0: int, r1: int) -> np.ndarray:
@@ -449,9 +549,16 @@ def _make_plan(P, Q, kind, alpha, rtol, working_memory) -> _Plan:
             n_p + (0 if self_pairs else n_q)
         )
         block = max(1, int(budget // (8 * 6 * d * d)))
-        X = _kl_operands(P, structure, centre, block)
-        Y = X if self_pairs else _kl_operands(Q, structure, centre, block)
-        gemm = _gemm_operands(X, Y, directions, d)
+        with _one_blas_thread():
+            # P is the first KL argument in 'fwd' (role p), the second in 'rev'.
+            p_roles = {"p" if dr == "fwd" else "q" for dr in directions}
+            q_roles = {"q" if dr == "fwd" else "p" for dr in directions}
+            if self_pairs:
+                X = Y = _kl_operands(P, structure, centre, block, p_roles | q_roles)
+            else:
+                X = _kl_operands(P, structure, centre, block, p_roles)
+                Y = _kl_operands(Q, structure, centre, block, q_roles)
+        gemm = _gemm_operands(X, Y, structure, directions, d, float(rtol))
     return _Plan(
         kind=info.name,
         alpha=float(alpha),
@@ -622,6 +729,11 @@ def pairwise_divergence(
     blocks = _chunks(plan.n_p, plan.chunk)
     out = np.empty((plan.n_p, plan.n_q))
     if not plan.symmetric:
+        if effective_n_jobs(n_jobs) == 1:
+            # In process: write every block straight into the result.
+            for r0, r1 in blocks:
+                _tile(plan, r0, r1, 0, plan.n_q, out=out[r0:r1])
+            return out
         arglist = [(plan, r0, r1, 0, plan.n_q) for r0, r1 in blocks]
         for (r0, r1), block in zip(blocks, _run(_tile, arglist, n_jobs), strict=True):
             out[r0:r1] = block

@@ -100,7 +100,29 @@ def test_demo_subprocess(tmp_path):
         "4. Drift detection on wine",
     ):
         assert heading in out
-    assert "KL(row || column)" in out and "Bhattacharyya" in out
+    # The printed KL matrix agrees with kl_divergence on per-class ML fits.
+    from sklearn.datasets import load_wine
+    from sklearn.preprocessing import StandardScaler
+
+    wine = load_wine()
+    X = StandardScaler().fit_transform(wine.data)
+    fits = [
+        (X[wine.target == c].mean(0), np.cov(X[wine.target == c].T, bias=True))
+        for c in range(3)
+    ]
+    lines = out.split("KL(row || column), nats:")[1].splitlines()[3:6]
+    printed = np.array([[float(v) for v in line.split()[1:]] for line in lines])
+    expected = np.array(
+        [
+            [
+                kl_divergence(m0, S0 + 1e-6 * np.eye(13), m1, S1 + 1e-6 * np.eye(13))
+                for m1, S1 in fits
+            ]
+            for m0, S0 in fits
+        ]
+    )
+    np.testing.assert_allclose(printed, expected, rtol=1e-3)
+    assert "Bhattacharyya" in out
     assert "<= error <=" in out
     # The shifted batch drifts, and its two shifted features lead the table.
     table = out.split("most drifted features of the shifted batch:")[1].splitlines()
@@ -108,6 +130,8 @@ def test_demo_subprocess(tmp_path):
     assert "shifted" in out and "unchanged" in out
     assert (tmp_path / "wine_kl_matrix.png").stat().st_size > 1000
     assert (tmp_path / "wine_ellipses.png").stat().st_size > 1000
+    assert (tmp_path / "wine_drift.png").stat().st_size > 1000
+    assert proc.stderr == ""
 
 
 def test_error_exit_code_subprocess(tmp_path):
@@ -206,6 +230,14 @@ def test_pairwise_packed_csv_and_stored_type(tmp_path, capsys):
     args = ["pairwise", str(tmp_path / "d.npz"), "--kind", "hellinger", "--out", out]
     assert main(args) == 0
     np.testing.assert_allclose(np.load(out), expected, rtol=1e-10, atol=1e-14)
+    # Shapes tell a tied covariance (K != d): KL = squared Mahalanobis / 2.
+    S = np.array([[2.0, 0.5], [0.5, 1.0]])
+    np.savez(tmp_path / "t.npz", means=means, covariances=S)
+    assert main(["pairwise", str(tmp_path / "t.npz"), "--out", out]) == 0
+    diff = means[:, None, :] - means[None, :, :]
+    maha = np.einsum("ijk,ijk->ij", diff, np.linalg.solve(S, diff[..., None])[..., 0])
+    np.testing.assert_allclose(np.load(out), maha / 2, rtol=1e-10, atol=1e-14)
+
     capsys.readouterr()
     assert main([*args, "--covariance-type", "spherical"]) == 2
     assert "covariance_type='diag'" in capsys.readouterr().err
@@ -252,6 +284,7 @@ def test_pairwise_errors(tmp_path, capsys):
     bad[1] = -np.eye(2)
     np.savez(tmp_path / "bad_cov.npz", means=means, covariances=bad)
     np.savez(tmp_path / "ok.npz", means=means, covariances=covs)
+    np.savez(tmp_path / "amb.npz", means=np.zeros((2, 2)), covariances=np.eye(2))
     (tmp_path / "junk.npz").write_bytes(b"not a zip file")
     (tmp_path / "g.txt").write_text("1,2\n")
     (tmp_path / "g.json").write_text("{}")
@@ -259,6 +292,7 @@ def test_pairwise_errors(tmp_path, capsys):
     cases = [
         (["missing.npz"], "no such file"),
         (["junk.npz"], "not a readable .npz"),
+        (["amb.npz"], "cannot tell the covariance type"),
         (["no_cov.npz"], "missing ['covariances']"),
         (["bad_cov.npz"], "bad_cov.npz: "),
         (["g.txt"], "needs --covariance-type"),

@@ -195,6 +195,7 @@ def test_from_samples_ml_estimate(samples):
 
 def test_from_samples_reg_covar_and_weights(samples):
     X = samples
+    X0 = X.copy()
     ref_cov = np.cov(X.T, bias=True)
     G = Gaussians.from_samples(X, reg_covar=0.25)
     np.testing.assert_allclose(G.covariances[0], ref_cov + 0.25 * np.eye(D), rtol=1e-12)
@@ -214,6 +215,9 @@ def test_from_samples_reg_covar_and_weights(samples):
     np.testing.assert_allclose(
         np.cov(X.T, aweights=w, bias=True), Gw.covariances[0], rtol=1e-12
     )
+    np.testing.assert_array_equal(X, X0)  # inputs untouched
+    np.testing.assert_array_equal(w, np.arange(len(X)) % 3)
+    assert not np.shares_memory(Gw.means, X)
 
 
 def test_from_samples_bad_input(samples):

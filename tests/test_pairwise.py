@@ -190,9 +190,9 @@ def test_chunking_gives_identical_results(kind):
     Q = _random(rng, 7, 3, "full")
     for B in (Q, None):
         D = pairwise_divergence(P, B, kind, alpha=0.7)
-        tiny = pairwise_divergence(P, B, kind, alpha=0.7, working_memory=1e-3)
+        tiny = pairwise_divergence(P, B, kind, alpha=0.7, working_memory=3e-4)
         blocks = list(
-            pairwise_divergence_chunked(P, B, kind, alpha=0.7, working_memory=1e-3)
+            pairwise_divergence_chunked(P, B, kind, alpha=0.7, working_memory=3e-4)
         )
         assert len(blocks) > 2
         # The generator and the matrix share their blocks: bit-identical.

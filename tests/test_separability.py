@@ -398,8 +398,13 @@ def test_constant_feature_scores_zero_with_warning():
 def test_feature_constant_within_classes_is_finite_or_a_clear_error():
     y = np.repeat([0, 1], 5)
     X = np.c_[y * 2.0, np.arange(10.0)]  # feature 0 separates perfectly
-    scores, pvalues = gaussian_divergence_score(X, y)
+    scores, pvalues = gaussian_divergence_score(X, y, var_smoothing=1e-9)
     assert np.all(np.isfinite(scores)) and scores[0] > 1e6 and pvalues[0] < 1e-6
+    # Default smoothing: 5% of the total variance (1) in each class, so the
+    # Bhattacharyya score is 2**2 / (8 * 0.05) = 10; the test is unsmoothed.
+    scores, pvalues = gaussian_divergence_score(X, y)
+    np.testing.assert_allclose(scores[0], 10.0, rtol=1e-12)
+    assert pvalues[0] < 1e-6
     with pytest.raises(ValueError, match="feature 0 is constant within class 0"):
         gaussian_divergence_score(X, y, var_smoothing=0)
 

@@ -5,6 +5,11 @@ Each Display has ``from_estimator``-style constructors, a ``plot(ax=None,
 """
 
 from ._divergence_matrix import DivergenceMatrixDisplay
+from ._drift import DriftDisplay
 from ._ellipses import GaussianEllipsesDisplay
 
-__all__: list[str] = ["DivergenceMatrixDisplay", "GaussianEllipsesDisplay"]
+__all__: list[str] = [
+    "DivergenceMatrixDisplay",
+    "DriftDisplay",
+    "GaussianEllipsesDisplay",
+]

@@ -1,0 +1,244 @@
+"""Drift detection: power curves and runtime of GaussianDriftDetector vs peers.
+
+Peers, all measured side by side in one run:
+
+* a permutation MMD test with an RBF kernel and the median heuristic, written
+  in numpy as alibi-detect's ``MMDDrift`` does it (kernel computed once,
+  re-indexed per permutation, 100 permutations, unbiased MMD^2);
+* Hotelling's T^2 (exact F test);
+* each of skkl's statistics ('combined', 'lrt', 'mean', 'covariance'), all
+  from the same permutations.
+
+Shift types: a mean shift of ``delta`` (in sd) in every feature; the variance
+of feature 0 multiplied by ``1 + delta``; correlation ``delta`` between
+features 0 and 1. Run ``python benchmarks/bench_drift.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from scipy import stats
+from threadpoolctl import threadpool_info
+
+from skkl import GaussianDriftDetector
+from skkl._permutation import MomentSpec, moment_features, permute
+from skkl.drift import _perm_p_value, _statistic_values
+
+ALPHA = 0.05
+SKKL = ("combined", "lrt", "mean", "covariance")
+
+
+# -- peers -----------------------------------------------------------------------
+
+
+def rbf_kernel_median(X, Y):
+    """RBF kernel on the pooled sample, bandwidth by alibi-detect's median rule."""
+    Z = np.vstack([X, Y])
+    sq = np.einsum("ij,ij->i", Z, Z)
+    D = np.maximum(sq[:, None] + sq[None, :] - 2 * Z @ Z.T, 0)
+    m = X.shape[0]
+    sigma2 = 0.5 * np.median(D[:m, m:])
+    return np.exp(-D / (2 * sigma2))
+
+
+def mmd2_unbiased(K, m):
+    n = K.shape[0] - m
+    kxx, kyy, kxy = K[:m, :m], K[m:, m:], K[:m, m:]
+    return (
+        (kxx.sum() - np.trace(kxx)) / (m * (m - 1))
+        + (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
+        - 2 * kxy.mean()
+    )
+
+
+def mmd_test_reindex(X, Y, n_permutations=100, seed=0):
+    """alibi-detect style: one kernel, ``K[idx][:, idx]`` per permutation."""
+    rng = np.random.default_rng(seed)
+    K = rbf_kernel_median(X, Y)
+    m, N = X.shape[0], K.shape[0]
+    obs = mmd2_unbiased(K, m)
+    null = np.empty(n_permutations)
+    for b in range(n_permutations):
+        idx = rng.permutation(N)
+        null[b] = mmd2_unbiased(K[idx][:, idx], m)
+    return (1 + np.count_nonzero(null >= obs)) / (1 + n_permutations)
+
+
+def mmd_test_gemm(X, Y, n_permutations=100, seed=0):
+    """The same test (same statistic, same permutation law), as one GEMM.
+
+    With membership vectors a (group X) the block sums are a'Ka, a'K1 and
+    1'K1, so all permutations cost one (N x N) @ (N x B) product; used for
+    the power study to keep the run short. RBF kernels have unit diagonal.
+    """
+    rng = np.random.default_rng(seed)
+    K = rbf_kernel_median(X, Y)
+    m, N = X.shape[0], K.shape[0]
+    n = N - m
+    A = np.zeros((N, n_permutations + 1))
+    A[:m, 0] = 1
+    for b in range(n_permutations):
+        A[rng.permutation(N)[:m], b + 1] = 1
+    KA = K @ A
+    k1 = K.sum(axis=1)
+    sxx = np.einsum("ib,ib->b", A, KA)
+    sx1 = A.T @ k1
+    syy = k1.sum() - 2 * sx1 + sxx
+    sxy = sx1 - sxx
+    mmd = (sxx - m) / (m * (m - 1)) + (syy - n) / (n * (n - 1)) - 2 * sxy / (m * n)
+    return (1 + np.count_nonzero(mmd[1:] >= mmd[0])) / (1 + n_permutations)
+
+
+def hotelling_p(X, Y):
+    n1, n2 = len(X), len(Y)
+    N, d = n1 + n2, X.shape[1]
+    diff = X.mean(axis=0) - Y.mean(axis=0)
+    Sp = ((n1 - 1) * np.cov(X.T) + (n2 - 1) * np.cov(Y.T)) / (N - 2)
+    t2 = n1 * n2 / N * diff @ np.linalg.solve(Sp, diff)
+    return stats.f.sf((N - d - 1) / (d * (N - 2)) * t2, d, N - d - 1)
+
+
+def skkl_pvalues(X, Y, B, seed):
+    """p-values of every skkl statistic from one set of permutations."""
+    spec = MomentSpec(X.shape[1], "full")
+    F1 = moment_features(X, np.ones(len(X)), spec)
+    F2 = moment_features(Y, np.ones(len(Y)), spec)
+    (obs, _), (null, _) = permute(F1, F2, spec, None, B, seed)
+    parts = np.vstack([obs, null])
+    out = {}
+    for s in SKKL:
+        v = _statistic_values(parts, s)
+        out[s] = _perm_p_value(v[0], v[1:])
+    return out
+
+
+# -- data --------------------------------------------------------------------------
+
+
+def draw(rng, n, d, shift, delta):
+    X = rng.standard_normal((n, d))
+    Y = rng.standard_normal((n, d))
+    if shift == "mean":
+        Y += delta
+    elif shift == "variance":
+        Y[:, 0] *= np.sqrt(1 + delta)
+    else:
+        C = np.eye(d)
+        C[0, 1] = C[1, 0] = delta
+        Y = Y @ np.linalg.cholesky(C).T
+    return X, Y
+
+
+def power(n, d, shift, delta, R, B, seed=0):
+    rng = np.random.default_rng(seed)
+    names = [*SKKL, "hotelling", "mmd"]
+    rej = dict.fromkeys(names, 0)
+    for r in range(R):
+        X, Y = draw(rng, n, d, shift, delta)
+        for s, p in skkl_pvalues(X, Y, B, r).items():
+            rej[s] += p < ALPHA
+        rej["hotelling"] += hotelling_p(X, Y) < ALPHA
+        rej["mmd"] += mmd_test_gemm(X, Y, 100, r) < ALPHA
+    return {k: v / R for k, v in rej.items()}
+
+
+def print_power_table(title, n, d, grid, R, B):
+    print(f"\n## {title}: n={n}+{n}, d={d}, R={R}, skkl B={B}, MMD B=100")
+    print("| shift | size | " + " | ".join([*SKKL, "hotelling", "mmd"]) + " |")
+    print("|---" * (len(SKKL) + 4) + "|")
+    for shift, deltas in grid.items():
+        for delta in deltas:
+            t0 = time.perf_counter()
+            res = power(n, d, shift, delta, R, B)
+            row = " | ".join(f"{res[k]:.2f}" for k in [*SKKL, "hotelling", "mmd"])
+            print(f"| {shift} | {delta:g} | {row} |  ({time.perf_counter() - t0:.0f}s)")
+
+
+# -- runtime ------------------------------------------------------------------------
+
+
+def best_time(f, repeat=3):
+    best = np.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        f()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def runtime_table(configs, mmd_perms):
+    print("\n## Runtime (best of 3): skkl test() vs alibi-style re-indexed MMD")
+    print(
+        "| n per group | d | B | skkl test (s) | skkl per perm (ms) "
+        "| MMD per perm (ms) | per-perm ratio |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    rng = np.random.default_rng(0)
+    mmd_cache = {}
+    for n, d, B in configs:
+        X, Y = rng.standard_normal((n, d)), rng.standard_normal((n, d))
+        det = GaussianDriftDetector(n_permutations=B, random_state=0).fit(X)
+        t_skkl = best_time(lambda det=det, Y=Y: det.test(Y))
+        # Permutation cost only: subtract a B=1 call (validation, effect sizes).
+        det1 = GaussianDriftDetector(n_permutations=1, random_state=0).fit(X)
+        t_perm = max(t_skkl - best_time(lambda det1=det1, Y=Y: det1.test(Y)), 1e-9) / B
+        if (n, d) not in mmd_cache:
+            K = rbf_kernel_median(X, Y)
+            idx_rng = np.random.default_rng(1)
+
+            def one(K=K, idx_rng=idx_rng, n=n):
+                idx = idx_rng.permutation(K.shape[0])
+                mmd2_unbiased(K[idx][:, idx], n)
+
+            mmd_cache[n, d] = (
+                best_time(lambda: [one() for _ in range(mmd_perms)]) / mmd_perms
+            )
+        t_mmd = mmd_cache[n, d]
+        print(
+            f"| {n} | {d} | {B} | {t_skkl:.3f} | {1e3 * t_perm:.3f} "
+            f"| {1e3 * t_mmd:.2f} | {t_mmd / t_perm:.0f}x |"
+        )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small run (~1 min)")
+    args = parser.parse_args()
+    for info in threadpool_info():
+        print(
+            f"# BLAS: {info.get('internal_api')} {info.get('version')} "
+            f"{info.get('architecture')} threads={info.get('num_threads')}"
+        )
+    if args.quick:
+        runtime_table([(500, 10, 200), (2000, 10, 1000)], mmd_perms=3)
+        grid = {"mean": [0.1], "variance": [0.3], "correlation": [0.2]}
+        print_power_table("Power curves", 500, 10, grid, R=30, B=200)
+        head = {"mean": [0.05], "variance": [0.15], "correlation": [0.1]}
+        print_power_table("Headline (issue 7)", 2000, 10, head, R=20, B=500)
+        return
+    runtime_table(
+        [
+            (500, 10, 1000),
+            (2000, 10, 200),
+            (2000, 10, 1000),
+            (2000, 5, 1000),
+            (2000, 20, 1000),
+            (4000, 10, 1000),
+        ],
+        mmd_perms=5,
+    )
+    grid = {
+        "mean": [0.05, 0.1, 0.15],
+        "variance": [0.15, 0.3, 0.5],
+        "correlation": [0.1, 0.2, 0.3],
+    }
+    print_power_table("Power curves", 500, 10, grid, R=100, B=500)
+    head = {"mean": [0.05], "variance": [0.15], "correlation": [0.1]}
+    print_power_table("Headline (issue 7)", 2000, 10, head, R=150, B=500)
+
+
+if __name__ == "__main__":
+    main()

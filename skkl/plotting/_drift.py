@@ -1,0 +1,181 @@
+"""``DriftDisplay``: the permutation null, per-feature scores and scans over time."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._base import check_matplotlib_support, get_axes
+
+__all__ = ["DriftDisplay"]
+
+
+class DriftDisplay:
+    """Plots of :class:`~skkl.GaussianDriftDetector` results.
+
+    :meth:`from_result` draws one test: the permutation distribution of the
+    statistic with the observed value and the critical value, next to a bar
+    chart of the per-feature scores (bars of features whose Holm-adjusted
+    p-value is below ``alpha`` are highlighted). :meth:`from_scan` draws the
+    table returned by :meth:`~skkl.GaussianDriftDetector.scan`: p-values over
+    time (log scale, ``alpha`` dashed, drifting windows marked) and the effect
+    size.
+
+    Parameters
+    ----------
+    result : DriftResult, default=None
+        A single test result.
+    table : pandas.DataFrame or list of DriftResult, default=None
+        Output of ``scan``.
+    feature_names : array-like of str, default=None
+        Bar labels; ``x0, x1, ...`` when None.
+
+    Attributes
+    ----------
+    ax_ : ndarray of two matplotlib Axes
+    figure_ : matplotlib Figure
+    hist_ : list of matplotlib Patch or None
+        Histogram bars of the null distribution (None in asymptotic mode).
+    observed_line_, threshold_line_ : matplotlib Line2D
+        The observed statistic and its critical value (:meth:`from_result`).
+    bars_ : matplotlib BarContainer
+        Per-feature scores (:meth:`from_result`).
+    p_line_, effect_line_ : matplotlib Line2D
+        p-values and effects over time (:meth:`from_scan`).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from skkl import GaussianDriftDetector
+    >>> from skkl.plotting import DriftDisplay
+    >>> rng = np.random.default_rng(0)
+    >>> det = GaussianDriftDetector(n_permutations=200, random_state=0)
+    >>> det = det.fit(rng.normal(size=(300, 3)))
+    >>> res = det.test(rng.normal(size=(200, 3)) * [1, 1.5, 1])
+    >>> disp = DriftDisplay.from_result(res)
+    >>> len(disp.hist_) > 0, len(disp.bars_)
+    (True, 3)
+    >>> stream = rng.normal(size=(400, 3)) + np.repeat([0.0, 1.0], 200)[:, None]
+    >>> disp = DriftDisplay.from_scan(det.scan(stream, window=100))
+    >>> disp.p_line_.get_xdata().tolist()
+    [50.0, 150.0, 250.0, 350.0]
+    """
+
+    def __init__(self, *, result=None, table=None, feature_names=None):
+        self.result = result
+        self.table = table
+        self.feature_names = feature_names
+
+    # -- single test ----------------------------------------------------------
+
+    @classmethod
+    def from_result(
+        cls, result, *, feature_names=None, ax=None, **kwargs
+    ) -> DriftDisplay:
+        """Plot one :class:`~skkl.DriftResult`; ``ax`` is None or two Axes."""
+        return cls(result=result, feature_names=feature_names).plot(ax=ax, **kwargs)
+
+    @classmethod
+    def from_scan(cls, table, *, ax=None, **kwargs) -> DriftDisplay:
+        """Plot the output of :meth:`~skkl.GaussianDriftDetector.scan`."""
+        return cls(table=table).plot(ax=ax, **kwargs)
+
+    def plot(
+        self, *, ax=None, bins="auto", color="C0", drift_color="C3"
+    ) -> DriftDisplay:
+        """Draw the result or the scan table given at construction.
+
+        Parameters
+        ----------
+        ax : sequence of two matplotlib Axes, default=None
+            New figure with two panels when None.
+        bins : int or str, default='auto'
+            Histogram bins of the null distribution.
+        color, drift_color : str
+            Colours of the normal and the drifting elements.
+
+        Returns
+        -------
+        display : DriftDisplay
+        """
+        if self.result is None and self.table is None:
+            raise ValueError("DriftDisplay needs a result or a scan table to plot.")
+        if ax is None:
+            plt = check_matplotlib_support("DriftDisplay.plot")
+            fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
+        else:
+            ax = np.asarray(ax, dtype=object).ravel()
+            if ax.size != 2:
+                raise ValueError(f"ax must be two matplotlib Axes, got {ax.size}.")
+            fig, _ = get_axes(ax[0], "DriftDisplay.plot")
+        self.ax_, self.figure_ = np.asarray(ax, dtype=object).ravel(), fig
+        if self.result is not None:
+            self._plot_result(bins, color, drift_color)
+        else:
+            self._plot_scan(color, drift_color)
+        return self
+
+    def _plot_result(self, bins, color, drift_color):
+        res, (ax0, ax1) = self.result, self.ax_
+        self.hist_ = None
+        if res.null_distribution is not None:
+            _, _, self.hist_ = ax0.hist(
+                res.null_distribution,
+                bins=bins,
+                color=color,
+                alpha=0.6,
+                label=f"permutation null (B={res.null_distribution.size})",
+            )
+        obs_color = drift_color if res.is_drift else "k"
+        self.observed_line_ = ax0.axvline(
+            res.statistic,
+            color=obs_color,
+            lw=2,
+            label=f"observed, p={res.p_value:.3g}",
+        )
+        threshold = res.threshold if np.isfinite(res.threshold) else np.nan
+        self.threshold_line_ = ax0.axvline(
+            threshold,
+            color="k",
+            ls="--",
+            label=f"critical value at alpha={res.alpha:g}",
+        )
+        ax0.set_xlabel(f"statistic ({res.statistic_name}, {res.method})")
+        ax0.set_ylabel("count")
+        ax0.legend(fontsize="small")
+        scores = np.asarray(res.feature_scores)
+        names = self.feature_names
+        if names is None:
+            names = [f"x{j}" for j in range(scores.size)]
+        colors = [drift_color if p < res.alpha else color for p in res.feature_p_values]
+        self.bars_ = ax1.bar(np.arange(scores.size), scores, color=colors)
+        ax1.set_xticks(np.arange(scores.size), [str(n) for n in names])
+        ax1.axhline(0, color="k", lw=0.8)
+        ax1.set_ylabel("bias-corrected symmetric KL (nats)")
+        ax1.set_title(f"effect = {res.effect:.3g} nats")
+
+    def _plot_scan(self, color, drift_color):
+        ax0, ax1 = self.ax_
+        table = self.table
+        if isinstance(table, list):
+            raise ValueError(
+                "from_scan needs the DataFrame returned by scan() (pandas installed)."
+            )
+        mid = (table["start"].to_numpy() + table["stop"].to_numpy()) / 2.0
+        p = table["p_value"].to_numpy()
+        drift = table["is_drift"].to_numpy(dtype=bool)
+        alpha = table.attrs.get("alpha", 0.05)
+        (self.p_line_,) = ax0.plot(mid, p, marker="o", color=color, label="p-value")
+        ax0.scatter(mid[drift], p[drift], color=drift_color, zorder=3, label="drift")
+        ax0.axhline(alpha, color="k", ls="--", label=f"alpha={alpha:g}")
+        ax0.set_yscale("log")
+        ax0.set_xlabel("window centre (sample index)")
+        ax0.set_ylabel("p-value")
+        ax0.legend(fontsize="small")
+        (self.effect_line_,) = ax1.plot(
+            mid, table["effect"].to_numpy(), marker="o", color=color
+        )
+        ax1.axhline(0, color="k", lw=0.8)
+        ax1.set_xlabel("window centre (sample index)")
+        ax1.set_ylabel("effect (nats)")

@@ -1,0 +1,83 @@
+"""Tests for skkl.plotting.DriftDisplay (matplotlib Agg backend)."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+mpl = pytest.importorskip("matplotlib")
+mpl.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from skkl import GaussianDriftDetector  # noqa: E402
+from skkl.plotting import DriftDisplay  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _detector(**kw):
+    rng = np.random.default_rng(0)
+    det = GaussianDriftDetector(n_permutations=150, random_state=0, **kw)
+    return det.fit(rng.normal(size=(300, 3))), rng
+
+
+def test_from_result_draws_null_observed_threshold_and_bars():
+    det, rng = _detector()
+    X = rng.normal(size=(200, 3)) * [1.0, 1.6, 1.0]
+    res = det.test(X)
+    disp = DriftDisplay.from_result(res, feature_names=["a", "b", "c"])
+    ax0, ax1 = disp.ax_
+    heights = [p.get_height() for p in disp.hist_]
+    assert sum(heights) == 150
+    assert disp.observed_line_.get_xdata()[0] == pytest.approx(res.statistic)
+    assert disp.threshold_line_.get_xdata()[0] == pytest.approx(res.threshold)
+    bar_heights = [b.get_height() for b in disp.bars_]
+    np.testing.assert_allclose(bar_heights, res.feature_scores)
+    assert [t.get_text() for t in ax1.get_xticklabels()] == ["a", "b", "c"]
+    # Feature 1 drifts: its bar has the drift colour, the others do not.
+    colors = [b.get_facecolor() for b in disp.bars_]
+    assert res.feature_p_values[1] < 0.05
+    assert colors[1] == mpl.colors.to_rgba("C3") and colors[0] == mpl.colors.to_rgba(
+        "C0"
+    )
+    assert disp.figure_ is ax0.figure
+
+
+def test_from_result_asymptotic_has_no_histogram_and_uses_given_axes():
+    det, rng = _detector(method="asymptotic")
+    res = det.test(rng.normal(size=(200, 3)))
+    fig, axes = plt.subplots(1, 2)
+    disp = DriftDisplay.from_result(res, ax=axes)
+    assert disp.hist_ is None and disp.figure_ is fig
+    assert disp.ax_[0] is axes[0]
+    assert [t.get_text() for t in disp.ax_[1].get_xticklabels()] == ["x0", "x1", "x2"]
+    with pytest.raises(ValueError, match="two matplotlib Axes"):
+        DriftDisplay.from_result(res, ax=axes[0])
+
+
+def test_from_scan_plots_p_values_and_effects_over_time():
+    det, rng = _detector()
+    stream = rng.normal(size=(400, 3)) + np.repeat([0.0, 1.0], 200)[:, None]
+    table = det.scan(stream, window=100, step=50)
+    disp = DriftDisplay.from_scan(table)
+    np.testing.assert_allclose(disp.p_line_.get_ydata(), table["p_value"])
+    np.testing.assert_allclose(disp.effect_line_.get_ydata(), table["effect"])
+    np.testing.assert_allclose(disp.p_line_.get_xdata(), table["start"] + 50)
+    assert disp.ax_[0].get_yscale() == "log"
+    with pytest.raises(ValueError, match="result or a scan"):
+        DriftDisplay().plot()
+
+
+def test_missing_matplotlib_names_the_plot_extra(monkeypatch):
+    det, rng = _detector()
+    res = det.test(rng.normal(size=(100, 3)))
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with pytest.raises(ImportError, match=r"skkl\[plot\]"):
+        DriftDisplay.from_result(res)
