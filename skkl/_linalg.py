@@ -117,6 +117,8 @@ def solve_lower(L: np.ndarray, B: np.ndarray) -> np.ndarray:
     """
     L = np.asarray(L, dtype=np.float64)
     B = np.asarray(B, dtype=np.float64)
+    if L.ndim == 2 and B.ndim == 2:
+        return solve_triangular(L, B, lower=True, check_finite=False)
     d = L.shape[-1]
     batch = np.broadcast_shapes(L.shape[:-2], B.shape[:-2])
     m = B.shape[-1]
@@ -125,15 +127,7 @@ def solve_lower(L: np.ndarray, B: np.ndarray) -> np.ndarray:
         # One factor shared by every right-hand side: all columns at once.
         Bb = np.broadcast_to(B, (*batch, d, m))
         rhs = np.moveaxis(Bb, -2, 0).reshape(d, -1)
-        L1 = L.reshape(d, d)
-        if d >= _LAPACK_MIN_DIM:
-            X = solve_triangular(L1, rhs, lower=True, check_finite=False)
-        else:
-            # Small d: substitution. A (multi-threaded) LAPACK call costs far
-            # more than the work here, up to milliseconds on a busy machine.
-            X = np.empty(rhs.shape, dtype=np.float64)
-            for k in range(d):
-                X[k] = (rhs[k] - L1[k, :k] @ X[:k]) / L1[k, k]
+        X = solve_triangular(L.reshape(d, d), rhs, lower=True, check_finite=False)
         return np.moveaxis(X.reshape(d, *batch, m), 0, -2)
     Lb = np.broadcast_to(L, (*batch, d, d)).reshape(-1, d, d)
     Bb = np.broadcast_to(B, (*batch, d, m)).reshape(-1, d, m)
