@@ -38,6 +38,18 @@ _KIND_ABBREV = {
     "proba": "proba",
 }
 _LOG_2PI = np.log(2.0 * np.pi)
+# With reg_covar=0, a feature whose variance left unexplained by the features
+# before it is below this fraction is treated as collinear (singular covariance).
+_COLLINEAR_RTOL = 1e-10
+# Attributes built from the moments; partial_fit drops them until rebuilt.
+_DERIVED_ATTRIBUTES = (
+    "gaussians_",
+    "means_",
+    "covariances_",
+    "weights_",
+    "class_count_",
+    "shrinkage_",
+)
 
 
 def _solve_lower_columns(L: np.ndarray, Xc: np.ndarray) -> np.ndarray:
@@ -49,6 +61,24 @@ def _solve_lower_columns(L: np.ndarray, Xc: np.ndarray) -> np.ndarray:
     """
     (trsm,) = get_blas_funcs(("trsm",), (L, Xc))
     return trsm(1.0, L, Xc.T, lower=1, overwrite_b=1)
+
+
+def _label(c) -> str:
+    """A class label as the user wrote it (``7``, ``'cat'``), not ``np.int64(7)``."""
+    return repr(c.item() if isinstance(c, np.generic) else c)
+
+
+def _encode(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(labels, return_inverse=True)``, in O(n) for small integer labels."""
+    if labels.dtype.kind in "iub" and labels.size:
+        low, high = labels.min(), labels.max()
+        if int(high) - int(low) <= max(1 << 16, labels.size):
+            offset = labels.astype(np.intp) - int(low)
+            present = np.bincount(offset) > 0
+            lookup = np.cumsum(present) - 1
+            classes = (np.flatnonzero(present) + int(low)).astype(labels.dtype)
+            return classes, lookup[offset]
+    return np.unique(labels, return_inverse=True)
 
 
 def _has_no_clusterer(estimator) -> bool:
@@ -152,14 +182,18 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
     >>> from skkl import GroupGaussians
     >>> X, y = load_iris(return_X_y=True)
     >>> gg = GroupGaussians().fit(X, y)
-    >>> gg.transform(X[:2]).round(2)
-    array([[  1.39, -40.69, -67.55],
-           [  0.45, -33.51, -63.1 ]])
+    >>> gg.transform(X[:2]).round(2)  # log-density under each class
+    array([[  2.67, -56.77, -92.5 ],
+           [  1.84, -40.71, -77.73]])
     >>> gg.get_feature_names_out()
     array(['groupgaussians_loglik_0', 'groupgaussians_loglik_1',
            'groupgaussians_loglik_2'], dtype=object)
     >>> gg.set_params(transform_kind="proba").transform(X[:1]).round(3)
     array([[1., 0., 0.]])
+    >>> gg.divergence_matrix("kl").round(1)  # KL(class i || class j)
+    array([[  0. ,  53.8,  87.7],
+           [167.9,   0. ,   7.6],
+           [367. ,  10.7,   0. ]])
     """
 
     _parameter_constraints: dict = {
@@ -244,13 +278,15 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
                     f"not accept sample_weight ({exc}); fit without sample_weight "
                     "or use a clusterer that supports it (e.g. KMeans)."
                 ) from None
-            classes, groups = np.unique(np.asarray(labels), return_inverse=True)
+            classes, groups = _encode(np.asarray(labels))
         elif y is not None:
             check_classification_targets(y)
-            classes, groups = np.unique(y, return_inverse=True)
+            classes, groups = _encode(y)
         else:
             classes, groups = np.array([0]), None
         self.classes_ = classes
+        if self.clusterer is None:
+            self.__dict__.pop("clusterer_", None)
         full, higher = self._moment_layout()
         self._moments = group_moments(
             X, groups, len(classes), sample_weight, full=full, higher=higher
@@ -258,7 +294,7 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
         empty = np.flatnonzero(self._moments.weight <= 0)
         if empty.size:
             raise ValueError(
-                f"class {classes[empty[0]]!r} has zero total sample_weight; give "
+                f"class {_label(classes[empty[0]])} has zero total sample_weight; give "
                 "it positive weight or drop its samples."
             )
         self._set_gaussians()
@@ -289,7 +325,10 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
         -------
         self : GroupGaussians
             The updated estimator. Until every class has received positive
-            weight, the Gaussians are not built and ``transform`` raises.
+            weight, the Gaussians are not built and ``transform`` raises. If
+            they cannot be built yet (e.g. ``reg_covar=0`` and a class with
+            too few samples), the error is raised but the batch's statistics
+            are kept, so later batches can complete them.
         """
         first_call = not hasattr(self, "_moments")
         X, y = validate_data(self, X, y, dtype=np.float64, reset=first_call)
@@ -332,7 +371,7 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
                 )
             batch = merge_moments(prev, batch)
         self._moments = batch
-        for name in ("gaussians_", "means_", "covariances_", "weights_"):
+        for name in _DERIVED_ATTRIBUTES:
             self.__dict__.pop(name, None)
         if np.all(batch.weight > 0):
             self._set_gaussians()
@@ -378,6 +417,7 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
         if kind == "spherical":
             covs = covs.mean(axis=1)
 
+        weights = self._priors(W)
         if not np.all(np.isfinite(covs)):
             raise ValueError(
                 "the covariances overflowed float64; rescale X (e.g. with "
@@ -404,7 +444,7 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
         self.covariances_ = self.gaussians_.covariances
         self.class_count_ = W.copy()
         self.shrinkage_ = np.broadcast_to(shrink, (K,)).copy()
-        self.weights_ = self._priors(W)
+        self.weights_ = weights
 
     def _priors(self, W):
         K = len(W)
@@ -452,35 +492,64 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
             n = int(mom.count[g])
             need = d + 1 if kind == "full" and shrink[g] == 0 else 2
             if n < need:
+                fixes = hint
+                if n >= 2:
+                    fixes += ", use shrinkage or covariance_type='diag'"
                 raise ValueError(
-                    f"class {c!r} has {n} sample(s): too few for a {kind!r} "
-                    f"covariance in {d} dimensions (needs at least {need}); "
-                    f"{hint}, use shrinkage or covariance_type='diag'."
+                    f"class {_label(c)} has {n} sample(s): too few for a {kind!r} "
+                    f"covariance in {d} dimensions (needs at least {need}); {fixes}."
                 )
             scale = (n * eps * np.abs(mom.mean[g])) ** 2
             const = variances[g] <= scale
             if kind == "spherical" and np.all(const):
                 raise ValueError(
-                    f"every feature is constant within class {c!r}: its variance "
+                    f"every feature is constant within class {_label(c)}: its variance "
                     f"is 0; {hint}."
                 )
             if kind != "spherical" and np.any(const):
                 raise ValueError(
                     f"{self._feature_label(np.flatnonzero(const)[0])} is constant "
-                    f"within class {c!r} ({n} samples): its variance is 0; {hint} "
-                    "or drop the feature."
+                    f"within class {_label(c)} ({n} samples): its variance is 0; "
+                    f"{hint} or drop the feature."
                 )
 
     def _cholesky(self, covs, counts):
         """Cholesky factors, or an error that names the group that failed."""
         try:
-            return cholesky(covs)
+            L = cholesky(covs)
         except ValueError:
-            pass
-        hint = (
-            f"increase reg_covar (now {self.reg_covar!r}), use shrinkage, or "
-            "standardise X"
-        )
+            L = None
+        if L is not None and self.reg_covar > 0:
+            return L
+        if L is not None:
+            # Without a ridge, a pivot L_kk^2 that is a rounding-level fraction
+            # of S_kk means feature k is a linear combination of the features
+            # before it: the factorisation only "succeeded" through rounding.
+            diag = np.diagonal(covs, axis1=1, axis2=2)
+            unexplained = np.diagonal(L, axis1=1, axis2=2) ** 2 / diag
+            if np.all(unexplained > _COLLINEAR_RTOL):
+                return L
+            g, k = np.argwhere(unexplained <= _COLLINEAR_RTOL)[0]
+            where = (
+                "every class (pooled covariance)"
+                if self.covariance_type == "tied"
+                else f"class {_label(self.classes_[g])} ({int(counts[g])} samples)"
+            )
+            raise ValueError(
+                f"{self._feature_label(k)} is a linear combination of the features "
+                f"before it within {where}, so the covariance is singular; set "
+                "reg_covar > 0 (e.g. 1e-6), use shrinkage, or drop the feature."
+            )
+        if self.reg_covar == 0:
+            hint = (
+                "some features are linearly dependent; set reg_covar > 0 (e.g. "
+                "1e-6), use shrinkage, or drop redundant features"
+            )
+        else:
+            hint = (
+                f"increase reg_covar (now {self.reg_covar!r}), use shrinkage, or "
+                "standardise X"
+            )
         if self.covariance_type == "tied":
             raise ValueError(
                 f"the pooled (tied) covariance is not positive definite; {hint}."
@@ -490,7 +559,7 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
                 cholesky(covs[g])
             except ValueError:
                 raise ValueError(
-                    f"the covariance of class {self.classes_[g]!r} "
+                    f"the covariance of class {_label(self.classes_[g])} "
                     f"({int(counts[g])} samples) is not positive definite; {hint}."
                 ) from None
         raise AssertionError("unreachable: no single covariance failed")

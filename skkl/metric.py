@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ._gaussians import (
@@ -13,6 +15,15 @@ from .divergence import _compute, _Operand, get_divergence
 from .pairwise import pairwise_divergence
 
 __all__ = ["KLMetric"]
+
+
+@functools.lru_cache(maxsize=64)
+def _tril_indices(d: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row-major lower-triangle indices (the packed layout), read-only."""
+    rows, cols = np.tril_indices(d)
+    rows.setflags(write=False)
+    cols.setflags(write=False)
+    return rows, cols
 
 
 class KLMetric:
@@ -120,7 +131,7 @@ class KLMetric:
         factor = row[d:]
         if self.covariance_type == "full":
             L = np.zeros((d, d))
-            L[np.tril_indices(d)] = factor
+            L[_tril_indices(d)] = factor
             diag = np.diagonal(L)
         else:
             diag = factor

@@ -406,11 +406,19 @@ def _flagged(plan: _Plan, value: np.ndarray, r0: int, c0: int):
     g = plan.gemm
     if g.Rabs is None and g.rthr is None:  # rtol too small: recompute all
         return np.nonzero(value != np.inf)
+    with _one_blas_thread():  # small products: threads only synchronise
+        parts = list(_flag_rows(g, value, r0, c0))
+    if not parts:
+        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
+    return tuple(np.concatenate(x) for x in zip(*parts, strict=True))
+
+
+def _flag_rows(g: _GemmOperands, value: np.ndarray, r0: int, c0: int):
+    """Yield (rows, cols) of flagged entries, a few rows at a time."""
     n_rows, n_cols = value.shape
     c1 = c0 + n_cols
     step = max(1, _BOUND_BLOCK_BYTES // (8 * n_cols))
     buffer = np.empty((min(step, n_rows), n_cols))
-    found_i, found_j = [], []
     for a, b in _chunks(n_rows, step):
         bound = buffer[: b - a]
         if g.Rabs is not None:
@@ -424,11 +432,7 @@ def _flagged(plan: _Plan, value: np.ndarray, r0: int, c0: int):
         flag = ~(value[a:b] >= bound)
         if flag.any():
             i, j = np.nonzero(flag)
-            found_i.append(i + a)
-            found_j.append(j)
-    if not found_i:
-        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
-    return np.concatenate(found_i), np.concatenate(found_j)
+            yield i + a, j
 
 
 def _gemm_tile(plan: _Plan, r0, r1, c0, c1, out=None) -> np.ndarray:

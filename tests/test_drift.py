@@ -7,6 +7,7 @@ alpha +- 3 sqrt(alpha (1 - alpha) / R).
 from __future__ import annotations
 
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -287,6 +288,11 @@ def test_asymptotic_warns_when_d_is_large_relative_to_n():
     det = GaussianDriftDetector(method="asymptotic").fit(rng.normal(size=(40, 8)))
     with pytest.warns(UserWarning, match="method='permutation'"):
         det.test(rng.normal(size=(40, 8)))
+    # 4 d + 10 = 42 samples per group are enough (measured calibrated).
+    det.fit(rng.normal(size=(42, 8)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        det.test(rng.normal(size=(42, 8)))
 
 
 # -- power and attribution -------------------------------------------------------

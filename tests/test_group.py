@@ -133,6 +133,26 @@ def test_group_moments_match_per_group_numpy(weighted):
     assert_allclose(diag.scatter, mom.scatter_diagonal(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("full", [True, False])
+def test_group_moments_over_many_blocks(monkeypatch, full):
+    # Blocks of 7 rows: every group spans several blocks that must be combined.
+    monkeypatch.setattr("skkl._moments._BLOCK_BYTES", 7 * 8 * 3)
+    X, y = _data(n=100, d=3, K=3, seed=25, offset=1e3)
+    w = np.random.default_rng(26).uniform(0.0, 2.0, size=len(y))
+    mom = group_moments(X, y, 3, w, full=full, higher=full)
+    for g in range(3):
+        Xg, wg = X[y == g], w[y == g]
+        m = np.average(Xg, axis=0, weights=wg)
+        U = Xg - m
+        S = (U * wg[:, None]).T @ U
+        assert_allclose(mom.mean[g], m, rtol=1e-13)
+        assert_allclose(mom.scatter[g], S if full else np.diag(S), rtol=1e-9)
+        if full:
+            r = (U**2).sum(1)
+            assert_allclose(mom.fourth[g], wg @ r**2, rtol=1e-9)
+            assert_allclose(mom.third[g], (wg * r) @ U, rtol=1e-7, atol=1e-6)
+
+
 def test_merge_moments_is_stable_far_from_origin():
     # Data at 1e8 with unit spread: raw sums of squares (sum x^2 - n m^2) would
     # lose every digit (error ~ eps * 1e16). The pairwise update only carries
@@ -225,8 +245,7 @@ def test_shrinkage_matches_sklearn_covariance(kind, shrinkage):
 def test_integer_sample_weight_equals_repetition(kind, shrinkage):
     X, y = _data(n=60, seed=6)
     w = np.random.default_rng(7).integers(0, 4, size=len(y))
-    w[:3] = 1  # every class keeps some weight
-    w[y == 0][:1] = 1
+    w[[np.flatnonzero(y == g)[0] for g in range(3)]] = 1  # every class keeps weight
     a = GroupGaussians(kind, shrinkage=shrinkage).fit(X, y, sample_weight=w)
     b = GroupGaussians(kind, shrinkage=shrinkage).fit(X.repeat(w, 0), y.repeat(w))
     assert_allclose(a.covariances_, b.covariances_, rtol=1e-10)
@@ -423,9 +442,13 @@ def test_partial_fit_errors():
 def test_one_sample_class_without_regularisation_is_an_error():
     X, y = _data(n=40, seed=19)
     y[5] = 7  # class 7 has one sample
-    with pytest.raises(ValueError, match=r"class np.int64\(7\) has 1 sample\(s\)"):
+    # One sample: shrinkage cannot help, so only reg_covar is suggested.
+    one_sample = (
+        r"class 7 has 1 sample\(s\).*least 5\); set reg_covar > 0 \(e.g. 1e-6\)\.$"
+    )
+    with pytest.raises(ValueError, match=one_sample):
         GroupGaussians(reg_covar=0).fit(X, y)
-    with pytest.raises(ValueError, match=r"class np.int64\(7\) has 1 sample"):
+    with pytest.raises(ValueError, match=r"class 7 has 1 sample.*at least 2"):
         GroupGaussians("diag", reg_covar=0).fit(X, y)
     # Any ridge makes it a valid (if narrow) Gaussian.
     gg = GroupGaussians(reg_covar=1e-3).fit(X, y)
@@ -437,7 +460,8 @@ def test_too_few_samples_for_full_covariance():
     X, y = _data(n=60, d=4, seed=20)
     y[:4] = 9  # 4 samples in 4 dimensions: rank 3
     with pytest.raises(
-        ValueError, match=r"class np.int64\(9\) has 4 sample.*at least 5"
+        ValueError,
+        match=r"class 9 has 4 sample.*at least 5.*shrinkage or covariance_type=.diag.",
     ):
         GroupGaussians(reg_covar=0).fit(X, y)
     # Shrinkage towards mu * I makes it positive definite.
@@ -462,11 +486,24 @@ def test_constant_feature_error_names_the_feature():
         GroupGaussians("tied", reg_covar=0).fit(X, y)
 
 
+@pytest.mark.parametrize("kind", ["full", "tied"])
+def test_collinear_features_without_regularisation_are_an_error(kind):
+    X, y = _data(n=90, seed=24)
+    X[:, 3] = X[:, 0] - 2 * X[:, 1]
+    with pytest.raises(ValueError, match="linear|linearly dependent"):
+        GroupGaussians(kind, reg_covar=0).fit(X, y)
+    X[:, 3] = X[:, 0]  # exact copy: the pivot is rounding noise or negative
+    with pytest.raises(ValueError, match="linear|linearly dependent"):
+        GroupGaussians(kind, reg_covar=0).fit(X, y)
+    gg = GroupGaussians(kind, reg_covar=1e-6).fit(X, y)
+    assert np.all(np.isfinite(gg.transform(X)))
+
+
 def test_other_input_errors():
     X, y = _data(n=60, seed=22)
     w = np.ones(len(y))
     w[y == 2] = 0
-    with pytest.raises(ValueError, match=r"class np.int64\(2\) has zero total"):
+    with pytest.raises(ValueError, match=r"class 2 has zero total sample_weight"):
         GroupGaussians().fit(X, y, sample_weight=w)
     with pytest.raises(ValueError, match=r"one entry per group \(3\)"):
         GroupGaussians(priors=[0.5, 0.5]).fit(X, y)
@@ -488,18 +525,19 @@ def test_other_input_errors():
 # -- divergences between groups ----------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["full", "diag"])
+@pytest.mark.parametrize("kind", TYPES)
 def test_divergence_matrix_matches_pointwise_divergence(kind):
-    pytest.importorskip("skkl.pairwise")
     X, y = _data(seed=23)
     gg = GroupGaussians(kind).fit(X, y)
     G = gg.gaussians_
-    for div in ("kl", "jeffreys", "wasserstein"):
-        D = gg.divergence_matrix(div)
-        expected = np.array(
-            [[divergence(G[i], G[j], kind=div)[0] for j in range(3)] for i in range(3)]
-        )
+    for div, kwargs in [("kl", {}), ("jeffreys", {}), ("renyi", {"alpha": 0.3})]:
+        D = gg.divergence_matrix(div, **kwargs)
+        expected = [
+            [divergence(G[i], G[j], kind=div, **kwargs)[0] for j in range(3)]
+            for i in range(3)
+        ]
         assert_allclose(D, expected, rtol=1e-9, atol=1e-12)
+    assert np.all(np.diag(D) == 0) and D[0, 1] > 0
 
 
 # -- pipelines -----------------------------------------------------------------
