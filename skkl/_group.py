@@ -68,6 +68,13 @@ def _label(c) -> str:
     return repr(c.item() if isinstance(c, np.generic) else c)
 
 
+def _check_targets(y: np.ndarray) -> None:
+    """Reject continuous or multilabel y; integer labels are always valid."""
+    # check_classification_targets takes two np.unique passes: skip the sure case.
+    if y.ndim != 1 or y.dtype.kind not in "iub":
+        check_classification_targets(y)
+
+
 def _encode(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique(labels, return_inverse=True)``, in O(n) for small integer labels."""
     if labels.dtype.kind in "iub" and labels.size:
@@ -280,7 +287,7 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
                 ) from None
             classes, groups = _encode(np.asarray(labels))
         elif y is not None:
-            check_classification_targets(y)
+            _check_targets(y)
             classes, groups = _encode(y)
         else:
             classes, groups = np.array([0]), None
@@ -332,7 +339,7 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
         """
         first_call = not hasattr(self, "_moments")
         X, y = validate_data(self, X, y, dtype=np.float64, reset=first_call)
-        check_classification_targets(y)
+        _check_targets(y)
         if first_call:
             self.classes_ = unique_labels(y if classes is None else classes)
         elif classes is not None and not np.array_equal(

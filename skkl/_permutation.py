@@ -21,7 +21,14 @@ from ._linalg import cholesky, logdet_from_cholesky
 __all__ = ["PARTS", "MomentSpec", "moment_features", "part_statistics", "permute"]
 
 #: Statistics computed for every permutation, in this column order.
-PARTS = ("mean", "covariance", "marginal")
+PARTS = (
+    "mean",
+    "covariance",
+    "variance_max",
+    "variance",
+    "correlation",
+    "correlation_max",
+)
 
 _SHRINK_HINT = (
     "the group covariance is singular: use more samples per group, "
@@ -39,6 +46,7 @@ class MomentSpec:
         if self.full:
             self.iu = np.triu_indices(d)
             self.diag_cols = np.flatnonzero(self.iu[0] == self.iu[1])
+            self.iu_strict = np.triu_indices(d, 1)
         else:
             self.iu = None
             self.diag_cols = np.arange(d)
@@ -99,8 +107,15 @@ def _logdet(C: np.ndarray, full: bool) -> np.ndarray:
     return np.log(C).sum(axis=1)
 
 
-def _diag(C: np.ndarray, full: bool) -> np.ndarray:
-    return np.diagonal(C, axis1=-2, axis2=-1) if full else C
+def _log_diag(C: np.ndarray, full: bool) -> np.ndarray:
+    return np.log(np.diagonal(C, axis1=-2, axis2=-1) if full else C)
+
+
+def _fisher_z(C: np.ndarray, iu) -> np.ndarray:
+    """Fisher's z (``arctanh``) of the correlations above the diagonal."""
+    sd = np.sqrt(np.diagonal(C, axis1=-2, axis2=-1))
+    r = C[:, iu[0], iu[1]] / (sd[:, iu[0]] * sd[:, iu[1]])
+    return np.arctanh(np.clip(r, -1.0 + 1e-12, 1.0 - 1e-12))
 
 
 def part_statistics(S1: np.ndarray, total: np.ndarray, spec: MomentSpec, shrinkage):
@@ -112,11 +127,14 @@ def part_statistics(S1: np.ndarray, total: np.ndarray, spec: MomentSpec, shrinka
 
     Returns
     -------
-    parts : ndarray of shape (b, 3)
-        Columns ``PARTS``: the mean part ``N log|T| - N log|W|``, the
+    parts : ndarray of shape (b, len(PARTS))
+        Columns ``PARTS``: the mean part ``N log|T| - N log|W|`` and the
         covariance part ``N log|W| - n1 log|S1| - n2 log|S2|`` (their sum is
-        the likelihood-ratio statistic) and the largest per-feature variance
-        part.
+        the likelihood-ratio statistic); the covariance part split into its
+        variance part (the same with diagonal covariances) and its
+        correlation part (the same with correlation matrices); the largest
+        per-feature variance part and the largest squared difference of
+        Fisher-z correlations over feature pairs (scaled by ``1/n1 + 1/n2``).
     features : ndarray of shape (b, d)
         Per-feature univariate likelihood-ratio statistics (mean and variance).
     """
@@ -132,20 +150,28 @@ def part_statistics(S1: np.ndarray, total: np.ndarray, spec: MomentSpec, shrinka
     )
     W /= N
     # Per-feature parts use the unshrunk variances: attribution stays per feature.
-    vt, vw = np.log(_diag(CT, full)), np.log(_diag(W, full))
-    v1, v2 = np.log(_diag(C1, full)), np.log(_diag(C2, full))
+    vt, vw = _log_diag(CT, full), _log_diag(W, full)
+    v1, v2 = _log_diag(C1, full), _log_diag(C2, full)
     var_part = N * vw - n1[:, None] * v1 - n2[:, None] * v2
+    parts = np.zeros((S1.shape[0], len(PARTS)))
+    parts[:, 2] = var_part.max(axis=1)
+    if full and spec.d > 1:
+        iu = spec.iu_strict
+        dz = _fisher_z(C1, iu) - _fisher_z(C2, iu)
+        parts[:, 5] = np.square(dz).max(axis=1) / (1.0 / n1 + 1.0 / n2)
+    features = N * (vt - vw) + var_part
     if shrinkage is not None:
         a_tot, a1, a2 = shrinkage
         CT, W = _shrink(CT, a_tot, full), _shrink(W, a_tot, full)
         C1, C2 = _shrink(C1, a1, full), _shrink(C2, a2, full)
+        vw, v1, v2 = _log_diag(W, full), _log_diag(C1, full), _log_diag(C2, full)
     ld_t, ld_w = _logdet(CT, full), _logdet(W, full)
     ld_1, ld_2 = _logdet(C1, full), _logdet(C2, full)
-    parts = np.empty((S1.shape[0], 3))
     parts[:, 0] = N * (ld_t - ld_w)
     parts[:, 1] = N * ld_w - n1 * ld_1 - n2 * ld_2
-    parts[:, 2] = var_part.max(axis=1)
-    features = N * (vt - vw) + var_part
+    # log|C| = sum log diag(C) + log|corr(C)|: the same split of the LRT.
+    parts[:, 3] = N * vw.sum(axis=1) - n1 * v1.sum(axis=1) - n2 * v2.sum(axis=1)
+    parts[:, 4] = parts[:, 1] - parts[:, 3] if full else 0.0
     return parts, features
 
 
