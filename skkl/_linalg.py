@@ -14,11 +14,14 @@ __all__ = [
     "cholesky",
     "logdet_from_cholesky",
     "solve_lower",
+    "inv_lower",
     "expm1_minus_x",
 ]
 
 # Above this dimension a per-matrix LAPACK call beats vectorised substitution.
 _LAPACK_MIN_DIM = 48
+# Largest diagonal block that inv_lower inverts by scalar substitution.
+_INV_BASE = 4
 
 
 def _batch_index(flat_index: int, batch_shape: tuple[int, ...]) -> str:
@@ -144,6 +147,104 @@ def solve_lower(L: np.ndarray, B: np.ndarray) -> np.ndarray:
                 acc = acc - np.matmul(Lb[:, k : k + 1, :k], X[:, :k, :])[:, 0, :]
             X[:, k, :] = acc / Lb[:, k, k : k + 1]
     return X.reshape(*batch, d, m)
+
+
+def _diagonal_blocks(X: np.ndarray, size: int, offset: int) -> np.ndarray:
+    """View of blocks ``size x size`` of a (n, D, D) stack, one per 2-block step.
+
+    Block ``t`` starts at flat position ``offset + t * 2 * size * (D + 1)``
+    of each matrix: with ``offset`` 0, ``size * (D + 1)`` or ``size * D`` these
+    are the first diagonal, second diagonal and off-diagonal blocks of the
+    ``2 size`` diagonal blocks. Views: writing to them writes to ``X``.
+    """
+    n, D, _ = X.shape
+    count = D // (2 * size)
+    item = X.itemsize
+    flat = X.reshape(n, D * D)[:, offset:]
+    return np.lib.stride_tricks.as_strided(
+        flat,
+        shape=(n, count, size, size),
+        strides=(X.strides[0], 2 * size * (D + 1) * item, D * item, item),
+    )
+
+
+def inv_lower(L: np.ndarray) -> np.ndarray:
+    """Inverse of a stack of lower-triangular matrices (``solve_lower(L, I)``).
+
+    Blocked recursion, batched over the stack and over all blocks of a level:
+    with ``L = [[A, 0], [C, B]]``, ``L^{-1} = [[A^{-1}, 0], [-B^{-1} C A^{-1},
+    B^{-1}]]``. Diagonal blocks of at most 4 rows are inverted by forward
+    substitution vectorised over the stack, then each level doubles the block
+    size with two batched matrix products. The matrix is padded with an
+    identity block to ``b 2^l`` rows. Same rounding-error behaviour as
+    blocked triangular inversion in LAPACK (``trtri``): residuals of order
+    ``d * eps * |L^{-1}| |L|``, so the relative error of the inverse grows
+    with the condition number like that of ``solve_lower(L, I)``.
+
+    Parameters
+    ----------
+    L : ndarray of shape (..., d, d)
+        Lower-triangular matrices with non-zero diagonal (the strict upper
+        triangle is ignored).
+
+    Returns
+    -------
+    W : ndarray of shape (..., d, d)
+        Lower-triangular, ``L @ W == I`` up to rounding.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skkl._linalg import inv_lower
+    >>> inv_lower(np.array([[2.0, 0.0], [1.0, 1.0]]))
+    array([[ 0.5,  0. ],
+           [-0.5,  1. ]])
+    """
+    L = np.asarray(L, dtype=np.float64)
+    if L.ndim < 2 or L.shape[-1] != L.shape[-2]:
+        raise ValueError(f"L must have shape (..., d, d), got {L.shape}.")
+    batch, d = L.shape[:-2], L.shape[-1]
+    n = int(np.prod(batch, dtype=np.int64))
+    if n == 0 or d == 0:
+        return np.zeros(L.shape)
+    levels = 0
+    while -(-d // 2**levels) > _INV_BASE:
+        levels += 1
+    base = -(-d // 2**levels)
+    D = base * 2**levels
+    # Work on -L (padded with -I): then every level is X21 = B^{-1} (-C) A^{-1}
+    # without a separate negation pass.
+    Ln = np.zeros((n, D, D))
+    np.negative(L.reshape(n, d, d), out=Ln[:, :d, :d])
+    pad = np.arange(d, D)
+    Ln[:, pad, pad] = -1.0
+    X = np.zeros((n, D, D))
+    # Diagonal base blocks: scalar forward substitution on strided views of
+    # one entry of every block, X_kc = -(delta_kc + sum_j Ln_kj X_jc) / Ln_kk.
+    step = base * (D + 1)
+    flat_l, flat_x = Ln.reshape(n, D * D), X.reshape(n, D * D)
+
+    def entry(flat, k, c):
+        return flat[:, k * D + c :: step]
+
+    for c in range(base):
+        for k in range(c, base):
+            acc = np.ones((n, D // base)) if k == c else None
+            for j in range(c, k):
+                term = entry(flat_l, k, j) * entry(flat_x, j, c)
+                acc = term if acc is None else np.add(acc, term, out=acc)
+            np.divide(acc, entry(flat_l, k, k), out=acc)
+            np.negative(acc, out=entry(flat_x, k, c))
+    size = base
+    while size < D:
+        A = _diagonal_blocks(X, size, 0)
+        B = _diagonal_blocks(X, size, size * (D + 1))
+        T = np.matmul(_diagonal_blocks(Ln, size, size * D), A)
+        np.matmul(B, T, out=_diagonal_blocks(X, size, size * D))
+        size *= 2
+    if D != d:
+        X = np.ascontiguousarray(X[:, :d, :d])
+    return X.reshape(*batch, d, d)
 
 
 def expm1_minus_x(u: np.ndarray) -> np.ndarray:

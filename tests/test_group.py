@@ -567,6 +567,12 @@ PIPELINE_GRIDS = {
 }
 
 
+# QDA's reg_param: in a 5-fold search over [0, 0.01, 0.03, 0.1, 0.3, 0.5, 0.9]
+# the best was 0.01 on wine (0.994) and 0.1 on digits (0.977); on digits each
+# QDA fit is a 64-d SVD per class, so only the best value is refitted here.
+QDA_REG_PARAMS = {"wine": [0.01, 0.1, 0.3], "digits": [0.1]}
+
+
 @pytest.mark.parametrize("dataset", ["wine", "digits"])
 def test_pipeline_accuracy_close_to_qda(dataset):
     # Both sides are the best cross-validated accuracy of a small grid on the
@@ -575,7 +581,7 @@ def test_pipeline_accuracy_close_to_qda(dataset):
     # 0.977 vs 0.978.
     X, y = (load_wine if dataset == "wine" else load_digits)(return_X_y=True)
     cv = StratifiedKFold(3, shuffle=True, random_state=0)
-    qda_grid = {"qda__reg_param": [0.03, 0.1, 0.3]}
+    qda_grid = {"qda__reg_param": QDA_REG_PARAMS[dataset]}
     gg_search, qda_search = _grid_scores(X, y, PIPELINE_GRIDS[dataset], qda_grid, cv)
     print(
         dataset, gg_search.best_score_, gg_search.best_params_, qda_search.best_score_
