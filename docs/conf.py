@@ -25,7 +25,15 @@ extensions = [
 ]
 
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": False}
+# scikit-learn generates set_*_request methods whose docstrings point into its
+# own glossary; they are documented there.
+autodoc_default_options = {
+    "members": True,
+    "inherited-members": False,
+    "exclude-members": "set_fit_request, set_partial_fit_request, "
+    "set_transform_request, set_predict_request, set_score_request, "
+    "set_test_request",
+}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False

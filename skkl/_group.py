@@ -174,7 +174,7 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
     clusterer_ : estimator
         The fitted clone of ``clusterer`` (only when ``clusterer`` is given).
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Defined only when ``X`` has feature names that are all strings.
 
     See Also

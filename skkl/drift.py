@@ -317,7 +317,7 @@ class GaussianDriftDetector(BaseEstimator):
         Defined when the reference has string column names.
     n_ref_ : int
         Number of reference samples.
-    reference_ : ndarray of shape (n_ref_, n_features_in_) or None
+    reference_ : ndarray of shape (``n_ref_``, ``n_features_in_``) or None
         Reference data (permutation method only; the asymptotic method keeps
         sufficient statistics).
     location_, scale_ : ndarray, float

@@ -821,3 +821,33 @@ def test_inputs_never_modified_and_read_only_inputs_accepted(cov_type):
         for i in range(3)
     ]
     np.testing.assert_allclose(out, ref, rtol=1e-14)
+
+
+def test_unused_alpha_is_ignored_whatever_its_type():
+    # alpha only matters for 'renyi'; a stray value must not crash other kinds
+    # with an error that does not name it.
+    p, q = (np.zeros(2), np.eye(2)), (np.ones(2), 2 * np.eye(2))
+    ref = kl_divergence(*p, *q)
+    assert divergence(p, q, "kl", alpha="x") == ref
+    assert divergence(p, q, "bhattacharyya", alpha=None) == divergence(
+        p, q, "renyi", alpha=0.5
+    ) / 2
+
+
+@pytest.mark.parametrize("kind", sorted(DIVERGENCES))
+@pytest.mark.parametrize("cov_type", ["full", "diag"])
+def test_overflowing_divergence_is_an_error_not_inf(kind, cov_type):
+    # Variances 1e300 and 1e-300: KL ~ 1e600 / 2, beyond float64. The contract
+    # is an error naming the cause, never a silent inf (nor a RuntimeWarning).
+    S0 = np.array([[1e300]]) if cov_type == "full" else np.array([1e300])
+    S1 = np.array([[1e-300]]) if cov_type == "full" else np.array([1e-300])
+    p, q = (np.zeros(1), S0), (np.array([1e200]), S1)
+    values = None
+    try:
+        values = divergence(p, q, kind, alpha=0.5, covariance_type=cov_type)
+    except ValueError as exc:
+        assert "overflow" in str(exc) and "rescale" in str(exc)
+    if values is not None:  # kinds that stay finite here (e.g. hellinger <= 1)
+        assert np.all(np.isfinite(values))
+    if kind in ("kl", "reverse_kl", "jeffreys", "wasserstein"):
+        assert values is None

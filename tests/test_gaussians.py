@@ -356,3 +356,22 @@ def test_bad_input_messages_name_the_argument():
         Gaussians([["a", "b"]], np.eye(2))
     with pytest.raises(TypeError, match="covariances must be a numeric"):
         Gaussians([[0.0, 0.0]], [["a", "b"], ["c", "d"]])
+
+
+def test_more_bad_input_names_the_argument():
+    with pytest.raises((ValueError, TypeError), match="covariances"):
+        Gaussians([[0.0, 0.0]], [[1.0, 0.0], [0.0]])  # ragged
+    X = np.random.default_rng(0).normal(size=(10, 2))
+    with pytest.raises((ValueError, TypeError), match="sample_weight"):
+        Gaussians.from_samples(X, sample_weight="abc")
+    for bad in (np.inf, np.nan, True, "1e-6", None):
+        with pytest.raises(ValueError, match="reg_covar must be a"):
+            Gaussians.from_samples(X, reg_covar=bad)
+
+
+def test_huge_and_tiny_variances_validate_without_overflow_warning():
+    # The symmetry tolerance sqrt(S_ii S_jj) must not overflow for S_ii ~ 1e300
+    # (pytest turns RuntimeWarnings raised in skkl into errors).
+    S = np.array([[1e300, 1e299], [1e299, 1e300]])
+    G = Gaussians(np.zeros(2), S)
+    np.testing.assert_allclose(G.logdet, np.log(1e300) * 2 + np.log(0.99))
