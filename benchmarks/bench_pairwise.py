@@ -18,7 +18,14 @@ A scaling run then streams K = 1000 ... 20000 (d=16, full) through
 
 Usage::
 
-    python benchmarks/bench_pairwise.py [--quick]
+    python benchmarks/bench_pairwise.py [--quick] [--repeat N] [--only K,d ...]
+
+Each configuration alternates skkl and the floor ``--repeat`` times and
+reports the min and the median of the times and of the paired ratios; the
+floor is also timed with one BLAS thread (a loaded machine makes threaded
+small GEMMs slow), and skkl / floor uses the faster of the two.
+``--only K,d`` runs just that full-covariance configuration (repeatable)
+and skips the scaling run.
 
 The BLAS library and thread count in use are printed (threadpoolctl).
 """
@@ -37,7 +44,7 @@ import tracemalloc
 import numpy as np
 import scipy
 import sklearn
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
 
 import skkl
 from skkl import Gaussians, pairwise_divergence, pairwise_divergence_chunked
@@ -174,6 +181,14 @@ def blas_summary():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller, faster run")
+    parser.add_argument(
+        "--only",
+        metavar="K,d",
+        action="append",
+        help="run only this full-covariance configuration (repeatable); "
+        "skips the scaling run",
+    )
+    parser.add_argument("--repeat", type=int, help="repeats of skkl and the floor")
     args = parser.parse_args()
     quick = args.quick
     kl_mvn = load_snippet()
@@ -212,26 +227,36 @@ def main():
             ("full", 300, 16),
             ("diag", 2000, 64),
         ]
-    repeat = 3 if quick else 9
+    if args.only:
+        configs = [("full", *map(int, kd.split(","))) for kd in args.only]
+    repeat = args.repeat or (5 if quick else 11)
     budget = 3.0 if quick else 15.0
     n_pairs = 100 if quick else 300
 
     print(
-        "| cov | K | d | skkl (s) | GEMM floor (s) | skkl / floor | torch (s) "
-        "| torch / skkl | snippet (s, extrap.) | snippet / skkl | recomputed "
-        "| max rel diff torch | max rel diff snippet |"
+        "| cov | K | d | skkl (s) min / med | GEMM floor (s) min / med "
+        "| floor, 1 BLAS thread (s) | skkl / floor min / med | torch (s) "
+        "| torch / skkl min / med | snippet (s, extrap.) | snippet / skkl min / med "
+        "| recomputed | max rel diff torch | max rel diff snippet |"
     )
     print("|" + "---|" * 13)
     for covariance_type, K, d in configs:
         G = make_gaussians(K, d, covariance_type)
         n = d * (d + 1) // 2 if covariance_type == "full" else 2 * d
-        # Alternate skkl and the floor and keep the best of each, so a burst
-        # of load on a shared machine hits both alike.
-        t_skkl = t_floor = np.inf
+        # Alternate skkl and the floor; each skkl / floor ratio pairs runs
+        # made back to back, so a burst of load on a shared machine hits
+        # both alike. Min and median over the repeats are reported.
+        t_skkl, t_floor, t_floor1 = [], [], []
         for _ in range(repeat):
             t, D = best_time(lambda G=G: pairwise_divergence(G), 1)
-            t_skkl = min(t_skkl, t)
-            t_floor = min(t_floor, gemm_floor(K, n, 1))
+            t_skkl.append(t)
+            t_floor.append(gemm_floor(K, n, 1))
+            with threadpool_limits(1, user_api="blas"):
+                t_floor1.append(gemm_floor(K, n, 1))
+        t_skkl, t_floor = np.array(t_skkl), np.array(t_floor)
+        # Strict: against the faster of the threaded and 1-thread floors.
+        ratio = t_skkl / np.minimum(t_floor, t_floor1)
+        s_min, s_med = t_skkl.min(), np.median(t_skkl)
         recomputed = _count_recomputed(G)
         if torch is not None:
             t_torch, frac, rows = torch_kl(G, budget)
@@ -245,22 +270,27 @@ def main():
             torch_cell = f"{t_torch:.3g}" + (
                 "" if frac >= 1 else f" (extrap. {frac:.0%})"
             )
-            torch_ratio = f"{t_torch / t_skkl:.0f}x"
+            torch_ratio = f"{t_torch / s_min:.0f}x / {t_torch / s_med:.0f}x"
         else:
             torch_cell, torch_ratio, diff_torch = "n/a", "n/a", float("nan")
         if kl_mvn is not None:
             t_snip, i, j, values = snippet_kl(G, kl_mvn, n_pairs)
             off = i != j
             diff_snip = max_rel_diff(values[off], D[i, j][off])
-            snip_cell, snip_ratio = f"{t_snip:.3g}", f"{t_snip / t_skkl:.0f}x"
+            snip_cell = f"{t_snip:.3g}"
+            snip_ratio = f"{t_snip / s_min:.0f}x / {t_snip / s_med:.0f}x"
         else:
             snip_cell, snip_ratio, diff_snip = "n/a", "n/a", float("nan")
         print(
-            f"| {covariance_type} | {K} | {d} | {t_skkl:.4f} | {t_floor:.4f} "
-            f"| {t_skkl / t_floor:.2f} | {torch_cell} | {torch_ratio} | {snip_cell} "
-            f"| {snip_ratio} | {recomputed} | {diff_torch:.1e} | {diff_snip:.1e} |",
+            f"| {covariance_type} | {K} | {d} | {s_min:.4f} / {s_med:.4f} "
+            f"| {t_floor.min():.4f} / {np.median(t_floor):.4f} | {min(t_floor1):.4f} "
+            f"| {ratio.min():.2f} / {np.median(ratio):.2f} | {torch_cell} "
+            f"| {torch_ratio} | {snip_cell} | {snip_ratio} | {recomputed} "
+            f"| {diff_torch:.1e} | {diff_snip:.1e} |",
             flush=True,
         )
+    if args.only:
+        return
 
     print("\n### Scaling: pairwise_divergence_chunked, full, d=16, ", end="")
     print("working_memory=64 MiB\n")

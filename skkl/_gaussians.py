@@ -25,6 +25,28 @@ def _check_covariance_type(covariance_type: str) -> str:
     return covariance_type
 
 
+def _check_real(
+    value, name: str, *, low: float = 0.0, strict: bool = False, hint: str = ""
+) -> float:
+    """``value`` as a float if it is a finite real number >= ``low`` (> if strict).
+
+    The one scalar check of the package: bools, strings, NaN and infinity
+    are rejected with a message that names the argument.
+    """
+    ok = (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and np.isfinite(value)
+        and (value > low if strict else value >= low)
+    )
+    if not ok:
+        sign = ">" if strict else ">="
+        raise ValueError(
+            f"{name} must be a finite real number {sign} {low:g}{hint}, got {value!r}."
+        )
+    return float(value)
+
+
 def _as_finite_float(x, name: str) -> np.ndarray:
     """float64 copy of ``x`` (never a view of the caller's array), all finite."""
     try:
@@ -77,7 +99,8 @@ def validate_covariances(covariances, covariance_type: str, d: int, name: str):
         diag = np.diagonal(S, axis1=-2, axis2=-1)
         if np.any(diag <= 0):
             _raise_nonpositive(diag, name, "diagonal entry")
-        scale = np.sqrt(diag[..., :, None] * diag[..., None, :])
+        sd = np.sqrt(diag)  # sqrt first: S_ii * S_jj overflows beyond ~1e154
+        scale = sd[..., :, None] * sd[..., None, :]
         asym = np.abs(S - ST) > _SYMMETRY_RTOL * scale
         if np.any(asym):
             where = np.argwhere(asym)[0]
@@ -113,6 +136,19 @@ def _raise_nonpositive(values: np.ndarray, name: str, what: str):
 def packed_size(n_features: int, covariance_type: str) -> int:
     """Length of one packed row for ``n_features`` and ``covariance_type``.
 
+    Parameters
+    ----------
+    n_features : int
+        Dimension d of the Gaussians.
+    covariance_type : {'full', 'diag', 'spherical', 'tied'}
+        'full' and 'tied' rows hold the lower triangle of the Cholesky factor.
+
+    Returns
+    -------
+    n_columns : int
+        ``d + d (d + 1) / 2`` ('full', 'tied'), ``2 d`` ('diag') or ``d + 1``
+        ('spherical').
+
     Examples
     --------
     >>> from skkl import packed_size
@@ -128,6 +164,18 @@ def packed_size(n_features: int, covariance_type: str) -> int:
 
 def n_features_from_packed(n_columns: int, covariance_type: str) -> int:
     """Infer d from the length of a packed row, or raise a clear ``ValueError``.
+
+    Parameters
+    ----------
+    n_columns : int
+        Length of one row made by :meth:`Gaussians.pack`.
+    covariance_type : {'full', 'diag', 'spherical', 'tied'}
+        Layout of the row.
+
+    Returns
+    -------
+    n_features : int
+        The dimension d with ``packed_size(d, covariance_type) == n_columns``.
 
     Examples
     --------
@@ -209,7 +257,12 @@ class Gaussians:
         if m.ndim != 2:
             raise ValueError(f"means must have shape (K, d) or (d,), got {m.shape}.")
         K, d = m.shape
-        S = np.asarray(covariances)
+        try:
+            S = np.asarray(covariances, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"covariances must be a numeric array-like of one shape: {exc}"
+            ) from None
         # A single Gaussian may drop the leading K=1 axis, as in kl_mvn.
         single_ndim = {"full": 2, "diag": 1, "spherical": 0, "tied": 2}[kind]
         if K == 1 and kind != "tied" and S.ndim == single_ndim:
@@ -370,6 +423,11 @@ class Gaussians:
         X : array-like of shape (K, n_columns) or (n_columns,)
         covariance_type : {'full', 'diag', 'spherical'}, default='full'
 
+        Returns
+        -------
+        G : Gaussians
+            K Gaussians of the given covariance type.
+
         Examples
         --------
         >>> import numpy as np
@@ -378,17 +436,22 @@ class Gaussians:
         >>> np.allclose(Gaussians.from_packed(G.pack()).covariances, G.covariances)
         True
         """
+        return cls._from_packed(X, covariance_type, "X")
+
+    @classmethod
+    def _from_packed(cls, X, covariance_type: str, name: str) -> Gaussians:
+        """:meth:`from_packed`, naming the argument ``name`` in errors."""
         kind = _check_covariance_type(covariance_type)
         if kind == "tied":
             raise ValueError(
                 "packed rows carry one factor each; use covariance_type='full' "
                 "for rows packed from tied Gaussians."
             )
-        X = _as_finite_float(X, "X")
+        X = _as_finite_float(X, name)
         if X.ndim == 1:
             X = X[None, :]
         if X.ndim != 2:
-            raise ValueError(f"X must have shape (K, n_columns), got {X.shape}.")
+            raise ValueError(f"{name} must have shape (K, n_columns), got {X.shape}.")
         d = n_features_from_packed(X.shape[1], kind)
         means = np.ascontiguousarray(X[:, :d])
         factor = X[:, d:]
@@ -398,12 +461,12 @@ class Gaussians:
             L[:, rows, cols] = factor
             diag = np.diagonal(L, axis1=-2, axis2=-1)
             if np.any(diag <= 0):
-                _raise_nonpositive(diag, "X (Cholesky diagonal)", "entry")
+                _raise_nonpositive(diag, f"{name} (Cholesky diagonal)", "entry")
             cov = L @ np.swapaxes(L, -1, -2)
             return cls._from_parts(means, cov, kind, L, logdet_from_cholesky(L))
         std = np.ascontiguousarray(factor if kind == "diag" else factor[:, 0])
         if np.any(std <= 0):
-            _raise_nonpositive(std, "X (standard deviation)", "entry")
+            _raise_nonpositive(std, f"{name} (standard deviation)", "entry")
         logdet = 2 * np.log(std)
         logdet = logdet.sum(axis=1) if kind == "diag" else d * logdet
         return cls._from_parts(means, std**2, kind, std, logdet)
@@ -428,6 +491,11 @@ class Gaussians:
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; the estimate is the weighted MLE.
 
+        Returns
+        -------
+        G : Gaussians
+            One Gaussian (K=1) of the given covariance type.
+
         Examples
         --------
         >>> import numpy as np
@@ -443,9 +511,11 @@ class Gaussians:
         if X.ndim != 2:
             raise ValueError(f"X must be 2-D (n_samples, n_features), got {X.shape}.")
         n, d = X.shape
-        if not (isinstance(reg_covar, numbers.Real) and reg_covar >= 0):
-            raise ValueError(f"reg_covar must be a float >= 0, got {reg_covar!r}.")
-        w = np.ones(n) if sample_weight is None else np.array(sample_weight, float)
+        reg_covar = _check_real(reg_covar, "reg_covar")
+        try:
+            w = np.ones(n) if sample_weight is None else np.array(sample_weight, float)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"sample_weight must be numeric: {exc}") from None
         if w.shape != (n,) or np.any(w < 0) or not np.all(np.isfinite(w)):
             raise ValueError(
                 f"sample_weight must be {n} finite non-negative numbers, "

@@ -29,6 +29,7 @@ from ._moments import (
     merge_moments,
     oas_coefficient,
 )
+from ._moments import shrink as shrink_covariances
 
 __all__ = ["GroupGaussians"]
 
@@ -86,6 +87,23 @@ def _encode(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             classes = (np.flatnonzero(present) + int(low)).astype(labels.dtype)
             return classes, lookup[offset]
     return np.unique(labels, return_inverse=True)
+
+
+def _check_priors(priors, n_groups: int) -> np.ndarray:
+    """``n_groups`` finite non-negative priors summing to 1 (to 1e-8), normalised."""
+    try:
+        p = np.asarray(priors, dtype=np.float64)
+    except (TypeError, ValueError):
+        p = np.full(n_groups, np.nan)  # reported below, like any other bad value
+    if p.shape != (n_groups,) or not np.all(np.isfinite(p)) or np.any(p < 0):
+        got = f"shape {p.shape}" if p.shape != (n_groups,) else f"{priors!r}"
+        raise ValueError(
+            f"priors must have one entry per group ({n_groups}): {n_groups} finite "
+            f"non-negative numbers, got {got}."
+        )
+    if not np.isclose(p.sum(), 1.0, rtol=0, atol=1e-8):
+        raise ValueError(f"priors must sum to 1, got sum {p.sum()!r}; divide by it.")
+    return p / p.sum()
 
 
 def _has_no_clusterer(estimator) -> bool:
@@ -410,16 +428,12 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
         else:
             shrink = np.full(len(weight), float(self.shrinkage))
 
+        covs = shrink_covariances(covs, shrink)
         if covs.ndim == 3:
-            mu = np.trace(covs, axis1=1, axis2=2) / d
-            covs = (1.0 - shrink)[:, None, None] * covs
-            covs[:, np.arange(d), np.arange(d)] += (shrink * mu)[:, None]
             variances = np.diagonal(covs, axis1=1, axis2=2)
             if kind == "diag" or kind == "spherical":
                 covs = variances.copy()
         else:
-            mu = covs.mean(axis=1)
-            covs = (1.0 - shrink)[:, None] * covs + (shrink * mu)[:, None]
             variances = covs
         if kind == "spherical":
             covs = covs.mean(axis=1)
@@ -454,19 +468,9 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
         self.weights_ = weights
 
     def _priors(self, W):
-        K = len(W)
         if self.priors is None:
             return W / W.sum()
-        priors = np.asarray(self.priors, dtype=np.float64)
-        if priors.shape != (K,):
-            raise ValueError(
-                f"priors must have one entry per group ({K}), got shape {priors.shape}."
-            )
-        if not np.all(np.isfinite(priors)) or np.any(priors < 0):
-            raise ValueError("priors must be finite and non-negative.")
-        if not np.isclose(priors.sum(), 1.0, rtol=0, atol=1e-8):
-            raise ValueError(f"priors must sum to 1, got sum {priors.sum()!r}.")
-        return priors / priors.sum()
+        return _check_priors(self.priors, len(W))
 
     def _feature_label(self, j: int) -> str:
         names = getattr(self, "feature_names_in_", None)

@@ -33,6 +33,7 @@ __all__ = [
     "merge_moments",
     "ledoit_wolf_coefficient",
     "oas_coefficient",
+    "shrink",
 ]
 
 
@@ -363,3 +364,37 @@ def oas_coefficient(weight: np.ndarray, covariance: np.ndarray) -> np.ndarray:
     den = (weight + 1) * (alpha - mu * mu / d)
     safe = np.where(den != 0, den, 1.0)
     return np.where(den != 0, np.minimum(num / safe, 1.0), 1.0)
+
+
+def shrink(covariances: np.ndarray, shrinkage) -> np.ndarray:
+    """``(1 - a) S + a mu I`` per group, ``mu = trace(S) / d``: a new array.
+
+    The target of :func:`sklearn.covariance.shrunk_covariance`, for full
+    (K, d, d) covariances or (K, d) variances (the diagonal of the same).
+
+    Parameters
+    ----------
+    covariances : ndarray of shape (K, d, d) or (K, d)
+    shrinkage : float or ndarray of shape (K,)
+        Intensity ``a`` in [0, 1] of each group.
+
+    Returns
+    -------
+    shrunk : ndarray of the shape of ``covariances``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skkl._moments import shrink
+    >>> shrink(np.array([[1.0, 3.0]]), 0.5)
+    array([[1.5, 2.5]])
+    """
+    S = np.asarray(covariances, dtype=np.float64)
+    a = np.broadcast_to(np.asarray(shrinkage, dtype=np.float64), S.shape[:1])
+    if S.ndim == 3:
+        d = S.shape[-1]
+        mu = np.trace(S, axis1=1, axis2=2) / d
+        out = (1.0 - a)[:, None, None] * S
+        out[:, np.arange(d), np.arange(d)] += (a * mu)[:, None]
+        return out
+    return (1.0 - a)[:, None] * S + (a * S.mean(axis=1))[:, None]

@@ -149,7 +149,8 @@ def part_statistics(S1: np.ndarray, total: np.ndarray, spec: MomentSpec, shrinka
         else (n1[:, None] * C1 + n2[:, None] * C2)
     )
     W /= N
-    # Per-feature parts use the unshrunk variances: attribution stays per feature.
+    # The per-feature and per-pair parts use the unshrunk moments: each is a
+    # function of one feature's (one pair's) data, as in attribution.
     vt, vw = _log_diag(CT, full), _log_diag(W, full)
     v1, v2 = _log_diag(C1, full), _log_diag(C2, full)
     var_part = N * vw - n1[:, None] * v1 - n2[:, None] * v2
@@ -209,8 +210,8 @@ def permute(F1, F2, spec, shrinkage, n_permutations, random_state, n_jobs=None):
 
     Returns
     -------
-    observed : tuple (parts (3,), features (d,))
-    null : tuple (parts (B, 3), features (B, d))
+    observed : tuple (parts (len(PARTS),), features (d,))
+    null : tuple (parts (B, len(PARTS)), features (B, d))
     """
     F = np.vstack([F1, F2])
     total = F.sum(axis=0)

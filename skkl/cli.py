@@ -792,6 +792,15 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _n_jobs(text: str) -> int:
+    value = int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(
+            "must be a non-zero integer (-1 for all cores), got 0"
+        )
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``skkl`` argument parser (exposed for documentation tools).
 
@@ -843,7 +852,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=_COV_TYPES,
         help="layout of the covariances (default: from the file or the shapes)",
     )
-    pw.add_argument("--n-jobs", type=int, default=None, help="joblib workers")
+    pw.add_argument(
+        "--n-jobs", type=_n_jobs, default=None, help="joblib workers (-1: all cores)"
+    )
     pw.add_argument(
         "--out", metavar="OUT", help="write the matrix to OUT (.npy or .csv)"
     )

@@ -9,15 +9,17 @@ nearly equal Gaussians give small accurate values instead of rounding noise
 
 from __future__ import annotations
 
-import numbers
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._gaussians import (
     Gaussians,
     _check_covariance_type,
+    _check_real,
     validate_covariances,
     validate_means,
 )
@@ -174,6 +176,8 @@ def _renyi_full(p: _Operand, q: _Operand, alpha: float) -> np.ndarray:
     # M = L1^{-1} (alpha S1 + (1 - alpha) S0) L1^{-T}
     M = (1.0 - alpha) * (A @ np.swapaxes(A, -1, -2))
     M[..., np.arange(d), np.arange(d)] += alpha
+    if not np.all(np.isfinite(M)):
+        raise _overflow_error()  # not a failure of positive-definiteness
     R = cholesky(
         M, name="alpha * cov(q) + (1 - alpha) * cov(p) of pair", hint=_RENYI_HINT
     )
@@ -227,20 +231,41 @@ def _wasserstein_diag(p: _Operand, q: _Operand, alpha=None) -> np.ndarray:
     return np.square(q.mean - p.mean).sum(-1) + np.square(p.factor - q.factor).sum(-1)
 
 
+# Kinds derived from a base kernel. Partials of module-level functions (not
+# closures) keep the registry records picklable, e.g. inside a KLMetric sent
+# to joblib's process workers.
+
+
+def _reversed(kernel, p, q, alpha=None):
+    return kernel(q, p, alpha)
+
+
+def _both_ways(kernel, p, q, alpha=None):
+    return kernel(p, q, alpha) + kernel(q, p, alpha)
+
+
+def _half_renyi_half(kernel, p, q, alpha=None):
+    return 0.5 * kernel(p, q, 0.5)
+
+
+def _hellinger_from_renyi(kernel, p, q, alpha=None):
+    return np.sqrt(-np.expm1(-0.5 * kernel(p, q, 0.5)))
+
+
 def _reverse(kernel):
-    return lambda p, q, alpha=None: kernel(q, p, alpha)
+    return functools.partial(_reversed, kernel)
 
 
 def _jeffreys(kernel):
-    return lambda p, q, alpha=None: kernel(p, q, alpha) + kernel(q, p, alpha)
+    return functools.partial(_both_ways, kernel)
 
 
 def _bhattacharyya(kernel):
-    return lambda p, q, alpha=None: 0.5 * kernel(p, q, 0.5)
+    return functools.partial(_half_renyi_half, kernel)
 
 
 def _hellinger(kernel):
-    return lambda p, q, alpha=None: np.sqrt(-np.expm1(-0.5 * kernel(p, q, 0.5)))
+    return functools.partial(_hellinger_from_renyi, kernel)
 
 
 @dataclass(frozen=True)
@@ -261,6 +286,15 @@ class DivergenceInfo:
         Whether the ``alpha`` argument matters.
     description : str
         One line for documentation and the command line.
+
+    Examples
+    --------
+    >>> from skkl import DIVERGENCES
+    >>> info = DIVERGENCES["renyi"]
+    >>> info.uses_alpha, info.is_symmetric(0.5), info.is_symmetric(2.0)
+    (True, True, False)
+    >>> sorted(k for k, v in DIVERGENCES.items() if v.symmetric)
+    ['bhattacharyya', 'hellinger', 'jeffreys', 'wasserstein']
     """
 
     name: str
@@ -271,7 +305,17 @@ class DivergenceInfo:
     description: str
 
     def is_symmetric(self, alpha: float = 0.5) -> bool:
-        """Whether D(p, q) == D(q, p) for this kind at this ``alpha``."""
+        """Whether D(p, q) == D(q, p) for this kind at this ``alpha``.
+
+        Parameters
+        ----------
+        alpha : float, default=0.5
+            Order of the Rényi divergence; ignored by the other kinds.
+
+        Returns
+        -------
+        symmetric : bool
+        """
         return self.symmetric or (self.uses_alpha and alpha == 0.5)
 
 
@@ -345,16 +389,8 @@ def get_divergence(kind: str, alpha: float = 0.5) -> DivergenceInfo:
     if info is None:
         raise ValueError(f"kind must be one of {sorted(DIVERGENCES)}, got {kind!r}.")
     if info.uses_alpha:
-        if (
-            not isinstance(alpha, numbers.Real)
-            or isinstance(alpha, bool)
-            or not np.isfinite(alpha)
-            or alpha <= 0
-        ):
-            raise ValueError(
-                f"alpha must be a finite real number > 0 for kind={kind!r} "
-                f"(alpha=1 is KL), got {alpha!r}."
-            )
+        hint = f" for kind={kind!r} (alpha=1 is KL)"
+        _check_real(alpha, "alpha", strict=True, hint=hint)
     return info
 
 
@@ -365,15 +401,36 @@ def _identical(p: _Operand, q: _Operand) -> np.ndarray:
     return np.all(p.mean == q.mean, axis=-1) & same_cov
 
 
+def _overflow_error() -> ValueError:
+    return ValueError(
+        "the divergence overflows float64: the Gaussians differ by an extreme "
+        "factor (variance ratios or squared mean differences beyond ~1e300); "
+        "rescale the data (e.g. StandardScaler) so that they are comparable."
+    )
+
+
 def _compute(info: DivergenceInfo, p: _Operand, q: _Operand, alpha) -> np.ndarray:
     kernel = info.full if p.structure == "full" else info.diag
-    values = kernel(p, q, None if alpha is None else float(alpha))
+    # alpha is validated (get_divergence) only where it is used; elsewhere
+    # any value is ignored, never converted.
+    with np.errstate(over="ignore", invalid="ignore"):
+        values = kernel(p, q, float(alpha) if info.uses_alpha else None)
     # D(p, p) = 0 exactly; BLAS solves multiply by reciprocals, which would
     # leave ~1e-30 residues instead.
-    return np.where(_identical(p, q), 0.0, values)
+    identical = _identical(p, q)
+    if not np.all(np.isfinite(values) | identical):
+        raise _overflow_error()
+    return np.where(identical, 0.0, values)
 
 
-def divergence(p, q, kind: str = "kl", *, alpha: float = 0.5, covariance_type="full"):
+def divergence(
+    p: Gaussians | tuple,
+    q: Gaussians | tuple,
+    kind: str = "kl",
+    *,
+    alpha: float = 0.5,
+    covariance_type: str = "full",
+) -> np.ndarray:
     """Divergence between Gaussians ``p`` and ``q``, broadcasting over batches.
 
     Parameters
@@ -422,7 +479,14 @@ def divergence(p, q, kind: str = "kl", *, alpha: float = 0.5, covariance_type="f
     return _compute(info, p, q, alpha)[()]
 
 
-def kl_divergence(m0, S0, m1, S1, *, covariance_type: str = "full"):
+def kl_divergence(
+    m0: ArrayLike,
+    S0: ArrayLike,
+    m1: ArrayLike,
+    S1: ArrayLike,
+    *,
+    covariance_type: str = "full",
+) -> np.ndarray:
     """KL(N(m0, S0) || N(m1, S1)), a stable drop-in for the ``kl_mvn`` snippet.
 
     Accepts exactly what ``kl_mvn(m0, S0, m1, S1)`` accepts (1-D means, 2-D

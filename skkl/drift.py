@@ -9,11 +9,15 @@ and same covariance",
 
 (``T`` the pooled covariance, ``W`` the pooled within-group covariance, ``S_i``
 the group covariances, all maximum likelihood), i.e. a mean part (Hotelling's
-T^2 in disguise) plus a covariance part. By default p-values come from
-permutations, which are exact for any distribution under exchangeability: the
-Gaussian model only shapes which differences the test is sensitive to. Every
-permutation's statistics come from one matrix product (see
-``skkl/_permutation.py``).
+T^2 in disguise) plus a covariance part. The default statistic, 'combined',
+also splits the covariance part into a variance part and a correlation part
+and adds the largest per-feature variance change and the largest pairwise
+correlation change, then combines the five parts' permutation p-values
+(weighted Tippett; see ``skkl/_drift_stats.py``). By default p-values come
+from permutations, which are exact for any distribution under
+exchangeability: the Gaussian model only shapes which differences the test is
+sensitive to. Every permutation's statistics come from one matrix product
+(see ``skkl/_permutation.py``).
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import special, stats
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -33,10 +36,17 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._drift_stats import (
+    asymptotic_test,
+    holm,
+    null_bias,
+    perm_p_value,
+    perm_threshold,
+    statistic_values,
+)
 from ._gaussians import Gaussians
 from ._permutation import (
     MomentSpec,
-    _logdet,
     _moments,
     _shrink,
     moment_features,
@@ -45,16 +55,6 @@ from ._permutation import (
 from .divergence import divergence
 
 __all__ = ["DriftResult", "GaussianDriftDetector"]
-
-# Components of statistic='combined' (columns of _permutation.PARTS: mean,
-# covariance, largest per-feature variance), their weights and how their
-# permutation p-values are combined; chosen by the power study reported in
-# the user guide (benchmarks/bench_drift.py): weighting the mean part 1/2
-# recovers most of Hotelling's power on mean shifts for a small loss on
-# variance and correlation changes.
-_COMBINED_PARTS = (0, 1, 2)
-_COMBINED_WEIGHTS = (0.5, 0.25, 0.25)
-_COMBINATION = "tippett"
 
 
 @dataclass
@@ -132,129 +132,10 @@ class DriftResult:
 # -- helpers ----------------------------------------------------------------
 
 
-def _holm(p: np.ndarray) -> np.ndarray:
-    """Holm step-down adjusted p-values."""
-    p = np.asarray(p, dtype=np.float64)
-    m = p.size
-    order = np.argsort(p)
-    adj = np.minimum(1.0, np.maximum.accumulate(p[order] * (m - np.arange(m))))
-    out = np.empty(m)
-    out[order] = adj
-    return out
-
-
-def _null_bias(n1: float, n2: float, d: int) -> float:
-    """E[symmetric KL] between ML Gaussian fits of two samples from one Gaussian.
-
-    Exact for Gaussian data (Wishart moments: ``E[S^-1] = n Sigma^-1 /
-    (n - d - 2)``, ``E log|S|`` a sum of digammas); to first order it is
-    ``d (d + 3) / 4 (1/n1 + 1/n2)``, used when ``min(n1, n2) <= d + 2``.
-    """
-    if min(n1, n2) <= d + 2:
-        return d * (d + 3) / 4.0 * (1.0 / n1 + 1.0 / n2)
-    i = np.arange(1, d + 1)
-
-    def e_logdet(n):
-        return special.digamma((n - i) / 2.0).sum() + d * np.log(2.0 / n)
-
-    def kl(a, b):  # E KL(fit of a samples || fit of b samples)
-        trace = d * (a - 1) * b / (a * (b - d - 2))
-        maha = (1.0 / a + 1.0 / b) * d * b / (b - d - 2)
-        return 0.5 * (trace + maha - d + e_logdet(b) - e_logdet(a))
-
-    return 0.5 * (kl(n1, n2) + kl(n2, n1))
-
-
 def _sym_kl(m1, C1, m2, C2, kind: str) -> np.ndarray:
     return 0.5 * divergence(
         Gaussians(m1, C1, kind), Gaussians(m2, C2, kind), "jeffreys"
     )
-
-
-def _perm_p_value(obs: float, null: np.ndarray) -> float:
-    tol = 1e-10 * max(1.0, abs(obs))
-    return (1.0 + np.count_nonzero(null >= obs - tol)) / (1.0 + null.size)
-
-
-def _perm_threshold(null: np.ndarray, alpha: float) -> float:
-    """Largest value the statistic may have without p < alpha."""
-    B = null.size
-    # p < alpha  <=>  #{T_b >= T} <= k with k = ceil(alpha (B + 1)) - 2.
-    k = int(np.ceil(alpha * (B + 1))) - 2
-    if k < 0:
-        return np.inf
-    return float(np.sort(null)[::-1][k])
-
-
-def _npc(values: np.ndarray, how: str, weights=None) -> np.ndarray:
-    """Nonparametric combination of the columns of ``values`` (row 0 observed).
-
-    Each column gives every row a partial p-value from its own permutation
-    distribution, ``#{rows >= value} / rows``; rows are then scored by
-    weighted Tippett, ``-log min_k (p_k / w_k)``, or Fisher, ``-2 sum log
-    p_k`` (larger is more extreme). The score is the same function of every
-    row of the permutation set, so the final permutation p-value stays exact.
-    """
-    R = values.shape[0]
-    srt = np.sort(values, axis=0)
-    logp = np.empty_like(values)
-    for k in range(values.shape[1]):
-        ge = R - np.searchsorted(srt[:, k], values[:, k], side="left")
-        logp[:, k] = np.log(ge / R)
-    if how == "fisher":
-        return -2.0 * logp.sum(axis=1)
-    if weights is None:
-        weights = np.full(values.shape[1], 1.0 / values.shape[1])
-    # Partial p-values are discrete, so Tippett scores tie often and ties make
-    # the test conservative; Fisher's sum, scaled far below one rank step,
-    # breaks them (still one fixed function of each row: exactness holds).
-    return np.max(np.log(weights) - logp, axis=1) - 1e-6 * logp.sum(axis=1)
-
-
-def _statistic_values(parts, statistic: str, how=None, cols=None, weights=None):
-    """Statistic of each row of ``parts`` (row 0 observed, then the null)."""
-    if statistic == "lrt":
-        return parts[:, 0] + parts[:, 1]
-    if statistic == "mean":
-        return parts[:, 0]
-    if statistic == "covariance":
-        return parts[:, 1]
-    if cols is None:
-        cols, weights = _COMBINED_PARTS, _COMBINED_WEIGHTS
-    return _npc(parts[:, list(cols)], how or _COMBINATION, weights)
-
-
-# -- asymptotic tests ---------------------------------------------------------
-
-
-def _asymptotic(n1, n2, ld, d):
-    """Log p-values and statistics of the mean and covariance parts.
-
-    ``ld`` maps 'T', 'W', '1', '2' to ML log-determinants; arrays of them give
-    one test per entry (used per feature with d=1).
-
-    Mean: Wilks' Lambda = |W| / |T| gives Hotelling's T^2 exactly, with
-    ``F = (N - d - 1) T^2 / (d (N - 2)) ~ F(d, N - d - 1)``; in sums it enters
-    as Bartlett's ``-(N - 1 - (d + 2) / 2) log Lambda ~ chi2(d)``.
-    Covariance: Box's M on unbiased covariances with Box's correction
-    ``(1 - c) M ~ chi2(d (d + 1) / 2)``.
-    """
-    N = n1 + n2
-    log_lam = ld["W"] - ld["T"]
-    t2 = (N - 2) * np.expm1(-log_lam)
-    f_stat = (N - d - 1) / (d * (N - 2)) * t2
-    logp_mean = stats.f.logsf(f_stat, d, N - d - 1)
-    chi_mean = -(N - 1 - (d + 2) / 2.0) * log_lam
-    box_m = (N - 2) * (ld["W"] + d * np.log(N / (N - 2))) - sum(
-        (n - 1) * (ld[g] + d * np.log(n / (n - 1))) for g, n in (("1", n1), ("2", n2))
-    )
-    c = (
-        (2 * d * d + 3 * d - 1)
-        / (6.0 * (d + 1))
-        * (1 / (n1 - 1) + 1 / (n2 - 1) - 1 / (N - 2))
-    )
-    chi_cov = (1 - c) * box_m
-    return t2, f_stat, logp_mean, chi_mean, chi_cov
 
 
 # -- the estimator ------------------------------------------------------------
@@ -285,15 +166,22 @@ class GaussianDriftDetector(BaseEstimator):
     statistic : {'combined', 'lrt', 'mean', 'covariance'}, default='combined'
         'lrt' is the full likelihood-ratio statistic, 'mean' its mean part
         (Hotelling's T^2), 'covariance' its covariance part. 'combined'
-        combines, over the same permutations, the permutation p-values of
-        the mean part, the covariance part and the largest per-feature
-        variance part, weighted 1/2, 1/4, 1/4; its statistic is
-        ``-log min_k (p_k / w_k)`` (weighted Tippett), itself calibrated by
-        the permutations. It keeps most of
-        the power of the mean test for mean shifts and of the variance tests
-        for scale changes (see the user guide for measurements). In
-        asymptotic mode it is Tippett's combination (Sidak-corrected) of the
-        asymptotically independent mean and covariance p-values.
+        combines, over the same permutations, the permutation p-values ``p_k``
+        of five parts: the mean part (weight 0.6); the covariance part split
+        into its variance part (the diagonal-model LRT, 0.1) and its
+        correlation part (the LRT between correlation matrices, 0.1); the
+        largest per-feature variance LRT (0.1) and the largest change of a
+        pairwise correlation (squared difference of Fisher's z, 0.1). Its
+        statistic is ``-log min_k (p_k / w_k)`` (weighted Tippett), itself
+        calibrated by the permutations, so the test stays exact. It keeps
+        most of Hotelling's power on mean shifts and is the most powerful of
+        the statistics for changes of variance or correlation (see the user
+        guide for measurements). A change seen by one part alone gets a
+        p-value of about ``1 / (w_k (B + 1))`` at best: keep ``n_permutations
+        >= 200`` at ``alpha=0.05``. With diagonal covariances (or one feature)
+        the correlation parts are dropped and the variance parts weigh 0.2
+        each. In asymptotic mode it is Tippett's combination (Sidak-corrected)
+        of the asymptotically independent mean and covariance p-values.
     covariance_type : {'full', 'diag'}, default='full'
         'diag' ignores correlations (tests means and variances per feature).
     shrinkage : None, 'ledoit_wolf', 'oas' or float in [0, 1], default=None
@@ -556,11 +444,13 @@ class GaussianDriftDetector(BaseEstimator):
                 random_state,
                 self.n_jobs,
             )
-            values = _statistic_values(np.vstack([obs, null]), self.statistic)
+            values = statistic_values(
+                np.vstack([obs, null]), self.statistic, spec.full and d > 1
+            )
             stat, null_stat = float(values[0]), values[1:]
-            p = _perm_p_value(stat, null_stat)
-            threshold = _perm_threshold(null_stat, self.alpha)
-            feat_p = np.array([_perm_p_value(obs_f[j], null_f[:, j]) for j in range(d)])
+            p = perm_p_value(stat, null_stat)
+            threshold = perm_threshold(null_stat, self.alpha)
+            feat_p = np.array([perm_p_value(obs_f[j], null_f[:, j]) for j in range(d)])
         else:
             null_stat = None
             stat, p, threshold, feat_p = self._asymptotic_test(ref_sums, new_sums)
@@ -577,7 +467,7 @@ class GaussianDriftDetector(BaseEstimator):
             threshold=threshold,
             effect=effect,
             feature_scores=scores,
-            feature_p_values=_holm(feat_p),
+            feature_p_values=holm(feat_p),
             n_ref=int(ref_w.size),
             n=int(F_new.shape[0]),
             alpha=self.alpha,
@@ -586,81 +476,20 @@ class GaussianDriftDetector(BaseEstimator):
             null_distribution=null_stat,
         )
 
-    def _logdets(self, ref_sums, new_sums):
-        """ML log-determinants (and per-feature log-variances) of T, W, 1, 2."""
-        spec = self._spec
-        full = spec.full
-        n1, _, C1 = _moments(ref_sums[None], spec)
-        n2, _, C2 = _moments(new_sums[None], spec)
-        N, _, CT = _moments((ref_sums + new_sums)[None], spec)
-        W = (n1[0] * C1 + n2[0] * C2) / N[0]
-        covs = {"T": CT[0], "W": W[0], "1": C1[0], "2": C2[0]}
-        ld, lv = {}, {}
-        for key, C in covs.items():
-            if full:
-                ld[key] = float(_logdet(C[None], True)[0])
-                lv[key] = np.log(np.diag(C))
-            else:
-                lv[key] = np.log(C)
-                ld[key] = lv[key]
-        return float(n1[0]), float(n2[0]), ld, lv
-
     def _asymptotic_test(self, ref_sums, new_sums):
-        d, alpha = self.n_features_in_, self.alpha
-        n1, n2, ld, lv = self._logdets(ref_sums, new_sums)
-        if min(n1, n2) < 4 * d + 10:
+        d, n = self.n_features_in_, min(ref_sums[0], new_sums[0])
+        if n < 4 * d + 10:
             warnings.warn(
-                f"method='asymptotic' with {int(min(n1, n2))} samples in a group and "
+                f"method='asymptotic' with {int(n)} samples in a group and "
                 f"{d} features: the chi-square approximations are miscalibrated when "
                 "a group has fewer than 4 * n_features + 10 samples; use "
                 "method='permutation'.",
                 UserWarning,
                 stacklevel=3,
             )
-        if self.covariance_type == "full":
-            t2, f_stat, logp_mean, chi_mean, chi_cov = _asymptotic(n1, n2, ld, d)
-            df_mean, df_cov = d, d * (d + 1) // 2
-        else:
-            t2, f_stat, logp_mean, chi_mean, chi_cov = _asymptotic(n1, n2, ld, 1)
-            # Independent features under the diagonal model: sums of chi2(1).
-            chi_mean, chi_cov = chi_mean.sum(), chi_cov.sum()
-            logp_mean = stats.chi2.logsf(chi_mean, d)
-            df_mean, df_cov = d, d
-        uni = _asymptotic(n1, n2, lv, 1)
-        feat_p = stats.chi2.sf(uni[3] + uni[4], 2)
-        stat_name = self.statistic
-        if stat_name == "mean" and self.covariance_type == "full":
-            N = n1 + n2
-            crit = stats.f.isf(alpha, d, N - d - 1) * d * (N - 2) / (N - d - 1)
-            return float(t2), float(np.exp(logp_mean)), float(crit), feat_p
-        if stat_name == "mean":
-            return (
-                float(chi_mean),
-                float(np.exp(logp_mean)),
-                stats.chi2.isf(alpha, d),
-                feat_p,
-            )
-        if stat_name == "covariance":
-            return (
-                float(chi_cov),
-                float(stats.chi2.sf(chi_cov, df_cov)),
-                float(stats.chi2.isf(alpha, df_cov)),
-                feat_p,
-            )
-        if stat_name == "lrt":
-            df = df_mean + df_cov
-            s = float(chi_mean + chi_cov)
-            return (
-                s,
-                float(stats.chi2.sf(s, df)),
-                float(stats.chi2.isf(alpha, df)),
-                feat_p,
-            )
-        # Tippett with Sidak's correction: the two parts are asymptotically
-        # independent. The statistic is -log(min p), finite even when p is not.
-        s = float(-min(logp_mean, stats.chi2.logsf(chi_cov, df_cov)))
-        p = float(-np.expm1(2.0 * np.log1p(-np.exp(-s))))
-        return s, p, float(-np.log1p(-np.sqrt(1.0 - alpha))), feat_p
+        return asymptotic_test(
+            ref_sums, new_sums, self._spec, self.statistic, self.alpha
+        )
 
     def _effects(self, ref_sums, new_sums, ref_w, n_new, shrink):
         """Bias-corrected symmetric KL, overall and per feature (unshrunk)."""
@@ -672,10 +501,10 @@ class GaussianDriftDetector(BaseEstimator):
         n2 = float(n_new)
         v1 = np.diagonal(C1, axis1=-2, axis2=-1)[0] if full else C1[0]
         v2 = np.diagonal(C2, axis1=-2, axis2=-1)[0] if full else C2[0]
-        uni_bias = _null_bias(n1, n2, 1)
+        uni_bias = null_bias(n1, n2, 1)
         scores = _sym_kl(m1.T, v1[:, None], m2.T, v2[:, None], "diag") - uni_bias
         if shrink is None:
-            bias = _null_bias(n1, n2, d) if full else d * uni_bias
+            bias = null_bias(n1, n2, d) if full else d * uni_bias
         else:
             C1, C2 = _shrink(C1, shrink[1], full), _shrink(C2, shrink[2], full)
             # First-order plug-in bias (shrinkage only lowers it).

@@ -10,6 +10,7 @@ from ._gaussians import (
     Gaussians,
     _check_covariance_type,
     n_features_from_packed,
+    packed_size,
 )
 from .divergence import _compute, _Operand, get_divergence
 from .pairwise import pairwise_divergence
@@ -93,23 +94,42 @@ class KLMetric:
     0.443...
     """
 
-    def __init__(self, kind: str = "kl", covariance_type: str = "full", alpha=0.5):
-        self.kind = kind
-        self.covariance_type = covariance_type
-        self.alpha = alpha
-        self._info = get_divergence(kind, alpha)
+    def __init__(
+        self, kind: str = "kl", covariance_type: str = "full", alpha: float = 0.5
+    ):
+        info = get_divergence(kind, alpha)
         if _check_covariance_type(covariance_type) == "tied":
             raise ValueError(
                 "covariance_type='tied' has no packed layout of its own: rows "
                 "packed from tied Gaussians are 'full' rows; use "
                 "covariance_type='full'."
             )
-        self._alpha = float(alpha)
+        # Read-only (properties below): the per-pair path caches the registry
+        # record, so a changed kind would silently disagree with pairwise().
+        self._kind, self._covariance_type, self._alpha = kind, covariance_type, alpha
+        self._info = info
+        # alpha is only read (and validated) where it is used: 'renyi'.
+        self._alpha_value = float(alpha) if info.uses_alpha else 0.5
+
+    @property
+    def kind(self) -> str:
+        """The divergence, a key of :data:`skkl.DIVERGENCES` (read-only)."""
+        return self._kind
+
+    @property
+    def covariance_type(self) -> str:
+        """Layout of the packed rows (read-only)."""
+        return self._covariance_type
+
+    @property
+    def alpha(self) -> float:
+        """Order of the Rényi divergence (read-only)."""
+        return self._alpha
 
     @property
     def symmetric(self) -> bool:
         """Whether this divergence is symmetric (scikit-learn's mirroring is safe)."""
-        return self._info.is_symmetric(self.alpha)
+        return self._info.is_symmetric(self._alpha_value)
 
     def __repr__(self) -> str:
         return (
@@ -159,7 +179,7 @@ class KLMetric:
         d = n_features_from_packed(u.shape[0], self.covariance_type)
         p = self._operand(u, d, "u")
         q = self._operand(v, d, "v")
-        return float(_compute(self._info, p, q, self._alpha))
+        return float(_compute(self._info, p, q, self._alpha_value))
 
     def pairwise(self, X, Y=None, n_jobs: int | None = None) -> np.ndarray:
         """Matrix ``D[i, j] = D(X[i] || Y[j])`` of packed rows, vectorised.
@@ -181,15 +201,18 @@ class KLMetric:
         -------
         D : ndarray of shape (n_X, n_Y)
         """
-        P = Gaussians.from_packed(X, self.covariance_type)
-        Q = (
-            None
-            if Y is None or Y is X
-            else Gaussians.from_packed(Y, self.covariance_type)
+        P = Gaussians._from_packed(X, self.covariance_type, "X")
+        Q = None
+        if Y is not None and Y is not X:
+            Q = Gaussians._from_packed(Y, self.covariance_type, "Y")
+            if Q.n_features != P.n_features:
+                n_x, n_y = (
+                    packed_size(G.n_features, self.covariance_type) for G in (P, Q)
+                )
+                raise ValueError(
+                    f"X has rows of {n_x} columns ({P.n_features} dimensions) but "
+                    f"Y of {n_y} ({Q.n_features}); pack both with the same dimension."
+                )
+        return pairwise_divergence(
+            P, Q, self.kind, alpha=self._alpha_value, n_jobs=n_jobs
         )
-        if Q is not None and Q.n_features != P.n_features:
-            raise ValueError(
-                f"X holds Gaussians in {P.n_features} dimensions but Y in "
-                f"{Q.n_features}; pack both with the same dimension."
-            )
-        return pairwise_divergence(P, Q, self.kind, alpha=self.alpha, n_jobs=n_jobs)

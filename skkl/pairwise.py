@@ -22,14 +22,14 @@ exactly symmetric.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import numbers
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from joblib import cpu_count, effective_n_jobs
+from joblib import effective_n_jobs
 from sklearn import get_config
 from sklearn.utils.parallel import Parallel, delayed
 from threadpoolctl import ThreadpoolController
@@ -63,6 +63,10 @@ _GEMM_ENTRY_BYTES = 2 * 8
 _PAIR_ENTRY_BYTES = 3 * 8
 # Scratch buffer for the rounding-error bounds of a few rows at a time.
 _BOUND_BLOCK_BYTES = 2**20
+# Tile products below this many flops run on one BLAS thread.
+_THREADED_GEMM_FLOPS = 2**26
+# Per-Gaussian operands are built this many bytes of (d, d) stack at a time.
+_OPERAND_BLOCK_BYTES = 2**21
 
 
 @dataclass(frozen=True)
@@ -242,7 +246,8 @@ def _full_operands(G: Gaussians, m: np.ndarray, roles) -> _KLParts:
         W_tied = inv_lower(L_all)
         P_tied = W_tied.T @ W_tied
 
-    def fill(lo, hi):
+    # Blocks of about 2 MiB per (block, d, d) temporary stay in cache.
+    for lo, hi in _chunks(K, max(8, _OPERAND_BLOCK_BYTES // (8 * d * d))):
         mb = m[lo:hi]
         if as_p:
             if S_all is None:  # promoted diagonal: S = L L'
@@ -273,17 +278,6 @@ def _full_operands(G: Gaussians, m: np.ndarray, roles) -> _KLParts:
             b[lo:hi, n : n + d] = -2.0 * v
             babs[lo:hi] = np.sqrt(P[:, :: d + 1])
             c[lo:hi] = np.sum(z * z, axis=1)
-
-    # Blocks of about 2 MiB per (block, d, d) temporary stay in cache; they
-    # fill disjoint rows, so threads share them (numpy releases the GIL).
-    blocks = _chunks(K, max(32, 2**21 // (8 * d * d)))
-    n_threads = min(len(blocks), cpu_count())
-    if n_threads > 1:
-        with ThreadPoolExecutor(n_threads) as pool:
-            list(pool.map(lambda block: fill(*block), blocks))
-    else:
-        for block in blocks:
-            fill(*block)
     const = -float(d)
     if as_p:
         a[:, n + d] = 1.0
@@ -484,7 +478,11 @@ def _flag_rows(g: _GemmOperands, value: np.ndarray, r0: int, c0: int):
 
 def _gemm_tile(plan: _Plan, r0, r1, c0, c1, out=None) -> np.ndarray:
     g = plan.gemm
-    value = np.matmul(g.R[r0:r1], g.C[c0:c1].T, out=out)
+    # A small product gains little from BLAS threads and, on a loaded
+    # machine, loses 10-30x waiting for them: run it on one thread.
+    small = 2 * (r1 - r0) * (c1 - c0) * g.R.shape[1] < _THREADED_GEMM_FLOPS
+    with _one_blas_thread() if small else contextlib.nullcontext():
+        value = np.matmul(g.R[r0:r1], g.C[c0:c1].T, out=out)
     # Entries that need no value: the diagonal of a self-pairwise matrix and,
     # in a diagonal tile of a symmetric one, the lower triangle (mirrored).
     if not plan.self_pairs or not (r0 < c1 and c0 < r1):

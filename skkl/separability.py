@@ -11,7 +11,6 @@ each feature by how far apart its univariate class Gaussians are, in means
 
 from __future__ import annotations
 
-import numbers
 import warnings
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -21,8 +20,11 @@ from scipy import special, stats
 from sklearn.utils import check_X_y
 from sklearn.utils.multiclass import check_classification_targets
 
-from ._gaussians import Gaussians
+from ._gaussians import Gaussians, _check_real
+from ._group import GroupGaussians, _check_priors
+from ._moments import group_moments
 from .divergence import divergence, get_divergence
+from .pairwise import pairwise_divergence
 
 __all__ = [
     "AGGREGATES",
@@ -60,6 +62,15 @@ class SeparabilityResult:
         The divergence.
     aggregate : {'min', 'mean', 'weighted'} or None
         How ``value`` summarises ``matrix``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skkl import separability_score
+    >>> X, y = load_iris(return_X_y=True)
+    >>> res = separability_score(X, y, kind="hellinger", aggregate="mean")
+    >>> res.hardest_pair, round(res.value, 3), res.matrix.shape
+    ((1, 2), 0.977, (3, 3))
     """
 
     matrix: np.ndarray
@@ -89,22 +100,8 @@ class BayesErrorBounds(NamedTuple):
 # -- helpers ------------------------------------------------------------------
 
 
-def _check_reals(name: str, value, *, low: float = 0.0, strict: bool = False):
-    ok = (
-        isinstance(value, numbers.Real)
-        and not isinstance(value, bool)
-        and np.isfinite(value)
-        and (value > low if strict else value >= low)
-    )
-    if not ok:
-        sign = ">" if strict else ">="
-        raise ValueError(f"{name} must be a finite float {sign} {low}, got {value!r}.")
-
-
 def _fit_classes(X, y, covariance_type, shrinkage, reg_covar, priors=None):
     """Fit one Gaussian per class; return the fitted ``GroupGaussians``."""
-    from ._group import GroupGaussians
-
     return GroupGaussians(
         covariance_type=covariance_type,
         shrinkage=shrinkage,
@@ -163,18 +160,6 @@ def _bounds_from_bhattacharyya(B: np.ndarray, priors: np.ndarray) -> BayesErrorB
     x = 4.0 * pi * pj * rho**2
     lower = float(np.max(0.5 * x / (s + np.sqrt(np.maximum(s * s - x, 0.0)))))
     return BayesErrorBounds(lower, max(upper, lower))
-
-
-def _validate_priors(priors, K: int) -> np.ndarray:
-    p = np.asarray(priors, dtype=np.float64)
-    if p.shape != (K,) or not np.all(np.isfinite(p)) or np.any(p < 0):
-        raise ValueError(
-            f"priors must be {K} finite non-negative numbers (one per Gaussian), "
-            f"got {np.asarray(priors).shape} values."
-        )
-    if not np.isclose(p.sum(), 1.0, rtol=0, atol=1e-8):
-        raise ValueError(f"priors must sum to 1, got {p.sum()!r}; divide by the sum.")
-    return p
 
 
 # -- public API ---------------------------------------------------------------
@@ -300,10 +285,8 @@ def bayes_error_bounds_gaussians(gaussians: Gaussians, priors) -> BayesErrorBoun
     K = len(gaussians)
     if K < 2:
         raise ValueError(f"gaussians must hold at least 2 classes, got {K}.")
-    p = _validate_priors(priors, K)
-    B = np.stack(
-        [divergence(gaussians[i], gaussians, "bhattacharyya") for i in range(K)]
-    )
+    p = _check_priors(priors, K)
+    B = pairwise_divergence(gaussians, kind="bhattacharyya")
     return _bounds_from_bhattacharyya(B, p)
 
 
@@ -448,7 +431,7 @@ def gaussian_divergence_score(
     array([False, False,  True])
     """
     get_divergence(kind, alpha)
-    _check_reals("var_smoothing", var_smoothing)
+    _check_real(var_smoothing, "var_smoothing")
     X, y = check_X_y(X, y, dtype=np.float64, ensure_min_samples=2)
     check_classification_targets(y)
     classes, y_idx, counts = np.unique(y, return_inverse=True, return_counts=True)
@@ -464,14 +447,11 @@ def gaussian_divergence_score(
         )
     n = X.shape[0]
 
-    # Class means and variances of all features at once: one-hot GEMMs, and a
-    # second pass over residuals (no E[x^2] - E[x]^2 cancellation).
-    # (K, n) C-ordered: OpenBLAS can be slow on a transposed (n, K) operand.
-    onehot = np.zeros((K, n))
-    onehot[y_idx, np.arange(n)] = 1.0
-    Xc = X - X.mean(axis=0)
-    means = (onehot @ Xc) / counts[:, None]
-    within = onehot @ np.square(Xc - means[y_idx])
+    # Class means and within-class sums of squares of all features in one
+    # pass, centred per block (no E[x^2] - E[x]^2 cancellation): the same
+    # moments GroupGaussians fits with.
+    mom = group_moments(X, y_idx, K, full=False)
+    means, within = mom.mean, mom.scatter
     # Law of total variance: a sum of non-negative terms, and never below the
     # pooled within-class variance, so the LRT below is >= 0.
     between = counts @ np.square(means - counts @ means / n)

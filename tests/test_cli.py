@@ -309,6 +309,8 @@ def test_pairwise_errors(tmp_path, capsys):
         assert err.startswith("skkl pairwise: error:") and message in err, err
     assert main(["pairwise", str(tmp_path / "ok.npz"), "--kind", "nope"]) == 2
     assert "invalid choice: 'nope'" in capsys.readouterr().err
+    assert main(["pairwise", str(tmp_path / "ok.npz"), "--n-jobs", "0"]) == 2
+    assert "argument --n-jobs: must be a non-zero integer" in capsys.readouterr().err
 
 
 # -- separability ---------------------------------------------------------------
@@ -443,3 +445,34 @@ def test_missing_module_is_reported(monkeypatch, drift_csvs, capsys):
     monkeypatch.setitem(sys.modules, "skkl.drift", None)  # import now fails
     assert main(["drift", ref, same, "--columns", "a"]) == 2
     assert "`skkl drift` needs skkl.drift" in capsys.readouterr().err
+
+
+def test_import_skkl_and_help_do_not_load_sklearn():
+    # `import skkl` (and so `skkl --help`) loads scikit-learn-based modules
+    # only on first use: a cold `import sklearn` costs seconds.
+    code = (
+        "import sys, skkl\n"
+        "heavy = [m for m in ('sklearn', 'pandas', 'matplotlib') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "assert set(skkl.__all__) <= set(dir(skkl))\n"
+        "import skkl.plotting  # matplotlib only when something is drawn\n"
+        "assert 'matplotlib' not in sys.modules\n"
+        "from skkl.cli import build_parser\n"
+        "build_parser()\n"
+        "assert 'sklearn' not in sys.modules\n"
+        "from skkl import GroupGaussians, pairwise_divergence, separability_score\n"
+        "import skkl._group, skkl.pairwise, skkl.separability\n"
+        "assert GroupGaussians is skkl._group.GroupGaussians\n"
+        "assert pairwise_divergence is skkl.pairwise.pairwise_divergence\n"
+        "assert all(getattr(skkl, n) is not None for n in skkl.__all__)\n"
+        "try:\n"
+        "    skkl.no_such_name\n"
+        "except AttributeError as exc:\n"
+        "    assert 'no_such_name' in str(exc)\n"
+        "else:\n"
+        "    raise AssertionError('no AttributeError')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr

@@ -667,8 +667,10 @@ def test_prop_identities_between_kinds(seed, d, log_scale):
     assert r[-1] <= kl * (1 + 1e-12) + 1e-15
     assert _div(p, q, "renyi", 1.0) == kl
     # R(1 - h) = KL - h R'(1) + O(h^2): the gap shrinks ~10x per decade of h
+    # once h R''(1) << R'(1); for far-apart pairs (KL ~ 1e4) the O(h^2) term
+    # still counts at h = 1e-4 (seed=9, d=4, log_scale=-3: ratio 0.17).
     gaps = [abs(_div(p, q, "renyi", 1 - h) - kl) for h in (1e-4, 1e-5, 1e-6)]
-    assert gaps[1] <= 0.15 * gaps[0] + 1e-9 * kl + 1e-12
+    assert gaps[1] <= 0.25 * gaps[0] + 1e-9 * kl + 1e-12
     assert gaps[2] <= 0.15 * gaps[1] + 1e-9 * kl + 1e-12
 
 
@@ -829,9 +831,10 @@ def test_unused_alpha_is_ignored_whatever_its_type():
     p, q = (np.zeros(2), np.eye(2)), (np.ones(2), 2 * np.eye(2))
     ref = kl_divergence(*p, *q)
     assert divergence(p, q, "kl", alpha="x") == ref
-    assert divergence(p, q, "bhattacharyya", alpha=None) == divergence(
-        p, q, "renyi", alpha=0.5
-    ) / 2
+    assert (
+        divergence(p, q, "bhattacharyya", alpha=None)
+        == divergence(p, q, "renyi", alpha=0.5) / 2
+    )
 
 
 @pytest.mark.parametrize("kind", sorted(DIVERGENCES))
@@ -849,5 +852,7 @@ def test_overflowing_divergence_is_an_error_not_inf(kind, cov_type):
         assert "overflow" in str(exc) and "rescale" in str(exc)
     if values is not None:  # kinds that stay finite here (e.g. hellinger <= 1)
         assert np.all(np.isfinite(values))
-    if kind in ("kl", "reverse_kl", "jeffreys", "wasserstein"):
+    if kind in ("kl", "jeffreys", "wasserstein"):  # true value > 1e300
         assert values is None
+    if kind == "reverse_kl":  # KL(q || p) ~ 1e400 / 1e300 / 2: finite, exact
+        assert values == pytest.approx(5e99, rel=1e-12)

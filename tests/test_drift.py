@@ -16,8 +16,20 @@ from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skkl import DriftResult, GaussianDriftDetector
-from skkl._permutation import MomentSpec, _permuted_sums, moment_features, permute
-from skkl.drift import _holm, _null_bias, _perm_p_value, _statistic_values
+from skkl._drift_stats import (
+    combined_parts,
+    holm,
+    null_bias,
+    perm_p_value,
+    statistic_values,
+)
+from skkl._permutation import (
+    PARTS,
+    MomentSpec,
+    _permuted_sums,
+    moment_features,
+    permute,
+)
 
 ALPHA = 0.05
 
@@ -116,6 +128,95 @@ def test_lrt_split_identity_and_direct_values():
         assert res.statistic == pytest.approx(want, rel=1e-10)
 
 
+def _corr(X):
+    C = _ml_cov(X)
+    sd = np.sqrt(np.diag(C))
+    return C / np.outer(sd, sd)
+
+
+def test_variance_and_correlation_parts_against_direct_values():
+    # The covariance part splits into the LRT of the diagonal model (variances)
+    # plus the LRT of the correlation matrices; and the two max parts.
+    rng = np.random.default_rng(20)
+    X1 = rng.normal(size=(70, 4)) @ rng.normal(size=(4, 4))
+    X2 = rng.normal(size=(50, 4)) @ rng.normal(size=(4, 4))
+    n1, n2, N = 70, 50, 120
+    spec = MomentSpec(4, "full")
+    F1, F2 = (
+        moment_features(X1, np.ones(n1), spec),
+        moment_features(X2, np.ones(n2), spec),
+    )
+    (obs, _), _ = permute(F1, F2, spec, None, 3, 0)
+    assert PARTS == (
+        "mean",
+        "covariance",
+        "variance_max",
+        "variance",
+        "correlation",
+        "correlation_max",
+    )
+    v1, v2 = np.var(X1, axis=0), np.var(X2, axis=0)
+    vw = (n1 * v1 + n2 * v2) / N
+    per_feature = N * np.log(vw) - n1 * np.log(v1) - n2 * np.log(v2)
+    R1, R2 = _corr(X1), _corr(X2)
+    Rw = (n1 * _ml_cov(X1) + n2 * _ml_cov(X2)) / N
+    Rw = Rw / np.sqrt(np.outer(np.diag(Rw), np.diag(Rw)))
+    corr = N * _logdet(Rw) - n1 * _logdet(R1) - n2 * _logdet(R2)
+    iu = np.triu_indices(4, 1)
+    z = np.arctanh(R1[iu]) - np.arctanh(R2[iu])
+    want = [
+        per_feature.max(),
+        per_feature.sum(),
+        corr,
+        np.max(z**2) / (1 / n1 + 1 / n2),
+    ]
+    np.testing.assert_allclose(obs[2:], want, rtol=1e-9)
+    assert obs[3] + obs[4] == pytest.approx(_direct_parts(X1, X2)[1], rel=1e-10)
+    # Diagonal model: no correlation parts, the covariance part is the variance one.
+    spec = MomentSpec(4, "diag")
+    F1, F2 = (
+        moment_features(X1, np.ones(n1), spec),
+        moment_features(X2, np.ones(n2), spec),
+    )
+    (obs, _), _ = permute(F1, F2, spec, None, 3, 0)
+    np.testing.assert_allclose(
+        obs[1:4], [per_feature.sum(), per_feature.max(), per_feature.sum()]
+    )
+    assert obs[4] == obs[5] == 0
+
+
+def test_combined_is_weighted_tippett_of_part_p_values():
+    rng = np.random.default_rng(21)
+    parts = rng.normal(size=(400, len(PARTS)))
+    cols, w = combined_parts(True)
+    assert w.sum() == pytest.approx(1) and len(cols) == len(set(cols))
+    v = statistic_values(parts, "combined")
+    # Rank p-value of each part among the 400 rows, then max log(w / p).
+    p = np.array(
+        [[np.mean(parts[:, c] >= parts[i, c]) for c in cols] for i in range(400)]
+    )
+    want = np.max(np.log(w / p), axis=1)
+    np.testing.assert_allclose(v, want, atol=1e-4)
+    cols_d, w_d = combined_parts(False)
+    assert PARTS[cols_d[0]] == "mean" and "correlation" not in [
+        PARTS[c] for c in cols_d
+    ]
+
+
+def test_combined_without_correlations_is_the_same_for_full_and_diag():
+    # One feature: no correlation parts, so 'full' and 'diag' are one test.
+    rng = np.random.default_rng(22)
+    X1, X2 = rng.normal(size=(60, 1)), rng.normal(size=(50, 1)) * 2.0
+    res = [
+        GaussianDriftDetector(covariance_type=c, n_permutations=300, random_state=0)
+        .fit(X1)
+        .test(X2)
+        for c in ("full", "diag")
+    ]
+    np.testing.assert_allclose(res[0].null_distribution, res[1].null_distribution)
+    assert res[0].p_value == res[1].p_value < ALPHA
+
+
 def test_permutation_memberships_are_uniform_subsets():
     # One-hot powers of two identify which 2 of 4 rows each permutation took.
     F = np.hstack([np.ones((4, 1)), np.diag([1.0, 2.0, 4.0, 8.0])])
@@ -209,8 +310,8 @@ def _null_pvalues(d, n, kind, R=200, B=200, seed=0):
         (obs, _), (null, _) = permute(F1, F2, spec, None, B, r)
         parts = np.vstack([obs, null])
         for s in STATISTICS:
-            v = _statistic_values(parts, s)
-            out[s][r] = _perm_p_value(v[0], v[1:])
+            v = statistic_values(parts, s)
+            out[s][r] = perm_p_value(v[0], v[1:])
     return out
 
 
@@ -228,10 +329,10 @@ def test_engine_path_is_the_detector_path():
     (obs, _), (null, _) = permute(F1, F2, spec, None, 300, 123)
     parts = np.vstack([obs, null])
     for s in STATISTICS:
-        v = _statistic_values(parts, s)
+        v = statistic_values(parts, s)
         det = GaussianDriftDetector(statistic=s, n_permutations=300, random_state=123)
         res = det.fit(X1).test(X2)
-        assert res.p_value == _perm_p_value(v[0], v[1:])
+        assert res.p_value == perm_p_value(v[0], v[1:])
         np.testing.assert_allclose(res.null_distribution, v[1:], rtol=1e-8, atol=1e-8)
 
 
@@ -304,6 +405,7 @@ def test_clear_shifts_are_detected(change):
     d = 4
     X1 = rng.standard_normal((400, d))
     X2 = rng.standard_normal((400, d))
+    weights = combined_parts(True)[1]
     if change == "mean":
         X2 += 0.3
     elif change == "scale":
@@ -317,8 +419,9 @@ def test_clear_shifts_are_detected(change):
             statistic=statistic, n_permutations=200, random_state=0
         )
         res = det.fit(X1).test(X2)
-        # Tippett over 3 parts: at most 3 / (B + 1) when one part is extreme.
-        assert res.is_drift and res.p_value <= 3 / 201
+        # Weighted Tippett: about 1 / (w (B + 1)) when a part of weight w is
+        # extreme alone.
+        assert res.is_drift and res.p_value <= 1 / (min(weights) * 201)
         assert det.predict(X2) == 1
     if change == "scale":
         assert np.argmin(res.feature_p_values) == 2
@@ -336,7 +439,7 @@ def test_holm_against_definition():
     for rank, i in enumerate(order):
         running = max(running, min(1.0, (m - rank) * p[i]))
         want[i] = running
-    np.testing.assert_allclose(_holm(p), want)
+    np.testing.assert_allclose(holm(p), want)
 
 
 # -- effect size ---------------------------------------------------------------
@@ -356,10 +459,10 @@ def test_null_bias_matches_simulation_and_first_order_constant():
 
     sym = 0.5 * divergence(fit(X1), fit(X2), "jeffreys")
     se = sym.std() / np.sqrt(R)
-    assert abs(sym.mean() - _null_bias(n1, n2, d)) < 4 * se
+    assert abs(sym.mean() - null_bias(n1, n2, d)) < 4 * se
     # First order: d (d + 3) / 4 (1/n1 + 1/n2), the limit for large n.
     first = d * (d + 3) / 4 * (1 / 4000 + 1 / 5000)
-    assert _null_bias(4000, 5000, d) == pytest.approx(first, rel=0.01)
+    assert null_bias(4000, 5000, d) == pytest.approx(first, rel=0.01)
     # Exact digamma form agrees with the definition of E log|S| by simulation.
     i = np.arange(1, d + 1)
     e_logdet = special.digamma((n1 - i) / 2).sum() + d * np.log(2 / n1)

@@ -590,3 +590,35 @@ def test_pipeline_accuracy_close_to_qda(dataset):
     # The fitted pipeline's GroupGaussians step exposes its Gaussians.
     step = gg_search.best_estimator_.named_steps["gg"]
     assert len(step.gaussians_) == len(np.unique(y))
+
+
+def test_priors_validated_by_one_helper_shared_with_separability():
+    from skkl.separability import bayes_error_bounds_gaussians
+
+    X, y = _data(n=30, seed=5)
+    for bad in ([0.5, 0.7, -0.2], [0.5, np.nan, 0.5], ["a", "b", "c"]):
+        with pytest.raises(ValueError, match=r"priors must have one entry per group"):
+            GroupGaussians(priors=bad).fit(X, y)
+    G = GroupGaussians().fit(X, y).gaussians_
+    with pytest.raises(ValueError, match=r"priors must have one entry per group"):
+        bayes_error_bounds_gaussians(G, [0.5, 0.7, -0.2])
+    gg = GroupGaussians(priors=[0.2, 0.3, 0.5 + 1e-9]).fit(X, y)
+    np.testing.assert_allclose(gg.weights_.sum(), 1.0, rtol=0, atol=1e-15)
+
+
+def test_shrink_helper_matches_sklearn_shrunk_covariance():
+    from sklearn.covariance import shrunk_covariance
+
+    from skkl._moments import shrink
+
+    rng = np.random.default_rng(6)
+    A = rng.normal(size=(3, 4, 4))
+    S = A @ A.transpose(0, 2, 1)
+    a = np.array([0.0, 0.3, 1.0])
+    S_in = S.copy()
+    out = shrink(S, a)
+    ref = [shrunk_covariance(S[k], a[k]) for k in range(3)]
+    np.testing.assert_allclose(out, ref, rtol=1e-14, atol=1e-14)
+    diag = np.diagonal(S, axis1=1, axis2=2)
+    np.testing.assert_allclose(shrink(diag, a), np.diagonal(out, axis1=1, axis2=2))
+    np.testing.assert_array_equal(S, S_in)  # input untouched

@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 from scipy.linalg import solve_triangular
 
-from skkl._linalg import cholesky, expm1_minus_x, logdet_from_cholesky, solve_lower
+from skkl._linalg import (
+    cholesky,
+    expm1_minus_x,
+    inv_lower,
+    logdet_from_cholesky,
+    solve_lower,
+)
 
 
 def _spd_stack(rng, shape, d):
@@ -82,6 +88,61 @@ def test_solve_lower_matches_scipy_with_broadcasting(d, l_shape, b_shape):
         np.testing.assert_allclose(X[idx], ref, rtol=1e-12, atol=1e-14)
     np.testing.assert_array_equal(L, L0)
     np.testing.assert_array_equal(B, B0)
+
+
+def _ill_conditioned_lower(rng, n, d, cond):
+    """Lower-triangular matrices with 2-norm condition number ``cond``.
+
+    ``A = U diag(s) V'`` has singular values ``s``; with ``A' = Q R``,
+    ``L = R'`` is lower triangular with the same singular values.
+    """
+    U, _ = np.linalg.qr(rng.standard_normal((n, d, d)))
+    V, _ = np.linalg.qr(rng.standard_normal((n, d, d)))
+    s = np.logspace(0, -np.log10(cond), d)
+    A = (U * s) @ np.swapaxes(V, -1, -2)
+    _, R = np.linalg.qr(np.swapaxes(A, -1, -2))
+    L = np.swapaxes(R, -1, -2)
+    return L * np.sign(np.diagonal(L, axis1=-2, axis2=-1))[..., None, :]
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 5, 8, 16, 33, 64])
+@pytest.mark.parametrize("cond", [1e2, 1e6, 1e10])
+def test_inv_lower_matches_solve_lower_on_ill_conditioned(d, cond):
+    rng = np.random.default_rng(d)
+    L = _ill_conditioned_lower(rng, 6, d, cond)
+    L0 = L.copy()
+    W = inv_lower(L)
+    ref = solve_lower(L, np.eye(d))
+    np.testing.assert_array_equal(L, L0)
+    assert W.shape == L.shape and W.dtype == np.float64
+    assert np.all(np.triu(W, 1) == 0)
+    eye = np.eye(d)
+    norm = np.linalg.norm
+    for Li, Wi, Ri in zip(L, W, ref, strict=True):
+        scale = norm(Li, 2) * norm(Wi, 2)
+        # Backward-stable residuals, both sides, like those of the solves.
+        assert norm(Li @ Wi - eye, 2) <= 20 * d * np.finfo(float).eps * scale
+        assert norm(Wi @ Li - eye, 2) <= 20 * d * np.finfo(float).eps * scale
+        # Forward error bounded by the condition number, as for solve_lower.
+        kappa = np.linalg.cond(Li)
+        assert kappa < 2 * cond
+        assert norm(Wi - Ri, 2) <= 20 * d * np.finfo(float).eps * kappa * norm(Ri, 2)
+
+
+def test_inv_lower_batch_shapes_exact_small_and_upper_ignored():
+    # Exactly representable case, ignoring anything above the diagonal.
+    L = np.array([[2.0, 7.0], [1.0, 4.0]])
+    np.testing.assert_array_equal(inv_lower(L), [[0.5, 0.0], [-0.125, 0.25]])
+    rng = np.random.default_rng(5)
+    Ls = np.linalg.cholesky(_spd_stack(rng, (2, 3), 7))
+    W = inv_lower(Ls)
+    assert W.shape == (2, 3, 7, 7)
+    for idx in np.ndindex(2, 3):
+        ref = solve_triangular(Ls[idx], np.eye(7), lower=True)
+        np.testing.assert_allclose(W[idx], ref, rtol=1e-13, atol=1e-15)
+    assert inv_lower(np.zeros((0, 3, 3))).shape == (0, 3, 3)
+    with pytest.raises(ValueError, match=r"L must have shape \(\.\.\., d, d\)"):
+        inv_lower(np.ones((2, 3)))
 
 
 def test_expm1_minus_x_against_mpmath():

@@ -157,3 +157,46 @@ def test_pickle_round_trip():
     assert repr(clone) == "KLMetric(kind='renyi', covariance_type='diag', alpha=0.3)"
     assert clone(X[0], X[1]) == metric(X[0], X[1])
     assert_array_equal(clone.pairwise(X), metric.pairwise(X))
+
+
+def test_parameters_are_read_only_so_call_and_pairwise_agree():
+    # __call__ used a lookup cached at construction while pairwise read
+    # self.kind: after `metric.kind = ...` the two silently disagreed.
+    X = _gaussians(np.random.default_rng(3), 3, 2).pack()
+    metric = KLMetric()
+    for name, value in [("kind", "jeffreys"), ("covariance_type", "diag")]:
+        with pytest.raises(AttributeError):
+            setattr(metric, name, value)
+    with pytest.raises(AttributeError):
+        metric.alpha = 2.0
+    assert (metric.kind, metric.covariance_type, metric.alpha) == ("kl", "full", 0.5)
+    assert metric(X[1], X[0]) == pytest.approx(metric.pairwise(X)[1, 0], rel=1e-12)
+
+
+def test_pairwise_errors_name_y_and_mismatched_row_lengths():
+    rng = np.random.default_rng(4)
+    X = _gaussians(rng, 3, 3).pack()  # 9 columns
+    Y = _gaussians(rng, 2, 2).pack()  # 5 columns: valid rows for d=2
+    with pytest.raises(ValueError, match=r"X has rows of 9 columns.*but Y of 5"):
+        KLMetric().pairwise(X, Y)
+    bad = X.copy()
+    bad[0, 3] = -1.0  # first Cholesky diagonal entry
+    with pytest.raises(ValueError, match=r"^Y \(Cholesky diagonal\)"):
+        KLMetric().pairwise(X, bad)
+    with pytest.raises(ValueError, match=r"^X \(Cholesky diagonal\)"):
+        KLMetric().pairwise(bad, X)
+    # alpha is only read for 'renyi' (as everywhere): a stray one is harmless
+    assert KLMetric("kl", alpha="unused")(X[0], X[1]) == KLMetric()(X[0], X[1])
+
+
+@pytest.mark.parametrize("kind", sorted(DIVERGENCES))
+def test_every_kind_pickles(kind):
+    # Joblib's process workers and joblib.dump of a fitted NearestNeighbors
+    # pickle the metric: the registry's derived kinds were local lambdas.
+    X = _gaussians(np.random.default_rng(8), 3, 2).pack()
+    metric = KLMetric(kind, alpha=0.7)
+    clone = pickle.loads(pickle.dumps(metric))
+    assert clone == metric
+    assert clone(X[0], X[2]) == metric(X[0], X[2])
+    info = pickle.loads(pickle.dumps(DIVERGENCES[kind]))
+    assert info.name == kind and info.symmetric == DIVERGENCES[kind].symmetric

@@ -161,6 +161,23 @@ def test_cancellation_far_apart_tight_clusters(kind, covariance_type):
     assert np.max(np.abs(naive - truth)[off] / truth[off]) > 1.0
 
 
+@pytest.mark.parametrize("kind", ["kl", "jeffreys"])
+def test_far_clusters_blocked_inverse_many_operand_blocks(kind, monkeypatch):
+    # d = 13 pads the batched triangular inverse (to 16) and runs its
+    # recursion; tiny operand blocks (8 Gaussians) split the batches into
+    # several blocks; the diagonal batch is promoted to full factors when
+    # mixed with the full one.
+    monkeypatch.setattr(pairwise_module, "_OPERAND_BLOCK_BYTES", 1)
+    rng = np.random.default_rng(14)
+    P = _far_clusters(rng, "full", d=13, per=14)
+    Q = _far_clusters(rng, "diag", d=13, per=3)
+    for A, B in [(P, None), (P, Q), (Q, P)]:
+        B_ = A if B is None else B
+        D = pairwise_divergence(A, B, kind)
+        assert_allclose(D, _reference_batched(A, B_, kind), rtol=1e-10, atol=1e-300)
+        assert np.all(D >= 0)
+
+
 def test_nearly_equal_gaussians_and_exact_zero():
     rng = np.random.default_rng(5)
     base = _random(rng, 1, 5, "full")

@@ -16,12 +16,6 @@ from sklearn.mixture import GaussianMixture  # noqa: E402
 from skkl.plotting import DivergenceMatrixDisplay, GaussianEllipsesDisplay  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
 def _data(n=150, seed=0):
     rng = np.random.default_rng(seed)
     y = np.repeat(["a", "b", "c"], n)

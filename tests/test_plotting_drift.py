@@ -15,12 +15,6 @@ from skkl import GaussianDriftDetector  # noqa: E402
 from skkl.plotting import DriftDisplay  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
 def _detector(**kw):
     rng = np.random.default_rng(0)
     det = GaussianDriftDetector(n_permutations=150, random_state=0, **kw)
@@ -81,3 +75,20 @@ def test_missing_matplotlib_names_the_plot_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=r"skkl\[plot\]"):
         DriftDisplay.from_result(res)
+
+
+def test_from_scan_accepts_the_list_scan_returns_without_pandas(monkeypatch):
+    det, rng = _detector()
+    stream = rng.normal(size=(300, 3)) + np.repeat([0.0, 2.0], 150)[:, None]
+    monkeypatch.setitem(sys.modules, "pandas", None)  # scan falls back to a list
+    results = det.scan(stream, window=100, step=50)
+    assert isinstance(results, list) and len(results) == 5
+    disp = DriftDisplay.from_scan(results)
+    np.testing.assert_array_equal(disp.p_line_.get_xdata(), np.arange(5))
+    np.testing.assert_allclose(disp.p_line_.get_ydata(), [r.p_value for r in results])
+    np.testing.assert_allclose(
+        disp.effect_line_.get_ydata(), [r.effect for r in results]
+    )
+    assert results[-1].is_drift  # the last window lies wholly after the shift
+    with pytest.raises(ValueError, match="no window"):
+        DriftDisplay.from_scan([])

@@ -73,12 +73,43 @@ class DriftDisplay:
     def from_result(
         cls, result, *, feature_names=None, ax=None, **kwargs
     ) -> DriftDisplay:
-        """Plot one :class:`~skkl.DriftResult`; ``ax`` is None or two Axes."""
+        """Plot one :class:`~skkl.DriftResult`.
+
+        Parameters
+        ----------
+        result : DriftResult
+            Output of :meth:`~skkl.GaussianDriftDetector.test`.
+        feature_names : array-like of str, default=None
+            Bar labels; ``x0, x1, ...`` when None.
+        ax : sequence of two matplotlib Axes, default=None
+            New figure with two panels when None.
+        **kwargs
+            Passed to :meth:`plot`.
+
+        Returns
+        -------
+        display : DriftDisplay
+        """
         return cls(result=result, feature_names=feature_names).plot(ax=ax, **kwargs)
 
     @classmethod
     def from_scan(cls, table, *, ax=None, **kwargs) -> DriftDisplay:
-        """Plot the output of :meth:`~skkl.GaussianDriftDetector.scan`."""
+        """Plot the output of :meth:`~skkl.GaussianDriftDetector.scan`.
+
+        Parameters
+        ----------
+        table : pandas.DataFrame or list of DriftResult
+            What ``scan`` returns; a list (pandas not installed) is plotted
+            against the window number.
+        ax : sequence of two matplotlib Axes, default=None
+            New figure with two panels when None.
+        **kwargs
+            Passed to :meth:`plot`.
+
+        Returns
+        -------
+        display : DriftDisplay
+        """
         return cls(table=table).plot(ax=ax, **kwargs)
 
     def plot(
@@ -158,24 +189,30 @@ class DriftDisplay:
     def _plot_scan(self, color, drift_color):
         ax0, ax1 = self.ax_
         table = self.table
-        if isinstance(table, list):
-            raise ValueError(
-                "from_scan needs the DataFrame returned by scan() (pandas installed)."
-            )
-        mid = (table["start"].to_numpy() + table["stop"].to_numpy()) / 2.0
-        p = table["p_value"].to_numpy()
-        drift = table["is_drift"].to_numpy(dtype=bool)
-        alpha = table.attrs.get("alpha", 0.05)
+        if isinstance(table, (list, tuple)):
+            # scan() without pandas: DriftResults carry no window bounds.
+            if not table:
+                raise ValueError("the scan table is empty: no window was tested.")
+            mid = np.arange(len(table))
+            p = np.array([r.p_value for r in table], dtype=np.float64)
+            drift = np.array([r.is_drift for r in table], dtype=bool)
+            effect = np.array([r.effect for r in table], dtype=np.float64)
+            alpha, xlabel = table[0].alpha, "window (scan order)"
+        else:
+            mid = (table["start"].to_numpy() + table["stop"].to_numpy()) / 2.0
+            p = table["p_value"].to_numpy()
+            drift = table["is_drift"].to_numpy(dtype=bool)
+            effect = table["effect"].to_numpy()
+            alpha = table.attrs.get("alpha", 0.05)
+            xlabel = "window centre (sample index)"
         (self.p_line_,) = ax0.plot(mid, p, marker="o", color=color, label="p-value")
         ax0.scatter(mid[drift], p[drift], color=drift_color, zorder=3, label="drift")
         ax0.axhline(alpha, color="k", ls="--", label=f"alpha={alpha:g}")
         ax0.set_yscale("log")
-        ax0.set_xlabel("window centre (sample index)")
+        ax0.set_xlabel(xlabel)
         ax0.set_ylabel("p-value")
         ax0.legend(fontsize="small")
-        (self.effect_line_,) = ax1.plot(
-            mid, table["effect"].to_numpy(), marker="o", color=color
-        )
+        (self.effect_line_,) = ax1.plot(mid, effect, marker="o", color=color)
         ax1.axhline(0, color="k", lw=0.8)
-        ax1.set_xlabel("window centre (sample index)")
+        ax1.set_xlabel(xlabel)
         ax1.set_ylabel("effect (nats)")
