@@ -22,7 +22,7 @@ default 'combined' statistic (weighted Tippett or Fisher over the parts of
 ``skkl._permutation.PARTS``).
 
 Run ``python benchmarks/bench_drift.py [--quick] [--variants]``; the full run
-takes about 10 minutes on 2 cores (the MMD at n=2000 dominates), ``--quick``
+takes about 8 minutes on 2 cores (the MMD at n=2000 dominates), ``--quick``
 about 1 minute.
 """
 

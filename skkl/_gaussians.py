@@ -47,6 +47,13 @@ def _check_real(
     return float(value)
 
 
+def _check_count(value, name: str) -> int:
+    """``value`` as an int if it is an integer >= 1 (not a bool or a float)."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+    return int(value)
+
+
 def _as_finite_float(x, name: str) -> np.ndarray:
     """float64 copy of ``x`` (never a view of the caller's array), all finite."""
     try:
@@ -155,7 +162,7 @@ def packed_size(n_features: int, covariance_type: str) -> int:
     >>> packed_size(3, "full"), packed_size(3, "diag"), packed_size(3, "spherical")
     (9, 6, 4)
     """
-    d = int(n_features)
+    d = _check_count(n_features, "n_features")
     kind = _check_covariance_type(covariance_type)
     if kind in ("full", "tied"):
         return d + d * (d + 1) // 2
@@ -183,7 +190,7 @@ def n_features_from_packed(n_columns: int, covariance_type: str) -> int:
     >>> n_features_from_packed(9, "full")
     3
     """
-    n = int(n_columns)
+    n = _check_count(n_columns, "n_columns")
     kind = _check_covariance_type(covariance_type)
     if kind in ("full", "tied"):
         d = int(round((-3 + np.sqrt(9 + 8 * n)) / 2))
@@ -354,7 +361,13 @@ class Gaussians:
 
     # -- conversions --------------------------------------------------------
     def full_cholesky(self) -> np.ndarray:
-        """Lower Cholesky factors as (K, d, d) for every covariance type."""
+        """Lower Cholesky factors as (K, d, d) for every covariance type.
+
+        Returns
+        -------
+        L : ndarray of shape (K, d, d)
+            Read-only for 'full' and 'tied' (a view of the cached factors).
+        """
         K, d = self.means.shape
         kind = self.covariance_type
         if kind == "full":
@@ -368,7 +381,12 @@ class Gaussians:
         return out
 
     def std(self) -> np.ndarray:
-        """Per-feature standard deviations (K, d) for 'diag' and 'spherical'."""
+        """Per-feature standard deviations (K, d) for 'diag' and 'spherical'.
+
+        Returns
+        -------
+        std : ndarray of shape (K, d)
+        """
         if self.covariance_type == "diag":
             return self.cholesky
         if self.covariance_type == "spherical":
@@ -380,6 +398,11 @@ class Gaussians:
 
     def to_full(self) -> Gaussians:
         """The same Gaussians with covariance_type='full'.
+
+        Returns
+        -------
+        G : Gaussians
+            Same means, (K, d, d) covariances, same log-determinants.
 
         Examples
         --------

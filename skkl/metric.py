@@ -95,7 +95,7 @@ class KLMetric:
     """
 
     def __init__(
-        self, kind: str = "kl", covariance_type: str = "full", alpha: float = 0.5
+        self, kind: str = "kl", covariance_type: str = "full", *, alpha: float = 0.5
     ):
         info = get_divergence(kind, alpha)
         if _check_covariance_type(covariance_type) == "tied":

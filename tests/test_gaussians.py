@@ -375,3 +375,15 @@ def test_huge_and_tiny_variances_validate_without_overflow_warning():
     S = np.array([[1e300, 1e299], [1e299, 1e300]])
     G = Gaussians(np.zeros(2), S)
     np.testing.assert_allclose(G.logdet, np.log(1e300) * 2 + np.log(0.99))
+
+
+def test_packed_size_helpers_reject_non_counts():
+    # int(2.7) == 2 and packed_size(-1, 'full') == -1 used to pass silently.
+    for bad in (0, -1, 2.7, "3", True, None):
+        with pytest.raises(ValueError, match="n_features must be an integer >= 1"):
+            packed_size(bad, "full")
+    for bad in (9.5, -9, "9", None):
+        with pytest.raises(ValueError, match="n_columns must be an integer >= 1"):
+            n_features_from_packed(bad, "full")
+    assert packed_size(np.int64(3), "full") == 9
+    assert n_features_from_packed(np.int32(9), "full") == 3
