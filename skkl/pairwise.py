@@ -482,7 +482,11 @@ def _gemm_tile(plan: _Plan, r0, r1, c0, c1, out=None) -> np.ndarray:
     # machine, loses 10-30x waiting for them: run it on one thread.
     small = 2 * (r1 - r0) * (c1 - c0) * g.R.shape[1] < _THREADED_GEMM_FLOPS
     with _one_blas_thread() if small else contextlib.nullcontext():
-        value = np.matmul(g.R[r0:r1], g.C[c0:c1].T, out=out)
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = np.matmul(g.R[r0:r1], g.C[c0:c1].T, out=out)
+    # An overflowed entry goes to the pointwise kernel, which either computes
+    # it or raises a clear overflow error: never a silent inf.
+    nonfinite = ~np.isfinite(value)
     # Entries that need no value: the diagonal of a self-pairwise matrix and,
     # in a diagonal tile of a symmetric one, the lower triangle (mirrored).
     if not plan.self_pairs or not (r0 < c1 and c0 < r1):
@@ -494,8 +498,12 @@ def _gemm_tile(plan: _Plan, r0, r1, c0, c1, out=None) -> np.ndarray:
         skip = (idx - r0, idx - c0)
     if skip is not None:
         value[skip] = np.inf
+        nonfinite[skip] = False
     # Recompute every entry whose rounding-error bound exceeds rtol * |value|.
     ii, jj = _flagged(plan, value, r0, c0)
+    if nonfinite.any():
+        nonfinite[ii, jj] = True
+        ii, jj = np.nonzero(nonfinite)
     if ii.size:
         value[ii, jj] = _pointwise(plan, ii + r0, jj + c0)
     if skip is not None:
@@ -609,7 +617,7 @@ def _make_plan(P, Q, kind, alpha, rtol, working_memory) -> _Plan:
         gemm = _gemm_operands(X, Y, structure, directions, d, float(rtol))
     return _Plan(
         kind=info.name,
-        alpha=float(alpha),
+        alpha=float(alpha) if info.uses_alpha else 0.5,
         p=p,
         q=q,
         n_p=n_p,

@@ -2,6 +2,7 @@
 
 import pickle
 import tracemalloc
+import warnings
 
 import joblib
 import numpy as np
@@ -350,3 +351,24 @@ def test_renyi_infinite_pair_raises():
     Q = Gaussians(np.zeros((1, 1)), [[1.0]], "diag")
     with pytest.raises(ValueError, match="Renyi divergence is infinite"):
         pairwise_divergence(P, Q, "renyi", alpha=2.0)
+
+
+@pytest.mark.parametrize("kind", ["kl", "jeffreys", "bhattacharyya"])
+@pytest.mark.parametrize("covariance_type", ["spherical", "full"])
+def test_overflow_is_a_clear_error_not_inf(kind, covariance_type):
+    d = 2
+    var = np.array([1e300, 1e-300])
+    if covariance_type == "full":
+        var = var[:, None, None] * np.eye(d)
+    G = Gaussians([[0.0, 0.0], [1.0, 0.0]], var, covariance_type)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning either
+        with pytest.raises(ValueError, match="overflows float64"):
+            pairwise_divergence(G, kind=kind)
+
+
+def test_alpha_is_ignored_by_kinds_without_it():
+    G = Gaussians([[0.0], [1.0]], [1.0, 2.0], "spherical")
+    np.testing.assert_array_equal(
+        pairwise_divergence(G, kind="kl", alpha="unused"), pairwise_divergence(G)
+    )
