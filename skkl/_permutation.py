@@ -68,20 +68,54 @@ def moment_features(Z: np.ndarray, w: np.ndarray, spec: MomentSpec) -> np.ndarra
     return F
 
 
+# A variance below this fraction of its raw second moment is lost in the
+# rounding of ``E[z^2] - m^2`` (relative error ~ eps / fraction > 5e-4).
+_RESOLUTION = 1e3 * np.finfo(np.float64).eps
+
+
+def _check_resolution(var: np.ndarray, second: np.ndarray):
+    """Raise when ``E[z^2] - m^2`` cannot resolve a variance in float64.
+
+    The raw-sum formula is the price of evaluating every permutation with one
+    matrix product; it fails when a sample's mean is ~1/sqrt(_RESOLUTION)
+    (2e6) or more within-sample standard deviations from the centring point.
+    """
+    bad = ~(var > _RESOLUTION * second) & (second != 0)
+    if np.any(bad):
+        j = int(np.flatnonzero(bad.any(axis=0))[0])
+        raise ValueError(
+            f"the variance of feature {j} in a sample is below float64 "
+            "resolution of its moment sums: the two samples' means are more than "
+            f"~{1 / np.sqrt(_RESOLUTION):.0e} within-sample standard deviations "
+            "apart (or the feature is constant within a sample), so float64 "
+            "moment sums cannot resolve the covariances. A shift that large is "
+            "drift beyond doubt; if it is unexpected, check the features' units "
+            "and encodings (a unit change, a sentinel value such as 1e9). "
+            "Rescaling does not help: the ratio is unit-free."
+        )
+
+
 def _moments(S: np.ndarray, spec: MomentSpec):
-    """Weights, means and ML covariances (full) or variances (diag) from sums."""
+    """Weights, means and ML covariances (full) or variances (diag) from sums.
+
+    Raises a ValueError when float64 cannot resolve a variance this way.
+    """
     d = spec.d
     n = S[:, 0]
     m = S[:, 1 : 1 + d] / n[:, None]
     second = S[:, 1 + d :] / n[:, None]
-    if spec.full:
-        i, j = spec.iu
-        C = np.empty((S.shape[0], d, d))
-        C[:, i, j] = second
-        C[:, j, i] = second
-        C -= m[:, :, None] * m[:, None, :]
-        return n, m, C
-    return n, m, second - m * m
+    with np.errstate(invalid="ignore", over="ignore"):
+        if spec.full:
+            i, j = spec.iu
+            C = np.empty((S.shape[0], d, d))
+            C[:, i, j] = second
+            C[:, j, i] = second
+            C -= m[:, :, None] * m[:, None, :]
+            var = np.diagonal(C, axis1=-2, axis2=-1)
+        else:
+            C = var = second - m * m
+    _check_resolution(var, second[:, spec.diag_cols])
+    return n, m, C
 
 
 def _shrink(C: np.ndarray, a, full: bool) -> np.ndarray:

@@ -294,7 +294,8 @@ class GaussianDriftDetector(BaseEstimator):
         y : None
             Ignored.
         sample_weight : array-like of shape (n_samples,), default=None
-            Relative weights of the reference samples, rescaled to mean 1.
+            Relative weights of the reference samples: the whole reference
+            (over all ``partial_fit`` calls) is rescaled to mean weight 1.
 
         Returns
         -------
@@ -332,7 +333,18 @@ class GaussianDriftDetector(BaseEstimator):
             raise ValueError(
                 "sample_weight sums to zero; give some sample positive weight."
             )
-        return w * (w.size / w.sum())
+        return w
+
+    def _reference(self):
+        """Reference features, sums and weights, rescaled to mean weight 1.
+
+        Weights are kept raw across ``partial_fit`` calls and normalised once
+        here over the whole reference, so partial fits equal one fit; the
+        features are linear in the weight, so rescaling them is exact.
+        """
+        c = self._ref_w.size / self._ref_w.sum()
+        F = None if self._F_ref is None else self._F_ref * c
+        return F, self._sums * c, self._ref_w * c
 
     def _add(self, X, w):
         F = self._features(X, w)
@@ -347,6 +359,17 @@ class GaussianDriftDetector(BaseEstimator):
 
     def partial_fit(self, X_ref, y=None, sample_weight=None) -> GaussianDriftDetector:
         """Add samples to the reference (fits it on the first call).
+
+        Parameters
+        ----------
+        X_ref : array-like of shape (n_samples, n_features)
+            Reference samples to add.
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights on the same scale as earlier batches' weights (kept raw;
+            the whole reference is rescaled to mean 1 at test time, so a
+            sequence of partial fits equals one fit on the concatenation).
 
         Returns
         -------
@@ -394,9 +417,7 @@ class GaussianDriftDetector(BaseEstimator):
         """
         X = self._validate_new(X)
         F = self._features(X, np.ones(X.shape[0]))
-        return self._test_features(
-            self._F_ref, self._sums, self._ref_w, F, self.random_state
-        )
+        return self._test_features(*self._reference(), F, self.random_state)
 
     def predict(self, X) -> int:
         """1 when drift is detected in ``X``, else 0."""
@@ -557,10 +578,11 @@ class GaussianDriftDetector(BaseEstimator):
         rng = check_random_state(self.random_state)
         starts = list(range(0, n - window + 1, step))
         results, rows = [], []
+        fixed = self._reference() if reference == "fixed" else None
         for i, s in enumerate(starts):
             Fw = F[s : s + window]
             if reference == "fixed":
-                ref = (self._F_ref, self._sums, self._ref_w)
+                ref = fixed
             elif i == 0:
                 continue
             else:

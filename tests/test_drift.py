@@ -556,6 +556,59 @@ def test_partial_fit_equals_fit_and_weights():
     assert asym.test(Y).p_value == pytest.approx(want.p_value)
 
 
+@pytest.mark.parametrize("method", ["permutation", "asymptotic"])
+def test_weighted_partial_fit_equals_weighted_fit(method):
+    # Weights are relative over the whole reference, not per batch.
+    rng = np.random.default_rng(20)
+    X, Y = rng.normal(size=(120, 3)), rng.normal(size=(80, 3)) + 0.3
+    w = np.r_[np.ones(60), np.full(60, 3.0)]
+    params = dict(method=method, n_permutations=100, random_state=0)
+    a = GaussianDriftDetector(**params).fit(X, sample_weight=w).test(Y)
+    det = GaussianDriftDetector(**params)
+    det.partial_fit(X[:60], sample_weight=w[:60])
+    det.partial_fit(X[60:], sample_weight=w[60:])
+    b = det.test(Y)
+    assert b.n_ref == a.n_ref == 120
+    assert b.statistic == pytest.approx(a.statistic, rel=1e-10, abs=1e-10)
+    assert b.p_value == pytest.approx(a.p_value, rel=1e-10, abs=1e-10)
+    assert b.effect == pytest.approx(a.effect, rel=1e-10, abs=1e-10)
+    np.testing.assert_allclose(b.feature_scores, a.feature_scores, rtol=1e-10)
+    # Independent check of the effect: symmetric KL of weighted ML fits.
+    m1, m2 = np.average(X, axis=0, weights=w), Y.mean(axis=0)
+    C1 = np.cov(X.T, aweights=w, bias=True)
+    C2 = _ml_cov(Y)
+    kish = w.sum() ** 2 / np.square(w).sum()
+    dm = m1 - m2
+    P1, P2 = np.linalg.solve(C1, np.eye(3)), np.linalg.solve(C2, np.eye(3))
+    jeff = 0.5 * (np.trace(P2 @ C1) + np.trace(P1 @ C2) - 6 + dm @ (P1 + P2) @ dm)
+    want = 0.5 * jeff - null_bias(kish, 80.0, 3)
+    assert b.effect == pytest.approx(want, rel=1e-8)
+
+
+@pytest.mark.parametrize("method", ["permutation", "asymptotic"])
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_huge_shift_is_drift_or_a_clear_error_never_a_warning(method, covariance_type):
+    rng = np.random.default_rng(21)
+    X, Y = rng.normal(size=(100, 3)), rng.normal(size=(80, 3)) + 1e8
+    det = GaussianDriftDetector(
+        method=method, covariance_type=covariance_type, n_permutations=50
+    ).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            res = det.test(Y)
+        except ValueError as exc:
+            msg = str(exc)
+            assert "standard deviations" in msg and "drift" in msg
+            assert "units" in msg
+            assert "more samples" not in msg
+        else:
+            assert res.is_drift and res.p_value < ALPHA
+    # A shift float64 still resolves is tested as usual.
+    res = det.test(rng.normal(size=(80, 3)) + 1e4)
+    assert res.is_drift
+
+
 def test_n_jobs_and_clone_do_not_change_results():
     rng = np.random.default_rng(14)
     X, Y = rng.normal(size=(100, 3)), rng.normal(size=(100, 3))
