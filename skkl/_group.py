@@ -5,6 +5,7 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
+from joblib import effective_n_jobs
 from scipy.linalg import get_blas_funcs
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
@@ -165,9 +166,11 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
         Group prior probabilities used by ``transform_kind='proba'``; None uses
         the groups' shares of the total sample weight.
     n_jobs : int or None, default=None
-        Number of threads over row chunks in :meth:`transform`, and the
-        default ``n_jobs`` of :meth:`divergence_matrix`. ``None`` means 1
-        unless in a :func:`joblib.parallel_config` context.
+        Number of threads over blocks of rows in :meth:`fit` and
+        :meth:`partial_fit` (results do not depend on it) and over row chunks
+        in :meth:`transform`, and the default ``n_jobs`` of
+        :meth:`divergence_matrix`. ``None`` means 1 unless in a
+        :func:`joblib.parallel_config` context; -1 means all cores.
 
     Attributes
     ----------
@@ -314,7 +317,13 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
             self.__dict__.pop("clusterer_", None)
         full, higher = self._moment_layout()
         self._moments = group_moments(
-            X, groups, len(classes), sample_weight, full=full, higher=higher
+            X,
+            groups,
+            len(classes),
+            sample_weight,
+            full=full,
+            higher=higher,
+            n_threads=effective_n_jobs(self.n_jobs),
         )
         empty = np.flatnonzero(self._moments.weight <= 0)
         if empty.size:
@@ -386,6 +395,7 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
             sample_weight,
             full=full,
             higher=higher,
+            n_threads=effective_n_jobs(self.n_jobs),
         )
         if not first_call:
             prev = self._moments

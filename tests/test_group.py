@@ -622,3 +622,24 @@ def test_shrink_helper_matches_sklearn_shrunk_covariance():
     diag = np.diagonal(S, axis1=1, axis2=2)
     np.testing.assert_allclose(shrink(diag, a), np.diagonal(out, axis1=1, axis2=2))
     np.testing.assert_array_equal(S, S_in)  # input untouched
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+@pytest.mark.parametrize("shrinkage", [None, "ledoit_wolf"])
+def test_threaded_fit_is_identical_to_serial(covariance_type, shrinkage):
+    # Enough rows for many blocks per group, so threads share the work.
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(30_000, 12)) * rng.uniform(0.5, 3, size=12) + 100.0
+    y = rng.integers(4, size=len(X))
+    w = rng.uniform(0.1, 2.0, size=len(X))
+    params = dict(covariance_type=covariance_type, shrinkage=shrinkage)
+    serial = GroupGaussians(**params).fit(X, y, sample_weight=w)
+    threaded = GroupGaussians(**params, n_jobs=2).fit(X, y, sample_weight=w)
+    np.testing.assert_array_equal(threaded.means_, serial.means_)
+    np.testing.assert_array_equal(threaded.covariances_, serial.covariances_)
+    streamed = GroupGaussians(**params, n_jobs=2)
+    for part in np.array_split(np.arange(len(X)), 3):
+        streamed.partial_fit(
+            X[part], y[part], classes=np.arange(4), sample_weight=w[part]
+        )
+    np.testing.assert_allclose(streamed.covariances_, serial.covariances_, rtol=1e-10)
