@@ -168,7 +168,7 @@ def group_moments(
     third = np.zeros((n_blocks, d)) if higher else None
     fourth = np.zeros(n_blocks) if higher else None
     tasks = [
-        (g, start, min(start + rows, bounds[g + 1]))
+        (start, min(start + rows, bounds[g + 1]))
         for g in range(K)
         for start in range(bounds[g], bounds[g + 1], rows)
     ]
@@ -182,7 +182,7 @@ def group_moments(
 
     def _run_blocks(indices, buffer, ones):
         for i in indices:
-            _, start, stop = tasks[i]
+            start, stop = tasks[i]
             # A cache-resident copy, centred in place: X is never modified.
             Xb = buffer[: stop - start]
             if order is None:

@@ -17,6 +17,7 @@ from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils.parallel import Parallel, delayed
 
 from ._linalg import cholesky, logdet_from_cholesky
+from ._moments import shrink
 
 __all__ = ["PARTS", "MomentSpec", "moment_features", "part_statistics", "permute"]
 
@@ -118,19 +119,6 @@ def _moments(S: np.ndarray, spec: MomentSpec):
     return n, m, C
 
 
-def _shrink(C: np.ndarray, a, full: bool) -> np.ndarray:
-    """``(1 - a) C + a mu I`` with ``mu`` the mean variance, for a per row."""
-    a = np.broadcast_to(np.asarray(a, dtype=np.float64), C.shape[:1])
-    if full:
-        d = C.shape[-1]
-        mu = np.trace(C, axis1=-2, axis2=-1) / d
-        out = (1.0 - a)[:, None, None] * C
-        out[:, np.arange(d), np.arange(d)] += (a * mu)[:, None]
-        return out
-    mu = C.mean(axis=1)
-    return (1.0 - a)[:, None] * C + (a * mu)[:, None]
-
-
 def _logdet(C: np.ndarray, full: bool) -> np.ndarray:
     if full:
         return logdet_from_cholesky(
@@ -197,8 +185,8 @@ def part_statistics(S1: np.ndarray, total: np.ndarray, spec: MomentSpec, shrinka
     features = N * (vt - vw) + var_part
     if shrinkage is not None:
         a_tot, a1, a2 = shrinkage
-        CT, W = _shrink(CT, a_tot, full), _shrink(W, a_tot, full)
-        C1, C2 = _shrink(C1, a1, full), _shrink(C2, a2, full)
+        CT, W = shrink(CT, a_tot), shrink(W, a_tot)
+        C1, C2 = shrink(C1, a1), shrink(C2, a2)
         vw, v1, v2 = _log_diag(W, full), _log_diag(C1, full), _log_diag(C2, full)
     ld_t, ld_w = _logdet(CT, full), _logdet(W, full)
     ld_1, ld_2 = _logdet(C1, full), _logdet(C2, full)

@@ -758,6 +758,20 @@ def _kinds() -> list[str]:
     return sorted(DIVERGENCES)
 
 
+def _add_kind_options(parser: argparse.ArgumentParser, default: str) -> None:
+    """``--kind`` and ``--alpha``, shared by the commands that take a divergence."""
+    parser.add_argument(
+        "--kind",
+        default=default,
+        choices=_kinds(),
+        metavar="KIND",
+        help=f"one of {', '.join(_kinds())} (default: {default})",
+    )
+    parser.add_argument(
+        "--alpha", type=float, default=0.5, help="order of 'renyi' (default 0.5)"
+    )
+
+
 _COV_TYPES = ["full", "diag", "spherical", "tied"]
 
 _DRIFT_EPILOG = """\
@@ -837,16 +851,7 @@ def build_parser() -> argparse.ArgumentParser:
         "A progress bar shows on stderr for large files when it is a terminal.",
     )
     pw.add_argument("file", metavar="FILE", help=".npz or .csv file")
-    pw.add_argument(
-        "--kind",
-        default="kl",
-        choices=_kinds(),
-        metavar="KIND",
-        help=f"one of {', '.join(_kinds())} (default: kl)",
-    )
-    pw.add_argument(
-        "--alpha", type=float, default=0.5, help="order of 'renyi' (default 0.5)"
-    )
+    _add_kind_options(pw, default="kl")
     pw.add_argument(
         "--covariance-type",
         choices=_COV_TYPES,
@@ -871,18 +876,9 @@ def build_parser() -> argparse.ArgumentParser:
     sep.add_argument(
         "--columns", metavar="A,B,...", help="feature columns (default: all others)"
     )
-    sep.add_argument(
-        "--kind",
-        default="bhattacharyya",
-        choices=_kinds(),
-        metavar="KIND",
-        help=f"one of {', '.join(_kinds())} (default: bhattacharyya)",
-    )
+    _add_kind_options(sep, default="bhattacharyya")
     sep.add_argument(
         "--covariance-type", default="full", choices=_COV_TYPES, help="default: full"
-    )
-    sep.add_argument(
-        "--alpha", type=float, default=0.5, help="order of 'renyi' (default 0.5)"
     )
     sep.add_argument(
         "--shrinkage",

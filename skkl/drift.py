@@ -45,10 +45,10 @@ from ._drift_stats import (
     statistic_values,
 )
 from ._gaussians import Gaussians
+from ._moments import shrink as shrink_covariances
 from ._permutation import (
     MomentSpec,
     _moments,
-    _shrink,
     moment_features,
     permute,
 )
@@ -527,7 +527,10 @@ class GaussianDriftDetector(BaseEstimator):
         if shrink is None:
             bias = null_bias(n1, n2, d) if full else d * uni_bias
         else:
-            C1, C2 = _shrink(C1, shrink[1], full), _shrink(C2, shrink[2], full)
+            C1, C2 = (
+                shrink_covariances(C1, shrink[1]),
+                shrink_covariances(C2, shrink[2]),
+            )
             # First-order plug-in bias (shrinkage only lowers it).
             bias = (d * (d + 3) / 4 if full else d / 2) * (1 / n1 + 1 / n2)
         kind = "full" if full else "diag"
