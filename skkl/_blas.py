@@ -1,0 +1,48 @@
+"""BLAS threading and chunk sizing shared by every engine (internal).
+
+One threshold decides when a product is too small to pay for BLAS threads:
+below it, thread start-up and (on a busy machine) spinning threads cost more
+than the work itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+try:  # where older scikit-learn releases export it
+    from sklearn.utils import get_chunk_n_rows
+except ImportError:  # scikit-learn 1.9 keeps it in a private module
+    from sklearn.utils._chunking import get_chunk_n_rows
+
+__all__ = [
+    "SINGLE_THREAD_FLOPS",
+    "blas_single_thread",
+    "blas_threads_for",
+    "get_chunk_n_rows",
+]
+
+# Products below this many flops run on one BLAS thread.
+SINGLE_THREAD_FLOPS = 2**26
+
+_CONTROLLER: Any = None
+
+
+def blas_single_thread() -> contextlib.AbstractContextManager:
+    """Context manager limiting BLAS to one thread (the controller is cached)."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
+
+
+def blas_threads_for(flops: float) -> contextlib.AbstractContextManager:
+    """One BLAS thread for a product of fewer than ``SINGLE_THREAD_FLOPS`` flops.
+
+    Larger products keep the caller's BLAS threading (a null context).
+    """
+    if flops < SINGLE_THREAD_FLOPS:
+        return blas_single_thread()
+    return contextlib.nullcontext()
