@@ -19,7 +19,7 @@ correlation ``delta`` between features 0 and 1; every variance multiplied by
 ``--variants`` prints, on the same data sets, the power of the candidate
 combinations of the permutation parts that were compared to choose the
 default 'combined' statistic (weighted Tippett or Fisher over the parts of
-``skkl._permutation.PARTS``).
+``skkl.drift._permutation.PARTS``).
 
 Run ``python benchmarks/bench_drift.py [--quick] [--variants]``; the full run
 takes about 8 minutes on 2 cores (the MMD at n=2000 dominates), ``--quick``
@@ -36,14 +36,14 @@ from scipy import stats
 from threadpoolctl import threadpool_info
 
 from skkl import GaussianDriftDetector
-from skkl._drift_stats import npc, perm_p_value, statistic_values
-from skkl._permutation import PARTS, MomentSpec, moment_features, permute
+from skkl.drift._combine import npc, perm_p_value, statistic_values
+from skkl.drift._permutation import PARTS, MomentSpec, moment_features, permute
 
 ALPHA = 0.05
 SKKL = ("combined", "lrt", "mean", "covariance")
 
 # Candidate combinations: name -> ({part: weight}, how). 'current' is the
-# default of skkl._drift_stats; 'previous' the one it replaced.
+# default of skkl.drift._combine; 'previous' the one it replaced.
 VARIANTS = {
     "previous: mean .5, cov .25, var_max .25": (
         {"mean": 0.5, "covariance": 0.25, "variance_max": 0.25},

@@ -16,14 +16,14 @@ from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skkl import DriftResult, GaussianDriftDetector
-from skkl._drift_stats import (
+from skkl.drift._combine import (
     combined_parts,
     holm,
     null_bias,
     perm_p_value,
     statistic_values,
 )
-from skkl._permutation import (
+from skkl.drift._permutation import (
     PARTS,
     MomentSpec,
     _permuted_sums,

@@ -16,8 +16,8 @@ from sklearn.utils import check_random_state, gen_even_slices
 from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils.parallel import Parallel, delayed
 
-from ._linalg import cholesky, logdet_from_cholesky
-from ._moments import shrink
+from .._linalg import cholesky, logdet_from_cholesky
+from .._moments import shrink
 
 __all__ = ["PARTS", "MomentSpec", "moment_features", "part_statistics", "permute"]
 

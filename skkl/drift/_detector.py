@@ -13,11 +13,11 @@ T^2 in disguise) plus a covariance part. The default statistic, 'combined',
 also splits the covariance part into a variance part and a correlation part
 and adds the largest per-feature variance change and the largest pairwise
 correlation change, then combines the five parts' permutation p-values
-(weighted Tippett; see ``skkl/_drift_stats.py``). By default p-values come
+(weighted Tippett; see ``skkl/drift/_combine.py``). By default p-values come
 from permutations, which are exact for any distribution under
 exchangeability: the Gaussian model only shapes which differences the test is
 sensitive to. Every permutation's statistics come from one matrix product
-(see ``skkl/_permutation.py``).
+(see ``skkl/drift/_permutation.py``).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._drift_stats import (
+from ._combine import (
     asymptotic_test,
     holm,
     null_bias,
@@ -44,15 +44,15 @@ from ._drift_stats import (
     perm_threshold,
     statistic_values,
 )
-from ._gaussians import Gaussians
-from ._moments import shrink as shrink_covariances
+from .._gaussians import Gaussians
+from .._moments import shrink as shrink_covariances
 from ._permutation import (
     MomentSpec,
     _moments,
     moment_features,
     permute,
 )
-from .divergence import divergence
+from ..divergence import divergence
 
 __all__ = ["DriftResult", "GaussianDriftDetector"]
 
