@@ -36,6 +36,9 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from .._gaussians import Gaussians
+from .._moments import shrink as shrink_covariances
+from ..divergence import divergence
 from ._combine import (
     asymptotic_test,
     holm,
@@ -44,15 +47,12 @@ from ._combine import (
     perm_threshold,
     statistic_values,
 )
-from .._gaussians import Gaussians
-from .._moments import shrink as shrink_covariances
 from ._permutation import (
     MomentSpec,
     _moments,
     moment_features,
     permute,
 )
-from ..divergence import divergence
 
 __all__ = ["DriftResult", "GaussianDriftDetector"]
 
