@@ -1,25 +1,10 @@
 """skkl: exact, fast divergences between Gaussians, native to scikit-learn."""
 
 import importlib
-from typing import TYPE_CHECKING
 
 from ._gaussians import COVARIANCE_TYPES, Gaussians, n_features_from_packed, packed_size
 from ._version import __version__
 from .divergence import DIVERGENCES, DivergenceInfo, divergence, kl_divergence
-
-if TYPE_CHECKING:  # for type checkers and IDEs; loaded lazily at run time
-    from ._group import GroupGaussians
-    from .drift import DriftResult, GaussianDriftDetector
-    from .metric import KLMetric
-    from .pairwise import pairwise_divergence, pairwise_divergence_chunked
-    from .separability import (
-        BayesErrorBounds,
-        SeparabilityResult,
-        bayes_error_bounds,
-        bayes_error_bounds_gaussians,
-        gaussian_divergence_score,
-        separability_score,
-    )
 
 # Public names of the modules that import scikit-learn (and through it scipy.stats
 # and pandas: seconds on a cold start), loaded on first access so that
@@ -53,26 +38,15 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-__all__ = [
-    "BayesErrorBounds",
+_EAGER = [
     "COVARIANCE_TYPES",
     "DIVERGENCES",
     "DivergenceInfo",
-    "DriftResult",
-    "GaussianDriftDetector",
     "Gaussians",
-    "GroupGaussians",
-    "KLMetric",
-    "SeparabilityResult",
     "__version__",
-    "bayes_error_bounds",
-    "bayes_error_bounds_gaussians",
     "divergence",
-    "gaussian_divergence_score",
     "kl_divergence",
     "n_features_from_packed",
     "packed_size",
-    "pairwise_divergence",
-    "pairwise_divergence_chunked",
-    "separability_score",
 ]
+__all__ = sorted(_EAGER + list(_LAZY))
