@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_iris
 
-from skkl import Gaussians, cli, kl_divergence
+from skkl import Gaussians, kl_divergence
 from skkl._progress import ProgressBar
-from skkl.cli import main
+from skkl.cli import _commands, main
 from skkl.divergence import divergence
 
 
@@ -253,7 +253,7 @@ def test_pairwise_progress_bar_on_a_terminal(tmp_path, capsys, monkeypatch):
 
     term = Terminal()
     monkeypatch.setattr(sys, "stderr", term)
-    monkeypatch.setattr(cli, "_PROGRESS_MIN_ROWS", 1)
+    monkeypatch.setattr(_commands, "PROGRESS_MIN_ROWS", 1)
     assert (
         main(["pairwise", str(tmp_path / "g.npz"), "--out", str(tmp_path / "D.npy")])
         == 0
@@ -296,11 +296,10 @@ def test_pairwise_errors(tmp_path, capsys):
         (["no_cov.npz"], "missing ['covariances']"),
         (["bad_cov.npz"], "bad_cov.npz: "),
         (["g.txt"], "needs --covariance-type"),
-        (["g.json"], "expected a .npz or .csv"),
+        (["g.json"], "expected a .npz, a .csv"),
         (["short.csv", "--covariance-type", "full"], "impossible"),
         (["ok.npz", "--out", "D.txt"], "--out must end in .npy or .csv"),
         (["ok.npz", "--out", str(tmp_path / "no_dir" / "D.npy")], "No such file"),
-        (["ok.npz", "--kind", "renyi", "--alpha", "-1"], "alpha"),
     ]
     for args, message in cases:
         argv = ["pairwise", str(tmp_path / args[0]), *args[1:]]
@@ -311,6 +310,15 @@ def test_pairwise_errors(tmp_path, capsys):
     assert "invalid choice: 'nope'" in capsys.readouterr().err
     assert main(["pairwise", str(tmp_path / "ok.npz"), "--n-jobs", "0"]) == 2
     assert "argument --n-jobs: must be a non-zero integer" in capsys.readouterr().err
+    # Flags are checked at parse time: a usage line, no traceback.
+    for flag, message in [
+        (["--kind", "renyi", "--order", "-1"], "argument --order: must be in (0, inf)"),
+        (["--alpha", "0.5"], "--alpha was removed because it meant two things; use "
+         "--order"),
+    ]:
+        assert main(["pairwise", str(tmp_path / "ok.npz"), *flag]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("usage: skkl pairwise") and message in err, err
 
 
 # -- separability ---------------------------------------------------------------
@@ -375,15 +383,17 @@ def test_separability_errors(tmp_path, iris_csv, capsys):
         ([iris_csv, "--target", "species", "--columns", "petal_length,foo"], "'foo'"),
         ([iris_csv, "--target", "species", "--columns", "species"], "target column"),
         ([text, "--target", "y"], "non-numeric column(s) 'name'"),
-        ([hole, "--target", "y"], "'x' (row 2)"),
+        ([hole, "--target", "y"], "1 of 4 rows have missing or non-finite values in "
+         "the columns used ('x': 1), on line 3 (the header is line 1); drop those "
+         "rows with --dropna"),
         ([one, "--target", "y"], "single class"),
         ([lonely, "--target", "y"], "class 1 of 'y' has 1 row"),
         ([few, "--target", "y"], "2 data row(s); at least 4"),
         ([dup, "--target", "y"], "duplicate column names ['x']"),
         ([str(tmp_path / "empty.csv"), "--target", "y"], "the file is empty"),
-        ([str(tmp_path / "binary.csv"), "--target", "y"], "not a UTF-8 CSV"),
+        ([str(tmp_path / "binary.csv"), "--target", "y"], "not a UTF-8 text file"),
         ([str(tmp_path), "--target", "y"], "not a regular file"),
-        ([str(tmp_path / "ragged.csv"), "--target", "y"], "data row 2 has 1 fields"),
+        ([str(tmp_path / "ragged.csv"), "--target", "y"], "data row 2 has 1 fields (line 3)"),
         ([iris_csv, "--target", "species", "--shrinkage", "2"], "--shrinkage"),
     ]
     for args, message in cases:
@@ -433,7 +443,13 @@ def test_drift_errors(tmp_path, drift_csvs, capsys):
         ([ref, tiny, "--columns", "a,b"], "1 data row(s); at least 2"),
         ([ref, same, "--columns", ","], "--columns is empty"),
         ([ref, same, "--columns", "a", "--n-permutations", "0"], "positive integer"),
-        ([ref, same, "--columns", "a", "--alpha", "2"], "alpha"),
+        ([ref, same, "--columns", "a", "--level", "2"], "--level: must be in (0, 1)"),
+        ([ref, same, "--alpha", "0.1"], "use --level for the test level"),
+        ([ref, same, "--min-effect", "-1"], "--min-effect: must be in [0, inf)"),
+        # p-values are >= 1/(B+1): with B=19, p < 0.05 is impossible.
+        ([ref, same, "--n-permutations", "19"], "use at least 20"),
+        ([ref, same, "--level", "0.001", "--permutations", "999"], "at least 1000"),
+        ([ref, same, "--method", "bootstrap"], "invalid choice: 'bootstrap'"),
     ]
     for args, message in cases:
         assert main(["drift", *args]) == 2, args
@@ -444,7 +460,7 @@ def test_missing_module_is_reported(monkeypatch, drift_csvs, capsys):
     (ref, _), (same, _), _ = drift_csvs
     monkeypatch.setitem(sys.modules, "skkl.drift", None)  # import now fails
     assert main(["drift", ref, same, "--columns", "a"]) == 2
-    assert "`skkl drift` needs skkl.drift" in capsys.readouterr().err
+    assert "this installation of skkl is incomplete" in capsys.readouterr().err
 
 
 def test_import_skkl_and_help_do_not_load_sklearn():
