@@ -263,8 +263,6 @@ def _demo_plots(directory: Path, gg, X, y, drift, names) -> None:
         "wine_ellipses.png": GaussianEllipsesDisplay.from_estimator(gg, X, y, pca=True),
         "wine_drift.png": DriftDisplay.from_result(drift, feature_names=names),
     }
-    # Thirteen long feature names under the bars need to stand upright.
-    displays["wine_drift.png"].ax_[-1].tick_params(axis="x", labelrotation=90)
     print(_heading("Figures"))
     for name, display in displays.items():
         path = directory / name

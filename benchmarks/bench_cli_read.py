@@ -1,0 +1,96 @@
+"""Reading a 1,000,000 x 20 numeric CSV with the CLI's reader, by engine.
+
+Side by side in one run: the CLI's table reader with pandas' C parser, with
+numpy.loadtxt (pandas hidden, as on an install without pandas), and the
+standard library's csv module (the reader before the split) on a 10% slice,
+scaled. Also the peak memory of each read (tracemalloc, Python allocations
+plus numpy's buffers). Target (issue 12): at most 5 s per file.
+
+Usage: python benchmarks/bench_cli_read.py [--rows N] [--dir DIR]
+"""
+
+import argparse
+import csv
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+CODE = """
+import sys, time, tracemalloc
+{hide}
+from skkl.cli._io import open_table
+t = open_table({path!r})
+tracemalloc.start()
+t0 = time.perf_counter()
+X = t.read(t.columns, progress=False).numeric
+dt = time.perf_counter() - t0
+peak = tracemalloc.get_traced_memory()[1]
+print(dt, peak, X.shape[0], X.shape[1], float(X.sum()))
+"""
+
+
+def run(path, hide_pandas):
+    hide = "sys.modules['pandas'] = None" if hide_pandas else ""
+    code = CODE.format(hide=hide, path=str(path))
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return float(out[0]), float(out[1]), int(out[2]), float(out[4])
+
+
+def csv_module(path, fraction=0.1):
+    n_total = sum(1 for _ in open(path)) - 1
+    limit = int(n_total * fraction)
+    t0 = time.perf_counter()
+    with open(path, newline="") as fh:
+        reader = csv.reader(fh)
+        next(reader)
+        rows = [r for _, r in zip(range(limit), reader, strict=False)]
+    X = np.array(rows, dtype=np.float64)
+    return (time.perf_counter() - t0) / fraction, X.shape
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--dir", default="/tmp/skkl_bench_read")
+    args = parser.parse_args()
+    d = Path(args.dir)
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / f"X_{args.rows}x20.csv"
+    if not path.exists():
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(args.rows, 20))
+        # pandas' to_csv format: the shortest repr of each float (~19 chars).
+        with open(path, "w") as fh:
+            fh.write(",".join(f"f{j}" for j in range(20)) + "\n")
+            for row in X.tolist():
+                fh.write(",".join(map(repr, row)) + "\n")
+    size = path.stat().st_size / 1e6
+    from threadpoolctl import threadpool_info
+
+    kernels = {i.get("internal_api"): i.get("architecture") for i in threadpool_info()}
+    print(f"file: {path} ({size:.0f} MB); BLAS: {kernels}")
+    t_pd, m_pd, n, s_pd = run(path, hide_pandas=False)
+    t_np, m_np, _, s_np = run(path, hide_pandas=True)
+    t_csv, _ = csv_module(path)
+    assert abs(s_pd - s_np) <= 1e-9 * n, (s_pd, s_np)  # same numbers
+    target = 5.0
+    rows = [
+        ("pandas C parser (default)", t_pd, m_pd),
+        ("numpy.loadtxt (no pandas)", t_np, m_np),
+        ("csv module (old reader, 10% scaled)", t_csv, float("nan")),
+    ]
+    print(f"{'engine':38s} {'seconds':>8s} {'peak MB':>8s}  target <= {target} s")
+    for name, t, m in rows:
+        mark = "met" if t <= target else "missed"
+        print(f"{name:38s} {t:8.2f} {m / 1e6:8.0f}  {mark}")
+    print(f"ratio csv-module / pandas: {t_csv / t_pd:.1f}x; numpy / pandas: "
+          f"{t_np / t_pd:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
