@@ -22,6 +22,7 @@ import gzip
 import io
 import lzma
 import sys
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -310,6 +311,10 @@ class _Table:
 class DelimitedTable(_Table):
     """A delimited text file with a header row (possibly compressed)."""
 
+    #: C parsers tried in turn; each gives up (None) when its package is
+    #: missing or the file has malformed cells.
+    engines = ("pyarrow", "pandas", "numpy")
+
     def __init__(self, path: Path, sep: str | None = None):
         self.path = path
         with _reading(path), _open_binary(path) as fh:
@@ -364,7 +369,8 @@ class DelimitedTable(_Table):
         idx = [self.columns.index(n) for n in [*numeric, *text]]
         raw = None
         with self._progress(progress) as bar:
-            for reader in (self._read_pandas, self._read_numpy):
+            for engine in self.engines:
+                reader = getattr(self, f"_read_{engine}")
                 raw = reader(idx[: len(numeric)], idx[len(numeric) :], bar)
                 if raw is not None:
                     break
@@ -378,15 +384,61 @@ class DelimitedTable(_Table):
         with self._progress(progress) as bar:
             return self._read_slow(numeric, text, bar)
 
+    def _read_pyarrow(self, num_idx, text_idx, bar) -> _Raw | None:
+        try:
+            import pyarrow as pa
+            from pyarrow import csv as pa_csv
+        except ImportError:  # also a pyarrow built for another numpy
+            return None
+        names = [f"f{j}" for j in range(len(self.columns))]
+        types = {names[j]: pa.float64() for j in num_idx}
+        types.update({names[j]: pa.string() for j in text_idx})
+        try:
+            with _reading(self.path), _open_binary(self.path, bar) as fh:
+                tab = pa_csv.read_csv(
+                    fh,
+                    read_options=pa_csv.ReadOptions(
+                        skip_rows=self.skip, column_names=names, encoding="utf8"
+                    ),
+                    parse_options=pa_csv.ParseOptions(delimiter=self.delimiter),
+                    convert_options=pa_csv.ConvertOptions(
+                        include_columns=[names[j] for j in [*num_idx, *text_idx]],
+                        column_types=types,
+                        null_values=list(NA_VALUES),
+                        strings_can_be_null=True,
+                        quoted_strings_can_be_null=False,
+                    ),
+                )
+        except (pa.ArrowInvalid, ValueError):  # malformed: the slow pass explains
+            return None
+        n = tab.num_rows
+        X = np.empty((n, len(num_idx)))
+        for k, j in enumerate(num_idx):
+            X[:, k] = tab.column(names[j]).to_numpy(zero_copy_only=False)
+        texts, missing = {}, np.zeros((n, len(text_idx)), dtype=bool)
+        for k, j in enumerate(text_idx):
+            col = tab.column(names[j])
+            missing[:, k] = col.is_null().to_numpy(zero_copy_only=False)
+            values = np.array(col.fill_null("").to_pylist(), dtype=str)
+            texts[self.columns[j]] = np.char.strip(values)
+            missing[:, k] |= np.isin(texts[self.columns[j]], NA_VALUES)
+        return _Raw(X, texts, missing)
+
     def _read_pandas(self, num_idx, text_idx, bar) -> _Raw | None:
         try:
             import pandas as pd
         except ImportError:
             return None
         try:
-            with _reading(self.path), _open_binary(self.path, bar) as fh:
+            with _reading(self.path), contextlib.ExitStack() as stack:
+                # A path is parsed fastest; a progress bar needs our reader.
+                source = (
+                    stack.enter_context(_open_binary(self.path, bar))
+                    if bar.enabled
+                    else str(self.path)
+                )
                 df = pd.read_csv(
-                    fh,
+                    source,
                     sep=self.delimiter,
                     engine="c",
                     header=None,
@@ -398,6 +450,7 @@ class DelimitedTable(_Table):
                     encoding="utf-8-sig",
                     skip_blank_lines=True,
                     low_memory=False,
+                    compression="infer" if isinstance(source, str) else None,
                 )
         except ValueError:  # ragged rows, bad quoting: the slow pass explains
             return None
@@ -417,7 +470,13 @@ class DelimitedTable(_Table):
 
     def _read_numpy(self, num_idx, text_idx, bar) -> _Raw | None:
         def load(usecols, dtype, progress):
-            with _reading(self.path), _open_binary(self.path, progress) as fh:
+            with (
+                _reading(self.path),
+                _open_binary(self.path, progress) as fh,
+                warnings.catch_warnings(),
+            ):
+                # numpy 1.23-1.26 warn that blank lines no longer count as rows.
+                warnings.filterwarnings("ignore", "Input line", UserWarning)
                 tf = io.TextIOWrapper(fh, encoding="utf-8-sig", newline="")
                 return np.loadtxt(
                     tf,

@@ -78,7 +78,9 @@ def _number(text: str, low=None, high=None, *, closed=False, integer=False):
         hi = "inf" if high is None else f"{high:g}"
         left = "[" if closed and low is not None else "("
         right = "]" if closed and high is not None else ")"
-        raise argparse.ArgumentTypeError(f"must be in {left}{lo}, {hi}{right}, got {text}")
+        raise argparse.ArgumentTypeError(
+            f"must be in {left}{lo}, {hi}{right}, got {text}"
+        )
     return value
 
 
