@@ -88,8 +88,10 @@ def main():
     for name, t, m in rows:
         mark = "met" if t <= target else "missed"
         print(f"{name:38s} {t:8.2f} {m / 1e6:8.0f}  {mark}")
-    print(f"ratio csv-module / pandas: {t_csv / t_pd:.1f}x; numpy / pandas: "
-          f"{t_np / t_pd:.2f}x")
+    print(
+        f"ratio csv-module / pandas: {t_csv / t_pd:.1f}x; numpy / pandas: "
+        f"{t_np / t_pd:.2f}x"
+    )
 
 
 if __name__ == "__main__":

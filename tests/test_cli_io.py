@@ -23,8 +23,8 @@ from sklearn.datasets import load_iris
 from skkl import Gaussians
 from skkl.cli._errors import CLIError
 from skkl.cli._io import (
-    DelimitedTable,
     NA_VALUES,
+    DelimitedTable,
     layout_from_columns,
     open_table,
     packed_columns,

@@ -24,6 +24,7 @@ import lzma
 import sys
 import warnings
 import zipfile
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,12 +166,12 @@ def _open_binary(path: Path, progress: ProgressBar | None = None):
 
 
 @contextlib.contextmanager
-def _reading(path: Path, what: str = "text"):
+def _reading(path: Path):
     """Turn decompression and decoding failures into a CLIError."""
     try:
         yield
     except UnicodeDecodeError as exc:
-        raise CLIError(f"{path}: not a UTF-8 {what} file ({exc}).") from None
+        raise CLIError(f"{path}: not a UTF-8 text file ({exc}).") from None
     except _DECOMPRESSION_ERRORS as exc:
         if isinstance(exc, (FileNotFoundError, PermissionError)):
             raise
@@ -227,7 +228,6 @@ class _Table:
     path: Path
     columns: list[str]
     has_header: bool = True
-    row_word = "line"
 
     def require_header(self) -> None:
         if not self.has_header:
@@ -278,6 +278,7 @@ class _Table:
         )
 
     def _read(self, numeric, text, dropna, progress) -> _Raw:
+        """The columns, NaN where missing (subclasses)."""
         raise NotImplementedError
 
     def _missing_message(self, raw, bad, numeric, text) -> str:
@@ -370,6 +371,7 @@ class DelimitedTable(_Table):
         raw = None
         with self._progress(progress) as bar:
             for engine in self.engines:
+                bar.n = 0  # a failed engine may have read part of the file
                 reader = getattr(self, f"_read_{engine}")
                 raw = reader(idx[: len(numeric)], idx[len(numeric) :], bar)
                 if raw is not None:
@@ -507,7 +509,7 @@ class DelimitedTable(_Table):
         n_cols = len(self.columns)
         num_idx = [self.columns.index(n) for n in numeric]
         text_idx = [self.columns.index(n) for n in text]
-        values, texts, lines = [], [], []
+        values, texts, lines = array("d"), [], []  # 8 bytes per number
         non_numeric = {}  # column -> [count, first value, first line]
         with _reading(self.path), _open_binary(self.path, bar) as fh:
             tf = io.TextIOWrapper(fh, encoding="utf-8-sig", newline="")
@@ -524,24 +526,23 @@ class DelimitedTable(_Table):
                         f"{self._delimiter_note()}."
                     )
                 lines.append(reader.line_num)
-                out = []
                 for j in num_idx:
                     v = row[j].strip()
                     if v in _NA:
-                        out.append(np.nan)
+                        values.append(np.nan)
                         continue
                     try:
-                        out.append(float(v))
+                        values.append(float(v))
                     except ValueError:
                         entry = non_numeric.setdefault(j, [0, v, reader.line_num])
                         entry[0] += 1
-                        out.append(np.nan)
-                values.append(out)
-                texts.append([row[j].strip() for j in text_idx])
+                        values.append(np.nan)
+                if text_idx:
+                    texts.append([row[j].strip() for j in text_idx])
         n = len(lines)
         if non_numeric:
             raise CLIError(self._non_numeric_message(non_numeric, n))
-        X = np.array(values, dtype=np.float64).reshape(n, len(num_idx))
+        X = np.frombuffer(values, dtype=np.float64).reshape(n, len(num_idx)).copy()
         T = np.array(texts, dtype=str).reshape(n, len(text_idx))
         return _Raw(
             X,
@@ -599,8 +600,6 @@ def _sniff(lines: list[str]) -> str:
 
 class ParquetTable(_Table):
     """A Parquet file (needs pyarrow)."""
-
-    row_word = "row"
 
     def __init__(self, path: Path):
         try:

@@ -58,7 +58,8 @@ def main():
             cells = [f"{v:.1f}" for v in x]
             out.append([name, islands[rng.integers(3)], *cells])
     # Missing values as R, pandas and databases write them.
-    for line, col, token in [(3, 2, "NA"), (10, 5, ""), (45, 3, "NaN"), (90, 4, "null")]:
+    holes = [(3, 2, "NA"), (10, 5, ""), (45, 3, "NaN"), (90, 4, "null")]
+    for line, col, token in holes:
         out[line - 1][col] = token
     _write(HERE / "penguins_na.csv", out)
 
