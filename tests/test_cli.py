@@ -679,12 +679,17 @@ def test_drift_method_is_passed_to_the_detector(method, drift_csvs, capsys):
     assert payload["statistic"] == pytest.approx(expected.statistic, rel=1e-12)
 
 
-def test_drift_library_errors_use_flag_names(drift_csvs, capsys):
+def test_drift_library_errors_use_flag_names(tmp_path, drift_csvs, capsys):
     (ref, _), (same, _), _ = drift_csvs
     argv = ["drift", ref, same, "--columns", "a,b", "--method", "asymptotic"]
     assert main([*argv, "--shrinkage", "oas"]) == 2
     err = capsys.readouterr().err
     assert "--shrinkage is only available with --method permutation" in err
+    three = _write_csv(tmp_path / "three.csv", ["a", "b", "c"], np.eye(3).tolist())
+    assert main(["drift", three, same, "--columns", "a,b,c"]) == 2
+    err = capsys.readouterr().err
+    assert "REFERENCE has 3 samples but --covariance-type full in 3 dimensions" in err
+    assert "use --shrinkage ledoit_wolf" in err and "--covariance-type diag" in err
 
 
 def test_drift_progress_on_a_terminal_and_silence_off_it(

@@ -58,6 +58,10 @@ _DRIFT_FLAGS = {
 def cli_wording(message: str, flags: dict) -> str:
     """``message`` with the library's parameter names replaced by CLI flags.
 
+    ``name=value`` and scikit-learn's "The 'name' parameter of ..." are
+    replaced for every name; a bare name only when it cannot be an ordinary
+    word (it holds an underscore, or is 'shrinkage') or opens the message.
+
     Examples
     --------
     >>> cli_wording(
@@ -67,6 +71,9 @@ def cli_wording(message: str, flags: dict) -> str:
     'use --shrinkage ledoit_wolf or --covariance-type diag'
     >>> cli_wording("The 'alpha' parameter of X must be < 1.", {"alpha": "--level"})
     '--level must be < 1.'
+    >>> cli_wording("X has 3 samples (permutation method)", {"X": "CURRENT",
+    ...     "method": "--method"})
+    'CURRENT has 3 samples (permutation method)'
     """
     message = re.sub(
         r"The '(\w+)' parameter of \w+",
@@ -79,7 +86,10 @@ def cli_wording(message: str, flags: dict) -> str:
             lambda m, flag=flag: f"{flag} {m[2]}",
             message,
         )
-        message = re.sub(rf"(?<![-\w']){name}\b", flag, message)
+        bare = rf"(?<![-\w']){name}\b" if "_" in name or name == "shrinkage" else None
+        if bare:
+            message = re.sub(bare, flag, message)
+        message = re.sub(rf"^{name}\b(?!=)", flag, message)
     return message
 
 
@@ -87,11 +97,12 @@ def cli_wording(message: str, flags: dict) -> str:
 def library_errors(flags: dict, prefix: str = ""):
     """Report the library's ``ValueError`` on the user's data as bad input.
 
-    Warnings the library raises are printed as one-line notes, in the same
-    wording. Anything else propagates: it is a bug, not bad input.
+    The library's ``UserWarning`` (advice about the data) is printed as a
+    one-line note in the same wording; other warnings keep their filters.
+    Anything else propagates: it is a bug, not bad input.
     """
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+        warnings.simplefilter("always", UserWarning)
         try:
             yield
         except ValueError as exc:
