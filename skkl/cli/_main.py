@@ -320,7 +320,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--method",
         choices=_DRIFT_METHODS,
         default="permutation",
-        help="how the p-value is computed (default: permutation); see the docs",
+        help="p-value engine of GaussianDriftDetector: permutation (exact, "
+        "default), asymptotic (chi-square approximations, large n), gram "
+        "(permutations in sample space, large d) or auto (the detector picks); "
+        "gram and auto need a detector that has them",
     )
     dr.add_argument(
         "--min-effect",
@@ -335,7 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
         dest="n_permutations",
         type=_positive_int,
         default=1000,
-        help="permutations for the p-value (default 1000; at least 1/level - 1)",
+        help="permutations for the p-value (default 1000); more than "
+        "1/level - 1, or no p-value can fall below --level",
     )
     _add_fit_options(dr, ["full", "diag"])
     dr.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
