@@ -4,7 +4,7 @@ Side by side in one run: the CLI's table reader with each of its C parsers
 (pyarrow, pandas, numpy.loadtxt: the last is what an install without pandas
 and pyarrow uses), and the standard library's csv module (the reader before
 the split) on a 10% slice, scaled. Also the peak memory of each read
-(tracemalloc: Python and numpy allocations; pyarrow's own pool is not seen)
+(growth of the peak resident set size over the process after imports)
 and the end-to-end wall time of each in a fresh process. Target (issue 12):
 at most 5 s per file.
 
@@ -22,18 +22,23 @@ from pathlib import Path
 import numpy as np
 
 CODE = """
-import resource, sys, time, tracemalloc
+import resource, sys, time
 from skkl.cli._io import DelimitedTable, open_table
 DelimitedTable.engines = ({engine!r},)
 t = open_table({path!r})
-tracemalloc.start()
+for m in ("pandas", "pyarrow.csv"):  # the baseline RSS includes the imports
+    try:
+        __import__(m)
+    except ImportError:
+        pass
+rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 def cpu():
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
 t0, c0 = time.perf_counter(), cpu()
 X = t.read(t.columns, progress=False).numeric
 dt, dc = time.perf_counter() - t0, cpu() - c0
-peak = tracemalloc.get_traced_memory()[1]
+peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) * 1024
 print(dt, peak, X.shape[0], dc, float(X.sum()))
 """
 
