@@ -329,3 +329,11 @@ def test_clean_files_never_take_the_slow_pass(monkeypatch, engine):
         ["bill_length_mm"], dropna=True
     )
     assert frame.n_dropped == 1
+
+
+def test_line_numbers_count_leading_blank_lines_and_columns_once(tmp_path, engine):
+    path = _write(tmp_path / "b.csv", "\n\nx,y\n1,2\nNA,3\n")
+    with pytest.raises(CLIError, match=r"on line 5 \(the header is line 3\)"):
+        open_table(path).read(["x", "y"])
+    with pytest.raises(CLIError, match=r"\['x'\] are asked for twice"):
+        open_table(path).read(["x", "x"])

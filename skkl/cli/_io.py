@@ -228,6 +228,7 @@ class _Table:
     path: Path
     columns: list[str]
     has_header: bool = True
+    header_line: int | None = None  # file line of the header, when it has lines
 
     def require_header(self) -> None:
         if not self.has_header:
@@ -241,6 +242,10 @@ class _Table:
 
     def select(self, names) -> list[str]:
         """Check that ``names`` are columns of the table and return them."""
+        names = list(names)
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise CLIError(f"column(s) {twice} are asked for twice; name each once.")
         missing = [n for n in names if n not in self.columns]
         if missing:
             shown = ", ".join(self.columns[:30])
@@ -297,7 +302,8 @@ class _Table:
         n_bad, n = int(bad.sum()), bad.size
         if raw.lines is not None:
             where = _lines_note(raw.lines[bad])
-            where += " (the header is line 1)" if self.has_header else ""
+            if self.header_line is not None:
+                where += f" (the header is line {self.header_line})"
         else:
             where = "rows " + ", ".join(
                 str(i + 1) for i in np.flatnonzero(bad)[:_LISTED]
@@ -339,6 +345,7 @@ class DelimitedTable(_Table):
         # A header of numbers is data (headerless packed rows, say).
         self.has_header = not all(_is_float(c) for c in self.columns if c)
         self.skip = first + 1 if self.has_header else first
+        self.header_line = first + 1 if self.has_header else None
         if not self.has_header:
             self.columns = [f"column {j + 1}" for j in range(len(header))]
         dup = sorted({c for c in self.columns if self.columns.count(c) > 1})
