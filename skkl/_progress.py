@@ -151,9 +151,8 @@ class Elapsed:
         self._thread = None
         self._start = 0.0
 
-    def _draw(self, final: bool = False) -> None:
+    def _draw(self, end: str = "") -> None:
         seconds = time.monotonic() - self._start
-        end = " done\n" if final else ""
         self.file.write(f"\r{self.desc} ... {seconds:.1f} s{end}")
         self.file.flush()
 
@@ -169,8 +168,8 @@ class Elapsed:
             self._thread.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
         if self._thread is not None:
             self._stop.set()
             self._thread.join()
-            self._draw(final=True)
+            self._draw(" done\n" if exc_type is None else " stopped\n")

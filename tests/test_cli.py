@@ -283,6 +283,24 @@ def test_progress_bar_silent_off_a_terminal():
     )
 
 
+def test_elapsed_indicator_ends_its_line():
+    from skkl._progress import Elapsed
+
+    out = io.StringIO()
+    with Elapsed("testing", file=out, enabled=True, interval=0.01):
+        pass
+    assert out.getvalue().startswith("\rtesting ... ")
+    assert out.getvalue().endswith(" s done\n")
+    out = io.StringIO()
+    with pytest.raises(RuntimeError), Elapsed("testing", file=out, enabled=True):
+        raise RuntimeError
+    assert out.getvalue().endswith(" s stopped\n")
+    out = io.StringIO()
+    with Elapsed("testing", file=out):  # not a terminal
+        pass
+    assert out.getvalue() == ""
+
+
 def test_pairwise_errors(tmp_path, capsys):
     means, covs = _full_gaussians(3, 2)
     np.savez(tmp_path / "no_cov.npz", means=means)
