@@ -411,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `skkl demo | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except KeyboardInterrupt:
+        print(f"\nskkl {args.command}: interrupted", file=sys.stderr)
+        return 130  # the shell's status for SIGINT
     except (CLIError, OSError) as exc:
         print(f"skkl {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
