@@ -337,3 +337,10 @@ def test_line_numbers_count_leading_blank_lines_and_columns_once(tmp_path, engin
         open_table(path).read(["x", "y"])
     with pytest.raises(CLIError, match=r"\['x'\] are asked for twice"):
         open_table(path).read(["x", "x"])
+
+
+def test_decimal_commas_are_named(tmp_path, engine):
+    # R's write.csv2 / European Excel: ';' between fields, ',' in numbers.
+    path = _write(tmp_path / "eu.csv", "a;b\n1,5;2\n3,25;4\n")
+    with pytest.raises(CLIError, match=r"decimal comma \(e\.g\. '1,5'\)"):
+        open_table(path).read(["a", "b"])

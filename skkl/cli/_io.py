@@ -21,6 +21,7 @@ import csv
 import gzip
 import io
 import lzma
+import re
 import sys
 import warnings
 import zipfile
@@ -58,6 +59,7 @@ _TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".tab", ".psv", ".dat")
 _SNIFF_BYTES = 1 << 16
 _SNIFF_LINES = 50
 _LISTED = 5  # line numbers named in an error message
+_DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d+$")
 _DECOMPRESSION_ERRORS = (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError)
 
 
@@ -582,6 +584,12 @@ class DelimitedTable(_Table):
                     f"on line {line})"
                 )
         parts = []
+        examples = [example for _, example, _ in non_numeric.values()]
+        if any(_DECIMAL_COMMA.match(e) for e in examples):
+            parts.append(
+                "numbers with a decimal comma (e.g. '1,5') are not read as numbers; "
+                "write them with a decimal point"
+            )
         if whole:
             parts.append(
                 f"non-numeric column(s) {', '.join(whole)}; choose numeric columns "
