@@ -43,6 +43,7 @@ def test_divergence_matrix_display_draws_matrix_labels_and_values():
     assert disp.ax_.get_title() == "kl(p, q)"
     assert disp.figure_ is disp.ax_.figure
     assert len(disp.figure_.axes) == 2  # heat map + colorbar
+    assert disp.colorbar_.ax.get_ylabel() == "kl (nats)"
     # Light text on the darkest cells, dark text on the brightest.
     assert disp.text_[0, 0].get_color() == disp.im_.cmap(1.0)
     assert disp.text_[1, 2].get_color() == disp.im_.cmap(0.0)
@@ -67,6 +68,25 @@ def test_divergence_matrix_display_rejects_bad_matrix():
         DivergenceMatrixDisplay(np.array([[0, np.nan], [1, 0]])).plot()
     with pytest.raises(ValueError, match="one label per row"):
         DivergenceMatrixDisplay(np.zeros((2, 2)), display_labels=["a"]).plot()
+    with pytest.raises(ValueError, match=r"matrix is empty \(shape \(0, 0\)\)"):
+        DivergenceMatrixDisplay(np.zeros((0, 0))).plot()
+    with pytest.raises(TypeError, match="square array of numbers"):
+        DivergenceMatrixDisplay([["a", "b"], ["c", "d"]]).plot()
+
+
+@pytest.mark.parametrize(
+    "kind, label",
+    [
+        ("bhattacharyya", "bhattacharyya (nats)"),
+        ("hellinger", "hellinger (no unit, in [0, 1])"),
+        ("wasserstein", "wasserstein (squared units of X)"),
+        (None, "divergence"),
+    ],
+)
+def test_colorbar_says_the_unit(kind, label):
+    disp = DivergenceMatrixDisplay(np.eye(2), kind=kind).plot()
+    assert disp.colorbar_.ax.get_ylabel() == label
+    assert DivergenceMatrixDisplay(np.eye(2)).plot(colorbar=False).colorbar_ is None
 
 
 def test_divergence_matrix_display_from_data_and_estimator():
@@ -115,7 +135,12 @@ def test_ellipses_have_the_geometry_of_the_covariances():
     assert np.mod(e.angle, 180) == pytest.approx(90.0)
     assert all(p in disp.ax_.patches for p in disp.ellipses_.ravel())
     np.testing.assert_allclose(disp.centers_.get_offsets(), means)
-    assert [t.get_text() for t in disp.ax_.get_legend().get_texts()] == ["u", "v"]
+    assert [t.get_text() for t in disp.ax_.get_legend().get_texts()] == [
+        "u",
+        "v",
+        "1 sd: 39% of the mass",
+        "2.5 sd: 96% of the mass",
+    ]
     assert disp.scatter_ is None
 
 
@@ -201,3 +226,54 @@ def test_missing_matplotlib_names_the_plot_extra(monkeypatch):
         GaussianEllipsesDisplay(np.zeros((1, 2)), np.eye(2)[None]).plot()
     with pytest.raises(ImportError, match=r"skkl\[plot\]"):
         DivergenceMatrixDisplay.from_data(np.zeros((4, 2)), [0, 0, 1, 1])
+
+
+def test_ring_legend_states_the_enclosed_mass():
+    from scipy.stats import chi2
+
+    disp = GaussianEllipsesDisplay(
+        np.zeros((1, 2)), np.eye(2)[None], display_labels=["g"], n_std=(1, 2, 3)
+    ).plot()
+    texts = [t.get_text() for t in disp.ax_.get_legend().get_texts()]
+    assert texts[0] == "g"
+    # In 2-D the radius-r ellipse holds P(chi2_2 <= r^2) of the mass.
+    for r, text in zip((1, 2, 3), texts[1:], strict=True):
+        assert text == f"{r} sd: {100 * chi2.cdf(r**2, df=2):.0f}% of the mass"
+
+
+def test_nan_in_x_is_an_error():
+    from skkl import GroupGaussians
+
+    X, y = _data(n=30)
+    est = GroupGaussians().fit(X, y)
+    X_bad = X.copy()
+    X_bad[5, 1] = np.nan
+    with pytest.raises(ValueError, match=r"X has 1 row\(s\) with NaN .*row 5"):
+        GaussianEllipsesDisplay.from_estimator(est, X_bad, y)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        GaussianEllipsesDisplay(
+            np.zeros((1, 2)), np.eye(2)[None], X=[[0.0, np.inf]]
+        ).plot()
+
+
+def test_pca_on_unscaled_features_hints_to_standardise():
+    from sklearn.datasets import load_wine
+    from sklearn.preprocessing import StandardScaler
+
+    from skkl import GroupGaussians
+
+    X, y = load_wine(return_X_y=True)  # proline is ~1000x larger than the rest
+    with pytest.warns(UserWarning, match=r"standardise X .*StandardScaler"):
+        disp = GaussianEllipsesDisplay.from_estimator(
+            GroupGaussians().fit(X, y), pca=True
+        )
+    assert disp.ax_.get_xlabel().endswith("; unscaled features)")
+    Z = StandardScaler().fit_transform(X)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        disp = GaussianEllipsesDisplay.from_estimator(
+            GroupGaussians().fit(Z, y), pca=True
+        )
+    assert "unscaled" not in disp.ax_.get_xlabel()

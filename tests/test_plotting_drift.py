@@ -31,9 +31,9 @@ def test_from_result_draws_null_observed_threshold_and_bars():
     assert sum(heights) == 150
     assert disp.observed_line_.get_xdata()[0] == pytest.approx(res.statistic)
     assert disp.threshold_line_.get_xdata()[0] == pytest.approx(res.threshold)
-    bar_heights = [b.get_height() for b in disp.bars_]
-    np.testing.assert_allclose(bar_heights, res.feature_scores)
-    assert [t.get_text() for t in ax1.get_xticklabels()] == ["a", "b", "c"]
+    bar_widths = [b.get_width() for b in disp.bars_]  # horizontal bars
+    np.testing.assert_allclose(bar_widths, res.feature_scores)
+    assert [t.get_text() for t in ax1.get_yticklabels()] == ["a", "b", "c"]
     # Feature 1 drifts: its bar has the drift colour, the others do not.
     colors = [b.get_facecolor() for b in disp.bars_]
     assert res.feature_p_values[1] < 0.05
@@ -50,7 +50,7 @@ def test_from_result_asymptotic_has_no_histogram_and_uses_given_axes():
     disp = DriftDisplay.from_result(res, ax=axes)
     assert disp.hist_ is None and disp.figure_ is fig
     assert disp.ax_[0] is axes[0]
-    assert [t.get_text() for t in disp.ax_[1].get_xticklabels()] == ["x0", "x1", "x2"]
+    assert [t.get_text() for t in disp.ax_[1].get_yticklabels()] == ["x0", "x1", "x2"]
     with pytest.raises(ValueError, match="two matplotlib Axes"):
         DriftDisplay.from_result(res, ax=axes[0])
 
@@ -92,3 +92,40 @@ def test_from_scan_accepts_the_list_scan_returns_without_pandas(monkeypatch):
     assert results[-1].is_drift  # the last window lies wholly after the shift
     with pytest.raises(ValueError, match="no window"):
         DriftDisplay.from_scan([])
+
+
+def test_from_result_layout_legends_outside_and_explained_colours():
+    det, rng = _detector()
+    res = det.test(rng.normal(size=(200, 3)) * [1.0, 1.6, 1.0])
+    names = ["alcohol", "a rather long feature name", "od280/od315_of_diluted_wines"]
+    disp = DriftDisplay.from_result(res, feature_names=names)
+    fig = disp.figure_
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in disp.ax_:
+        legend = ax.get_legend()
+        box, frame = legend.get_window_extent(renderer), ax.get_window_extent(renderer)
+        assert box.y1 <= frame.y0  # under the axes: never over the bars
+    texts = [t.get_text() for t in disp.ax_[1].get_legend().get_texts()]
+    assert texts == ["drifted: Holm p < 0.05", "not significant"]
+    # Both panels have the same height: no blank area under the histogram.
+    h0 = disp.ax_[0].get_window_extent(renderer).height
+    h1 = disp.ax_[1].get_window_extent(renderer).height
+    assert h0 == pytest.approx(h1, rel=0.02)
+    assert "nats" in disp.ax_[1].get_xlabel()
+
+
+def test_bad_inputs_give_clear_errors():
+    pd = pytest.importorskip("pandas")
+    with pytest.raises(TypeError, match="result must be a DriftResult"):
+        DriftDisplay.from_result(np.zeros(3))
+    with pytest.raises(ValueError, match="scan table is empty"):
+        DriftDisplay.from_scan(pd.DataFrame())
+    with pytest.raises(ValueError, match=r"lacks the column\(s\) \['stop'"):
+        DriftDisplay.from_scan(
+            pd.DataFrame(
+                {"start": [0], "p_value": [0.5], "is_drift": [0], "effect": [0]}
+            )
+        )
+    with pytest.raises(TypeError, match="output of GaussianDriftDetector.scan"):
+        DriftDisplay.from_scan(np.zeros((2, 2)))

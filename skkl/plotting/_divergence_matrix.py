@@ -10,6 +10,25 @@ from ._base import check_matplotlib_support, get_axes
 
 __all__ = ["DivergenceMatrixDisplay"]
 
+# What the colour bar measures, by kind (natural logarithms throughout).
+_UNITS = {
+    "kl": "nats",
+    "reverse_kl": "nats",
+    "jeffreys": "nats",
+    "bhattacharyya": "nats",
+    "renyi": "nats",
+    "hellinger": "no unit, in [0, 1]",
+    "wasserstein": "squared units of X",
+}
+
+
+def colorbar_label(kind: str | None) -> str:
+    """The colour bar's label: the divergence and its unit."""
+    if kind is None:
+        return "divergence"
+    unit = _UNITS.get(kind)
+    return f"{kind} ({unit})" if unit else str(kind)
+
 
 class DivergenceMatrixDisplay:
     """Annotated heat map of a divergence matrix between groups.
@@ -27,12 +46,15 @@ class DivergenceMatrixDisplay:
     display_labels : array-like of shape (n_groups,), default=None
         Tick labels; ``0 .. n_groups - 1`` when None.
     kind : str, default=None
-        Name of the divergence, used in the title.
+        Name of the divergence, used in the title and, with its unit (nats
+        for the KL family), in the colour bar's label.
 
     Attributes
     ----------
     im_ : matplotlib AxesImage
         The heat map.
+    colorbar_ : matplotlib Colorbar or None
+        The colour bar; None when ``colorbar=False``.
     text_ : ndarray of shape (n_groups, n_groups) of matplotlib Text, or None
         The annotations; None when ``include_values=False``.
     ax_ : matplotlib Axes
@@ -52,6 +74,8 @@ class DivergenceMatrixDisplay:
            [25.5,  2. ,  0. ]])
     >>> [t.get_text() for t in disp.text_[0]]
     ['0', '13.5', '25.5']
+    >>> disp.colorbar_.ax.get_ylabel()
+    'bhattacharyya (nats)'
     """
 
     def __init__(self, matrix, *, display_labels=None, kind: str | None = None):
@@ -92,10 +116,21 @@ class DivergenceMatrixDisplay:
         self : DivergenceMatrixDisplay
         """
         plt = check_matplotlib_support("DivergenceMatrixDisplay.plot")
-        M = np.asarray(self.matrix, dtype=np.float64)
+        try:
+            M = np.asarray(self.matrix, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(
+                "matrix must be a square array of numbers, got "
+                f"{type(self.matrix).__name__}."
+            ) from None
         if M.ndim != 2 or M.shape[0] != M.shape[1] or not np.all(np.isfinite(M)):
             raise ValueError(
                 f"matrix must be a finite square array, got shape {M.shape}."
+            )
+        if M.shape[0] == 0:
+            raise ValueError(
+                "matrix is empty (shape (0, 0)): there is nothing to plot; it "
+                "needs one row and column per group."
             )
         n = M.shape[0]
         labels = np.arange(n) if self.display_labels is None else self.display_labels
@@ -119,8 +154,10 @@ class DivergenceMatrixDisplay:
                 color = high if M[i, j] < threshold else low
                 kw = {"ha": "center", "va": "center", "color": color, **(text_kw or {})}
                 self.text_[i, j] = ax.text(j, i, format(M[i, j], fmt), **kw)
+        self.colorbar_ = None
         if colorbar:
-            fig.colorbar(self.im_, ax=ax)
+            self.colorbar_ = fig.colorbar(self.im_, ax=ax)
+            self.colorbar_.set_label(colorbar_label(self.kind))
         ax.set(
             xticks=np.arange(n),
             yticks=np.arange(n),

@@ -8,14 +8,51 @@ from ._base import check_matplotlib_support, get_axes
 
 __all__ = ["DriftDisplay"]
 
+_RESULT_FIELDS = ("statistic", "p_value", "alpha", "feature_scores", "feature_p_values")
+_SCAN_COLUMNS = ("start", "stop", "p_value", "is_drift", "effect")
+
+
+def _check_result(result) -> None:
+    missing = [a for a in _RESULT_FIELDS if not hasattr(result, a)]
+    if missing:
+        raise TypeError(
+            "result must be a DriftResult, the output of "
+            f"GaussianDriftDetector.test(X), got {type(result).__name__}; for the "
+            "output of scan() use DriftDisplay.from_scan."
+        )
+
+
+def _check_table(table) -> None:
+    if isinstance(table, (list, tuple)):
+        if not table:
+            raise ValueError("the scan table is empty: no window was tested.")
+        for r in table:
+            _check_result(r)
+        return
+    columns = getattr(table, "columns", None)
+    if columns is None:
+        raise TypeError(
+            "table must be the output of GaussianDriftDetector.scan (a pandas "
+            f"DataFrame or a list of DriftResult), got {type(table).__name__}."
+        )
+    if len(table) == 0:
+        raise ValueError("the scan table is empty: no window was tested.")
+    missing = [c for c in _SCAN_COLUMNS if c not in columns]
+    if missing:
+        raise ValueError(
+            f"table lacks the column(s) {missing} of GaussianDriftDetector.scan's "
+            "output; pass what scan() returns."
+        )
+
 
 class DriftDisplay:
     """Plots of :class:`~skkl.GaussianDriftDetector` results.
 
     :meth:`from_result` draws one test: the permutation distribution of the
-    statistic with the observed value and the critical value, next to a bar
-    chart of the per-feature scores (bars of features whose Holm-adjusted
-    p-value is below ``alpha`` are highlighted). :meth:`from_scan` draws the
+    statistic with the observed value and the critical value, next to a
+    horizontal bar chart of the per-feature effects (bars of features whose
+    Holm-adjusted p-value is below ``alpha`` take ``drift_color``, red by
+    default; a legend under each panel says so). :meth:`from_scan` draws the
     table returned by :meth:`~skkl.GaussianDriftDetector.scan`: p-values over
     time (log scale, ``alpha`` dashed, drifting windows marked) and the effect
     size.
@@ -38,7 +75,8 @@ class DriftDisplay:
     observed_line_, threshold_line_ : matplotlib Line2D
         The observed statistic and its critical value (:meth:`from_result`).
     bars_ : matplotlib BarContainer
-        Per-feature scores (:meth:`from_result`).
+        Per-feature effects as horizontal bars, first feature on top
+        (:meth:`from_result`).
     p_line_, effect_line_ : matplotlib Line2D
         p-values and effects over time (:meth:`from_scan`).
 
@@ -132,9 +170,16 @@ class DriftDisplay:
         """
         if self.result is None and self.table is None:
             raise ValueError("DriftDisplay needs a result or a scan table to plot.")
+        if self.result is not None:
+            _check_result(self.result)
+        else:
+            _check_table(self.table)
         if ax is None:
             plt = check_matplotlib_support("DriftDisplay.plot")
-            fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
+            height = 3.8
+            if self.result is not None:  # one horizontal bar per feature
+                height = max(height, 1.5 + 0.25 * len(self.result.feature_scores))
+            fig, ax = plt.subplots(1, 2, figsize=(10, height), layout="constrained")
         else:
             ax = np.asarray(ax, dtype=object).ravel()
             if ax.size != 2:
@@ -174,25 +219,49 @@ class DriftDisplay:
         )
         ax0.set_xlabel(f"statistic ({res.statistic_name}, {res.method})")
         ax0.set_ylabel("count")
-        ax0.legend(fontsize="small")
+        # Below the axes, so it never hides the histogram.
+        ax0.legend(
+            fontsize="small",
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.2),
+            ncol=2,
+            frameon=False,
+        )
+        ax0.set_title(f"p-value = {res.p_value:.3g}")
         scores = np.asarray(res.feature_scores)
         names = self.feature_names
         if names is None:
             names = [f"x{j}" for j in range(scores.size)]
-        colors = [drift_color if p < res.alpha else color for p in res.feature_p_values]
-        self.bars_ = ax1.bar(np.arange(scores.size), scores, color=colors)
-        ax1.set_xticks(np.arange(scores.size), [str(n) for n in names])
-        ax1.axhline(0, color="k", lw=0.8)
-        ax1.set_ylabel("bias-corrected symmetric KL (nats)")
+        drifted = np.asarray(res.feature_p_values) < res.alpha
+        colors = [drift_color if d else color for d in drifted]
+        # Horizontal bars: long feature names stay readable without rotation,
+        # and both panels keep the same height.
+        pos = np.arange(scores.size)
+        self.bars_ = ax1.barh(pos, scores, color=colors)
+        ax1.set_yticks(pos, [str(n) for n in names])
+        ax1.invert_yaxis()  # first feature on top
+        ax1.axvline(0, color="k", lw=0.8)
+        ax1.set_xlabel("per-feature effect: bias-corrected symmetric KL (nats)")
         ax1.set_title(f"effect = {res.effect:.3g} nats")
+        from matplotlib.patches import Patch
+
+        ax1.legend(
+            handles=[
+                Patch(color=drift_color, label=f"drifted: Holm p < {res.alpha:g}"),
+                Patch(color=color, label="not significant"),
+            ],
+            fontsize="small",
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.2),
+            ncol=2,
+            frameon=False,
+        )
 
     def _plot_scan(self, color, drift_color):
         ax0, ax1 = self.ax_
         table = self.table
         if isinstance(table, (list, tuple)):
             # scan() without pandas: DriftResults carry no window bounds.
-            if not table:
-                raise ValueError("the scan table is empty: no window was tested.")
             mid = np.arange(len(table))
             p = np.array([r.p_value for r in table], dtype=np.float64)
             drift = np.array([r.is_drift for r in table], dtype=bool)

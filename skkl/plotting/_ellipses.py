@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 
@@ -10,6 +11,38 @@ from .._gaussians import Gaussians
 from ._base import check_matplotlib_support, get_axes
 
 __all__ = ["GaussianEllipsesDisplay"]
+
+# Feature variances further apart than this make PCA follow the largest ones.
+_SCALE_RATIO = 100.0
+
+
+def ring_label(n_std: float) -> str:
+    """Legend text of the ellipse at Mahalanobis radius ``n_std``.
+
+    In two dimensions the ellipse ``x' S^{-1} x = r^2`` holds a fraction
+    ``1 - exp(-r^2 / 2)`` of the Gaussian's mass.
+
+    Examples
+    --------
+    >>> ring_label(1), ring_label(2.0)
+    ('1 sd: 39% of the mass', '2 sd: 86% of the mass')
+    """
+    mass = -np.expm1(-0.5 * float(n_std) ** 2)
+    return f"{float(n_std):g} sd: {100 * mass:.0f}% of the mass"
+
+
+def _check_finite(X, name: str) -> np.ndarray:
+    try:
+        X = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be an array of numbers.") from None
+    bad = ~np.isfinite(np.atleast_2d(X)).all(axis=-1)
+    if np.any(bad):
+        raise ValueError(
+            f"{name} has {int(bad.sum())} row(s) with NaN or infinite values "
+            f"(first: row {int(np.argmax(bad))}); drop or impute them first."
+        )
+    return X
 
 
 def _ellipse_geometry(cov2: np.ndarray, n_std: float) -> tuple[float, float, float]:
@@ -65,6 +98,26 @@ def _feature_index(feature, estimator, d: int) -> int:
     return int(feature) % d
 
 
+def _scale_note(variances: np.ndarray, estimator) -> str:
+    """Warn when PCA would follow a few large-scale features; an axis note."""
+    positive = variances[variances > 0]
+    if positive.size < 2 or positive.max() <= _SCALE_RATIO * positive.min():
+        return ""
+    j = int(np.argmax(variances))
+    names = getattr(estimator, "feature_names_in_", None)
+    name = f"feature {j}" + ("" if names is None else f" ({names[j]!r})")
+    ratio = positive.max() / positive.min()
+    warnings.warn(
+        f"the features' variances differ by a factor of {ratio:.3g} (largest: "
+        f"{name}), so the principal axes follow the largest-scale features; "
+        "standardise X (e.g. sklearn.preprocessing.StandardScaler) before fitting "
+        "to compare features on one scale.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return "; unscaled features"
+
+
 class GaussianEllipsesDisplay:
     """Ellipses of constant density of each group's Gaussian, in a 2-D view.
 
@@ -111,6 +164,8 @@ class GaussianEllipsesDisplay:
     >>> e = disp.ellipses_[0, 0]
     >>> [round(float(v), 3) for v in (*e.center, e.width, e.height)]
     [1.462, 0.246, 0.354, 0.191]
+    >>> [t.get_text() for t in disp.ax_.get_legend().get_texts()][3:]
+    ['1 sd: 39% of the mass', '2 sd: 86% of the mass', '3 sd: 99% of the mass']
     """
 
     def __init__(
@@ -169,7 +224,7 @@ class GaussianEllipsesDisplay:
 
         self.scatter_ = None
         if self.X is not None:
-            X = np.asarray(self.X, dtype=np.float64)
+            X = _check_finite(self.X, "X")
             kw = {"s": 8, "alpha": 0.5, **(scatter_kw or {})}
             if self.y is None:
                 self.scatter_ = [ax.scatter(X[:, 0], X[:, 1], color="0.5", **kw)]
@@ -202,8 +257,20 @@ class GaussianEllipsesDisplay:
         if self.axis_labels is not None:
             ax.set(xlabel=self.axis_labels[0], ylabel=self.axis_labels[1])
         ax.autoscale_view()
+        # One entry per group, then one per ring saying what it encloses.
+        from matplotlib.lines import Line2D
+
+        handles, _ = ax.get_legend_handles_labels()
+        handles += [
+            Line2D([], [], color="0.3", alpha=1.0 / (1 + s), label=ring_label(r))
+            for s, r in enumerate(n_std)
+        ]
         # 'best' placement scans every point: slow under a large scatter.
-        ax.legend(loc="best" if self.X is None else "upper right")
+        ax.legend(
+            handles=handles,
+            loc="best" if self.X is None else "upper right",
+            fontsize="small",
+        )
         self.figure_, self.ax_ = fig, ax
         return self
 
@@ -238,6 +305,9 @@ class GaussianEllipsesDisplay:
             Show the first two principal axes of the mixture of the Gaussians
             (weighted by ``weights_``); for Gaussians fitted by maximum
             likelihood that mixture's covariance is the data's covariance.
+            When the features' variances differ by more than a factor of 100,
+            a ``UserWarning`` suggests standardising and the axis labels say
+            "unscaled features".
         **plot_kw
             Passed to :meth:`plot`.
 
@@ -260,8 +330,9 @@ class GaussianEllipsesDisplay:
             # Deterministic signs: the largest loading of each axis is positive.
             W = W * np.sign(W[np.argmax(np.abs(W), axis=0), [0, 1]])
             share = vals[::-1][:2] / vals.sum()
+            note = _scale_note(np.diag(mix_cov), estimator)
             axis_labels = tuple(
-                f"PC{i + 1} ({100 * s:.0f}% var)" for i, s in enumerate(share)
+                f"PC{i + 1} ({100 * s:.0f}% var{note})" for i, s in enumerate(share)
             )
         else:
             if len(features) != 2:
@@ -278,7 +349,7 @@ class GaussianEllipsesDisplay:
             )
         X2 = None
         if X is not None:
-            X = np.asarray(X, dtype=np.float64)
+            X = _check_finite(X, "X")
             if X.ndim != 2 or X.shape[1] != d:
                 raise ValueError(
                     f"X must have shape (n_samples, {d}) like the estimator's "
