@@ -11,6 +11,16 @@ if TYPE_CHECKING:  # for type checkers and IDEs; loaded lazily at run time
     from ._group import GroupGaussians
     from .drift import DriftResult, GaussianDriftDetector
     from .metric import KLMetric
+    from .mixture import (
+        Mixture,
+        MixtureKLBounds,
+        MonteCarloEstimate,
+        mixture_divergence,
+        mixture_js_monte_carlo,
+        mixture_kl_bounds,
+        mixture_kl_monte_carlo,
+        pairwise_mixture_divergence,
+    )
     from .pairwise import pairwise_divergence, pairwise_divergence_chunked
     from .separability import (
         BayesErrorBounds,
@@ -30,12 +40,20 @@ _LAZY = {
     "GaussianDriftDetector": "drift",
     "GroupGaussians": "_group",
     "KLMetric": "metric",
+    "Mixture": "mixture",
+    "MixtureKLBounds": "mixture",
+    "MonteCarloEstimate": "mixture",
     "SeparabilityResult": "separability",
     "bayes_error_bounds": "separability",
     "bayes_error_bounds_gaussians": "separability",
     "gaussian_divergence_score": "separability",
+    "mixture_divergence": "mixture",
+    "mixture_js_monte_carlo": "mixture",
+    "mixture_kl_bounds": "mixture",
+    "mixture_kl_monte_carlo": "mixture",
     "pairwise_divergence": "pairwise",
     "pairwise_divergence_chunked": "pairwise",
+    "pairwise_mixture_divergence": "mixture",
     "separability_score": "separability",
 }
 
@@ -63,6 +81,9 @@ __all__ = [
     "Gaussians",
     "GroupGaussians",
     "KLMetric",
+    "Mixture",
+    "MixtureKLBounds",
+    "MonteCarloEstimate",
     "SeparabilityResult",
     "__version__",
     "bayes_error_bounds",
@@ -70,9 +91,14 @@ __all__ = [
     "divergence",
     "gaussian_divergence_score",
     "kl_divergence",
+    "mixture_divergence",
+    "mixture_js_monte_carlo",
+    "mixture_kl_bounds",
+    "mixture_kl_monte_carlo",
     "n_features_from_packed",
     "packed_size",
     "pairwise_divergence",
     "pairwise_divergence_chunked",
+    "pairwise_mixture_divergence",
     "separability_score",
 ]
