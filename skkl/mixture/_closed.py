@@ -114,22 +114,26 @@ def _variational_upper(R: _Set, C: _Set, KL: np.ndarray):
     cw, cs = C.log_weights[None, :], C.starts
     rsz, csz = R.sizes, C.sizes
     log_psi = rw + cw
-    best = None
+    best = active = None
     for _ in range(_VUB_MAX_ITER):
         T = log_psi - KL
         row = seg_lse_cols(T, cs)  # (N_r, M_c)
         value = seg_sum_rows(R.weights[:, None] * (rw - row), rs)
         if best is None:
-            best = value
+            best, active = value, np.ones(value.shape, dtype=bool)
         else:
-            gain = np.max(best - value)
-            best = np.minimum(best, value)
-            if gain <= _VUB_TOL * (1.0 + np.max(np.abs(best))):
+            # Per pair: a pair's iterates never depend on the other pairs of
+            # the block, and freezing it once converged keeps the result
+            # independent of how pairs are blocked.
+            gain = best - value
+            best = np.where(active, np.minimum(best, value), best)
+            active &= gain > _VUB_TOL * (1.0 + np.abs(best))
+            if not active.any():
                 break
         log_phi = rw + T - np.repeat(row, csz, axis=1)
         col = seg_lse_rows(log_phi, rs)  # (M_r, N_c)
         log_psi = cw + log_phi - np.repeat(col, rsz, axis=0)
-    return best
+    return np.maximum(best, 0.0)
 
 
 def _matched_upper(R: _Set, C: _Set, KL: np.ndarray):
@@ -154,7 +158,7 @@ def _matched_upper(R: _Set, C: _Set, KL: np.ndarray):
         Wb = matched[key]
         terms = R.weights * (KL[np.arange(len(b)), b] + np.log(Wb) - C.log_weights[b])
         out[:, g] = seg_sum_rows(terms[:, None], R.starts)[:, 0]
-    return out
+    return np.maximum(out, 0.0)  # KL >= 0: clipping keeps a valid bound
 
 
 def _block(R: _Set, C: _Set, needs: set, working_memory) -> dict:
@@ -177,7 +181,9 @@ def _block(R: _Set, C: _Set, needs: set, working_memory) -> dict:
     kl_to_g = seg_lse_cols(cw - KL, C.starts) if KL is not None else None
     z_to_g = seg_lse_cols(cw + Z, C.starts) if want_z else None
     if "variational" in needs:
-        out["variational"] = seg_sum_rows(w * (R.flat("kl")[:, None] - kl_to_g), R.starts)
+        out["variational"] = seg_sum_rows(
+            w * (R.flat("kl")[:, None] - kl_to_g), R.starts
+        )
     if "product" in needs:
         ov = R.flat("overlap")[:, None]
         out["product"] = seg_sum_rows(w * (ov - z_to_g), R.starts)
@@ -186,7 +192,9 @@ def _block(R: _Set, C: _Set, needs: set, working_memory) -> dict:
         # below (Durrieu, Thiran & Kelly 2012).
         H = R.entropies()[:, None]
         ov = R.flat("overlap")[:, None]
-        out["upper_jensen"] = seg_sum_rows(w * (ov + H - kl_to_g), R.starts)
+        out["upper_jensen"] = np.maximum(
+            seg_sum_rows(w * (ov + H - kl_to_g), R.starts), 0.0
+        )
     if "lower_jensen" in needs:
         H = R.entropies()[:, None]
         out["lower_jensen"] = seg_sum_rows(
@@ -336,7 +344,9 @@ def pairwise_mixture_divergence(
     C = _Set.of(cols)
     needs = _NEEDS[method]
     blocks = _row_blocks(rows, len(C.gaussians), working_memory)
-    tasks = [delayed(_run_block)(rows[s:e], C, needs, working_memory) for s, e in blocks]
+    tasks = [
+        delayed(_run_block)(rows[s:e], C, needs, working_memory) for s, e in blocks
+    ]
     results = Parallel(n_jobs=n_jobs)(tasks)
     out = np.vstack([_finish(method, q, R, C) for q, R in results])
     if Q is None:

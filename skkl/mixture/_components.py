@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._blas import blas_single_thread, get_chunk_n_rows
+from .._blas import blas_single_thread
 from .._gaussians import Gaussians
 from .._linalg import cholesky, solve_lower
 from ..pairwise import pairwise_divergence
+from ._mixture import chunk_rows
 
 __all__ = [
     "kl_matrix",
@@ -73,8 +74,7 @@ def _logdet_and_maha(A: Gaussians, B: Gaussians, working_memory):
         va, vb = _variances(A), _variances(B)
         logdet = np.empty((Ka, Kb))
         maha = np.empty((Ka, Kb))
-        step = get_chunk_n_rows(row_bytes=24 * Kb * d, max_n_rows=Ka,
-                                working_memory=working_memory)
+        step = chunk_rows(24 * Kb * d, Ka, working_memory)
         for s in range(0, Ka, step):
             e = min(Ka, s + step)
             V = va[s:e, None, :] + vb[None, :, :]
@@ -86,37 +86,43 @@ def _logdet_and_maha(A: Gaussians, B: Gaussians, working_memory):
         L = A.cholesky
         za = solve_lower(L, ma.T).T
         zb = solve_lower(L, mb.T).T
-        sq = (
-            np.sum(za * za, 1)[:, None] - 2.0 * (za @ zb.T) + np.sum(zb * zb, 1)
-        )
+        sq = np.sum(za * za, 1)[:, None] - 2.0 * (za @ zb.T) + np.sum(zb * zb, 1)
         maha = 0.5 * np.maximum(sq, 0.0)  # (S + S)^{-1} = S^{-1} / 2
         logdet = np.full((Ka, Kb), d * _LOG_2 + A.logdet[0])
         return logdet, maha
     Sa, Sb = _full_covariances(A), _full_covariances(B)
+    # Pairs to factor: the upper triangle only when A is B (symmetric).
+    if A is B:
+        ia, ib = np.triu_indices(Ka)
+    else:
+        ia, ib = (x.ravel() for x in np.indices((Ka, Kb)))
     logdet = np.empty((Ka, Kb))
     maha = np.empty((Ka, Kb))
     D1 = d + 1
-    step = get_chunk_n_rows(row_bytes=3 * 8 * Kb * D1 * D1, max_n_rows=Ka,
-                            working_memory=working_memory)
+    n_pairs = len(ia)
+    step = chunk_rows(3 * 8 * D1 * D1, n_pairs, working_memory)
     idx = np.arange(d)
     with blas_single_thread():  # thousands of tiny factorisations
-        for s in range(0, Ka, step):
-            e = min(Ka, s + step)
-            M = np.empty((e - s, Kb, D1, D1))
-            np.add(Sa[s:e, None], Sb[None], out=M[:, :, :d, :d])
-            D = ma[s:e, None, :] - mb[None, :, :]
-            M[:, :, d, :d] = D
-            M[:, :, :d, d] = D
-            M[:, :, d, d] = _BORDER
+        for s in range(0, n_pairs, step):
+            a, b = ia[s : s + step], ib[s : s + step]
+            M = np.empty((len(a), D1, D1))
+            np.add(Sa[a], Sb[b], out=M[:, :d, :d])
+            D = ma[a] - mb[b]
+            M[:, d, :d] = D
+            M[:, :d, d] = D
+            M[:, d, d] = _BORDER
             L = cholesky(
                 M,
                 name="covariances of p[a] + q[b] (bordered)",
                 hint="the components are too ill-conditioned; add reg_covar",
             )
-            diag = L[:, :, idx, idx]
-            logdet[s:e] = 2.0 * np.log(diag).sum(-1)
-            row = L[:, :, d, :d]
-            maha[s:e] = np.sum(row * row, -1)
+            logdet[a, b] = 2.0 * np.log(L[:, idx, idx]).sum(-1)
+            row = L[:, d, :d]
+            maha[a, b] = np.sum(row * row, -1)
+    if A is B:
+        lower = np.tril_indices(Ka, -1)
+        logdet[lower] = logdet.T[lower]
+        maha[lower] = maha.T[lower]
     return logdet, maha
 
 
@@ -181,7 +187,7 @@ def self_terms(m) -> dict:
     def compute(mix):
         G, lw = mix.gaussians, mix.log_weights
         KL = kl_matrix(G)
-        Z, BC = log_overlaps(G, G)
+        Z, BC = log_overlaps(G, G)  # G is G: symmetric, half the work
         ov = seg_lse_cols(Z + lw, np.array([0]))[:, 0]
         return {
             "kl": seg_lse_cols(lw - KL, np.array([0]))[:, 0],

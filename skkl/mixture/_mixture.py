@@ -6,13 +6,13 @@ from numbers import Real
 
 import numpy as np
 from scipy.special import logsumexp
+from sklearn import get_config
 from sklearn.utils.validation import check_is_fitted
 
-from .._blas import get_chunk_n_rows
 from .._gaussians import Gaussians
 from .._linalg import inv_lower, solve_lower
 
-__all__ = ["Mixture", "as_mixture", "check_pair", "concat_gaussians"]
+__all__ = ["Mixture", "as_mixture", "check_pair", "chunk_rows", "concat_gaussians"]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 # Weights whose sum is this close to 1 are renormalised silently.
@@ -31,11 +31,11 @@ def _check_weights(weights, n_components: int, name: str) -> np.ndarray:
         )
     if not np.all(np.isfinite(w)):
         i = int(np.argmax(~np.isfinite(w)))
-        raise ValueError(f"{name}[{i}] is not finite ({w[i]!r}).")
+        raise ValueError(f"{name}[{i}] is not finite ({float(w[i])!r}).")
     if np.any(w <= 0):
         i = int(np.argmax(w <= 0))
         raise ValueError(
-            f"{name}[{i}] = {w[i]!r}: every component needs a weight > 0; drop "
+            f"{name}[{i}] = {float(w[i])!r}: every component needs a weight > 0; drop "
             "zero-weight components (Mixture.from_estimator(..., min_weight=...) "
             "does so for fitted models)."
         )
@@ -241,7 +241,7 @@ class Mixture:
         d = self.n_features
         out = np.empty((n, K))
         row_bytes = 8 * K * (d + 2)
-        step = get_chunk_n_rows(row_bytes=row_bytes, max_n_rows=max(n, 1))
+        step = chunk_rows(row_bytes, n)
         ops = self.cached("density_operands", _density_operands)
         for start in range(0, n, step):
             stop = min(n, start + step)
@@ -322,6 +322,12 @@ class Mixture:
         rng = np.random.default_rng(random_state)
         counts = rng.multinomial(int(n_samples), self.weights)
         return self.sample_components(counts, rng)
+
+
+def chunk_rows(row_bytes: int, n_rows: int, working_memory=None) -> int:
+    """Rows per chunk so that a chunk holds at most ``working_memory`` MiB."""
+    wm = get_config()["working_memory"] if working_memory is None else working_memory
+    return int(min(max(n_rows, 1), max(1, wm * 2**20 // row_bytes)))
 
 
 def _check_points(X, d: int) -> np.ndarray:
