@@ -572,7 +572,7 @@ def test_bounds_order_and_cs_properties(w, shift, scale):
     assert cs == pytest.approx(mixture_divergence(q, p, "cauchy_schwarz"), abs=1e-12)
 
 
-# -- the Mixture type -------------------------------------------------------------------
+# -- the Mixture type ------------------------------------------------------------
 
 
 def test_sample_moments_and_pickle():

@@ -91,38 +91,46 @@ def _logdet_and_maha(A: Gaussians, B: Gaussians, working_memory):
         logdet = np.full((Ka, Kb), d * _LOG_2 + A.logdet[0])
         return logdet, maha
     Sa, Sb = _full_covariances(A), _full_covariances(B)
-    # Pairs to factor: the upper triangle only when A is B (symmetric).
-    if A is B:
-        ia, ib = np.triu_indices(Ka)
-    else:
-        ia, ib = (x.ravel() for x in np.indices((Ka, Kb)))
     logdet = np.empty((Ka, Kb))
     maha = np.empty((Ka, Kb))
     D1 = d + 1
-    n_pairs = len(ia)
-    step = chunk_rows(3 * 8 * D1 * D1, n_pairs, working_memory)
     idx = np.arange(d)
+
+    def factor(M, D):
+        # Only the lower triangle is read: the border is the last row.
+        M[:, d, :d] = D
+        M[:, d, d] = _BORDER
+        L = cholesky(
+            M,
+            name="covariances of p[a] + q[b] (bordered)",
+            hint="the components are too ill-conditioned; add reg_covar",
+        )
+        row = L[:, d, :d]
+        return 2.0 * np.log(L[:, idx, idx]).sum(-1), np.sum(row * row, -1)
+
     with blas_single_thread():  # thousands of tiny factorisations
-        for s in range(0, n_pairs, step):
-            a, b = ia[s : s + step], ib[s : s + step]
-            M = np.empty((len(a), D1, D1))
-            np.add(Sa[a], Sb[b], out=M[:, :d, :d])
-            D = ma[a] - mb[b]
-            M[:, d, :d] = D
-            M[:, :d, d] = D
-            M[:, d, d] = _BORDER
-            L = cholesky(
-                M,
-                name="covariances of p[a] + q[b] (bordered)",
-                hint="the components are too ill-conditioned; add reg_covar",
-            )
-            logdet[a, b] = 2.0 * np.log(L[:, idx, idx]).sum(-1)
-            row = L[:, d, :d]
-            maha[a, b] = np.sum(row * row, -1)
-    if A is B:
-        lower = np.tril_indices(Ka, -1)
-        logdet[lower] = logdet.T[lower]
-        maha[lower] = maha.T[lower]
+        if A is B:
+            # Symmetric: the upper triangle of pairs only, mirrored.
+            ia, ib = np.triu_indices(Ka)
+            step = chunk_rows(3 * 8 * D1 * D1, len(ia), working_memory)
+            for s in range(0, len(ia), step):
+                a, b = ia[s : s + step], ib[s : s + step]
+                M = np.empty((len(a), D1, D1))
+                np.add(Sa[a], Sb[b], out=M[:, :d, :d])
+                logdet[a, b], maha[a, b] = factor(M, ma[a] - mb[b])
+            lower = np.tril_indices(Ka, -1)
+            logdet[lower] = logdet.T[lower]
+            maha[lower] = maha.T[lower]
+            return logdet, maha
+        step = chunk_rows(3 * 8 * Kb * D1 * D1, Ka, working_memory)
+        for s in range(0, Ka, step):
+            e = min(Ka, s + step)
+            M = np.empty((e - s, Kb, D1, D1))
+            np.add(Sa[s:e, None], Sb[None], out=M[:, :, :d, :d])
+            M = M.reshape(-1, D1, D1)
+            D = (ma[s:e, None, :] - mb[None, :, :]).reshape(-1, d)
+            ld, mh = factor(M, D)
+            logdet[s:e], maha[s:e] = ld.reshape(e - s, Kb), mh.reshape(e - s, Kb)
     return logdet, maha
 
 
