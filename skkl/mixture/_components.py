@@ -19,6 +19,8 @@ are one GEMM of whitened means.
 from __future__ import annotations
 
 import numpy as np
+from joblib import effective_n_jobs
+from sklearn.utils.parallel import Parallel, delayed
 
 from .._blas import blas_single_thread
 from .._gaussians import Gaussians
@@ -40,6 +42,9 @@ _LOG_2 = float(np.log(2.0))
 # Bordering constant: any value above every Mahalanobis term keeps the
 # bordered matrix positive definite; the last pivot is never used.
 _BORDER = 1e300
+# Pair factorisations run in threads above this many pairs.
+_THREADED_PAIRS = 256
+_MAX_THREADS = 4
 
 
 def kl_matrix(A: Gaussians, B: Gaussians | None = None) -> np.ndarray:
@@ -91,14 +96,18 @@ def _logdet_and_maha(A: Gaussians, B: Gaussians, working_memory):
         logdet = np.full((Ka, Kb), d * _LOG_2 + A.logdet[0])
         return logdet, maha
     Sa, Sb = _full_covariances(A), _full_covariances(B)
-    logdet = np.empty((Ka, Kb))
-    maha = np.empty((Ka, Kb))
     D1 = d + 1
     idx = np.arange(d)
+    if A is B:  # symmetric: the upper triangle of pairs only, mirrored
+        ia, ib = np.triu_indices(Ka)
+    else:
+        ia, ib = (x.ravel() for x in np.indices((Ka, Kb)))
 
-    def factor(M, D):
+    def block(a, b):
+        M = np.empty((len(a), D1, D1))
+        np.add(Sa[a], Sb[b], out=M[:, :d, :d])
         # Only the lower triangle is read: the border is the last row.
-        M[:, d, :d] = D
+        M[:, d, :d] = ma[a] - mb[b]
         M[:, d, d] = _BORDER
         L = cholesky(
             M,
@@ -108,29 +117,25 @@ def _logdet_and_maha(A: Gaussians, B: Gaussians, working_memory):
         row = L[:, d, :d]
         return 2.0 * np.log(L[:, idx, idx]).sum(-1), np.sum(row * row, -1)
 
+    n_pairs = len(ia)
+    step = chunk_rows(3 * 8 * D1 * D1, n_pairs, working_memory)
+    # numpy's batched Cholesky releases the GIL: split across threads.
+    n_threads = min(_MAX_THREADS, effective_n_jobs(-1))
+    if n_pairs >= _THREADED_PAIRS and n_threads > 1:
+        step = min(step, -(-n_pairs // n_threads))
+    starts = range(0, n_pairs, step)
     with blas_single_thread():  # thousands of tiny factorisations
-        if A is B:
-            # Symmetric: the upper triangle of pairs only, mirrored.
-            ia, ib = np.triu_indices(Ka)
-            step = chunk_rows(3 * 8 * D1 * D1, len(ia), working_memory)
-            for s in range(0, len(ia), step):
-                a, b = ia[s : s + step], ib[s : s + step]
-                M = np.empty((len(a), D1, D1))
-                np.add(Sa[a], Sb[b], out=M[:, :d, :d])
-                logdet[a, b], maha[a, b] = factor(M, ma[a] - mb[b])
-            lower = np.tril_indices(Ka, -1)
-            logdet[lower] = logdet.T[lower]
-            maha[lower] = maha.T[lower]
-            return logdet, maha
-        step = chunk_rows(3 * 8 * Kb * D1 * D1, Ka, working_memory)
-        for s in range(0, Ka, step):
-            e = min(Ka, s + step)
-            M = np.empty((e - s, Kb, D1, D1))
-            np.add(Sa[s:e, None], Sb[None], out=M[:, :, :d, :d])
-            M = M.reshape(-1, D1, D1)
-            D = (ma[s:e, None, :] - mb[None, :, :]).reshape(-1, d)
-            ld, mh = factor(M, D)
-            logdet[s:e], maha[s:e] = ld.reshape(e - s, Kb), mh.reshape(e - s, Kb)
+        parts = Parallel(n_jobs=n_threads, prefer="threads")(
+            delayed(block)(ia[s : s + step], ib[s : s + step]) for s in starts
+        )
+    logdet = np.empty((Ka, Kb))
+    maha = np.empty((Ka, Kb))
+    logdet[ia, ib] = np.concatenate([p[0] for p in parts])
+    maha[ia, ib] = np.concatenate([p[1] for p in parts])
+    if A is B:
+        lower = np.tril_indices(Ka, -1)
+        logdet[lower] = logdet.T[lower]
+        maha[lower] = maha.T[lower]
     return logdet, maha
 
 
