@@ -587,6 +587,8 @@ def test_sample_moments_and_pickle():
     )
     se = np.sqrt(np.diag(cov) / len(X))
     assert np.all(np.abs(X.mean(0) - mean) < 5 * se)
+    with pytest.raises(AttributeError, match="immutable"):
+        p.weights = np.ones(4) / 4
     q = pickle.loads(pickle.dumps(p))
     np.testing.assert_array_equal(q.score_samples(X[:10]), p.score_samples(X[:10]))
     with pytest.raises(ValueError, match="n_samples"):

@@ -92,10 +92,16 @@ class Mixture:
                 f"covariances, covariance_type)), got {type(gaussians).__name__}."
             )
         w = _check_weights(weights, len(gaussians), "weights")
-        w.setflags(write=False)
-        self.weights = w
-        self.gaussians = gaussians
-        self._cache = {}
+        self._set(w, gaussians)
+
+    def _set(self, weights, gaussians):
+        weights.setflags(write=False)
+        object.__setattr__(self, "weights", weights)
+        object.__setattr__(self, "gaussians", gaussians)
+        object.__setattr__(self, "_cache", {})
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Mixture is immutable; build a new one instead.")
 
     @classmethod
     def from_estimator(cls, estimator, *, min_weight: float = 0.0) -> Mixture:
@@ -195,9 +201,7 @@ class Mixture:
         return {"weights": self.weights, "gaussians": self.gaussians}
 
     def __setstate__(self, state):
-        self.weights = state["weights"]
-        self.gaussians = state["gaussians"]
-        self._cache = {}
+        self._set(state["weights"].copy(), state["gaussians"])
 
     def cached(self, key: str, compute):
         """Value of ``compute(self)`` cached under ``key`` (internal)."""
