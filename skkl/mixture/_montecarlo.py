@@ -243,7 +243,9 @@ def mixture_kl_monte_carlo(
     rng = _rng(random_state)
     side = _Side(p, q, lambda lf, lg: lf - lg)
     est, var, n, plain = _estimate(side, n_samples, target_error, rng)
-    return MonteCarloEstimate(est, float(np.sqrt(var)), n, float(np.sqrt(plain / n)))
+    return MonteCarloEstimate(
+        float(est), float(np.sqrt(var)), n, float(np.sqrt(plain / n))
+    )
 
 
 def _js_integrand(lf, lg):
