@@ -10,6 +10,14 @@ from .divergence import DIVERGENCES, DivergenceInfo, divergence, kl_divergence
 # and pandas: seconds on a cold start), loaded on first access so that
 # `import skkl`, `skkl --help` and the pointwise functions stay fast.
 _LAZY = {
+    "Mixture": "mixture",
+    "MixtureKLBounds": "mixture",
+    "MonteCarloEstimate": "mixture",
+    "mixture_divergence": "mixture",
+    "mixture_js_monte_carlo": "mixture",
+    "mixture_kl_bounds": "mixture",
+    "mixture_kl_monte_carlo": "mixture",
+    "pairwise_mixture_divergence": "mixture",
     "BayesErrorBounds": "separability",
     "DriftResult": "drift",
     "GaussianDriftDetector": "drift",
