@@ -22,7 +22,6 @@ exactly symmetric.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import numbers
 from collections.abc import Iterator
@@ -32,30 +31,17 @@ import numpy as np
 from joblib import effective_n_jobs
 from sklearn import get_config
 from sklearn.utils.parallel import Parallel, delayed
-from threadpoolctl import ThreadpoolController
 
-try:  # where older scikit-learn releases export it
-    from sklearn.utils import get_chunk_n_rows
-except ImportError:  # scikit-learn 1.9 keeps it in a private module
-    from sklearn.utils._chunking import get_chunk_n_rows
-
+from . import _kernels as kernels
+from ._blas import blas_single_thread, blas_threads_for, get_chunk_n_rows
 from ._gaussians import Gaussians
+from ._kernels import Operand
 from ._linalg import inv_lower, solve_lower
-from .divergence import (
-    DIVERGENCES,
-    DivergenceInfo,
-    _align,
-    _compute,
-    _Operand,
-    _operand_from_gaussians,
-    get_divergence,
-)
+from .divergence import DIVERGENCES, DivergenceInfo, get_divergence
 
 __all__ = ["pairwise_divergence", "pairwise_divergence_chunked"]
 
 _EPS = np.finfo(np.float64).eps
-# Directions of the KL-type GEMMs: 'fwd' is KL(P_i || Q_j), 'rev' KL(Q_j || P_i).
-_GEMM_KINDS = {"kl": ("fwd",), "reverse_kl": ("rev",), "jeffreys": ("fwd", "rev")}
 # Bytes of intermediates per output entry: GEMM kinds hold the product and
 # room for flagged indices (bounds use a small reused buffer); other kinds
 # hold the entry and its two pair indices.
@@ -63,8 +49,6 @@ _GEMM_ENTRY_BYTES = 2 * 8
 _PAIR_ENTRY_BYTES = 3 * 8
 # Scratch buffer for the rounding-error bounds of a few rows at a time.
 _BOUND_BLOCK_BYTES = 2**20
-# Tile products below this many flops run on one BLAS thread.
-_THREADED_GEMM_FLOPS = 2**26
 # Per-Gaussian operands are built this many bytes of (d, d) stack at a time.
 _OPERAND_BLOCK_BYTES = 2**21
 
@@ -120,8 +104,8 @@ class _Plan:
 
     kind: str
     alpha: float
-    p: _Operand
-    q: _Operand
+    p: Operand
+    q: Operand
     n_p: int
     n_q: int
     self_pairs: bool
@@ -135,21 +119,6 @@ class _Plan:
     @property
     def info(self) -> DivergenceInfo:
         return DIVERGENCES[self.kind]
-
-
-@functools.cache
-def _threadpool_controller() -> ThreadpoolController:
-    return ThreadpoolController()
-
-
-def _one_blas_thread():
-    """Context with single-threaded BLAS, for loops of tiny factorisations.
-
-    Per-Gaussian and per-pair work is thousands of d x d calls, too small
-    to split across threads; a multi-threaded BLAS only adds synchronisation
-    (20x slower on a loaded two-core machine). The big GEMMs stay threaded.
-    """
-    return _threadpool_controller().limit(limits=1, user_api="blas")
 
 
 # -- operands ----------------------------------------------------------------
@@ -397,18 +366,14 @@ def _gemm_operands(X: _KLParts, Y: _KLParts, structure, directions, d, rtol):
 # -- tiles -------------------------------------------------------------------
 
 
-def _take(op: _Operand, idx: np.ndarray) -> _Operand:
-    factor = op.factor if op.cov_batch == () else op.factor[idx]
-    return _Operand(op.mean[idx], factor, op.structure)
-
-
 def _pointwise(plan: _Plan, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Divergences of the pairs (P[i[k]], Q[j[k]]) by the pointwise kernel."""
     out = np.empty(i.size)
-    with _one_blas_thread():
+    with blas_single_thread():
         for lo, hi in _chunks(i.size, plan.pair_batch):
-            p, q = _align(_take(plan.p, i[lo:hi]), _take(plan.q, j[lo:hi]))
-            out[lo:hi] = _compute(plan.info, p, q, plan.alpha)
+            out[lo:hi] = kernels.compute_pairs(
+                plan.info, plan.p, plan.q, i[lo:hi], j[lo:hi], plan.alpha
+            )
     return out
 
 
@@ -447,7 +412,7 @@ def _flagged(plan: _Plan, value: np.ndarray, r0: int, c0: int):
     g = plan.gemm
     if g.Rabs is None and g.rthr is None:  # rtol too small: recompute all
         return np.nonzero(value != np.inf)
-    with _one_blas_thread():  # small products: threads only synchronise
+    with blas_single_thread():  # small products: threads only synchronise
         parts = list(_flag_rows(g, value, r0, c0))
     if not parts:
         return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
@@ -479,9 +444,8 @@ def _flag_rows(g: _GemmOperands, value: np.ndarray, r0: int, c0: int):
 def _gemm_tile(plan: _Plan, r0, r1, c0, c1, out=None) -> np.ndarray:
     g = plan.gemm
     # A small product gains little from BLAS threads and, on a loaded
-    # machine, loses 10-30x waiting for them: run it on one thread.
-    small = 2 * (r1 - r0) * (c1 - c0) * g.R.shape[1] < _THREADED_GEMM_FLOPS
-    with _one_blas_thread() if small else contextlib.nullcontext():
+    # machine, loses much more waiting for them: run it on one thread.
+    with blas_threads_for(2 * (r1 - r0) * (c1 - c0) * g.R.shape[1]):
         with np.errstate(over="ignore", invalid="ignore"):
             value = np.matmul(g.R[r0:r1], g.C[c0:c1].T, out=out)
     # An overflowed entry goes to the pointwise kernel, which either computes
@@ -578,34 +542,36 @@ def _make_plan(P, Q, kind, alpha, rtol, working_memory) -> _Plan:
     if (
         not isinstance(working_memory, numbers.Real)
         or isinstance(working_memory, bool)
-        or not working_memory > 0
+        or not 0 < working_memory < np.inf
     ):
         raise ValueError(
-            f"working_memory must be a positive number of MiB, got {working_memory!r}."
+            "working_memory must be a finite positive number of MiB (e.g. 1024), "
+            f"got {working_memory!r}."
         )
     budget = float(working_memory) * 2**20
     d = P.n_features
     n_p, n_q = len(P), len(Q)
-    gemm_kind = info.name in _GEMM_KINDS
+    directions = info.gemm_directions
+    gemm_kind = bool(directions)
     row_bytes = n_q * (_GEMM_ENTRY_BYTES if gemm_kind else _PAIR_ENTRY_BYTES)
     chunk = get_chunk_n_rows(
         row_bytes=min(row_bytes, budget),
         max_n_rows=max(n_p, n_q),
         working_memory=working_memory,
     )
-    p, q = _operand_from_gaussians(P), _operand_from_gaussians(Q)
+    p, q = kernels.operand_from_gaussians(P), kernels.operand_from_gaussians(Q)
     full = "full" in (p.structure, q.structure)
     # Rough float64 footprint of one pair in the pointwise kernels.
     pair_bytes = 8 * (12 * d * d if full else 12 * d)
     pair_batch = max(1, int(budget // pair_bytes))
+    kernels.check_singular(info, p, q)
     gemm = None
-    directions = _GEMM_KINDS.get(info.name, ())
     if gemm_kind:
         structure = _gemm_structure(P, Q, self_pairs)
         centre = (P.means.sum(0) + (0 if self_pairs else Q.means.sum(0))) / (
             n_p + (0 if self_pairs else n_q)
         )
-        with _one_blas_thread():
+        with blas_single_thread():
             # P is the first KL argument in 'fwd' (role p), the second in 'rev'.
             p_roles = {"p" if dr == "fwd" else "q" for dr in directions}
             q_roles = {"q" if dr == "fwd" else "p" for dr in directions}
@@ -630,6 +596,17 @@ def _make_plan(P, Q, kind, alpha, rtol, working_memory) -> _Plan:
         chunk=chunk,
         pair_batch=pair_batch,
     )
+
+
+def _check_n_jobs(n_jobs) -> None:
+    """joblib's convention: None, or a non-zero integer (-1: all cores)."""
+    if n_jobs is None:
+        return
+    if not isinstance(n_jobs, numbers.Integral) or isinstance(n_jobs, bool) or not n_jobs:
+        raise ValueError(
+            "n_jobs must be None or a non-zero integer (-1 uses every core), "
+            f"got {n_jobs!r}."
+        )
 
 
 def _run(func, arglist, n_jobs) -> Iterator:
@@ -707,6 +684,7 @@ def pairwise_divergence_chunked(
     >>> blocks[0]
     array([[ 0.,  4., 16., 36.]])
     """
+    _check_n_jobs(n_jobs)
     plan = _make_plan(P, Q, kind, alpha, rtol, working_memory)
     arglist = [(plan, r0, r1) for r0, r1 in _chunks(plan.n_p, plan.chunk)]
     yield from _run(_row_block, arglist, n_jobs)
@@ -781,6 +759,7 @@ def pairwise_divergence(
     >>> bool((D == D.T).all())
     True
     """
+    _check_n_jobs(n_jobs)
     plan = _make_plan(P, Q, kind, alpha, rtol, working_memory)
     blocks = _chunks(plan.n_p, plan.chunk)
     out = np.empty((plan.n_p, plan.n_q))
