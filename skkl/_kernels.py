@@ -116,6 +116,35 @@ class Operand:
             self.singular,
         )
 
+    def _sliced(self, sl: slice, column: bool) -> Operand:
+        """Views of the Gaussians ``sl``; ``column`` adds a broadcast axis."""
+        ex = (slice(None), None) if column else (slice(None),)
+
+        def cut(x, tail):
+            if x is None:
+                return None
+            if self.cov_batch == () and tail is not None:
+                return x  # shared (tied) covariance
+            return x[sl][ex]
+
+        mean = self.mean[sl][ex]
+        return Operand(
+            mean,
+            cut(self.factor, 0),
+            self.structure,
+            cut(self.cov, 0),
+            cut(self.logdet, 0),
+            self.singular,
+        )
+
+    def rows(self, a: int, b: int) -> Operand:
+        """Gaussians ``a:b`` shaped to broadcast against :meth:`cols`."""
+        return self._sliced(slice(a, b), True)
+
+    def cols(self, a: int, b: int) -> Operand:
+        """Gaussians ``a:b`` as a 1-D batch (views)."""
+        return self._sliced(slice(a, b), False)
+
     def take(self, idx: np.ndarray) -> Operand:
         """Operand of the Gaussians ``idx`` (a 1-D index array)."""
         if self.cov_batch == ():
@@ -289,8 +318,11 @@ def _renyi_direct(S0, S1, ld0, ld1, dm, alpha):
     """
     c = 1.0 - alpha
     d = dm.shape[-1]
-    Sa = alpha * S1 + c * S0
-    if not np.all(np.isfinite(Sa)):
+    Sa = np.multiply(S1, alpha, out=np.empty(np.broadcast_shapes(S0.shape, S1.shape)))
+    Sa += c * S0
+    # Off-diagonal entries are bounded by the diagonal ones (|S_kl| <=
+    # sqrt(S_kk S_ll) in each covariance): checking the diagonal suffices.
+    if not np.all(np.isfinite(np.diagonal(Sa, axis1=-2, axis2=-1))):
         raise overflow_error()  # not a failure of positive-definiteness
     R = cholesky(
         Sa, name="alpha * cov(q) + (1 - alpha) * cov(p) of pair", hint=_RENYI_HINT
@@ -370,7 +402,20 @@ def _procrustes(L0: np.ndarray, L1: np.ndarray) -> np.ndarray:
     return np.square(L0 - L1 @ (U @ Vt)).sum((-2, -1))
 
 
-def _bures_direct(L0, L1, tr0, tr1):
+def _congruence(F: np.ndarray, S: np.ndarray) -> np.ndarray:
+    """``F' S_k F`` for a stack ``S`` (..., d, d) and one ``F`` (d, d).
+
+    Two large products instead of one small product per matrix: the stack is
+    one (n d, d) operand, so BLAS runs at full speed.
+    """
+    d = F.shape[-1]
+    batch = S.shape[:-2]
+    T = S.reshape(-1, d) @ F  # rows of S_k F
+    T = np.swapaxes(T.reshape(-1, d, d), -1, -2).reshape(-1, d)  # rows of F' S_k
+    return (T @ F).reshape(*batch, d, d)
+
+
+def _bures_direct(p: Operand, q: Operand, tr0, tr1):
     """``(bures, err)`` from the eigenvalues of ``M = W' W``, ``W = L1' L0``.
 
     ``sum sqrt(lam)`` is the nuclear norm of ``W``. Each eigenvalue is
@@ -379,9 +424,16 @@ def _bures_direct(L0, L1, tr0, tr1):
     moves by at most ``delta / (sqrt(lam_k) + sqrt(delta))``; ``err`` sums
     those and the ~eps rounding of the traces.
     """
+    L0, L1 = p.factor, q.factor
     d = L0.shape[-1]
-    W = np.swapaxes(L1, -1, -2) @ L0
-    M = np.swapaxes(W, -1, -2) @ W
+    # Eigenvalues of W' W = L0' S1 L0 (or, equally, of W W' = L1' S0 L1).
+    if L0.size == d * d:
+        M = _congruence(L0.reshape(d, d), q.cov)
+    elif L1.size == d * d:
+        M = _congruence(L1.reshape(d, d), p.cov)
+    else:
+        W = np.swapaxes(L1, -1, -2) @ L0
+        M = np.swapaxes(W, -1, -2) @ W
     if not np.all(np.isfinite(M)):
         raise overflow_error()  # entries beyond ~1e154: traces overflow too
     lam = np.linalg.eigvalsh(M)
@@ -398,7 +450,7 @@ def wasserstein_full(p: Operand, q: Operand, alpha=None) -> np.ndarray:
     L0, L1 = p.factor, q.factor
     tr0 = np.trace(p.cov, axis1=-2, axis2=-1)
     tr1 = np.trace(q.cov, axis1=-2, axis2=-1)
-    bures, err = _bures_direct(L0, L1, tr0, tr1)
+    bures, err = _bures_direct(p, q, tr0, tr1)
     dist = np.square(q.mean - p.mean).sum(-1)
     shape = np.broadcast_shapes(bures.shape, dist.shape)
     bures = np.broadcast_to(bures, shape).copy()
@@ -462,9 +514,11 @@ def hellinger(renyi_kernel):
 
 def _identical(p: Operand, q: Operand) -> np.ndarray:
     """Which broadcast pairs are the very same Gaussian."""
+    same_mean = np.all(p.mean == q.mean, axis=-1)
+    if not same_mean.any():
+        return same_mean
     cov_axes = (-2, -1) if p.structure == "full" else (-1,)
-    same_cov = np.all(p.factor == q.factor, axis=cov_axes)
-    return np.all(p.mean == q.mean, axis=-1) & same_cov
+    return same_mean & np.all(p.factor == q.factor, axis=cov_axes)
 
 
 def check_singular(info, *operands: Operand) -> None:

@@ -49,6 +49,8 @@ _GEMM_ENTRY_BYTES = 2 * 8
 _PAIR_ENTRY_BYTES = 3 * 8
 # Scratch buffer for the rounding-error bounds of a few rows at a time.
 _BOUND_BLOCK_BYTES = 2**20
+# Bytes of one (d, d) (or (d,)) temporary per pointwise kernel call.
+_PAIR_BLOCK_BYTES = 2**21
 # Per-Gaussian operands are built this many bytes of (d, d) stack at a time.
 _OPERAND_BLOCK_BYTES = 2**21
 
@@ -377,28 +379,35 @@ def _pointwise(plan: _Plan, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return out
 
 
-def _pair_mask(plan: _Plan, r0: int, c0: int, i: np.ndarray, j: np.ndarray):
-    """Pairs of a tile that need a value (None: all of them)."""
-    if not plan.self_pairs:
-        return None
-    if plan.symmetric and r0 == c0:
-        return j > i
-    return i != j
-
-
 def _pairs_tile(plan: _Plan, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+    """Block ``[r0:r1, c0:c1]`` by the pointwise kernels, on broadcast slices.
+
+    Rows ``P[a:b]`` (as a column of operands) meet columns ``Q[lo:hi]`` in
+    one broadcast kernel call: slices are views, so nothing is gathered, and
+    a call holds about ``pair_batch`` pairs (cache-sized). In a diagonal
+    tile of a symmetric self-pairwise matrix, a block of rows starts its
+    columns at its first row: only the upper triangle (and a small square per
+    block) is computed; the rest is mirrored by the caller.
+    """
+    out = np.zeros((r1 - r0, c1 - c0))
+    triangle = plan.symmetric and r0 == c0
+    info = plan.info
     n_cols = c1 - c0
-    out = np.zeros((r1 - r0) * n_cols)
-    # Flat pair indices in slices, so index arrays never exceed one batch.
-    for lo, hi in _chunks(out.size, plan.pair_batch):
-        flat = np.arange(lo, hi)
-        i, j = r0 + flat // n_cols, c0 + flat % n_cols
-        keep = _pair_mask(plan, r0, c0, i, j)
-        if keep is not None:
-            flat, i, j = flat[keep], i[keep], j[keep]
-        if flat.size:
-            out[flat] = _pointwise(plan, i, j)
-    return out.reshape(r1 - r0, n_cols)
+    rows_per_call = max(1, plan.pair_batch // n_cols)
+    with blas_single_thread():  # thousands of d x d calls: threads only wait
+        for a, b in _chunks(r1 - r0, rows_per_call):
+            p = plan.p.rows(r0 + a, r0 + b)
+            # Diagonal entries are exactly 0 (set below): a single row skips its own.
+            start = (c0 + a + (b - a == 1)) if triangle else c0
+            cols = max(1, plan.pair_batch // (b - a))
+            for lo, hi in _chunks(c1 - start, cols):
+                q = plan.q.cols(start + lo, start + hi)
+                values = kernels.compute(info, *kernels.align(p, q), plan.alpha)
+                out[a:b, start - c0 + lo : start - c0 + hi] = values
+    if plan.self_pairs:
+        idx = np.arange(max(r0, c0), min(r1, c1))
+        out[idx - r0, idx - c0] = 0.0
+    return out
 
 
 def _flagged(plan: _Plan, value: np.ndarray, r0: int, c0: int):
@@ -561,9 +570,9 @@ def _make_plan(P, Q, kind, alpha, rtol, working_memory) -> _Plan:
     )
     p, q = kernels.operand_from_gaussians(P), kernels.operand_from_gaussians(Q)
     full = "full" in (p.structure, q.structure)
-    # Rough float64 footprint of one pair in the pointwise kernels.
-    pair_bytes = 8 * (12 * d * d if full else 12 * d)
-    pair_batch = max(1, int(budget // pair_bytes))
+    # Pairs per pointwise kernel call: each (d, d) temporary of a call stays
+    # in cache (larger calls only add memory traffic).
+    pair_batch = max(1, _PAIR_BLOCK_BYTES // (8 * (d * d if full else d)))
     kernels.check_singular(info, p, q)
     gemm = None
     if gemm_kind:
@@ -602,7 +611,11 @@ def _check_n_jobs(n_jobs) -> None:
     """joblib's convention: None, or a non-zero integer (-1: all cores)."""
     if n_jobs is None:
         return
-    if not isinstance(n_jobs, numbers.Integral) or isinstance(n_jobs, bool) or not n_jobs:
+    if (
+        not isinstance(n_jobs, numbers.Integral)
+        or isinstance(n_jobs, bool)
+        or not n_jobs
+    ):
         raise ValueError(
             "n_jobs must be None or a non-zero integer (-1 uses every core), "
             f"got {n_jobs!r}."
