@@ -433,3 +433,129 @@ def test_extreme_variance_ratio_bhattacharyya_hellinger_are_finite(covariance_ty
     assert_allclose(B[0, 1], expected, rtol=8 * np.finfo(float).eps)
     assert_array_equal(H, [[0.0, 1.0], [1.0, 0.0]])
     assert_array_equal(pointwise, [1.0])
+
+
+@pytest.mark.parametrize("n_jobs", ["a", 1.5, 0, True])
+def test_bad_n_jobs_is_a_clear_error(n_jobs):
+    G = Gaussians(np.zeros((2, 1)), [1.0, 2.0], "spherical")
+    with pytest.raises(ValueError, match="n_jobs must be None or a non-zero integer"):
+        pairwise_divergence(G, n_jobs=n_jobs)
+    with pytest.raises(ValueError, match="n_jobs must be None or a non-zero integer"):
+        next(pairwise_divergence_chunked(G, n_jobs=n_jobs))
+
+
+@pytest.mark.parametrize("working_memory", [np.inf, -np.inf, np.nan, 0, "64", True])
+def test_bad_working_memory_is_a_clear_error(working_memory):
+    G = Gaussians(np.zeros((2, 1)), [1.0, 2.0], "spherical")
+    with pytest.raises(ValueError, match="working_memory must be a finite positive"):
+        pairwise_divergence(G, working_memory=working_memory)
+
+
+def _exact_low_rank(rng, d, rank):
+    """Integer factors: S = F F' is exact in float64 and exactly of rank ``rank``."""
+    F = rng.integers(-3, 4, size=(d, rank)).astype(float)
+    return F @ F.T
+
+
+def _mp_w2_psd(m0, S0, m1, S1):
+    """W2^2 at 50 digits for positive semi-definite covariances (eigsy, clip 0)."""
+    import mpmath
+
+    def mat(a):
+        return mpmath.matrix([[mpmath.mpf(float(x)) for x in row] for row in a])
+
+    with mpmath.workdps(50):
+        P, Q = mat(S0), mat(S1)
+        E, V = mpmath.eigsy(P)
+        R = V * mpmath.diag([mpmath.sqrt(max(e, 0)) for e in E]) * V.T
+        M = R * Q * R
+        mu = mpmath.eigsy((M + M.T) / 2)[0]
+        nuclear = mpmath.fsum(mpmath.sqrt(max(e, 0)) for e in mu)
+        tr = mpmath.fsum(P[i, i] + Q[i, i] for i in range(P.rows))
+        dist = mpmath.fsum((mpmath.mpf(a) - mpmath.mpf(b)) ** 2 for a, b in zip(m0, m1))
+        return float(dist + tr - 2 * nuclear)
+
+
+def test_wasserstein_accepts_singular_covariances():
+    # Sample covariances with n < d are singular, as in many FID evaluations.
+    rng = np.random.default_rng(30)
+    d, K = 6, 5
+    covs = np.stack([_exact_low_rank(rng, d, r) for r in (2, 3, 6, 1, 4)])
+    means = rng.normal(size=(K, d))
+    with pytest.raises(ValueError, match="not positive definite"):
+        Gaussians(means, covs)
+    G = Gaussians(means, covs, allow_singular=True)
+    assert G.singular.tolist() == [True, True, False, True, True]
+    assert np.all(np.isneginf(G.logdet[G.singular]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        D = pairwise_divergence(G, kind="wasserstein")
+        pointwise = divergence(G[0], G[1], "wasserstein")
+    ref = np.array(
+        [
+            [_mp_w2_psd(means[i], covs[i], means[j], covs[j]) for j in range(K)]
+            for i in range(K)
+        ]
+    )
+    # A factor of a singular matrix is only sqrt-stable: rounding of S by
+    # eps ||S|| moves a zero singular value of the factor by ~sqrt(eps ||S||),
+    # so the nuclear norm (sqrt(d)-Lipschitz in the factor) moves by about
+    # d sqrt(d eps) sqrt(||S0|| ||S1||).
+    tr = np.trace(covs, axis1=1, axis2=2)
+    atol = d * np.sqrt(d * np.finfo(float).eps) * np.sqrt(np.outer(tr, tr))
+    assert np.all(np.abs(D - ref) <= 1e-10 * ref + atol)
+    assert_allclose(pointwise[0], D[0, 1], rtol=1e-12)
+    assert_array_equal(np.diag(D), 0.0)
+    assert np.all(D >= 0)
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if k != "wasserstein"])
+def test_other_kinds_refuse_singular_covariances(kind):
+    rng = np.random.default_rng(31)
+    G = Gaussians(
+        np.zeros((2, 3)),
+        np.stack([_exact_low_rank(rng, 3, 2), np.eye(3)]),
+        allow_singular=True,
+    )
+    with pytest.raises(
+        ValueError, match="needs positive definite covariances.*reg_covar"
+    ):
+        pairwise_divergence(G, kind=kind)
+    with pytest.raises(ValueError, match="needs positive definite covariances"):
+        divergence(G[0], G[1], kind)
+
+
+def test_allow_singular_still_refuses_indefinite_and_diag_zero_variance():
+    with pytest.raises(
+        ValueError, match=r"covariances\[1\] is not positive semi-definite"
+    ):
+        Gaussians(
+            np.zeros((2, 2)),
+            np.stack([np.eye(2), [[1.0, 2.0], [2.0, 1.0]]]),
+            allow_singular=True,
+        )
+    G = Gaussians(
+        np.zeros((2, 2)), [[0.0, 1.0], [1.0, 1.0]], "diag", allow_singular=True
+    )
+    assert G.singular.tolist() == [True, False]
+    assert_allclose(
+        pairwise_divergence(G, kind="wasserstein"), [[0, 1], [1, 0]], rtol=1e-15
+    )
+    with pytest.raises(TypeError, match="allow_singular must be True or False"):
+        Gaussians(np.zeros((1, 2)), np.eye(2)[None], allow_singular="yes")
+
+
+def test_from_packed_overflow_and_metric_rows_are_clear_errors():
+    from skkl import KLMetric
+
+    X = np.array([[0.0, 0.0, 1e200, 0.0, 1.0], [1.0, 0.0, 1.0, 0.0, 1.0]])
+    with pytest.raises(
+        ValueError, match=r"X\[0\] describes a covariance beyond float64"
+    ):
+        Gaussians.from_packed(X)
+    for kind in ("wasserstein", "kl", "hellinger"):
+        metric = KLMetric(kind)
+        with pytest.raises(ValueError, match="beyond float64"):
+            metric.pairwise(X)
+        with pytest.raises(ValueError, match=r"u describes a covariance beyond"):
+            metric(X[0], X[1])
