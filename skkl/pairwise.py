@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import numbers
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +34,12 @@ from sklearn import get_config
 from sklearn.utils.parallel import Parallel, delayed
 
 from . import _kernels as kernels
-from ._blas import blas_single_thread, blas_threads_for, get_chunk_n_rows
+from ._blas import (
+    blas_single_thread,
+    blas_thread_count,
+    blas_threads_for,
+    get_chunk_n_rows,
+)
 from ._gaussians import Gaussians
 from ._kernels import Operand
 from ._linalg import inv_lower, solve_lower
@@ -188,7 +194,19 @@ def _packing(d: int):
     return rows, cols, rows * d + cols, weight
 
 
-def _full_operands(G: Gaussians, m: np.ndarray, roles) -> _KLParts:
+def _threaded(func, arglist, threads: int) -> None:
+    """``func(*args)`` for each args, on up to ``threads`` Python threads."""
+    threads = min(threads, len(arglist))
+    if threads <= 1:
+        for args in arglist:
+            func(*args)
+        return
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for future in [pool.submit(func, *args) for args in arglist]:
+            future.result()
+
+
+def _full_operands(G: Gaussians, m: np.ndarray, roles, threads: int) -> _KLParts:
     """KL pieces for full (or tied, or promoted diagonal) covariances.
 
     Only what ``roles`` needs is built: 'p' (first argument) needs the
@@ -217,8 +235,7 @@ def _full_operands(G: Gaussians, m: np.ndarray, roles) -> _KLParts:
         W_tied = inv_lower(L_all)
         P_tied = W_tied.T @ W_tied
 
-    # Blocks of about 2 MiB per (block, d, d) temporary stay in cache.
-    for lo, hi in _chunks(K, max(8, _OPERAND_BLOCK_BYTES // (8 * d * d))):
+    def block(lo, hi):
         mb = m[lo:hi]
         if as_p:
             if S_all is None:  # promoted diagonal: S = L L'
@@ -249,6 +266,11 @@ def _full_operands(G: Gaussians, m: np.ndarray, roles) -> _KLParts:
             b[lo:hi, n : n + d] = -2.0 * v
             babs[lo:hi] = np.sqrt(P[:, :: d + 1])
             c[lo:hi] = np.sum(z * z, axis=1)
+
+    # Blocks of about 2 MiB per (block, d, d) temporary stay in cache; they
+    # write disjoint rows, so threads (numpy releases the GIL) share them.
+    blocks = _chunks(K, max(8, _OPERAND_BLOCK_BYTES // (8 * d * d)))
+    _threaded(block, blocks, threads)
     const = -float(d)
     if as_p:
         a[:, n + d] = 1.0
@@ -278,13 +300,13 @@ def _gemm_structure(P: Gaussians, Q: Gaussians, q_is_p: bool) -> str:
     return "full"
 
 
-def _kl_operands(G, structure, centre, roles) -> _KLParts:
+def _kl_operands(G, structure, centre, roles, threads=1) -> _KLParts:
     m = G.means - centre
     if structure == "diag":
         return _diag_operands(G, m)
     if structure == "tied":
         return _tied_operands(G, m)
-    return _full_operands(G, m, roles)
+    return _full_operands(G, m, roles, threads)
 
 
 def _role(X: _KLParts, role: str, structure: str, d: int, k: float):
@@ -394,16 +416,22 @@ def _pairs_tile(plan: _Plan, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
     info = plan.info
     n_cols = c1 - c0
     rows_per_call = max(1, plan.pair_batch // n_cols)
-    with blas_single_thread():  # thousands of d x d calls: threads only wait
-        for a, b in _chunks(r1 - r0, rows_per_call):
-            p = plan.p.rows(r0 + a, r0 + b)
-            # Diagonal entries are exactly 0 (set below): a single row skips its own.
-            start = (c0 + a + (b - a == 1)) if triangle else c0
-            cols = max(1, plan.pair_batch // (b - a))
-            for lo, hi in _chunks(c1 - start, cols):
-                q = plan.q.cols(start + lo, start + hi)
-                values = kernels.compute(info, *kernels.align(p, q), plan.alpha)
-                out[a:b, start - c0 + lo : start - c0 + hi] = values
+
+    def row_block(a, b):
+        p = plan.p.rows(r0 + a, r0 + b)
+        # Diagonal entries are exactly 0 (set below): a single row skips its own.
+        start = (c0 + a + (b - a == 1)) if triangle else c0
+        cols = max(1, plan.pair_batch // (b - a))
+        for lo, hi in _chunks(c1 - start, cols):
+            q = plan.q.cols(start + lo, start + hi)
+            values = kernels.compute(info, *kernels.align(p, q), plan.alpha)
+            out[a:b, start - c0 + lo : start - c0 + hi] = values
+
+    # Thousands of d x d factorisations: each on one BLAS thread, the row
+    # blocks (disjoint rows of out) over as many threads as BLAS may use.
+    threads = blas_thread_count()
+    with blas_single_thread():
+        _threaded(row_block, _chunks(r1 - r0, rows_per_call), threads)
     if plan.self_pairs:
         idx = np.arange(max(r0, c0), min(r1, c1))
         out[idx - r0, idx - c0] = 0.0
@@ -580,15 +608,18 @@ def _make_plan(P, Q, kind, alpha, rtol, working_memory) -> _Plan:
         centre = (P.means.sum(0) + (0 if self_pairs else Q.means.sum(0))) / (
             n_p + (0 if self_pairs else n_q)
         )
+        # Per-Gaussian work: thousands of d x d products, each on one BLAS
+        # thread, spread over as many Python threads as BLAS may use.
+        threads = blas_thread_count()
         with blas_single_thread():
             # P is the first KL argument in 'fwd' (role p), the second in 'rev'.
             p_roles = {"p" if dr == "fwd" else "q" for dr in directions}
             q_roles = {"q" if dr == "fwd" else "p" for dr in directions}
             if self_pairs:
-                X = Y = _kl_operands(P, structure, centre, p_roles | q_roles)
+                X = Y = _kl_operands(P, structure, centre, p_roles | q_roles, threads)
             else:
-                X = _kl_operands(P, structure, centre, p_roles)
-                Y = _kl_operands(Q, structure, centre, q_roles)
+                X = _kl_operands(P, structure, centre, p_roles, threads)
+                Y = _kl_operands(Q, structure, centre, q_roles, threads)
         gemm = _gemm_operands(X, Y, structure, directions, d, float(rtol))
     return _Plan(
         kind=info.name,
