@@ -472,7 +472,9 @@ def _mp_w2_psd(m0, S0, m1, S1):
         mu = mpmath.eigsy((M + M.T) / 2)[0]
         nuclear = mpmath.fsum(mpmath.sqrt(max(e, 0)) for e in mu)
         tr = mpmath.fsum(P[i, i] + Q[i, i] for i in range(P.rows))
-        dist = mpmath.fsum((mpmath.mpf(a) - mpmath.mpf(b)) ** 2 for a, b in zip(m0, m1))
+        dist = mpmath.fsum(
+            (mpmath.mpf(a) - mpmath.mpf(b)) ** 2 for a, b in zip(m0, m1, strict=True)
+        )
         return float(dist + tr - 2 * nuclear)
 
 
