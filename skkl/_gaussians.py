@@ -595,6 +595,7 @@ class Gaussians:
         *,
         reg_covar: float = 0.0,
         sample_weight=None,
+        allow_singular: bool = False,
     ) -> Gaussians:
         """Fit one Gaussian (K=1) to samples by maximum likelihood.
 
@@ -606,6 +607,9 @@ class Gaussians:
             Non-negative ridge added to the diagonal of the covariance.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; the estimate is the weighted MLE.
+        allow_singular : bool, default=False
+            Accept a singular covariance (e.g. fewer samples than features);
+            see :class:`Gaussians`.
 
         Returns
         -------
@@ -649,4 +653,4 @@ class Gaussians:
         else:
             var = w @ (Xc * Xc) / total + reg_covar
             cov = var[None] if kind == "diag" else np.array([var.mean()])
-        return cls(mean[None, :], cov, kind)
+        return cls(mean[None, :], cov, kind, allow_singular=allow_singular)
