@@ -37,7 +37,7 @@ import time
 import tracemalloc
 
 import numpy as np
-from threadpoolctl import threadpool_info
+from bench_pairwise import blas_summary
 
 from skkl import DIVERGENCES, Gaussians, pairwise_divergence
 
@@ -49,17 +49,6 @@ def make_gaussians(K, d, seed=0):
     X = rng.normal(size=(K, d, 2 * d))
     cov = X @ X.transpose(0, 2, 1) / (2 * d) + 0.1 * np.eye(d)
     return rng.normal(size=(K, d)), cov
-
-
-def blas_summary():
-    parts = []
-    for info in threadpool_info():
-        if info.get("user_api") == "blas":
-            parts.append(
-                f"{info['internal_api']} {info.get('version')} "
-                f"({info.get('architecture')}, {info['num_threads']} threads)"
-            )
-    return "; ".join(parts)
 
 
 # -- the naive batched loops ---------------------------------------------------
