@@ -232,10 +232,10 @@ def packed_size(n_features: int, covariance_type: str) -> int:
     (9, 6, 4)
     """
     d = _check_count(n_features, "n_features")
-    kind = check_covariance_type(covariance_type)
-    if kind in ("full", "tied"):
+    cov_type = check_covariance_type(covariance_type)
+    if cov_type in ("full", "tied"):
         return d + d * (d + 1) // 2
-    return 2 * d if kind == "diag" else d + 1
+    return 2 * d if cov_type == "diag" else d + 1
 
 
 def n_features_from_packed(n_columns: int, covariance_type: str) -> int:
@@ -260,18 +260,18 @@ def n_features_from_packed(n_columns: int, covariance_type: str) -> int:
     3
     """
     n = _check_count(n_columns, "n_columns")
-    kind = check_covariance_type(covariance_type)
-    if kind in ("full", "tied"):
+    cov_type = check_covariance_type(covariance_type)
+    if cov_type in ("full", "tied"):
         d = int(round((-3 + np.sqrt(9 + 8 * n)) / 2))
-    elif kind == "diag":
+    elif cov_type == "diag":
         d = n // 2
     else:
         d = n - 1
-    if d < 1 or packed_size(d, kind) != n:
-        valid = ", ".join(str(packed_size(k, kind)) for k in range(1, 6))
+    if d < 1 or packed_size(d, cov_type) != n:
+        valid = ", ".join(str(packed_size(k, cov_type)) for k in range(1, 6))
         raise ValueError(
             f"a packed row of length {n} is impossible for covariance_type="
-            f"{kind!r} (valid lengths: {valid}, ...); pack rows with "
+            f"{cov_type!r} (valid lengths: {valid}, ...); pack rows with "
             "Gaussians.pack() and use the same covariance_type."
         )
     return d
@@ -345,7 +345,7 @@ class Gaussians:
             raise TypeError(
                 f"allow_singular must be True or False, got {allow_singular!r}."
             )
-        kind = check_covariance_type(covariance_type)
+        cov_type = check_covariance_type(covariance_type)
         m = validate_means(means, "means")
         if m.ndim == 1:
             m = m[None, :]
@@ -354,41 +354,41 @@ class Gaussians:
         K, d = m.shape
         S = as_float_array(covariances, "covariances")
         # A single Gaussian may drop the leading K=1 axis, as in kl_mvn.
-        single_ndim = {"full": 2, "diag": 1, "spherical": 0, "tied": 2}[kind]
-        if K == 1 and kind != "tied" and S.ndim == single_ndim:
+        single_ndim = {"full": 2, "diag": 1, "spherical": 0, "tied": 2}[cov_type]
+        if K == 1 and cov_type != "tied" and S.ndim == single_ndim:
             S = S[None, ...]
         expected = {
             "full": (K, d, d),
             "diag": (K, d),
             "spherical": (K,),
             "tied": (d, d),
-        }[kind]
+        }[cov_type]
         if S.shape != expected:
             raise ValueError(
                 f"covariances must have shape {expected} for covariance_type="
-                f"{kind!r} with means of shape {m.shape}, got {S.shape}."
+                f"{cov_type!r} with means of shape {m.shape}, got {S.shape}."
             )
         S, factor, logdet = validate_covariances(
-            S, kind, d, "covariances", allow_singular=bool(allow_singular)
+            S, cov_type, d, "covariances", allow_singular=bool(allow_singular)
         )
-        self._set(m, S, kind, factor, logdet)
+        self._set(m, S, cov_type, factor, logdet)
 
-    def _set(self, m, S, kind, factor, logdet):
+    def _set(self, m, S, cov_type, factor, logdet):
         for arr in (m, S, factor):
             arr.setflags(write=False)
         logdet = np.broadcast_to(logdet, (m.shape[0],)).copy()
         logdet.setflags(write=False)
         object.__setattr__(self, "means", m)
         object.__setattr__(self, "covariances", S)
-        object.__setattr__(self, "covariance_type", kind)
+        object.__setattr__(self, "covariance_type", cov_type)
         object.__setattr__(self, "cholesky", factor)
         object.__setattr__(self, "logdet", logdet)
 
     @classmethod
-    def _from_parts(cls, means, covariances, kind, factor, logdet) -> Gaussians:
+    def _from_parts(cls, means, covariances, cov_type, factor, logdet) -> Gaussians:
         """Build from already validated and factored parts (no copy, no checks)."""
         obj = cls.__new__(cls)
-        obj._set(means, covariances, kind, factor, logdet)
+        obj._set(means, covariances, cov_type, factor, logdet)
         return obj
 
     def __setattr__(self, name, value):
@@ -461,10 +461,10 @@ class Gaussians:
             Read-only for 'full' and 'tied' (a view of the cached factors).
         """
         K, d = self.means.shape
-        kind = self.covariance_type
-        if kind == "full":
+        cov_type = self.covariance_type
+        if cov_type == "full":
             return self.cholesky
-        if kind == "tied":
+        if cov_type == "tied":
             return np.broadcast_to(self.cholesky, (K, d, d))
         return diagonal_factor(self.std())
 
@@ -552,8 +552,8 @@ class Gaussians:
     @classmethod
     def _from_packed(cls, X, covariance_type: str, name: str) -> Gaussians:
         """:meth:`from_packed`, naming the argument ``name`` in errors."""
-        kind = check_covariance_type(covariance_type)
-        if kind == "tied":
+        cov_type = check_covariance_type(covariance_type)
+        if cov_type == "tied":
             raise ValueError(
                 "packed rows carry one factor each; use covariance_type='full' "
                 "for rows packed from tied Gaussians."
@@ -563,10 +563,10 @@ class Gaussians:
             X = X[None, :]
         if X.ndim != 2:
             raise ValueError(f"{name} must have shape (K, n_columns), got {X.shape}.")
-        d = n_features_from_packed(X.shape[1], kind)
+        d = n_features_from_packed(X.shape[1], cov_type)
         means = np.ascontiguousarray(X[:, :d])
         factor = X[:, d:]
-        if kind == "full":
+        if cov_type == "full":
             rows, cols = np.tril_indices(d)
             L = np.zeros((X.shape[0], d, d))
             L[:, rows, cols] = factor
@@ -577,15 +577,15 @@ class Gaussians:
                 cov = L @ np.swapaxes(L, -1, -2)
             if not np.all(np.isfinite(cov)):
                 _raise_overflow(cov, name)
-            return cls._from_parts(means, cov, kind, L, logdet_from_cholesky(L))
-        std = np.ascontiguousarray(factor if kind == "diag" else factor[:, 0])
+            return cls._from_parts(means, cov, cov_type, L, logdet_from_cholesky(L))
+        std = np.ascontiguousarray(factor if cov_type == "diag" else factor[:, 0])
         if np.any(std <= 0):
             _raise_nonpositive(std, f"{name} (standard deviation)", "entry")
         var = std**2
         if not np.all(np.isfinite(var)):
             _raise_overflow(var, name)
-        logdet = logdet_from_variances(var, None if kind == "diag" else d)
-        return cls._from_parts(means, var, kind, std, logdet)
+        logdet = logdet_from_variances(var, None if cov_type == "diag" else d)
+        return cls._from_parts(means, var, cov_type, std, logdet)
 
     @classmethod
     def from_samples(
@@ -626,7 +626,7 @@ class Gaussians:
         (array([[1., 1.]]), array([[[1., 0.],
                 [0., 1.]]]))
         """
-        kind = check_covariance_type(covariance_type)
+        cov_type = check_covariance_type(covariance_type)
         X = validate_means(X, "X", min_ndim=2)
         if X.ndim != 2:
             raise ValueError(f"X must be 2-D (n_samples, n_features), got {X.shape}.")
@@ -646,11 +646,11 @@ class Gaussians:
             raise ValueError("sample_weight sums to zero; give some sample weight.")
         mean = w @ X / total
         Xc = X - mean
-        if kind in ("full", "tied"):
+        if cov_type in ("full", "tied"):
             cov = (Xc * w[:, None]).T @ Xc / total
             cov.flat[:: d + 1] += reg_covar
-            cov = cov[None] if kind == "full" else cov
+            cov = cov[None] if cov_type == "full" else cov
         else:
             var = w @ (Xc * Xc) / total + reg_covar
-            cov = var[None] if kind == "diag" else np.array([var.mean()])
-        return cls(mean[None, :], cov, kind, allow_singular=allow_singular)
+            cov = var[None] if cov_type == "diag" else np.array([var.mean()])
+        return cls(mean[None, :], cov, cov_type, allow_singular=allow_singular)

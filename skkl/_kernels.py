@@ -168,13 +168,13 @@ def operand_from_gaussians(G: Gaussians) -> Operand:
 
 
 def operand_from_arrays(mean, cov, covariance_type, mean_name, cov_name) -> Operand:
-    kind = check_covariance_type(covariance_type)
+    cov_type = check_covariance_type(covariance_type)
     m = validate_means(mean, mean_name)
     d = m.shape[-1]
-    S, factor, logdet = validate_covariances(cov, kind, d, cov_name)
-    if kind in ("full", "tied"):
+    S, factor, logdet = validate_covariances(cov, cov_type, d, cov_name)
+    if cov_type in ("full", "tied"):
         return Operand(m, factor, "full", S, logdet)
-    if kind == "spherical":
+    if cov_type == "spherical":
         factor = np.broadcast_to(factor[..., None], (*factor.shape, d))
         S = np.broadcast_to(S[..., None], (*S.shape, d))
     return Operand(m, factor, "diag", S, logdet)
