@@ -561,3 +561,35 @@ def test_from_packed_overflow_and_metric_rows_are_clear_errors():
             metric.pairwise(X)
         with pytest.raises(ValueError, match=r"u describes a covariance beyond"):
             metric(X[0], X[1])
+
+
+def test_registry_drives_dispatch_a_new_kind_in_one_place(monkeypatch):
+    # Plumbing: one record added to the registry is enough for divergence,
+    # pairwise_divergence (chunked too) and KLMetric. Here KL without its
+    # GEMM directions: the pair-kernel engine must agree with the GEMM one.
+    from skkl import DivergenceInfo, KLMetric
+    from skkl._kernels import kl_diag, kl_full
+
+    info = DivergenceInfo(
+        name="kl_by_pairs",
+        full=kl_full,
+        diag=kl_diag,
+        symmetric=False,
+        description="KL through the pair kernels",
+    )
+    monkeypatch.setitem(DIVERGENCES, "kl_by_pairs", info)
+    rng = np.random.default_rng(40)
+    P, Q = _random(rng, 7, 3, "full"), _random(rng, 5, 3, "diag")
+    gemm = pairwise_divergence(P, Q, "kl")
+    assert_allclose(pairwise_divergence(P, Q, "kl_by_pairs"), gemm, rtol=1e-12)
+    chunks = list(
+        pairwise_divergence_chunked(P, None, "kl_by_pairs", working_memory=1e-4)
+    )
+    assert_allclose(np.vstack(chunks), pairwise_divergence(P), rtol=1e-12, atol=1e-300)
+    assert_allclose(divergence(P[0], Q[1], "kl_by_pairs"), gemm[0, 1], rtol=1e-12)
+    X = P.pack()
+    assert KLMetric("kl_by_pairs")(X[0], X[1]) == pytest.approx(
+        pairwise_divergence(P)[0, 1], rel=1e-12
+    )
+    with pytest.raises(TypeError):  # records are built with keywords only
+        DivergenceInfo("x", kl_full, kl_diag, False, False, "positional")
