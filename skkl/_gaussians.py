@@ -315,7 +315,8 @@ class Gaussians:
     logdet : ndarray of shape (K,)
         Log-determinant of each covariance.
     singular : ndarray of bool, shape (K,)
-        Which covariances are singular (only with ``allow_singular=True``).
+        Which covariances are singular within rounding (only with
+        ``allow_singular=True``).
 
     Examples
     --------

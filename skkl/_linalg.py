@@ -27,6 +27,7 @@ __all__ = [
 _LAPACK_MIN_DIM = 48
 # Largest diagonal block that inv_lower inverts by scalar substitution.
 _INV_BASE = 4
+_EPS = np.finfo(np.float64).eps
 
 
 def _batch_index(flat_index: int, batch_shape: tuple[int, ...]) -> str:
@@ -157,8 +158,9 @@ def psd_factor(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Lower-triangular ``L`` with ``L @ L.T == S`` for positive semi-definite ``S``.
 
-    Matrices whose Cholesky factorisation succeeds keep that factor; the
-    others are factored from their eigen-decomposition ``S = V diag(lam) V'``
+    Matrices whose Cholesky factorisation succeeds with pivots clear of
+    rounding keep that factor; the others (singular within rounding) are
+    factored from their eigen-decomposition ``S = V diag(lam) V'``
     (eigenvalues within rounding of 0 set to 0): with ``F = V sqrt(lam)`` and
     ``F' = Q R``, ``L = R'`` (signs flipped so the diagonal is >= 0). This is
     backward stable: ``L L'`` equals ``S`` up to ``~d eps ||S||``.
@@ -202,12 +204,18 @@ def psd_factor(
             Lk = np.linalg.cholesky(mat)
         except np.linalg.LinAlgError:
             Lk = None
-        if Lk is not None and np.all(np.isfinite(Lk)) and np.all(np.diag(Lk) > 0):
-            L[k] = Lk
-            continue
+        # A pivot within rounding of 0 (its square below the ~(d + 1) eps
+        # S_kk error of the elimination) means singular within rounding:
+        # an exactly singular matrix may pass Cholesky on one BLAS kernel
+        # and fail on another; this test classifies it the same on all.
+        if Lk is not None and np.all(np.isfinite(Lk)):
+            pivots = np.square(np.diag(Lk))
+            if np.all(pivots > 2.0 * (d + 1) * _EPS * np.diag(mat)):
+                L[k] = Lk
+                continue
         lam, V = np.linalg.eigh(mat)
         # Eigenvalues of a PSD matrix are computed to ~d eps ||S||_2 absolute.
-        tol = 4.0 * (d + 1) * np.finfo(np.float64).eps * max(abs(lam[-1]), 0.0)
+        tol = 4.0 * (d + 1) * _EPS * max(abs(lam[-1]), 0.0)
         if lam[0] < -tol or not lam[-1] > 0:
             raise ValueError(
                 f"{name}{_batch_index(k, batch)} is not positive semi-definite "
