@@ -478,28 +478,78 @@ def _flag_rows(g: _GemmOperands, value: np.ndarray, r0: int, c0: int):
             yield i + a, j
 
 
+# Square blocks for triangle operations: a transpose stays in cache.
+_TRI_BLOCK = 128
+
+
+def _triangle_blocks(n: int):
+    """(a, b) row ranges of ``_TRI_BLOCK`` rows covering ``range(n)``."""
+    return _chunks(n, _TRI_BLOCK)
+
+
+def _fill_lower(M: np.ndarray, value) -> None:
+    """``M[i, j] = value`` for ``j <= i`` (lower triangle and diagonal), blocked."""
+    for a, b in _triangle_blocks(M.shape[0]):
+        M[a:b, :a] = value
+        sub = M[a:b, a:b]
+        sub[np.tril_indices(b - a)] = value
+
+
+def _mirror_upper(M: np.ndarray) -> None:
+    """Copy the strict upper triangle of square ``M`` onto the lower, blocked."""
+    for a, b in _triangle_blocks(M.shape[0]):
+        for c, e in _triangle_blocks(a):
+            M[a:b, c:e] = M[c:e, a:b].T
+        sub = M[a:b, a:b]
+        lower = np.tril_indices(b - a, -1)
+        sub[lower] = sub.T[lower]
+
+
+def _add_transpose_upper(M: np.ndarray) -> None:
+    """``M[i, j] += M[j, i]`` on the upper triangle (diagonal included), blocked.
+
+    The lower triangle is read but left as it was (the caller mirrors).
+    """
+    for a, b in _triangle_blocks(M.shape[0]):
+        sub = M[a:b, a:b]
+        sub += sub.T.copy()
+        for c, e in _triangle_blocks(M.shape[0]):
+            if c > a:
+                M[a:b, c:e] += M[c:e, a:b].T
+
+
 def _gemm_tile(plan: _Plan, r0, r1, c0, c1, out=None) -> np.ndarray:
     g = plan.gemm
+    upper = plan.symmetric and r0 == c0 and r1 == c1
+    # Both directions in a diagonal tile of a self-pairwise matrix: the
+    # 'rev' block is the transpose of the 'fwd' one, so one product of half
+    # the width gives D = V + V'. The error bound of the stacked operands
+    # covers both terms.
+    both = upper and len(plan.directions) == 2
+    width = g.R.shape[1] // 2 if both else g.R.shape[1]
     # A small product gains little from BLAS threads and, on a loaded
     # machine, loses much more waiting for them: run it on one thread.
-    with blas_threads_for(2 * (r1 - r0) * (c1 - c0) * g.R.shape[1]):
+    with blas_threads_for(2 * (r1 - r0) * (c1 - c0) * width):
         with np.errstate(over="ignore", invalid="ignore"):
-            value = np.matmul(g.R[r0:r1], g.C[c0:c1].T, out=out)
+            value = np.matmul(g.R[r0:r1, :width], g.C[c0:c1, :width].T, out=out)
+            if both:
+                _add_transpose_upper(value)
     # An overflowed entry goes to the pointwise kernel, which either computes
     # it or raises a clear overflow error: never a silent inf.
     nonfinite = ~np.isfinite(value)
-    # Entries that need no value: the diagonal of a self-pairwise matrix and,
-    # in a diagonal tile of a symmetric one, the lower triangle (mirrored).
-    if not plan.self_pairs or not (r0 < c1 and c0 < r1):
-        skip = None
-    elif plan.symmetric:
-        skip = np.tril_indices(r1 - r0)
-    else:
+    # Entries that need no value get +inf, which passes the bound test: the
+    # diagonal of a self-pairwise matrix and, in a diagonal tile of a
+    # symmetric one, the lower triangle (mirrored by the caller).
+    diag = None
+    if plan.self_pairs and r0 < c1 and c0 < r1:
         idx = np.arange(max(r0, c0), min(r1, c1))
-        skip = (idx - r0, idx - c0)
-    if skip is not None:
-        value[skip] = np.inf
-        nonfinite[skip] = False
+        diag = (idx - r0, idx - c0)
+        if upper:
+            _fill_lower(value, np.inf)
+            _fill_lower(nonfinite, False)
+        else:
+            value[diag] = np.inf
+            nonfinite[diag] = False
     # Recompute every entry whose rounding-error bound exceeds rtol * |value|.
     ii, jj = _flagged(plan, value, r0, c0)
     if nonfinite.any():
@@ -507,8 +557,8 @@ def _gemm_tile(plan: _Plan, r0, r1, c0, c1, out=None) -> np.ndarray:
         ii, jj = np.nonzero(nonfinite)
     if ii.size:
         value[ii, jj] = _pointwise(plan, ii + r0, jj + c0)
-    if skip is not None:
-        value[skip] = 0.0
+    if diag is not None:
+        value[diag] = 0.0
     return value
 
 
@@ -524,8 +574,7 @@ def _tile(plan: _Plan, r0, r1, c0, c1, out=None) -> np.ndarray:
     if plan.symmetric and r0 == c0:
         # Diagonal tile of a symmetric self-pairwise matrix: mirror the upper
         # triangle (the diagonal is 0).
-        lower = np.tril_indices(r1 - r0, -1)
-        result[lower] = result.T[lower]
+        _mirror_upper(result)
     return result
 
 
