@@ -89,17 +89,18 @@ class _KLParts:
 
 @dataclass(frozen=True)
 class _GemmOperands:
-    """Rows ``R`` (from P) and columns ``C`` (from Q) with ``D = R @ C.T``.
+    """Row blocks ``R`` (from P) and column blocks ``C`` (from Q), one per
+    direction, with ``D = sum_k R[k] @ C[k].T``.
 
     The constant terms, the 1/2 and, for Jeffreys, both directions are folded
-    into the product, and the accuracy test is one comparison per entry: an
+    into the products, and the accuracy test is one comparison per entry: an
     entry is recomputed when ``D < (Rabs @ Cabs.T) ** 2`` (full covariances)
     or ``D < rthr_i + cthr_j`` (diagonal or shared covariances), thresholds
     already divided by ``rtol``. ``None`` thresholds recompute everything.
     """
 
-    R: np.ndarray
-    C: np.ndarray
+    R: tuple
+    C: tuple
     Rabs: np.ndarray | None = None
     Cabs: np.ndarray | None = None
     rthr: np.ndarray | None = None
@@ -366,8 +367,9 @@ def _gemm_operands(X: _KLParts, Y: _KLParts, structure, directions, d, rtol):
 
     rows = [role(X, r) for r in row_roles]
     cols = [role(Y, r) for r in col_roles]
-    R = _stack([r[0] for r in rows])
-    C = _stack([c[0] for c in cols])
+    # One block per direction, summed by the tile products (no stacked copy).
+    R = tuple(r[0] for r in rows)
+    C = tuple(c[0] for c in cols)
     if structure == "full":
         if rtol == 0:
             return _GemmOperands(R, C)
@@ -525,13 +527,16 @@ def _gemm_tile(plan: _Plan, r0, r1, c0, c1, out=None) -> np.ndarray:
     # 'rev' block is the transpose of the 'fwd' one, so one product of half
     # the width gives D = V + V'. The error bound of the stacked operands
     # covers both terms.
-    both = upper and len(plan.directions) == 2
-    width = g.R.shape[1] // 2 if both else g.R.shape[1]
+    both = upper and len(g.R) == 2
+    parts = 1 if both else len(g.R)
+    width = sum(R.shape[1] for R in g.R[:parts])
     # A small product gains little from BLAS threads and, on a loaded
     # machine, loses much more waiting for them: run it on one thread.
     with blas_threads_for(2 * (r1 - r0) * (c1 - c0) * width):
         with np.errstate(over="ignore", invalid="ignore"):
-            value = np.matmul(g.R[r0:r1, :width], g.C[c0:c1, :width].T, out=out)
+            value = np.matmul(g.R[0][r0:r1], g.C[0][c0:c1].T, out=out)
+            for R, C in zip(g.R[1:parts], g.C[1:parts], strict=True):
+                value += R[r0:r1] @ C[c0:c1].T
             if both:
                 _add_transpose_upper(value)
     # An overflowed entry goes to the pointwise kernel, which either computes
