@@ -18,6 +18,7 @@ except ImportError:  # scikit-learn 1.9 keeps it in a private module
 __all__ = [
     "SINGLE_THREAD_FLOPS",
     "blas_single_thread",
+    "blas_thread_count",
     "blas_threads_for",
     "get_chunk_n_rows",
 ]
@@ -28,14 +29,31 @@ SINGLE_THREAD_FLOPS = 2**26
 _CONTROLLER: Any = None
 
 
-def blas_single_thread() -> contextlib.AbstractContextManager:
-    """Context manager limiting BLAS to one thread (the controller is cached)."""
+def _controller():
     global _CONTROLLER
     if _CONTROLLER is None:
         from threadpoolctl import ThreadpoolController
 
         _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER.limit(limits=1, user_api="blas")
+    return _CONTROLLER
+
+
+def blas_single_thread() -> contextlib.AbstractContextManager:
+    """Context manager limiting BLAS to one thread (the controller is cached)."""
+    return _controller().limit(limits=1, user_api="blas")
+
+
+def blas_thread_count() -> int:
+    """Threads the BLAS may use now (honours ``threadpool_limits`` and joblib).
+
+    Engines that split many small products over Python threads (each on one
+    BLAS thread) use this many, so they never take more cores than the BLAS
+    itself would.
+    """
+    counts = [
+        lib.num_threads for lib in _controller().select(user_api="blas").lib_controllers
+    ]
+    return max(1, min(counts, default=1))
 
 
 def blas_threads_for(flops: float) -> contextlib.AbstractContextManager:

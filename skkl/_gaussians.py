@@ -6,7 +6,13 @@ import numbers
 
 import numpy as np
 
-from ._linalg import cholesky, logdet_from_cholesky
+from ._linalg import (
+    cholesky,
+    diagonal_factor,
+    logdet_from_cholesky,
+    logdet_from_variances,
+    psd_factor,
+)
 
 __all__ = ["COVARIANCE_TYPES", "Gaussians", "n_features_from_packed", "packed_size"]
 
@@ -16,7 +22,7 @@ COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
 _SYMMETRY_RTOL = 1e-8
 
 
-def _check_covariance_type(covariance_type: str) -> str:
+def check_covariance_type(covariance_type: str) -> str:
     if covariance_type not in COVARIANCE_TYPES:
         raise ValueError(
             f"covariance_type must be one of {COVARIANCE_TYPES}, "
@@ -25,7 +31,7 @@ def _check_covariance_type(covariance_type: str) -> str:
     return covariance_type
 
 
-def _check_real(
+def check_real(
     value, name: str, *, low: float = 0.0, strict: bool = False, hint: str = ""
 ) -> float:
     """``value`` as a float if it is a finite real number >= ``low`` (> if strict).
@@ -47,6 +53,11 @@ def _check_real(
     return float(value)
 
 
+# Former private names, still imported by modules outside the kernels layer.
+_check_covariance_type = check_covariance_type
+_check_real = check_real
+
+
 def _check_count(value, name: str) -> int:
     """``value`` as an int if it is an integer >= 1 (not a bool or a float)."""
     if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
@@ -54,12 +65,46 @@ def _check_count(value, name: str) -> int:
     return int(value)
 
 
-def _as_finite_float(x, name: str) -> np.ndarray:
-    """float64 copy of ``x`` (never a view of the caller's array), all finite."""
+def as_float_array(x, name: str) -> np.ndarray:
+    """float64 copy of a real numeric array-like (never a view of ``x``).
+
+    Integers, booleans and float32 are computed in float64. Complex values
+    (their imaginary part would be dropped), strings (even numeric ones such
+    as '1.5': a column read as text is a bug upstream) and other non-numeric
+    objects raise a ``TypeError`` naming the argument.
+    """
     try:
-        arr = np.array(x, dtype=np.float64, copy=True)
+        raw = np.asarray(x)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be a numeric array-like: {exc}") from None
+    kind = raw.dtype.kind
+    if kind == "O":
+        bad = next(
+            (v for v in raw.reshape(-1) if not isinstance(v, numbers.Real)), None
+        )
+        if bad is not None:
+            kind = "c" if isinstance(bad, numbers.Complex) else "U"
+    if kind == "c":
+        raise TypeError(
+            f"{name} is complex; Gaussians here are real: pass the real part "
+            "explicitly (np.real) if the imaginary part is rounding noise."
+        )
+    if kind not in "biufO":
+        raise TypeError(
+            f"{name} must be a numeric array-like of real numbers, got dtype "
+            f"{raw.dtype} "
+            "(strings are not converted: parse them to numbers first, e.g. "
+            "np.asarray(x, dtype=float))."
+        )
+    try:
+        return np.array(raw, dtype=np.float64, copy=True)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a numeric array-like: {exc}") from None
+
+
+def _as_finite_float(x, name: str) -> np.ndarray:
+    """float64 copy of ``x`` (never a view of the caller's array), all finite."""
+    arr = as_float_array(x, name)
     if arr.size == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape}); pass at least one.")
     if not np.all(np.isfinite(arr)):
@@ -82,8 +127,18 @@ def validate_means(means, name: str = "means", min_ndim: int = 1) -> np.ndarray:
     return m
 
 
-def validate_covariances(covariances, covariance_type: str, d: int, name: str):
+def validate_covariances(
+    covariances,
+    covariance_type: str,
+    d: int,
+    name: str,
+    *,
+    allow_singular: bool = False,
+):
     """Validate covariances of one type and factor them.
+
+    With ``allow_singular``, positive semi-definite covariances are accepted
+    (see :func:`skkl._linalg.psd_factor`); their log-determinant is -inf.
 
     Returns
     -------
@@ -104,7 +159,7 @@ def validate_covariances(covariances, covariance_type: str, d: int, name: str):
             )
         ST = np.swapaxes(S, -1, -2)
         diag = np.diagonal(S, axis1=-2, axis2=-1)
-        if np.any(diag <= 0):
+        if np.any(diag < 0) or (not allow_singular and np.any(diag == 0)):
             _raise_nonpositive(diag, name, "diagonal entry")
         sd = np.sqrt(diag)  # sqrt first: S_ii * S_jj overflows beyond ~1e154
         scale = sd[..., :, None] * sd[..., None, :]
@@ -116,6 +171,11 @@ def validate_covariances(covariances, covariance_type: str, d: int, name: str):
                 "pass (S + S.T) / 2 if the asymmetry is rounding noise."
             )
         S = 0.5 * (S + ST)
+        if allow_singular:
+            L, singular = psd_factor(S, name=name)
+            with np.errstate(divide="ignore"):
+                logdet = np.where(singular, -np.inf, logdet_from_cholesky(L))
+            return S, L, logdet
         L = cholesky(S, name=name)
         return S, L, logdet_from_cholesky(L)
     if covariance_type == "diag":
@@ -124,11 +184,11 @@ def validate_covariances(covariances, covariance_type: str, d: int, name: str):
                 f"{name} must have shape (..., {d}) (variances) for "
                 f"covariance_type='diag', got {S.shape}."
             )
-    if np.any(S <= 0):
+    if np.any(S < 0) or (not allow_singular and np.any(S == 0)):
         _raise_nonpositive(S, name, "variance")
     std = np.sqrt(S)
-    logdet = np.log(S)
-    logdet = logdet.sum(axis=-1) if covariance_type == "diag" else d * logdet
+    with np.errstate(divide="ignore"):
+        logdet = logdet_from_variances(S, None if covariance_type == "diag" else d)
     return S, std, logdet
 
 
@@ -137,6 +197,15 @@ def _raise_nonpositive(values: np.ndarray, name: str, what: str):
     raise ValueError(
         f"{name} has a non-positive {what} at index {where}; variances must be "
         "> 0 (add a small ridge such as reg_covar=1e-6 for degenerate data)."
+    )
+
+
+def _raise_overflow(cov: np.ndarray, name: str):
+    row = int(np.argwhere(~np.isfinite(cov))[0][0])
+    raise ValueError(
+        f"{name}[{row}] describes a covariance beyond float64 (its entries "
+        "overflow to inf: factor entries above ~1e154); rescale the data "
+        "(e.g. StandardScaler) before fitting the Gaussians."
     )
 
 
@@ -163,10 +232,10 @@ def packed_size(n_features: int, covariance_type: str) -> int:
     (9, 6, 4)
     """
     d = _check_count(n_features, "n_features")
-    kind = _check_covariance_type(covariance_type)
-    if kind in ("full", "tied"):
+    cov_type = check_covariance_type(covariance_type)
+    if cov_type in ("full", "tied"):
         return d + d * (d + 1) // 2
-    return 2 * d if kind == "diag" else d + 1
+    return 2 * d if cov_type == "diag" else d + 1
 
 
 def n_features_from_packed(n_columns: int, covariance_type: str) -> int:
@@ -191,18 +260,18 @@ def n_features_from_packed(n_columns: int, covariance_type: str) -> int:
     3
     """
     n = _check_count(n_columns, "n_columns")
-    kind = _check_covariance_type(covariance_type)
-    if kind in ("full", "tied"):
+    cov_type = check_covariance_type(covariance_type)
+    if cov_type in ("full", "tied"):
         d = int(round((-3 + np.sqrt(9 + 8 * n)) / 2))
-    elif kind == "diag":
+    elif cov_type == "diag":
         d = n // 2
     else:
         d = n - 1
-    if d < 1 or packed_size(d, kind) != n:
-        valid = ", ".join(str(packed_size(k, kind)) for k in range(1, 6))
+    if d < 1 or packed_size(d, cov_type) != n:
+        valid = ", ".join(str(packed_size(k, cov_type)) for k in range(1, 6))
         raise ValueError(
             f"a packed row of length {n} is impossible for covariance_type="
-            f"{kind!r} (valid lengths: {valid}, ...); pack rows with "
+            f"{cov_type!r} (valid lengths: {valid}, ...); pack rows with "
             "Gaussians.pack() and use the same covariance_type."
         )
     return d
@@ -226,6 +295,12 @@ class Gaussians:
         Covariances in the layout of ``covariance_type`` (see above).
     covariance_type : {'full', 'diag', 'spherical', 'tied'}, default='full'
         How covariances are parametrised.
+    allow_singular : bool, default=False
+        Accept positive semi-definite (singular) covariances, e.g. sample
+        covariances with fewer samples than features as in FID. Only
+        ``kind='wasserstein'`` is defined for them; the other divergences
+        raise a clear error. Their ``logdet`` is -inf and ``cholesky`` holds
+        a lower-triangular factor with zeros on the diagonal.
 
     Attributes
     ----------
@@ -239,6 +314,9 @@ class Gaussians:
         'spherical'.
     logdet : ndarray of shape (K,)
         Log-determinant of each covariance.
+    singular : ndarray of bool, shape (K,)
+        Which covariances are singular within rounding (only with
+        ``allow_singular=True``).
 
     Examples
     --------
@@ -256,54 +334,62 @@ class Gaussians:
 
     __slots__ = ("covariance_type", "means", "covariances", "cholesky", "logdet")
 
-    def __init__(self, means, covariances, covariance_type: str = "full"):
-        kind = _check_covariance_type(covariance_type)
+    def __init__(
+        self,
+        means,
+        covariances,
+        covariance_type: str = "full",
+        *,
+        allow_singular: bool = False,
+    ):
+        if not isinstance(allow_singular, (bool, np.bool_)):
+            raise TypeError(
+                f"allow_singular must be True or False, got {allow_singular!r}."
+            )
+        cov_type = check_covariance_type(covariance_type)
         m = validate_means(means, "means")
         if m.ndim == 1:
             m = m[None, :]
         if m.ndim != 2:
             raise ValueError(f"means must have shape (K, d) or (d,), got {m.shape}.")
         K, d = m.shape
-        try:
-            S = np.asarray(covariances, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(
-                f"covariances must be a numeric array-like of one shape: {exc}"
-            ) from None
+        S = as_float_array(covariances, "covariances")
         # A single Gaussian may drop the leading K=1 axis, as in kl_mvn.
-        single_ndim = {"full": 2, "diag": 1, "spherical": 0, "tied": 2}[kind]
-        if K == 1 and kind != "tied" and S.ndim == single_ndim:
+        single_ndim = {"full": 2, "diag": 1, "spherical": 0, "tied": 2}[cov_type]
+        if K == 1 and cov_type != "tied" and S.ndim == single_ndim:
             S = S[None, ...]
         expected = {
             "full": (K, d, d),
             "diag": (K, d),
             "spherical": (K,),
             "tied": (d, d),
-        }[kind]
+        }[cov_type]
         if S.shape != expected:
             raise ValueError(
                 f"covariances must have shape {expected} for covariance_type="
-                f"{kind!r} with means of shape {m.shape}, got {S.shape}."
+                f"{cov_type!r} with means of shape {m.shape}, got {S.shape}."
             )
-        S, factor, logdet = validate_covariances(S, kind, d, "covariances")
-        self._set(m, S, kind, factor, logdet)
+        S, factor, logdet = validate_covariances(
+            S, cov_type, d, "covariances", allow_singular=bool(allow_singular)
+        )
+        self._set(m, S, cov_type, factor, logdet)
 
-    def _set(self, m, S, kind, factor, logdet):
+    def _set(self, m, S, cov_type, factor, logdet):
         for arr in (m, S, factor):
             arr.setflags(write=False)
         logdet = np.broadcast_to(logdet, (m.shape[0],)).copy()
         logdet.setflags(write=False)
         object.__setattr__(self, "means", m)
         object.__setattr__(self, "covariances", S)
-        object.__setattr__(self, "covariance_type", kind)
+        object.__setattr__(self, "covariance_type", cov_type)
         object.__setattr__(self, "cholesky", factor)
         object.__setattr__(self, "logdet", logdet)
 
     @classmethod
-    def _from_parts(cls, means, covariances, kind, factor, logdet) -> Gaussians:
+    def _from_parts(cls, means, covariances, cov_type, factor, logdet) -> Gaussians:
         """Build from already validated and factored parts (no copy, no checks)."""
         obj = cls.__new__(cls)
-        obj._set(means, covariances, kind, factor, logdet)
+        obj._set(means, covariances, cov_type, factor, logdet)
         return obj
 
     def __setattr__(self, name, value):
@@ -324,6 +410,13 @@ class Gaussians:
     # -- container protocol -------------------------------------------------
     def __len__(self) -> int:
         return self.means.shape[0]
+
+    @property
+    def singular(self) -> np.ndarray:
+        """Which covariances are singular (-inf log-determinant), shape (K,)."""
+        out = np.isneginf(self.logdet)
+        out.setflags(write=False)
+        return out
 
     @property
     def n_features(self) -> int:
@@ -369,16 +462,12 @@ class Gaussians:
             Read-only for 'full' and 'tied' (a view of the cached factors).
         """
         K, d = self.means.shape
-        kind = self.covariance_type
-        if kind == "full":
+        cov_type = self.covariance_type
+        if cov_type == "full":
             return self.cholesky
-        if kind == "tied":
+        if cov_type == "tied":
             return np.broadcast_to(self.cholesky, (K, d, d))
-        std = self.std()
-        out = np.zeros((K, d, d))
-        idx = np.arange(d)
-        out[:, idx, idx] = std
-        return out
+        return diagonal_factor(self.std())
 
     def std(self) -> np.ndarray:
         """Per-feature standard deviations (K, d) for 'diag' and 'spherical'.
@@ -464,8 +553,8 @@ class Gaussians:
     @classmethod
     def _from_packed(cls, X, covariance_type: str, name: str) -> Gaussians:
         """:meth:`from_packed`, naming the argument ``name`` in errors."""
-        kind = _check_covariance_type(covariance_type)
-        if kind == "tied":
+        cov_type = check_covariance_type(covariance_type)
+        if cov_type == "tied":
             raise ValueError(
                 "packed rows carry one factor each; use covariance_type='full' "
                 "for rows packed from tied Gaussians."
@@ -475,24 +564,29 @@ class Gaussians:
             X = X[None, :]
         if X.ndim != 2:
             raise ValueError(f"{name} must have shape (K, n_columns), got {X.shape}.")
-        d = n_features_from_packed(X.shape[1], kind)
+        d = n_features_from_packed(X.shape[1], cov_type)
         means = np.ascontiguousarray(X[:, :d])
         factor = X[:, d:]
-        if kind == "full":
+        if cov_type == "full":
             rows, cols = np.tril_indices(d)
             L = np.zeros((X.shape[0], d, d))
             L[:, rows, cols] = factor
             diag = np.diagonal(L, axis1=-2, axis2=-1)
             if np.any(diag <= 0):
                 _raise_nonpositive(diag, f"{name} (Cholesky diagonal)", "entry")
-            cov = L @ np.swapaxes(L, -1, -2)
-            return cls._from_parts(means, cov, kind, L, logdet_from_cholesky(L))
-        std = np.ascontiguousarray(factor if kind == "diag" else factor[:, 0])
+            with np.errstate(over="ignore", invalid="ignore"):
+                cov = L @ np.swapaxes(L, -1, -2)
+            if not np.all(np.isfinite(cov)):
+                _raise_overflow(cov, name)
+            return cls._from_parts(means, cov, cov_type, L, logdet_from_cholesky(L))
+        std = np.ascontiguousarray(factor if cov_type == "diag" else factor[:, 0])
         if np.any(std <= 0):
             _raise_nonpositive(std, f"{name} (standard deviation)", "entry")
-        logdet = 2 * np.log(std)
-        logdet = logdet.sum(axis=1) if kind == "diag" else d * logdet
-        return cls._from_parts(means, std**2, kind, std, logdet)
+        var = std**2
+        if not np.all(np.isfinite(var)):
+            _raise_overflow(var, name)
+        logdet = logdet_from_variances(var, None if cov_type == "diag" else d)
+        return cls._from_parts(means, var, cov_type, std, logdet)
 
     @classmethod
     def from_samples(
@@ -502,6 +596,7 @@ class Gaussians:
         *,
         reg_covar: float = 0.0,
         sample_weight=None,
+        allow_singular: bool = False,
     ) -> Gaussians:
         """Fit one Gaussian (K=1) to samples by maximum likelihood.
 
@@ -513,6 +608,9 @@ class Gaussians:
             Non-negative ridge added to the diagonal of the covariance.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; the estimate is the weighted MLE.
+        allow_singular : bool, default=False
+            Accept a singular covariance (e.g. fewer samples than features);
+            see :class:`Gaussians`.
 
         Returns
         -------
@@ -529,12 +627,12 @@ class Gaussians:
         (array([[1., 1.]]), array([[[1., 0.],
                 [0., 1.]]]))
         """
-        kind = _check_covariance_type(covariance_type)
+        cov_type = check_covariance_type(covariance_type)
         X = validate_means(X, "X", min_ndim=2)
         if X.ndim != 2:
             raise ValueError(f"X must be 2-D (n_samples, n_features), got {X.shape}.")
         n, d = X.shape
-        reg_covar = _check_real(reg_covar, "reg_covar")
+        reg_covar = check_real(reg_covar, "reg_covar")
         try:
             w = np.ones(n) if sample_weight is None else np.array(sample_weight, float)
         except (TypeError, ValueError) as exc:
@@ -549,11 +647,11 @@ class Gaussians:
             raise ValueError("sample_weight sums to zero; give some sample weight.")
         mean = w @ X / total
         Xc = X - mean
-        if kind in ("full", "tied"):
+        if cov_type in ("full", "tied"):
             cov = (Xc * w[:, None]).T @ Xc / total
             cov.flat[:: d + 1] += reg_covar
-            cov = cov[None] if kind == "full" else cov
+            cov = cov[None] if cov_type == "full" else cov
         else:
             var = w @ (Xc * Xc) / total + reg_covar
-            cov = var[None] if kind == "diag" else np.array([var.mean()])
-        return cls(mean[None, :], cov, kind)
+            cov = var[None] if cov_type == "diag" else np.array([var.mean()])
+        return cls(mean[None, :], cov, cov_type, allow_singular=allow_singular)

@@ -14,7 +14,10 @@ from scipy.linalg import solve_triangular
 
 __all__ = [
     "cholesky",
+    "diagonal_factor",
     "logdet_from_cholesky",
+    "logdet_from_variances",
+    "psd_factor",
     "solve_lower",
     "inv_lower",
     "expm1_minus_x",
@@ -24,6 +27,7 @@ __all__ = [
 _LAPACK_MIN_DIM = 48
 # Largest diagonal block that inv_lower inverts by scalar substitution.
 _INV_BASE = 4
+_EPS = np.finfo(np.float64).eps
 
 
 def _batch_index(flat_index: int, batch_shape: tuple[int, ...]) -> str:
@@ -96,6 +100,134 @@ def logdet_from_cholesky(L: np.ndarray) -> np.ndarray:
     2.0794...
     """
     return 2.0 * np.sum(np.log(np.diagonal(L, axis1=-2, axis2=-1)), axis=-1)
+
+
+def logdet_from_variances(variances: np.ndarray, n_features: int | None = None):
+    """Log-determinant of diagonal covariances from their variances.
+
+    Parameters
+    ----------
+    variances : ndarray of shape (..., d), or (...) with ``n_features``
+        Per-feature variances ('diag'), or one variance per Gaussian
+        ('spherical', then ``n_features`` is d).
+    n_features : int, default=None
+        Dimension for spherical variances; None means the last axis holds
+        the per-feature variances.
+
+    Returns
+    -------
+    logdet : ndarray of shape ``variances.shape[:-1]`` (or ``variances.shape``)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skkl._linalg import logdet_from_variances
+    >>> float(logdet_from_variances(np.array([1.0, np.e])))
+    1.0
+    >>> float(logdet_from_variances(np.array(np.e), n_features=3))
+    3.0
+    """
+    log = np.log(variances)
+    return log.sum(axis=-1) if n_features is None else n_features * log
+
+
+def diagonal_factor(std: np.ndarray) -> np.ndarray:
+    """Diagonal matrices (..., d, d) with ``std`` (..., d) on the diagonal.
+
+    The Cholesky factor of a diagonal covariance, for code that needs the
+    full layout.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skkl._linalg import diagonal_factor
+    >>> diagonal_factor(np.array([[1.0, 2.0]]))
+    array([[[1., 0.],
+            [0., 2.]]])
+    """
+    std = np.asarray(std, dtype=np.float64)
+    d = std.shape[-1]
+    out = np.zeros((*std.shape, d))
+    idx = np.arange(d)
+    out[..., idx, idx] = std
+    return out
+
+
+def psd_factor(
+    matrices: np.ndarray, *, name: str = "covariances"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lower-triangular ``L`` with ``L @ L.T == S`` for positive semi-definite ``S``.
+
+    Matrices whose Cholesky factorisation succeeds with pivots clear of
+    rounding keep that factor; the others (singular within rounding) are
+    factored from their eigen-decomposition ``S = V diag(lam) V'``
+    (eigenvalues within rounding of 0 set to 0): with ``F = V sqrt(lam)`` and
+    ``F' = Q R``, ``L = R'`` (signs flipped so the diagonal is >= 0). This is
+    backward stable: ``L L'`` equals ``S`` up to ``~d eps ||S||``.
+
+    Parameters
+    ----------
+    matrices : ndarray of shape (..., d, d)
+        Symmetric positive semi-definite matrices.
+    name : str, default="covariances"
+        Name of the argument in the error message.
+
+    Returns
+    -------
+    L : ndarray of shape (..., d, d)
+        Lower-triangular factors.
+    singular : ndarray of bool, shape (...)
+        Where the matrix is singular (rank-deficient within rounding), so that
+        ``L`` has zeros (or rounding residues) on its diagonal.
+
+    Raises
+    ------
+    ValueError
+        If a matrix has an eigenvalue below ``-d eps ||S||_2`` (not positive
+        semi-definite beyond rounding).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skkl._linalg import psd_factor
+    >>> L, singular = psd_factor(np.array([[1.0, 1.0], [1.0, 1.0]]))
+    >>> np.allclose(L @ L.T, 1.0), bool(singular)
+    (True, True)
+    """
+    S = np.asarray(matrices, dtype=np.float64)
+    batch, d = S.shape[:-2], S.shape[-1]
+    flat = S.reshape(-1, d, d)
+    L = np.zeros_like(flat)
+    singular = np.zeros(flat.shape[0], dtype=bool)
+    for k, mat in enumerate(flat):
+        try:
+            Lk = np.linalg.cholesky(mat)
+        except np.linalg.LinAlgError:
+            Lk = None
+        # A pivot within rounding of 0 (its square below the ~(d + 1) eps
+        # S_kk error of the elimination) means singular within rounding:
+        # an exactly singular matrix may pass Cholesky on one BLAS kernel
+        # and fail on another; this test classifies it the same on all.
+        if Lk is not None and np.all(np.isfinite(Lk)):
+            pivots = np.square(np.diag(Lk))
+            if np.all(pivots > 2.0 * (d + 1) * _EPS * np.diag(mat)):
+                L[k] = Lk
+                continue
+        lam, V = np.linalg.eigh(mat)
+        # Eigenvalues of a PSD matrix are computed to ~d eps ||S||_2 absolute.
+        tol = 4.0 * (d + 1) * _EPS * max(abs(lam[-1]), 0.0)
+        if lam[0] < -tol or not lam[-1] > 0:
+            raise ValueError(
+                f"{name}{_batch_index(k, batch)} is not positive semi-definite "
+                f"(smallest eigenvalue {lam[0]:.3g}); pass a covariance matrix "
+                "(e.g. np.cov of your samples)."
+            )
+        F = V * np.sqrt(np.clip(lam, 0.0, None))
+        R = np.linalg.qr(F.T, mode="r")
+        sign = np.where(np.diag(R) < 0, -1.0, 1.0)
+        L[k] = (sign[:, None] * R).T
+        singular[k] = True
+    return L.reshape(S.shape), singular.reshape(batch)
 
 
 def solve_lower(L: np.ndarray, B: np.ndarray) -> np.ndarray:

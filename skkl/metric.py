@@ -6,13 +6,15 @@ import functools
 
 import numpy as np
 
+from . import _kernels as kernels
 from ._gaussians import (
     Gaussians,
-    _check_covariance_type,
+    as_float_array,
+    check_covariance_type,
     n_features_from_packed,
     packed_size,
 )
-from .divergence import _compute, _Operand, get_divergence
+from .divergence import get_divergence
 from .pairwise import pairwise_divergence
 
 __all__ = ["KLMetric"]
@@ -28,7 +30,11 @@ def _tril_indices(d: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 class KLMetric:
-    """A divergence between two packed Gaussians, usable as ``metric=``.
+    """Any of the seven divergences between two packed Gaussians, as ``metric=``.
+
+    Despite its name, ``KLMetric(kind=...)`` computes every kind of
+    :data:`skkl.DIVERGENCES` (KL by default): reverse KL, Jeffreys,
+    Bhattacharyya, Hellinger, Rényi and squared 2-Wasserstein.
 
     Each Gaussian is one row made by :meth:`skkl.Gaussians.pack` (the mean,
     then its Cholesky factor). An instance is a callable ``metric(u, v)``
@@ -98,7 +104,7 @@ class KLMetric:
         self, kind: str = "kl", covariance_type: str = "full", *, alpha: float = 0.5
     ):
         info = get_divergence(kind, alpha)
-        if _check_covariance_type(covariance_type) == "tied":
+        if check_covariance_type(covariance_type) == "tied":
             raise ValueError(
                 "covariance_type='tied' has no packed layout of its own: rows "
                 "packed from tied Gaussians are 'full' rows; use "
@@ -146,7 +152,7 @@ class KLMetric:
     def __hash__(self) -> int:
         return hash((KLMetric, self.kind, self.covariance_type, self.alpha))
 
-    def _operand(self, row: np.ndarray, d: int, name: str) -> _Operand:
+    def _operand(self, row: np.ndarray, d: int, name: str) -> kernels.Operand:
         # Light checks only: this runs once per pair.
         factor = row[d:]
         if self.covariance_type == "full":
@@ -164,13 +170,21 @@ class KLMetric:
                 "rows with Gaussians.pack()."
             )
         if self.covariance_type == "full":
-            return _Operand(row[:d], L, "full")
-        return _Operand(row[:d], factor, "diag")
+            op = kernels.Operand(row[:d], L, "full")
+        else:
+            op = kernels.Operand(row[:d], factor, "diag")
+        if not np.all(np.isfinite(op.cov)):
+            raise ValueError(
+                f"{name} describes a covariance beyond float64 (its entries "
+                "overflow to inf: factor entries above ~1e154); rescale the data "
+                "(e.g. StandardScaler) before fitting the Gaussians."
+            )
+        return op
 
     def __call__(self, u, v) -> float:
         """Divergence ``D(u || v)`` between two packed rows."""
-        u = np.asarray(u, dtype=np.float64)
-        v = np.asarray(v, dtype=np.float64)
+        u = as_float_array(u, "u")
+        v = as_float_array(v, "v")
         if u.ndim != 1 or u.shape != v.shape:
             raise ValueError(
                 "KLMetric compares two packed rows of equal length, got shapes "
@@ -179,7 +193,7 @@ class KLMetric:
         d = n_features_from_packed(u.shape[0], self.covariance_type)
         p = self._operand(u, d, "u")
         q = self._operand(v, d, "v")
-        return float(_compute(self._info, p, q, self._alpha_value))
+        return float(kernels.compute(self._info, p, q, self._alpha_value))
 
     def pairwise(self, X, Y=None, n_jobs: int | None = None) -> np.ndarray:
         """Matrix ``D[i, j] = D(X[i] || Y[j])`` of packed rows, vectorised.

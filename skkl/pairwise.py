@@ -22,40 +22,32 @@ exactly symmetric.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import numbers
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from joblib import effective_n_jobs
 from sklearn import get_config
 from sklearn.utils.parallel import Parallel, delayed
-from threadpoolctl import ThreadpoolController
 
-try:  # where older scikit-learn releases export it
-    from sklearn.utils import get_chunk_n_rows
-except ImportError:  # scikit-learn 1.9 keeps it in a private module
-    from sklearn.utils._chunking import get_chunk_n_rows
-
-from ._gaussians import Gaussians
-from ._linalg import inv_lower, solve_lower
-from .divergence import (
-    DIVERGENCES,
-    DivergenceInfo,
-    _align,
-    _compute,
-    _Operand,
-    _operand_from_gaussians,
-    get_divergence,
+from . import _kernels as kernels
+from ._blas import (
+    blas_single_thread,
+    blas_thread_count,
+    blas_threads_for,
+    get_chunk_n_rows,
 )
+from ._gaussians import Gaussians
+from ._kernels import Operand
+from ._linalg import inv_lower, solve_lower
+from .divergence import DIVERGENCES, DivergenceInfo, get_divergence
 
 __all__ = ["pairwise_divergence", "pairwise_divergence_chunked"]
 
 _EPS = np.finfo(np.float64).eps
-# Directions of the KL-type GEMMs: 'fwd' is KL(P_i || Q_j), 'rev' KL(Q_j || P_i).
-_GEMM_KINDS = {"kl": ("fwd",), "reverse_kl": ("rev",), "jeffreys": ("fwd", "rev")}
 # Bytes of intermediates per output entry: GEMM kinds hold the product and
 # room for flagged indices (bounds use a small reused buffer); other kinds
 # hold the entry and its two pair indices.
@@ -63,8 +55,8 @@ _GEMM_ENTRY_BYTES = 2 * 8
 _PAIR_ENTRY_BYTES = 3 * 8
 # Scratch buffer for the rounding-error bounds of a few rows at a time.
 _BOUND_BLOCK_BYTES = 2**20
-# Tile products below this many flops run on one BLAS thread.
-_THREADED_GEMM_FLOPS = 2**26
+# Bytes of one (d, d) (or (d,)) temporary per pointwise kernel call.
+_PAIR_BLOCK_BYTES = 2**21
 # Per-Gaussian operands are built this many bytes of (d, d) stack at a time.
 _OPERAND_BLOCK_BYTES = 2**21
 
@@ -97,17 +89,18 @@ class _KLParts:
 
 @dataclass(frozen=True)
 class _GemmOperands:
-    """Rows ``R`` (from P) and columns ``C`` (from Q) with ``D = R @ C.T``.
+    """Row blocks ``R`` (from P) and column blocks ``C`` (from Q), one per
+    direction, with ``D = sum_k R[k] @ C[k].T``.
 
     The constant terms, the 1/2 and, for Jeffreys, both directions are folded
-    into the product, and the accuracy test is one comparison per entry: an
+    into the products, and the accuracy test is one comparison per entry: an
     entry is recomputed when ``D < (Rabs @ Cabs.T) ** 2`` (full covariances)
     or ``D < rthr_i + cthr_j`` (diagonal or shared covariances), thresholds
     already divided by ``rtol``. ``None`` thresholds recompute everything.
     """
 
-    R: np.ndarray
-    C: np.ndarray
+    R: tuple
+    C: tuple
     Rabs: np.ndarray | None = None
     Cabs: np.ndarray | None = None
     rthr: np.ndarray | None = None
@@ -120,8 +113,8 @@ class _Plan:
 
     kind: str
     alpha: float
-    p: _Operand
-    q: _Operand
+    p: Operand
+    q: Operand
     n_p: int
     n_q: int
     self_pairs: bool
@@ -135,21 +128,6 @@ class _Plan:
     @property
     def info(self) -> DivergenceInfo:
         return DIVERGENCES[self.kind]
-
-
-@functools.cache
-def _threadpool_controller() -> ThreadpoolController:
-    return ThreadpoolController()
-
-
-def _one_blas_thread():
-    """Context with single-threaded BLAS, for loops of tiny factorisations.
-
-    Per-Gaussian and per-pair work is thousands of d x d calls, too small
-    to split across threads; a multi-threaded BLAS only adds synchronisation
-    (20x slower on a loaded two-core machine). The big GEMMs stay threaded.
-    """
-    return _threadpool_controller().limit(limits=1, user_api="blas")
 
 
 # -- operands ----------------------------------------------------------------
@@ -217,7 +195,19 @@ def _packing(d: int):
     return rows, cols, rows * d + cols, weight
 
 
-def _full_operands(G: Gaussians, m: np.ndarray, roles) -> _KLParts:
+def _threaded(func, arglist, threads: int) -> None:
+    """``func(*args)`` for each args, on up to ``threads`` Python threads."""
+    threads = min(threads, len(arglist))
+    if threads <= 1:
+        for args in arglist:
+            func(*args)
+        return
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for future in [pool.submit(func, *args) for args in arglist]:
+            future.result()
+
+
+def _full_operands(G: Gaussians, m: np.ndarray, roles, threads: int) -> _KLParts:
     """KL pieces for full (or tied, or promoted diagonal) covariances.
 
     Only what ``roles`` needs is built: 'p' (first argument) needs the
@@ -246,8 +236,7 @@ def _full_operands(G: Gaussians, m: np.ndarray, roles) -> _KLParts:
         W_tied = inv_lower(L_all)
         P_tied = W_tied.T @ W_tied
 
-    # Blocks of about 2 MiB per (block, d, d) temporary stay in cache.
-    for lo, hi in _chunks(K, max(8, _OPERAND_BLOCK_BYTES // (8 * d * d))):
+    def block(lo, hi):
         mb = m[lo:hi]
         if as_p:
             if S_all is None:  # promoted diagonal: S = L L'
@@ -278,6 +267,11 @@ def _full_operands(G: Gaussians, m: np.ndarray, roles) -> _KLParts:
             b[lo:hi, n : n + d] = -2.0 * v
             babs[lo:hi] = np.sqrt(P[:, :: d + 1])
             c[lo:hi] = np.sum(z * z, axis=1)
+
+    # Blocks of about 2 MiB per (block, d, d) temporary stay in cache; they
+    # write disjoint rows, so threads (numpy releases the GIL) share them.
+    blocks = _chunks(K, max(8, _OPERAND_BLOCK_BYTES // (8 * d * d)))
+    _threaded(block, blocks, threads)
     const = -float(d)
     if as_p:
         a[:, n + d] = 1.0
@@ -307,13 +301,13 @@ def _gemm_structure(P: Gaussians, Q: Gaussians, q_is_p: bool) -> str:
     return "full"
 
 
-def _kl_operands(G, structure, centre, roles) -> _KLParts:
+def _kl_operands(G, structure, centre, roles, threads=1) -> _KLParts:
     m = G.means - centre
     if structure == "diag":
         return _diag_operands(G, m)
     if structure == "tied":
         return _tied_operands(G, m)
-    return _full_operands(G, m, roles)
+    return _full_operands(G, m, roles, threads)
 
 
 def _role(X: _KLParts, role: str, structure: str, d: int, k: float):
@@ -373,8 +367,9 @@ def _gemm_operands(X: _KLParts, Y: _KLParts, structure, directions, d, rtol):
 
     rows = [role(X, r) for r in row_roles]
     cols = [role(Y, r) for r in col_roles]
-    R = _stack([r[0] for r in rows])
-    C = _stack([c[0] for c in cols])
+    # One block per direction, summed by the tile products (no stacked copy).
+    R = tuple(r[0] for r in rows)
+    C = tuple(c[0] for c in cols)
     if structure == "full":
         if rtol == 0:
             return _GemmOperands(R, C)
@@ -397,43 +392,52 @@ def _gemm_operands(X: _KLParts, Y: _KLParts, structure, directions, d, rtol):
 # -- tiles -------------------------------------------------------------------
 
 
-def _take(op: _Operand, idx: np.ndarray) -> _Operand:
-    factor = op.factor if op.cov_batch == () else op.factor[idx]
-    return _Operand(op.mean[idx], factor, op.structure)
-
-
 def _pointwise(plan: _Plan, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Divergences of the pairs (P[i[k]], Q[j[k]]) by the pointwise kernel."""
     out = np.empty(i.size)
-    with _one_blas_thread():
+    with blas_single_thread():
         for lo, hi in _chunks(i.size, plan.pair_batch):
-            p, q = _align(_take(plan.p, i[lo:hi]), _take(plan.q, j[lo:hi]))
-            out[lo:hi] = _compute(plan.info, p, q, plan.alpha)
+            out[lo:hi] = kernels.compute_pairs(
+                plan.info, plan.p, plan.q, i[lo:hi], j[lo:hi], plan.alpha
+            )
     return out
 
 
-def _pair_mask(plan: _Plan, r0: int, c0: int, i: np.ndarray, j: np.ndarray):
-    """Pairs of a tile that need a value (None: all of them)."""
-    if not plan.self_pairs:
-        return None
-    if plan.symmetric and r0 == c0:
-        return j > i
-    return i != j
-
-
 def _pairs_tile(plan: _Plan, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+    """Block ``[r0:r1, c0:c1]`` by the pointwise kernels, on broadcast slices.
+
+    Rows ``P[a:b]`` (as a column of operands) meet columns ``Q[lo:hi]`` in
+    one broadcast kernel call: slices are views, so nothing is gathered, and
+    a call holds about ``pair_batch`` pairs (cache-sized). In a diagonal
+    tile of a symmetric self-pairwise matrix, a block of rows starts its
+    columns at its first row: only the upper triangle (and a small square per
+    block) is computed; the rest is mirrored by the caller.
+    """
+    out = np.zeros((r1 - r0, c1 - c0))
+    triangle = plan.symmetric and r0 == c0
+    info = plan.info
     n_cols = c1 - c0
-    out = np.zeros((r1 - r0) * n_cols)
-    # Flat pair indices in slices, so index arrays never exceed one batch.
-    for lo, hi in _chunks(out.size, plan.pair_batch):
-        flat = np.arange(lo, hi)
-        i, j = r0 + flat // n_cols, c0 + flat % n_cols
-        keep = _pair_mask(plan, r0, c0, i, j)
-        if keep is not None:
-            flat, i, j = flat[keep], i[keep], j[keep]
-        if flat.size:
-            out[flat] = _pointwise(plan, i, j)
-    return out.reshape(r1 - r0, n_cols)
+    rows_per_call = max(1, plan.pair_batch // n_cols)
+
+    def row_block(a, b):
+        p = plan.p.rows(r0 + a, r0 + b)
+        # Diagonal entries are exactly 0 (set below): a single row skips its own.
+        start = (c0 + a + (b - a == 1)) if triangle else c0
+        cols = max(1, plan.pair_batch // (b - a))
+        for lo, hi in _chunks(c1 - start, cols):
+            q = plan.q.cols(start + lo, start + hi)
+            values = kernels.compute(info, *kernels.align(p, q), plan.alpha)
+            out[a:b, start - c0 + lo : start - c0 + hi] = values
+
+    # Thousands of d x d factorisations: each on one BLAS thread, the row
+    # blocks (disjoint rows of out) over as many threads as BLAS may use.
+    threads = blas_thread_count()
+    with blas_single_thread():
+        _threaded(row_block, _chunks(r1 - r0, rows_per_call), threads)
+    if plan.self_pairs:
+        idx = np.arange(max(r0, c0), min(r1, c1))
+        out[idx - r0, idx - c0] = 0.0
+    return out
 
 
 def _flagged(plan: _Plan, value: np.ndarray, r0: int, c0: int):
@@ -447,7 +451,7 @@ def _flagged(plan: _Plan, value: np.ndarray, r0: int, c0: int):
     g = plan.gemm
     if g.Rabs is None and g.rthr is None:  # rtol too small: recompute all
         return np.nonzero(value != np.inf)
-    with _one_blas_thread():  # small products: threads only synchronise
+    with blas_single_thread():  # small products: threads only synchronise
         parts = list(_flag_rows(g, value, r0, c0))
     if not parts:
         return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
@@ -476,29 +480,81 @@ def _flag_rows(g: _GemmOperands, value: np.ndarray, r0: int, c0: int):
             yield i + a, j
 
 
+# Square blocks for triangle operations: a transpose stays in cache.
+_TRI_BLOCK = 128
+
+
+def _triangle_blocks(n: int):
+    """(a, b) row ranges of ``_TRI_BLOCK`` rows covering ``range(n)``."""
+    return _chunks(n, _TRI_BLOCK)
+
+
+def _fill_lower(M: np.ndarray, value) -> None:
+    """``M[i, j] = value`` for ``j <= i`` (lower triangle and diagonal), blocked."""
+    for a, b in _triangle_blocks(M.shape[0]):
+        M[a:b, :a] = value
+        sub = M[a:b, a:b]
+        sub[np.tril_indices(b - a)] = value
+
+
+def _mirror_upper(M: np.ndarray) -> None:
+    """Copy the strict upper triangle of square ``M`` onto the lower, blocked."""
+    for a, b in _triangle_blocks(M.shape[0]):
+        for c, e in _triangle_blocks(a):
+            M[a:b, c:e] = M[c:e, a:b].T
+        sub = M[a:b, a:b]
+        lower = np.tril_indices(b - a, -1)
+        sub[lower] = sub.T[lower]
+
+
+def _add_transpose_upper(M: np.ndarray) -> None:
+    """``M[i, j] += M[j, i]`` on the upper triangle (diagonal included), blocked.
+
+    The lower triangle is read but left as it was (the caller mirrors).
+    """
+    for a, b in _triangle_blocks(M.shape[0]):
+        sub = M[a:b, a:b]
+        sub += sub.T.copy()
+        for c, e in _triangle_blocks(M.shape[0]):
+            if c > a:
+                M[a:b, c:e] += M[c:e, a:b].T
+
+
 def _gemm_tile(plan: _Plan, r0, r1, c0, c1, out=None) -> np.ndarray:
     g = plan.gemm
+    upper = plan.symmetric and r0 == c0 and r1 == c1
+    # Both directions in a diagonal tile of a self-pairwise matrix: the
+    # 'rev' block is the transpose of the 'fwd' one, so one product of half
+    # the width gives D = V + V'. The error bound of the stacked operands
+    # covers both terms.
+    both = upper and len(g.R) == 2
+    parts = 1 if both else len(g.R)
+    width = sum(R.shape[1] for R in g.R[:parts])
     # A small product gains little from BLAS threads and, on a loaded
-    # machine, loses 10-30x waiting for them: run it on one thread.
-    small = 2 * (r1 - r0) * (c1 - c0) * g.R.shape[1] < _THREADED_GEMM_FLOPS
-    with _one_blas_thread() if small else contextlib.nullcontext():
+    # machine, loses much more waiting for them: run it on one thread.
+    with blas_threads_for(2 * (r1 - r0) * (c1 - c0) * width):
         with np.errstate(over="ignore", invalid="ignore"):
-            value = np.matmul(g.R[r0:r1], g.C[c0:c1].T, out=out)
+            value = np.matmul(g.R[0][r0:r1], g.C[0][c0:c1].T, out=out)
+            for R, C in zip(g.R[1:parts], g.C[1:parts], strict=True):
+                value += R[r0:r1] @ C[c0:c1].T
+            if both:
+                _add_transpose_upper(value)
     # An overflowed entry goes to the pointwise kernel, which either computes
     # it or raises a clear overflow error: never a silent inf.
     nonfinite = ~np.isfinite(value)
-    # Entries that need no value: the diagonal of a self-pairwise matrix and,
-    # in a diagonal tile of a symmetric one, the lower triangle (mirrored).
-    if not plan.self_pairs or not (r0 < c1 and c0 < r1):
-        skip = None
-    elif plan.symmetric:
-        skip = np.tril_indices(r1 - r0)
-    else:
+    # Entries that need no value get +inf, which passes the bound test: the
+    # diagonal of a self-pairwise matrix and, in a diagonal tile of a
+    # symmetric one, the lower triangle (mirrored by the caller).
+    diag = None
+    if plan.self_pairs and r0 < c1 and c0 < r1:
         idx = np.arange(max(r0, c0), min(r1, c1))
-        skip = (idx - r0, idx - c0)
-    if skip is not None:
-        value[skip] = np.inf
-        nonfinite[skip] = False
+        diag = (idx - r0, idx - c0)
+        if upper:
+            _fill_lower(value, np.inf)
+            _fill_lower(nonfinite, False)
+        else:
+            value[diag] = np.inf
+            nonfinite[diag] = False
     # Recompute every entry whose rounding-error bound exceeds rtol * |value|.
     ii, jj = _flagged(plan, value, r0, c0)
     if nonfinite.any():
@@ -506,8 +562,8 @@ def _gemm_tile(plan: _Plan, r0, r1, c0, c1, out=None) -> np.ndarray:
         ii, jj = np.nonzero(nonfinite)
     if ii.size:
         value[ii, jj] = _pointwise(plan, ii + r0, jj + c0)
-    if skip is not None:
-        value[skip] = 0.0
+    if diag is not None:
+        value[diag] = 0.0
     return value
 
 
@@ -523,8 +579,7 @@ def _tile(plan: _Plan, r0, r1, c0, c1, out=None) -> np.ndarray:
     if plan.symmetric and r0 == c0:
         # Diagonal tile of a symmetric self-pairwise matrix: mirror the upper
         # triangle (the diagonal is 0).
-        lower = np.tril_indices(r1 - r0, -1)
-        result[lower] = result.T[lower]
+        _mirror_upper(result)
     return result
 
 
@@ -578,42 +633,47 @@ def _make_plan(P, Q, kind, alpha, rtol, working_memory) -> _Plan:
     if (
         not isinstance(working_memory, numbers.Real)
         or isinstance(working_memory, bool)
-        or not working_memory > 0
+        or not 0 < working_memory < np.inf
     ):
         raise ValueError(
-            f"working_memory must be a positive number of MiB, got {working_memory!r}."
+            "working_memory must be a finite positive number of MiB (e.g. 1024), "
+            f"got {working_memory!r}."
         )
     budget = float(working_memory) * 2**20
     d = P.n_features
     n_p, n_q = len(P), len(Q)
-    gemm_kind = info.name in _GEMM_KINDS
+    directions = info.gemm_directions
+    gemm_kind = bool(directions)
     row_bytes = n_q * (_GEMM_ENTRY_BYTES if gemm_kind else _PAIR_ENTRY_BYTES)
     chunk = get_chunk_n_rows(
         row_bytes=min(row_bytes, budget),
         max_n_rows=max(n_p, n_q),
         working_memory=working_memory,
     )
-    p, q = _operand_from_gaussians(P), _operand_from_gaussians(Q)
+    p, q = kernels.operand_from_gaussians(P), kernels.operand_from_gaussians(Q)
     full = "full" in (p.structure, q.structure)
-    # Rough float64 footprint of one pair in the pointwise kernels.
-    pair_bytes = 8 * (12 * d * d if full else 12 * d)
-    pair_batch = max(1, int(budget // pair_bytes))
+    # Pairs per pointwise kernel call: each (d, d) temporary of a call stays
+    # in cache (larger calls only add memory traffic).
+    pair_batch = max(1, _PAIR_BLOCK_BYTES // (8 * (d * d if full else d)))
+    kernels.check_singular(info, p, q)
     gemm = None
-    directions = _GEMM_KINDS.get(info.name, ())
     if gemm_kind:
         structure = _gemm_structure(P, Q, self_pairs)
         centre = (P.means.sum(0) + (0 if self_pairs else Q.means.sum(0))) / (
             n_p + (0 if self_pairs else n_q)
         )
-        with _one_blas_thread():
+        # Per-Gaussian work: thousands of d x d products, each on one BLAS
+        # thread, spread over as many Python threads as BLAS may use.
+        threads = blas_thread_count()
+        with blas_single_thread():
             # P is the first KL argument in 'fwd' (role p), the second in 'rev'.
             p_roles = {"p" if dr == "fwd" else "q" for dr in directions}
             q_roles = {"q" if dr == "fwd" else "p" for dr in directions}
             if self_pairs:
-                X = Y = _kl_operands(P, structure, centre, p_roles | q_roles)
+                X = Y = _kl_operands(P, structure, centre, p_roles | q_roles, threads)
             else:
-                X = _kl_operands(P, structure, centre, p_roles)
-                Y = _kl_operands(Q, structure, centre, q_roles)
+                X = _kl_operands(P, structure, centre, p_roles, threads)
+                Y = _kl_operands(Q, structure, centre, q_roles, threads)
         gemm = _gemm_operands(X, Y, structure, directions, d, float(rtol))
     return _Plan(
         kind=info.name,
@@ -630,6 +690,21 @@ def _make_plan(P, Q, kind, alpha, rtol, working_memory) -> _Plan:
         chunk=chunk,
         pair_batch=pair_batch,
     )
+
+
+def _check_n_jobs(n_jobs) -> None:
+    """joblib's convention: None, or a non-zero integer (-1: all cores)."""
+    if n_jobs is None:
+        return
+    if (
+        not isinstance(n_jobs, numbers.Integral)
+        or isinstance(n_jobs, bool)
+        or not n_jobs
+    ):
+        raise ValueError(
+            "n_jobs must be None or a non-zero integer (-1 uses every core), "
+            f"got {n_jobs!r}."
+        )
 
 
 def _run(func, arglist, n_jobs) -> Iterator:
@@ -707,6 +782,7 @@ def pairwise_divergence_chunked(
     >>> blocks[0]
     array([[ 0.,  4., 16., 36.]])
     """
+    _check_n_jobs(n_jobs)
     plan = _make_plan(P, Q, kind, alpha, rtol, working_memory)
     arglist = [(plan, r0, r1) for r0, r1 in _chunks(plan.n_p, plan.chunk)]
     yield from _run(_row_block, arglist, n_jobs)
@@ -781,6 +857,7 @@ def pairwise_divergence(
     >>> bool((D == D.T).all())
     True
     """
+    _check_n_jobs(n_jobs)
     plan = _make_plan(P, Q, kind, alpha, rtol, working_memory)
     blocks = _chunks(plan.n_p, plan.chunk)
     out = np.empty((plan.n_p, plan.n_q))

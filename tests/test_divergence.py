@@ -806,7 +806,7 @@ def test_renyi_log_term_helper_against_mpmath():
     # (log1p(c mu) - c log1p(mu)) / c across the series / direct switch
     import mpmath
 
-    from skkl.divergence import _log_mix_over_c
+    from skkl._kernels import log_mix_over_c as _log_mix_over_c
 
     mu = np.concatenate([-np.logspace(-9, -0.05, 12), np.logspace(-9, 3, 16)])
     for c in (0.9, 0.5, 0.01, -0.5, -4.0):
@@ -877,3 +877,38 @@ def test_overflowing_divergence_is_an_error_not_inf(kind, cov_type):
         assert values is None
     if kind == "reverse_kl":  # KL(q || p) ~ 1e400 / 1e300 / 2: finite, exact
         assert values == pytest.approx(5e99, rel=1e-12)
+
+
+def test_complex_and_string_inputs_are_refused_not_cast():
+    # Issue 16: complex input lost its imaginary part with only a
+    # ComplexWarning, and numeric strings were silently parsed. Both are
+    # refused with a TypeError naming the argument.
+    from skkl import KLMetric
+
+    m, S = np.zeros(2), np.eye(2)
+    with pytest.raises(TypeError, match="m0 is complex"):
+        kl_divergence(m + 1j, S, m, S)
+    with pytest.raises(TypeError, match="S1 is complex"):
+        kl_divergence(m, S, m, S.astype(complex))
+    with pytest.raises(TypeError, match=r"q\[1\] \(covariance\) is complex"):
+        divergence((m, S), (m, S + 0j), "hellinger")
+    with pytest.raises(TypeError, match="means is complex"):
+        Gaussians([[0.0, 1j]], S[None])
+    with pytest.raises(TypeError, match="covariances is complex"):
+        Gaussians(m, [S + 0j][0])
+    with pytest.raises(TypeError, match="X is complex"):
+        Gaussians.from_packed(np.ones((1, 5)) + 0j)
+    row = np.array([0.0, 0.0, 1.0, 0.0, 1.0])
+    with pytest.raises(TypeError, match="u is complex"):
+        KLMetric()(row + 0j, row)
+    # a Python complex inside an object array is caught too
+    with pytest.raises(TypeError, match="m1 is complex"):
+        kl_divergence(m, S, np.array([0.0, 1j], dtype=object), S)
+    # numeric strings: refused, with the fix in the message
+    for bad in (["1.5", "0"], np.array(["1.5", "0"])):
+        with pytest.raises(TypeError, match="m0 must be a numeric array-like.*parse"):
+            kl_divergence(bad, S, m, S)
+    with pytest.raises(TypeError, match="means must be a numeric array-like"):
+        Gaussians(np.array([["1", "2"]]), S[None])
+    # bool, int and float32 remain accepted (computed in float64)
+    assert kl_divergence(np.array([1, 0]), S.astype(np.float32), m, S) == 0.5

@@ -387,3 +387,18 @@ def test_packed_size_helpers_reject_non_counts():
             n_features_from_packed(bad, "full")
     assert packed_size(np.int64(3), "full") == 9
     assert n_features_from_packed(np.int32(9), "full") == 3
+
+
+def test_from_samples_fewer_samples_than_features_with_allow_singular():
+    # n < d: the sample covariance is singular; refused by default with the
+    # ridge hint, accepted (for 'wasserstein') with allow_singular=True.
+    X = np.random.default_rng(0).normal(size=(3, 5))
+    with pytest.raises(ValueError, match="not positive definite.*reg_covar"):
+        Gaussians.from_samples(X)
+    G = Gaussians.from_samples(X, allow_singular=True)
+    assert G.singular.tolist() == [True]
+    S = G.covariances[0]
+    # eigh and QR are backward stable: L L' = S + O(d eps ||S||_2) each.
+    atol = 8 * (5 + 1) * np.finfo(float).eps * np.linalg.norm(S, 2)
+    np.testing.assert_allclose(G.cholesky[0] @ G.cholesky[0].T, S, rtol=0, atol=atol)
+    np.testing.assert_allclose(S, np.cov(X.T, bias=True), rtol=1e-13, atol=atol)

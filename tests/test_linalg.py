@@ -162,3 +162,39 @@ def test_expm1_minus_x_against_mpmath():
     # shape and scalar handling
     assert expm1_minus_x(u.reshape(5, 17)).shape == (5, 17)
     assert expm1_minus_x(1e-8).shape == ()
+
+
+def test_psd_factor_reconstructs_singular_matrices_and_refuses_indefinite():
+    from skkl._linalg import psd_factor
+
+    rng = np.random.default_rng(5)
+    d = 7
+    F = rng.integers(-3, 4, size=(3, d, 4)).astype(float)
+    S = F @ F.transpose(0, 2, 1)  # exact integers, rank 4 < d
+    S[2] = S[2] + np.eye(d)  # this one is positive definite
+    L, singular = psd_factor(S)
+    assert singular.tolist() == [True, True, False]
+    assert np.array_equal(L, np.tril(L))
+    assert np.all(np.diagonal(L, axis1=1, axis2=2) >= 0)
+    # Backward stable: eigh and QR each reconstruct to ~d eps ||S||_2.
+    for k in range(3):
+        norm = np.linalg.norm(S[k], 2)
+        np.testing.assert_allclose(
+            L[k] @ L[k].T, S[k], rtol=0, atol=8 * (d + 1) * np.finfo(float).eps * norm
+        )
+    np.testing.assert_array_equal(L[2], np.linalg.cholesky(S[2]))  # PD: Cholesky
+    bad = np.stack([np.eye(2), np.array([[1.0, 2.0], [2.0, 1.0]])])
+    with pytest.raises(ValueError, match=r"M\[1\] is not positive semi-definite"):
+        psd_factor(bad, name="M")
+
+
+def test_logdet_from_variances_and_diagonal_factor():
+    from skkl._linalg import diagonal_factor, logdet_from_variances
+
+    v = np.array([[0.5, 2.0, 4.0]])
+    np.testing.assert_allclose(logdet_from_variances(v), [np.log(4.0)], rtol=1e-15)
+    np.testing.assert_allclose(
+        logdet_from_variances(np.array([2.0]), n_features=3), [3 * np.log(2.0)]
+    )
+    L = diagonal_factor(np.sqrt(v))
+    np.testing.assert_allclose(L[0] @ L[0].T, np.diag(v[0]), rtol=1e-15)

@@ -7,6 +7,7 @@ import warnings
 import joblib
 import numpy as np
 import pytest
+from _reference import mp_kl, naive_divergences
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.linalg import cho_solve
 
@@ -38,18 +39,42 @@ def _random(rng, K, d, covariance_type, *, spread=1.0, scale=1.0, centre=0.0):
     return Gaussians(means, cov, covariance_type)
 
 
-def _reference(P, Q, kind, alpha=0.5):
-    """The pointwise divergence, one pair at a time."""
-    return np.array(
-        [
-            [float(divergence(P[i], Q[j], kind, alpha=alpha)[0]) for j in range(len(Q))]
-            for i in range(len(P))
-        ]
-    )
+def _naive(P, Q, kind, alpha=0.5):
+    """Textbook float64 formulas (inv, slogdet, eigh), a naive loop over pairs.
+
+    Returns the values and each entry's scale: the magnitude of the terms
+    that cancel in the textbook formulas, whose rounding error is ~d eps
+    cond(S) times that scale (cond < 1e3 for ``_random``).
+    """
+    values = np.empty((len(P), len(Q)))
+    scale = np.empty((len(P), len(Q)))
+    SP, SQ = P.to_full().covariances, Q.to_full().covariances
+    for i in range(len(P)):
+        for j in range(len(Q)):
+            ref = naive_divergences(P.means[i], SP[i], Q.means[j], SQ[j], alpha)
+            values[i, j] = ref[kind]
+            scale[i, j] = ref["scale"]
+    return values, scale
+
+
+def _assert_matches_naive(D, P, Q, kind, alpha=0.5):
+    expected, scale = _naive(P, Q, kind, alpha)
+    d = P.n_features
+    # 1e-10 relative, plus the textbook formulas' own rounding error
+    # (d eps cond scale, cond <= 1e3) as an absolute term.
+    atol = d * np.finfo(float).eps * 1e3 * scale
+    if kind == "hellinger":  # sqrt(x) moves by dx / (2 sqrt(x)): use H^2
+        D, expected = D**2, expected**2
+    assert np.all(np.abs(D - expected) <= 1e-10 * np.abs(expected) + atol)
 
 
 def _reference_batched(P, Q, kind, alpha=0.5):
-    """The pointwise divergence on all index pairs in one broadcast call."""
+    """Plumbing reference: the pointwise kernel on all index pairs in one call.
+
+    The engine and :func:`skkl.divergence` share their kernels; this checks
+    the blocking, the GEMM formula and the fallback routing, while the
+    kernels themselves are checked against mpmath in test_divergence.py.
+    """
     i, j = np.divmod(np.arange(len(P) * len(Q)), len(Q))
     return divergence(P[i], Q[j], kind, alpha=alpha).reshape(len(P), len(Q))
 
@@ -60,9 +85,9 @@ def test_every_kind_and_type_matches_pointwise(kind, covariance_type):
     rng = np.random.default_rng(0)
     P = _random(rng, 6, 3, covariance_type)
     Q = _random(rng, 4, 3, covariance_type)
-    assert_allclose(pairwise_divergence(P, Q, kind), _reference(P, Q, kind), rtol=1e-10)
+    _assert_matches_naive(pairwise_divergence(P, Q, kind), P, Q, kind)
     D = pairwise_divergence(P, None, kind)
-    assert_allclose(D, _reference(P, P, kind), rtol=1e-10, atol=1e-15)
+    _assert_matches_naive(D, P, P, kind)
     assert_array_equal(np.diag(D), 0.0)
     if DIVERGENCES[kind].is_symmetric():
         assert_array_equal(D, D.T)
@@ -76,12 +101,11 @@ def test_renyi_alpha(alpha):
     cov = base.covariances[:1] * rng.uniform(1.0, 1.1, size=(5, 1, 1))
     P = Gaussians(base.means, cov + 0.01 * base.covariances)
     Q = Gaussians(P.means[:3] + 0.1, P.covariances[:3] * 1.05)
-    expected = _reference(P, Q, "renyi", alpha)
-    assert_allclose(
-        pairwise_divergence(P, Q, "renyi", alpha=alpha), expected, rtol=1e-10
+    _assert_matches_naive(
+        pairwise_divergence(P, Q, "renyi", alpha=alpha), P, Q, "renyi", alpha
     )
     D = pairwise_divergence(P, kind="renyi", alpha=alpha)
-    assert_allclose(D, _reference(P, P, "renyi", alpha), rtol=1e-10, atol=1e-15)
+    _assert_matches_naive(D, P, P, "renyi", alpha)
     assert np.array_equal(D, D.T) == (alpha == 0.5)
 
 
@@ -94,16 +118,15 @@ def test_mixed_covariance_types(types, kind):
     rng = np.random.default_rng(2)
     P = _random(rng, 4, 3, types[0])
     Q = _random(rng, 3, 3, types[1])
-    assert_allclose(pairwise_divergence(P, Q, kind), _reference(P, Q, kind), rtol=1e-10)
-    assert_allclose(pairwise_divergence(Q, P, kind), _reference(Q, P, kind), rtol=1e-10)
+    _assert_matches_naive(pairwise_divergence(P, Q, kind), P, Q, kind)
+    _assert_matches_naive(pairwise_divergence(Q, P, kind), Q, P, kind)
 
 
 def test_tied_with_different_covariances():
     rng = np.random.default_rng(3)
     P, Q = _random(rng, 4, 3, "tied"), _random(rng, 5, 3, "tied")
     for kind in ("kl", "reverse_kl", "jeffreys"):
-        expected = _reference(P, Q, kind)
-        assert_allclose(pairwise_divergence(P, Q, kind), expected, rtol=1e-10)
+        _assert_matches_naive(pairwise_divergence(P, Q, kind), P, Q, kind)
 
 
 def _far_clusters(rng, covariance_type, d=4, per=5):
@@ -198,7 +221,16 @@ def test_rtol_zero_recomputes_everything():
     rng = np.random.default_rng(6)
     P = _random(rng, 5, 3, "full")
     D = pairwise_divergence(P, kind="kl", rtol=0)
-    assert_allclose(D, _reference_batched(P, P, "kl"), rtol=1e-14, atol=1e-300)
+    # The pointwise kernel: within a few eps of the exact value for these
+    # well-conditioned pairs (cond < 1e3, d = 3: 1e-13 covers d eps cond).
+    S = P.covariances
+    expected = np.array(
+        [
+            [mp_kl(P.means[i], S[i], P.means[j], S[j]) for j in range(5)]
+            for i in range(5)
+        ]
+    )
+    assert_allclose(D, expected, rtol=1e-13, atol=0)
 
 
 @pytest.mark.parametrize("kind", ["kl", "jeffreys", "wasserstein", "renyi"])
@@ -353,7 +385,7 @@ def test_renyi_infinite_pair_raises():
         pairwise_divergence(P, Q, "renyi", alpha=2.0)
 
 
-@pytest.mark.parametrize("kind", ["kl", "jeffreys", "bhattacharyya"])
+@pytest.mark.parametrize("kind", ["kl", "jeffreys"])
 @pytest.mark.parametrize("covariance_type", ["spherical", "full"])
 def test_overflow_is_a_clear_error_not_inf(kind, covariance_type):
     d = 2
@@ -372,3 +404,227 @@ def test_alpha_is_ignored_by_kinds_without_it():
     np.testing.assert_array_equal(
         pairwise_divergence(G, kind="kl", alpha="unused"), pairwise_divergence(G)
     )
+
+
+@pytest.mark.parametrize("covariance_type", ["spherical", "diag", "full"])
+def test_extreme_variance_ratio_bhattacharyya_hellinger_are_finite(covariance_type):
+    # 1e300 I vs 1e-300 I: KL overflows, but the Bhattacharyya distance is
+    # log((1e300 + 1e-300) / 2) + 1 / (8 * 5e299), about 689.8, and every
+    # covariance layout must give it (issue 16: diag gave Hellinger 1.0
+    # while full raised an overflow error).
+    import mpmath
+
+    d = 2
+    var = np.array([1e300, 1e-300])
+    if covariance_type == "full":
+        var = var[:, None, None] * np.eye(d)
+    elif covariance_type == "diag":
+        var = var[:, None] * np.ones(d)
+    G = Gaussians([[0.0, 0.0], [1.0, 0.0]], var, covariance_type)
+    with mpmath.workdps(50):
+        mix = (mpmath.mpf(1e300) + mpmath.mpf(1e-300)) / 2
+        expected = float(d * mpmath.log(mix) / 2 + 1 / (8 * mix))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        B = pairwise_divergence(G, kind="bhattacharyya")
+        H = pairwise_divergence(G, kind="hellinger")
+        pointwise = divergence(G[0], G[1], "hellinger")
+    # The log-determinants (~690) carry ~eps relative error each.
+    assert_allclose(B[0, 1], expected, rtol=8 * np.finfo(float).eps)
+    assert_array_equal(H, [[0.0, 1.0], [1.0, 0.0]])
+    assert_array_equal(pointwise, [1.0])
+
+
+@pytest.mark.parametrize("n_jobs", ["a", 1.5, 0, True])
+def test_bad_n_jobs_is_a_clear_error(n_jobs):
+    G = Gaussians(np.zeros((2, 1)), [1.0, 2.0], "spherical")
+    with pytest.raises(ValueError, match="n_jobs must be None or a non-zero integer"):
+        pairwise_divergence(G, n_jobs=n_jobs)
+    with pytest.raises(ValueError, match="n_jobs must be None or a non-zero integer"):
+        next(pairwise_divergence_chunked(G, n_jobs=n_jobs))
+
+
+@pytest.mark.parametrize("working_memory", [np.inf, -np.inf, np.nan, 0, "64", True])
+def test_bad_working_memory_is_a_clear_error(working_memory):
+    G = Gaussians(np.zeros((2, 1)), [1.0, 2.0], "spherical")
+    with pytest.raises(ValueError, match="working_memory must be a finite positive"):
+        pairwise_divergence(G, working_memory=working_memory)
+
+
+def _exact_low_rank(rng, d, rank):
+    """Integer factors: S = F F' is exact in float64 and exactly of rank ``rank``."""
+    F = rng.integers(-3, 4, size=(d, rank)).astype(float)
+    return F @ F.T
+
+
+def _mp_w2_psd(m0, S0, m1, S1):
+    """W2^2 at 50 digits for positive semi-definite covariances (eigsy, clip 0)."""
+    import mpmath
+
+    def mat(a):
+        return mpmath.matrix([[mpmath.mpf(float(x)) for x in row] for row in a])
+
+    with mpmath.workdps(50):
+        P, Q = mat(S0), mat(S1)
+        E, V = mpmath.eigsy(P)
+        R = V * mpmath.diag([mpmath.sqrt(max(e, 0)) for e in E]) * V.T
+        M = R * Q * R
+        mu = mpmath.eigsy((M + M.T) / 2)[0]
+        nuclear = mpmath.fsum(mpmath.sqrt(max(e, 0)) for e in mu)
+        tr = mpmath.fsum(P[i, i] + Q[i, i] for i in range(P.rows))
+        dist = mpmath.fsum(
+            (mpmath.mpf(a) - mpmath.mpf(b)) ** 2 for a, b in zip(m0, m1, strict=True)
+        )
+        return float(dist + tr - 2 * nuclear)
+
+
+def test_wasserstein_accepts_singular_covariances():
+    # Sample covariances with n < d are singular, as in many FID evaluations.
+    rng = np.random.default_rng(30)
+    d, K = 6, 5
+    covs = np.stack([_exact_low_rank(rng, d, r) for r in (2, 3, 6, 1, 4)])
+    means = rng.normal(size=(K, d))
+    with pytest.raises(ValueError, match="not positive definite"):
+        Gaussians(means, covs)
+    G = Gaussians(means, covs, allow_singular=True)
+    assert G.singular.tolist() == [True, True, False, True, True]
+    assert np.all(np.isneginf(G.logdet[G.singular]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        D = pairwise_divergence(G, kind="wasserstein")
+        pointwise = divergence(G[0], G[1], "wasserstein")
+    ref = np.array(
+        [
+            [_mp_w2_psd(means[i], covs[i], means[j], covs[j]) for j in range(K)]
+            for i in range(K)
+        ]
+    )
+    # A factor of a singular matrix is only sqrt-stable: rounding of S by
+    # eps ||S|| moves a zero singular value of the factor by ~sqrt(eps ||S||),
+    # so the nuclear norm (sqrt(d)-Lipschitz in the factor) moves by about
+    # d sqrt(d eps) sqrt(||S0|| ||S1||).
+    tr = np.trace(covs, axis1=1, axis2=2)
+    atol = d * np.sqrt(d * np.finfo(float).eps) * np.sqrt(np.outer(tr, tr))
+    assert np.all(np.abs(D - ref) <= 1e-10 * ref + atol)
+    assert_allclose(pointwise[0], D[0, 1], rtol=1e-12)
+    assert_array_equal(np.diag(D), 0.0)
+    assert np.all(D >= 0)
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if k != "wasserstein"])
+def test_other_kinds_refuse_singular_covariances(kind):
+    rng = np.random.default_rng(31)
+    G = Gaussians(
+        np.zeros((2, 3)),
+        np.stack([_exact_low_rank(rng, 3, 2), np.eye(3)]),
+        allow_singular=True,
+    )
+    with pytest.raises(
+        ValueError, match="needs positive definite covariances.*reg_covar"
+    ):
+        pairwise_divergence(G, kind=kind)
+    with pytest.raises(ValueError, match="needs positive definite covariances"):
+        divergence(G[0], G[1], kind)
+
+
+def test_allow_singular_still_refuses_indefinite_and_diag_zero_variance():
+    with pytest.raises(
+        ValueError, match=r"covariances\[1\] is not positive semi-definite"
+    ):
+        Gaussians(
+            np.zeros((2, 2)),
+            np.stack([np.eye(2), [[1.0, 2.0], [2.0, 1.0]]]),
+            allow_singular=True,
+        )
+    G = Gaussians(
+        np.zeros((2, 2)), [[0.0, 1.0], [1.0, 1.0]], "diag", allow_singular=True
+    )
+    assert G.singular.tolist() == [True, False]
+    assert_allclose(
+        pairwise_divergence(G, kind="wasserstein"), [[0, 1], [1, 0]], rtol=1e-15
+    )
+    with pytest.raises(TypeError, match="allow_singular must be True or False"):
+        Gaussians(np.zeros((1, 2)), np.eye(2)[None], allow_singular="yes")
+
+
+def test_from_packed_overflow_and_metric_rows_are_clear_errors():
+    from skkl import KLMetric
+
+    X = np.array([[0.0, 0.0, 1e200, 0.0, 1.0], [1.0, 0.0, 1.0, 0.0, 1.0]])
+    with pytest.raises(
+        ValueError, match=r"X\[0\] describes a covariance beyond float64"
+    ):
+        Gaussians.from_packed(X)
+    for kind in ("wasserstein", "kl", "hellinger"):
+        metric = KLMetric(kind)
+        with pytest.raises(ValueError, match="beyond float64"):
+            metric.pairwise(X)
+        with pytest.raises(ValueError, match=r"u describes a covariance beyond"):
+            metric(X[0], X[1])
+
+
+def test_registry_drives_dispatch_a_new_kind_in_one_place(monkeypatch):
+    # Plumbing: one record added to the registry is enough for divergence,
+    # pairwise_divergence (chunked too) and KLMetric. Here KL without its
+    # GEMM directions: the pair-kernel engine must agree with the GEMM one.
+    from skkl import DivergenceInfo, KLMetric
+    from skkl._kernels import kl_diag, kl_full
+
+    info = DivergenceInfo(
+        name="kl_by_pairs",
+        full=kl_full,
+        diag=kl_diag,
+        symmetric=False,
+        description="KL through the pair kernels",
+    )
+    monkeypatch.setitem(DIVERGENCES, "kl_by_pairs", info)
+    rng = np.random.default_rng(40)
+    P, Q = _random(rng, 7, 3, "full"), _random(rng, 5, 3, "diag")
+    gemm = pairwise_divergence(P, Q, "kl")
+    assert_allclose(pairwise_divergence(P, Q, "kl_by_pairs"), gemm, rtol=1e-12)
+    chunks = list(
+        pairwise_divergence_chunked(P, None, "kl_by_pairs", working_memory=1e-4)
+    )
+    assert_allclose(np.vstack(chunks), pairwise_divergence(P), rtol=1e-12, atol=1e-300)
+    assert_allclose(divergence(P[0], Q[1], "kl_by_pairs"), gemm[0, 1], rtol=1e-12)
+    X = P.pack()
+    assert KLMetric("kl_by_pairs")(X[0], X[1]) == pytest.approx(
+        pairwise_divergence(P)[0, 1], rel=1e-12
+    )
+    with pytest.raises(TypeError):  # records are built with keywords only
+        DivergenceInfo("x", kl_full, kl_diag, False, False, "positional")
+
+
+def test_nearly_equal_pairs_take_the_stable_forms_and_match_mpmath():
+    # Covariances and means within ~1e-6 of each other: the direct forms
+    # (mixture Cholesky, eigenvalue W2) cancel to rounding noise here, so
+    # the error bound must route every pair to the whitened series /
+    # Procrustes forms.
+    from _reference import mp_divergences
+
+    rng = np.random.default_rng(41)
+    d, K = 3, 3
+    base = _random(rng, 1, d, "full")
+    E = 1e-6 * rng.normal(size=(K, d, d))
+    cov = base.covariances + 0.5 * (E + E.transpose(0, 2, 1))
+    G = Gaussians(base.means + 1e-6 * rng.normal(size=(K, d)), cov)
+    kinds = ["bhattacharyya", "hellinger", "renyi", "wasserstein"]
+    D = {k: pairwise_divergence(G, kind=k, alpha=0.7) for k in kinds}
+    for i in range(K):
+        for j in range(K):
+            if i == j:
+                continue
+            ref = mp_divergences(G.means[i], cov[i], G.means[j], cov[j], alphas=(0.7,))
+            ref["renyi"] = ref[("renyi", 0.7)]
+            for k in kinds:
+                # The stable forms work with differences of size ~1e-6
+                # formed to ~d eps: relative error ~2 d eps / 1e-6 ~ 1e-9 on
+                # the squared quantities (half that for Hellinger ~ sqrt).
+                assert abs(D[k][i, j] - ref[k]) <= 1e-8 * ref[k], (k, i, j)
+    # The direct form's bound is far above the routing threshold here.
+    from skkl import _kernels
+
+    quad, log_term, err = _kernels._renyi_direct(
+        cov[0], cov[1], G.logdet[0], G.logdet[1], G.means[1] - G.means[0], 0.5
+    )
+    assert err > 1e3 * _kernels.NEAR_RTOL * (quad + max(log_term, 0.0))
