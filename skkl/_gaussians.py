@@ -7,6 +7,7 @@ import numbers
 import numpy as np
 
 from ._linalg import cholesky, logdet_from_cholesky
+from ._moments import covariances_from_moments, group_moments
 
 __all__ = ["COVARIANCE_TYPES", "Gaussians", "n_features_from_packed", "packed_size"]
 
@@ -547,13 +548,15 @@ class Gaussians:
         total = w.sum()
         if total <= 0:
             raise ValueError("sample_weight sums to zero; give some sample weight.")
-        mean = w @ X / total
-        Xc = X - mean
-        if kind in ("full", "tied"):
-            cov = (Xc * w[:, None]).T @ Xc / total
-            cov.flat[:: d + 1] += reg_covar
-            cov = cov[None] if kind == "full" else cov
+        # The maximum-likelihood fitter of GroupGaussians, for one group.
+        full = kind in ("full", "tied")
+        mom = group_moments(
+            X, sample_weight=None if sample_weight is None else w, full=full
+        )
+        cov = covariances_from_moments(mom, kind)[0]
+        if cov.ndim == 3:
+            cov[:, np.arange(d), np.arange(d)] += reg_covar
+            cov = cov[0] if kind == "tied" else cov
         else:
-            var = w @ (Xc * Xc) / total + reg_covar
-            cov = var[None] if kind == "diag" else np.array([var.mean()])
-        return cls(mean[None, :], cov, kind)
+            cov = cov + reg_covar
+        return cls(mom.mean, cov, kind)
