@@ -34,6 +34,7 @@ from ._moments import GroupMoments, merge_moments
 from ._moments import group_moments as _group_moments
 
 __all__ = [
+    "block_group_moments",
     "compute_if_dask",
     "group_moments",
     "is_dask_collection",
@@ -340,7 +341,7 @@ def unique_labels(y, name: str = "y") -> np.ndarray:
     return classes
 
 
-def _block_group_moments(
+def block_group_moments(
     Xb, yb, wb, *, classes, full: bool, higher: bool
 ) -> GroupMoments:
     """Moments of one block's groups; the block is validated on its worker."""
@@ -396,7 +397,7 @@ def group_moments(
     in-memory arrays when X's block lengths are known.
     """
     func = functools.partial(
-        _block_group_moments, classes=classes, full=full, higher=higher
+        block_group_moments, classes=classes, full=full, higher=higher
     )
     return reduce_blocks(
         func, merge_moments, X, y, sample_weight, names=["X", "y", "sample_weight"]

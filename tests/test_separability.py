@@ -423,7 +423,7 @@ def test_feature_score_input_errors():
     X = np.random.default_rng(0).normal(size=(10, 2))
     with pytest.raises(ValueError, match="single class"):
         gaussian_divergence_score(X, np.zeros(10))
-    with pytest.raises(ValueError, match="single sample"):
+    with pytest.raises(ValueError, match=r"has 1 sample\(s\)"):
         gaussian_divergence_score(X, np.r_[np.zeros(9), 1])
     with pytest.raises(ValueError, match="kind must be one of"):
         gaussian_divergence_score(X, np.repeat([0, 1], 5), kind="f")
