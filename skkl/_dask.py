@@ -324,17 +324,20 @@ def _block_unique(yb, name: str) -> np.ndarray:
 def unique_labels(y, name: str = "y") -> np.ndarray:
     """Sorted distinct labels of a dask array or Series, by a tree of set unions.
 
+    An in-memory ``y`` is handled directly.
+
     Each block is checked (mixed strings and numbers, continuous or
     multilabel values) on its worker, and the union of the labels is
     checked again as a whole.
     """
     from ._validation import check_class_labels
 
-    if not is_dask_collection(y):
-        raise TypeError(f"{name} must be a dask collection here, got {type(y)}.")
-    classes = reduce_blocks(
-        functools.partial(_block_unique, name=name), np.union1d, y, names=[name]
-    )
+    if is_dask_collection(y):
+        classes = reduce_blocks(
+            functools.partial(_block_unique, name=name), np.union1d, y, names=[name]
+        )
+    else:  # an in-memory y next to a dask X
+        classes = _block_unique(y, name)
     if classes.size == 0:
         raise ValueError(f"{name} is empty; give at least one labelled sample.")
     check_class_labels(classes, name)
@@ -412,8 +415,20 @@ def map_row_blocks(func, X, *args, n_out: int | None, dtype=np.float64):
     """
     if _is_frame_like(X):
         X = X.to_dask_array()
+    # An explicit meta: dask would otherwise call func on an empty block.
     if n_out is None:
         return X.map_blocks(
-            func, *args, dtype=dtype, drop_axis=1, chunks=(X.chunks[0],)
+            func,
+            *args,
+            dtype=dtype,
+            drop_axis=1,
+            chunks=(X.chunks[0],),
+            meta=np.empty((0,), dtype=dtype),
         )
-    return X.map_blocks(func, *args, dtype=dtype, chunks=(X.chunks[0], (n_out,)))
+    return X.map_blocks(
+        func,
+        *args,
+        dtype=dtype,
+        chunks=(X.chunks[0], (n_out,)),
+        meta=np.empty((0, 0), dtype=dtype),
+    )
