@@ -225,7 +225,7 @@ def reduce_blocks(
     Examples
     --------
     >>> import numpy as np
-    >>> da = __import__("pytest").importorskip("dask.array")
+    >>> da = __import__("pytest").importorskip("dask.array", exc_type=ImportError)
     >>> from skkl._dask import reduce_blocks
     >>> X = da.arange(12.0, chunks=5).reshape(6, 2)
     >>> reduce_blocks(lambda b: b.sum(axis=0), np.add, X.rechunk((2, 2)))

@@ -12,8 +12,8 @@ from skkl import (
     separability_score,
 )
 
-da = pytest.importorskip("dask.array")
-distributed = pytest.importorskip("distributed")
+da = pytest.importorskip("dask.array", exc_type=ImportError)
+distributed = pytest.importorskip("distributed", exc_type=ImportError)
 
 # Moments merged over other block boundaries differ by rounding only: the
 # Chan merge is backward stable, so the relative error is a few eps times
@@ -110,7 +110,7 @@ def test_partial_fit_with_dask_batches_equals_fit(client):
 
 def test_dask_dataframe_with_categorical_target(client):
     pd = pytest.importorskip("pandas")
-    dd = pytest.importorskip("dask.dataframe")
+    dd = pytest.importorskip("dask.dataframe", exc_type=ImportError)
     from sklearn.datasets import load_wine
 
     data = load_wine(as_frame=True)
