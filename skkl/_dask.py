@@ -321,6 +321,24 @@ def _block_unique(yb, name: str) -> np.ndarray:
     return np.unique(_check_block_labels(yb, name))
 
 
+def _is_text(labels: np.ndarray) -> bool:
+    if labels.dtype.kind in "US":
+        return True
+    return labels.dtype == object and any(isinstance(v, str) for v in labels[:1])
+
+
+def _union_labels(a: np.ndarray, b: np.ndarray, name: str = "y") -> np.ndarray:
+    """Sorted union of two blocks' labels; strings and numbers never mix."""
+    if a.size and b.size and _is_text(a) != _is_text(b):
+        s, o = (a, b) if _is_text(a) else (b, a)
+        raise TypeError(
+            f"{name} mixes string and non-string labels across blocks (e.g. "
+            f"{s[0]!r} and {o[0]!r}), which cannot be sorted into classes; make "
+            f"them one type, e.g. {name} = {name}.astype(str)."
+        )
+    return np.union1d(a, b)
+
+
 def unique_labels(y, name: str = "y") -> np.ndarray:
     """Sorted distinct labels of a dask array or Series, by a tree of set unions.
 
@@ -334,7 +352,10 @@ def unique_labels(y, name: str = "y") -> np.ndarray:
 
     if is_dask_collection(y):
         classes = reduce_blocks(
-            functools.partial(_block_unique, name=name), np.union1d, y, names=[name]
+            functools.partial(_block_unique, name=name),
+            functools.partial(_union_labels, name=name),
+            y,
+            names=[name],
         )
     else:  # an in-memory y next to a dask X
         classes = _block_unique(y, name)

@@ -187,6 +187,11 @@ def test_dask_input_errors(client):
     mixed = np.array(["a", 1] * 100, dtype=object)
     with pytest.raises(TypeError, match="y mixes string and non-string labels"):
         GroupGaussians().fit(Xd, da.from_array(mixed, chunks=50))
+    # Blocks that are each consistent but mix strings and numbers together
+    # are not silently stringified by the union of their labels.
+    with pytest.raises(TypeError, match="mixes string and non-string labels across"):
+        _dask._union_labels(np.array(["a", "b"]), np.array([1, 2]))
+    assert_array_equal(_dask._union_labels(np.array([3, 1]), np.array([2])), [1, 2, 3])
     with pytest.raises(ValueError, match="Unknown label type"):
         GroupGaussians().fit(Xd, da.from_array(X[:, 0], chunks=50))
     with pytest.raises(TypeError, match="clusterer needs X in one process"):
