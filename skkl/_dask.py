@@ -318,7 +318,14 @@ def _check_block_labels(yb, name: str) -> np.ndarray:
 
 
 def _block_unique(yb, name: str) -> np.ndarray:
-    return np.unique(_check_block_labels(yb, name))
+    yb = _check_block_labels(yb, name)
+    if yb.dtype.kind in "iu" and yb.size:
+        # Small integer ranges: a bincount, O(n), instead of a sort.
+        low = int(yb.min())
+        if int(yb.max()) - low <= max(1 << 16, yb.size):
+            present = np.bincount((yb - low).astype(np.intp)) > 0
+            return (np.flatnonzero(present) + low).astype(yb.dtype)
+    return np.unique(yb)
 
 
 def _is_text(labels: np.ndarray) -> bool:
