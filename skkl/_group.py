@@ -101,7 +101,7 @@ def _is_supervised(estimator) -> bool:
 
 
 class GroupGaussians(ClassifierMixin, TransformerMixin, BaseEstimator):
-    """Fit one Gaussian per class (or cluster) and map samples to per-group scores.
+    """Fit one Gaussian per class (or cluster); transform, classify, compare.
 
     ``fit`` groups the samples by ``y`` (or by the labels of ``clusterer``),
     computes every group's weighted mean and centred scatter in one pass over
@@ -111,6 +111,18 @@ class GroupGaussians(ClassifierMixin, TransformerMixin, BaseEstimator):
     posterior probability. The fitted Gaussians are available as a
     :class:`~skkl.Gaussians` (``gaussians_``) for divergence computations,
     e.g. :meth:`divergence_matrix`.
+
+    It is also a classifier, as
+    :class:`~sklearn.discriminant_analysis.LinearDiscriminantAnalysis` is:
+    :meth:`predict` is the maximum a posteriori rule with the priors
+    ``weights_`` (quadratic discriminant analysis with shrinkage, weights
+    and ``partial_fit``). With a ``clusterer`` it predicts cluster labels and
+    has no ``score``.
+
+    ``fit``, ``partial_fit``, ``transform`` and the ``predict`` methods accept
+    dask arrays and DataFrames: the moments are computed block by block on
+    the workers and merged in a tree (X is never gathered), and ``transform``
+    and ``predict*`` return lazy dask arrays.
 
     Parameters
     ----------
@@ -201,6 +213,8 @@ class GroupGaussians(ClassifierMixin, TransformerMixin, BaseEstimator):
            'groupgaussians_loglik_2'], dtype=object)
     >>> gg.set_params(transform_kind="proba").transform(X[:1]).round(3)
     array([[1., 0., 0.]])
+    >>> gg.predict(X[[0, 60, 120]]), round(gg.score(X, y), 3)
+    (array([0, 1, 2]), 0.98)
     >>> gg.divergence_matrix("kl").round(1)  # KL(class i || class j)
     array([[  0. ,  53.8,  87.7],
            [167.9,   0. ,   7.6],

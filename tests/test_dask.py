@@ -242,3 +242,15 @@ def test_numpy_path_does_not_import_dask():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+def test_unique_labels_blockwise_matches_numpy(client):
+    rng = np.random.default_rng(8)
+    for y in (
+        rng.integers(-5, 4, size=300),  # small integer range: bincount path
+        rng.integers(0, 10**9, size=300),  # wide range: sort path
+        rng.choice(["b", "a", "c"], size=300),
+    ):
+        assert_array_equal(
+            _dask.unique_labels(da.from_array(y, chunks=70)), np.unique(y)
+        )
