@@ -144,7 +144,7 @@ def on_cluster(args):
             n_workers=args.workers,
             threads_per_worker=1,
             processes=not args.threads,
-            dashboard_address=None,
+            dashboard_address=":0",
             memory_limit=args.worker_memory,
         ) as cluster,
         Client(cluster) as client,
