@@ -176,6 +176,8 @@ def on_cluster(args):
             return wall, cpu_now() - c0
 
         for name, make in generators.items():
+            if name not in args.generators:
+                continue
             X = make()
             gen = timed(lambda X=X: X.sum(axis=0).compute())
             fits = []
@@ -203,6 +205,13 @@ def main(argv=None):
     parser.add_argument("--mem-rows", type=int, default=10_000_000)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="10^6 rows")
+    parser.add_argument(
+        "--generators",
+        nargs="+",
+        choices=["da.random", "cheap"],
+        default=["da.random", "cheap"],
+        help="which lazily generated data to fit",
+    )
     parser.add_argument(
         "--threads",
         action="store_true",
