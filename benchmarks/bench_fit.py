@@ -9,7 +9,8 @@ side by side in one run against
 * ``GaussianMixture(K, max_iter=1).fit`` (k-means init + one EM step).
 
 Transform: throughput of ``GroupGaussians.transform`` (log-likelihood and
-posterior) against ``QuadraticDiscriminantAnalysis.predict_log_proba``.
+posterior) against ``QuadraticDiscriminantAnalysis.predict_log_proba``, and of
+``GroupGaussians.predict`` against ``QuadraticDiscriminantAnalysis.predict``.
 
 Each timing is the best of ``--repeats`` runs (one run for GaussianMixture);
 ratios are the numbers to read, absolute times on a shared machine are noisy.
@@ -143,16 +144,21 @@ def run(args):
     gg_p = GroupGaussians(transform_kind="proba").fit(X, y)
     t_p = best_time(lambda: gg_p.transform(Xt), r)
     t_q = best_time(lambda: qda.predict_log_proba(Xt), r)
+    t_pred = best_time(lambda: gg.predict(Xt), r)
+    t_qpred = best_time(lambda: qda.predict(Xt), r)
     print(f"\ntransform throughput on {n_t:,} rows (rows per second):")
     for name, t in [
         ("GroupGaussians.transform (log_likelihood)", t_ll),
         ("GroupGaussians.transform (proba)", t_p),
         ("QuadraticDiscriminantAnalysis.predict_log_proba", t_q),
+        ("GroupGaussians.predict", t_pred),
+        ("QuadraticDiscriminantAnalysis.predict", t_qpred),
     ]:
         print(f"  {name:<50s} {n_t / t:12,.0f}   ({t:.3f} s)")
     print(
         f"\n  transform speed-up over QDA.predict_log_proba: "
-        f"log_likelihood {t_q / t_ll:.2f}x, proba {t_q / t_p:.2f}x"
+        f"log_likelihood {t_q / t_ll:.2f}x, proba {t_q / t_p:.2f}x; "
+        f"predict over QDA.predict: {t_qpred / t_pred:.2f}x"
     )
 
 

@@ -13,6 +13,7 @@ from ._linalg import (
     logdet_from_variances,
     psd_factor,
 )
+from ._moments import covariances_from_moments, group_moments
 
 __all__ = ["COVARIANCE_TYPES", "Gaussians", "n_features_from_packed", "packed_size"]
 
@@ -645,13 +646,15 @@ class Gaussians:
         total = w.sum()
         if total <= 0:
             raise ValueError("sample_weight sums to zero; give some sample weight.")
-        mean = w @ X / total
-        Xc = X - mean
-        if cov_type in ("full", "tied"):
-            cov = (Xc * w[:, None]).T @ Xc / total
-            cov.flat[:: d + 1] += reg_covar
-            cov = cov[None] if cov_type == "full" else cov
+        # The maximum-likelihood fitter of GroupGaussians, for one group.
+        full = cov_type in ("full", "tied")
+        mom = group_moments(
+            X, sample_weight=None if sample_weight is None else w, full=full
+        )
+        cov = covariances_from_moments(mom, cov_type)[0]
+        if cov.ndim == 3:
+            cov[:, np.arange(d), np.arange(d)] += reg_covar
+            cov = cov[0] if cov_type == "tied" else cov
         else:
-            var = w @ (Xc * Xc) / total + reg_covar
-            cov = var[None] if cov_type == "diag" else np.array([var.mean()])
-        return cls(mean[None, :], cov, cov_type, allow_singular=allow_singular)
+            cov = cov + reg_covar
+        return cls(mom.mean, cov, cov_type, allow_singular=allow_singular)

@@ -8,33 +8,36 @@ import numpy as np
 from joblib import effective_n_jobs
 from scipy.linalg import get_blas_funcs
 from scipy.special import logsumexp
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    TransformerMixin,
+    _fit_context,
+    clone,
+)
 from sklearn.utils import gen_batches
-from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets, unique_labels
+from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
     _check_feature_names_in,
     _check_sample_weight,
+    check_array,
     check_is_fitted,
     validate_data,
 )
 
+from . import _dask
+from ._blas import get_chunk_n_rows
 from ._gaussians import Gaussians
 from ._linalg import cholesky, logdet_from_cholesky, solve_lower
-from ._moments import (
-    group_moments,
-    ledoit_wolf_coefficient,
-    merge_moments,
-    oas_coefficient,
-)
-from ._moments import shrink as shrink_covariances
+from ._moments import covariances_from_moments, group_moments, merge_moments
+from ._validation import check_class_labels, check_priors, format_label
 
 __all__ = ["GroupGaussians"]
 
-_KIND_ABBREV = {
+_TRANSFORM_ABBREV = {
     "log_likelihood": "loglik",
     "mahalanobis": "mahalanobis",
     "proba": "proba",
@@ -65,18 +68,6 @@ def _solve_lower_columns(L: np.ndarray, Xc: np.ndarray) -> np.ndarray:
     return trsm(1.0, L, Xc.T, lower=1, overwrite_b=1)
 
 
-def _label(c) -> str:
-    """A class label as the user wrote it (``7``, ``'cat'``), not ``np.int64(7)``."""
-    return repr(c.item() if isinstance(c, np.generic) else c)
-
-
-def _check_targets(y: np.ndarray) -> None:
-    """Reject continuous or multilabel y; integer labels are always valid."""
-    # check_classification_targets takes two np.unique passes: skip the sure case.
-    if y.ndim != 1 or y.dtype.kind not in "iub":
-        check_classification_targets(y)
-
-
 def _encode(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique(labels, return_inverse=True)``, in O(n) for small integer labels."""
     if labels.dtype.kind in "iub" and labels.size:
@@ -90,23 +81,6 @@ def _encode(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.unique(labels, return_inverse=True)
 
 
-def _check_priors(priors, n_groups: int) -> np.ndarray:
-    """``n_groups`` finite non-negative priors summing to 1 (to 1e-8), normalised."""
-    try:
-        p = np.asarray(priors, dtype=np.float64)
-    except (TypeError, ValueError):
-        p = np.full(n_groups, np.nan)  # reported below, like any other bad value
-    if p.shape != (n_groups,) or not np.all(np.isfinite(p)) or np.any(p < 0):
-        got = f"shape {p.shape}" if p.shape != (n_groups,) else f"{priors!r}"
-        raise ValueError(
-            f"priors must have one entry per group ({n_groups}): {n_groups} finite "
-            f"non-negative numbers, got {got}."
-        )
-    if not np.isclose(p.sum(), 1.0, rtol=0, atol=1e-8):
-        raise ValueError(f"priors must sum to 1, got sum {p.sum()!r}; divide by it.")
-    return p / p.sum()
-
-
 def _has_no_clusterer(estimator) -> bool:
     if estimator.clusterer is not None:
         raise AttributeError(
@@ -117,8 +91,17 @@ def _has_no_clusterer(estimator) -> bool:
     return True
 
 
-class GroupGaussians(TransformerMixin, BaseEstimator):
-    """Fit one Gaussian per class (or cluster) and map samples to per-group scores.
+def _is_supervised(estimator) -> bool:
+    if estimator.clusterer is not None:
+        raise AttributeError(
+            "score is not available with a clusterer: predict returns cluster "
+            "labels, which have no reference to be scored against."
+        )
+    return True
+
+
+class GroupGaussians(ClassifierMixin, TransformerMixin, BaseEstimator):
+    """Fit one Gaussian per class (or cluster); transform, classify, compare.
 
     ``fit`` groups the samples by ``y`` (or by the labels of ``clusterer``),
     computes every group's weighted mean and centred scatter in one pass over
@@ -128,6 +111,18 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
     posterior probability. The fitted Gaussians are available as a
     :class:`~skkl.Gaussians` (``gaussians_``) for divergence computations,
     e.g. :meth:`divergence_matrix`.
+
+    It is also a classifier, as
+    :class:`~sklearn.discriminant_analysis.LinearDiscriminantAnalysis` is:
+    :meth:`predict` is the maximum a posteriori rule with the priors
+    ``weights_`` (quadratic discriminant analysis with shrinkage, weights
+    and ``partial_fit``). With a ``clusterer`` it predicts cluster labels and
+    has no ``score``.
+
+    ``fit``, ``partial_fit``, ``transform`` and the ``predict`` methods accept
+    dask arrays and DataFrames: the moments are computed block by block on
+    the workers and merged in a tree (X is never gathered), and ``transform``
+    and ``predict*`` return lazy dask arrays.
 
     Parameters
     ----------
@@ -218,6 +213,8 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
            'groupgaussians_loglik_2'], dtype=object)
     >>> gg.set_params(transform_kind="proba").transform(X[:1]).round(3)
     array([[1., 0., 0.]])
+    >>> gg.predict(X[[0, 60, 120]]), round(gg.score(X, y), 3)
+    (array([0, 1, 2]), 0.98)
     >>> gg.divergence_matrix("kl").round(1)  # KL(class i || class j)
     array([[  0. ,  53.8,  87.7],
            [167.9,   0. ,   7.6],
@@ -233,7 +230,7 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
         ],
         "reg_covar": [Interval(Real, 0, None, closed="left")],
         "clusterer": [None, HasMethods(["fit_predict"])],
-        "transform_kind": [StrOptions(set(_KIND_ABBREV))],
+        "transform_kind": [StrOptions(set(_TRANSFORM_ABBREV))],
         "priors": ["array-like", None],
         "n_jobs": [Integral, None],
     }
@@ -285,6 +282,12 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
         self : GroupGaussians
             Fitted estimator.
         """
+        if _dask.is_dask_collection(X):
+            return self._fit_dask(X, y, sample_weight)
+        y, sample_weight = (
+            _dask.compute_if_dask(y),
+            _dask.compute_if_dask(sample_weight),
+        )
         if self.clusterer is not None or y is None:
             X = validate_data(self, X, dtype=np.float64)
         else:
@@ -308,7 +311,7 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
                 ) from None
             classes, groups = _encode(np.asarray(labels))
         elif y is not None:
-            _check_targets(y)
+            check_class_labels(y)
             classes, groups = _encode(y)
         else:
             classes, groups = np.array([0]), None
@@ -325,11 +328,32 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
             higher=higher,
             n_threads=effective_n_jobs(self.n_jobs),
         )
+        return self._finish_fit()
+
+    def _fit_dask(self, X, y, sample_weight):
+        """``fit`` on a dask collection: blockwise moments merged in a tree."""
+        if self.clusterer is not None:
+            raise TypeError(
+                "a clusterer needs X in one process (clusterer.fit_predict), but X "
+                "is a dask collection; cluster first (e.g. with dask-ml) and pass "
+                "the cluster labels as y with clusterer=None."
+            )
+        X = _dask.validate_features(self, X, reset=True)
+        classes = np.array([0]) if y is None else _dask.unique_labels(y, "y")
+        self.classes_ = classes
+        self.__dict__.pop("clusterer_", None)
+        full, higher = self._moment_layout()
+        self._moments = _dask.group_moments(
+            X, y, sample_weight, classes, full=full, higher=higher
+        )
+        return self._finish_fit()
+
+    def _finish_fit(self):
         empty = np.flatnonzero(self._moments.weight <= 0)
         if empty.size:
             raise ValueError(
-                f"class {_label(classes[empty[0]])} has zero total sample_weight; give "
-                "it positive weight or drop its samples."
+                f"class {format_label(self.classes_[empty[0]])} has zero total "
+                "sample_weight; give it positive weight or drop its samples."
             )
         self._set_gaussians()
         return self
@@ -365,17 +389,29 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
             are kept, so later batches can complete them.
         """
         first_call = not hasattr(self, "_moments")
+        full, higher = self._moment_layout()
+        if _dask.is_dask_collection(X):
+            X = _dask.validate_features(self, X, reset=first_call)
+            if classes is not None:
+                classes = unique_labels(classes)
+            if first_call:
+                self.classes_ = (
+                    _dask.unique_labels(y, "y") if classes is None else classes
+                )
+            self._check_same_classes(classes, first_call)
+            batch = _dask.group_moments(
+                X, y, sample_weight, self.classes_, full=full, higher=higher
+            )
+            return self._merge_batch(batch, first_call)
+        y, sample_weight = (
+            _dask.compute_if_dask(y),
+            _dask.compute_if_dask(sample_weight),
+        )
         X, y = validate_data(self, X, y, dtype=np.float64, reset=first_call)
-        _check_targets(y)
+        check_class_labels(y)
         if first_call:
             self.classes_ = unique_labels(y if classes is None else classes)
-        elif classes is not None and not np.array_equal(
-            unique_labels(classes), self.classes_
-        ):
-            raise ValueError(
-                f"classes={classes!r} differs from classes_={self.classes_!r} of "
-                "the previous calls; call fit to start over."
-            )
+        self._check_same_classes(classes, first_call)
         unknown = np.setdiff1d(y, self.classes_)
         if unknown.size:
             raise ValueError(
@@ -387,7 +423,6 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
-        full, higher = self._moment_layout()
         batch = group_moments(
             X,
             np.searchsorted(self.classes_, y),
@@ -397,6 +432,20 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
             higher=higher,
             n_threads=effective_n_jobs(self.n_jobs),
         )
+        return self._merge_batch(batch, first_call)
+
+    def _check_same_classes(self, classes, first_call):
+        if first_call or classes is None:
+            return
+        if not np.array_equal(unique_labels(classes), self.classes_):
+            raise ValueError(
+                f"classes={classes!r} differs from classes_={self.classes_!r} of "
+                "the previous calls; call fit to start over."
+            )
+
+    def _merge_batch(self, batch, first_call):
+        """Merge one batch's moments into the stream and rebuild the Gaussians."""
+        full, higher = batch.full, batch.higher
         if not first_call:
             prev = self._moments
             if prev.full != full or prev.higher != higher:
@@ -415,39 +464,12 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
     # -- from moments to Gaussians -------------------------------------------
     def _set_gaussians(self):
         mom = self._moments
-        kind = self.covariance_type
+        covariance_type = self.covariance_type
         K, d = mom.mean.shape
         W = mom.weight
-        if kind == "tied":
-            covs = mom.scatter.sum(axis=0)[None] / W.sum()
-            weight = np.array([W.sum()])
-            fourth = None if mom.fourth is None else mom.fourth.sum(keepdims=True)
-        elif mom.full:
-            covs = mom.scatter / W[:, None, None]
-            weight, fourth = W, mom.fourth
-        else:
-            covs = mom.scatter / W[:, None]  # per-feature variances
-            weight, fourth = W, None
-
-        if self.shrinkage is None:
-            shrink = np.zeros(len(weight))
-        elif self.shrinkage == "ledoit_wolf":
-            shrink = ledoit_wolf_coefficient(weight, covs, fourth)
-        elif self.shrinkage == "oas":
-            shrink = oas_coefficient(weight, covs)
-        else:
-            shrink = np.full(len(weight), float(self.shrinkage))
-
-        covs = shrink_covariances(covs, shrink)
-        if covs.ndim == 3:
-            variances = np.diagonal(covs, axis1=1, axis2=2)
-            if kind == "diag" or kind == "spherical":
-                covs = variances.copy()
-        else:
-            variances = covs
-        if kind == "spherical":
-            covs = covs.mean(axis=1)
-
+        covs, variances, shrink = covariances_from_moments(
+            mom, covariance_type, self.shrinkage
+        )
         weights = self._priors(W)
         if not np.all(np.isfinite(covs)):
             raise ValueError(
@@ -460,16 +482,16 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
             covs[:, np.arange(d), np.arange(d)] += self.reg_covar
             factor = self._cholesky(covs, mom.count)
             logdet = logdet_from_cholesky(factor)
-            if kind == "tied":
+            if covariance_type == "tied":
                 covs, factor, logdet = covs[0], factor[0], np.full(K, logdet[0])
         else:
             covs = covs + self.reg_covar
             factor = np.sqrt(covs)
             logdet = np.log(covs)
-            logdet = logdet.sum(axis=1) if kind == "diag" else d * logdet
+            logdet = logdet.sum(axis=1) if covariance_type == "diag" else d * logdet
 
         self.gaussians_ = Gaussians._from_parts(
-            mom.mean.copy(), covs, kind, factor, logdet
+            mom.mean.copy(), covs, covariance_type, factor, logdet
         )
         self.means_ = self.gaussians_.means
         self.covariances_ = self.gaussians_.covariances
@@ -480,7 +502,7 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
     def _priors(self, W):
         if self.priors is None:
             return W / W.sum()
-        return _check_priors(self.priors, len(W))
+        return check_priors(self.priors, len(W))
 
     def _feature_label(self, j: int) -> str:
         names = getattr(self, "feature_names_in_", None)
@@ -488,11 +510,11 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
 
     def _check_estimable(self, mom, variances, shrink):
         """With reg_covar=0: clear errors for too few samples or constant features."""
-        kind = self.covariance_type
+        covariance_type = self.covariance_type
         d = mom.mean.shape[1]
         hint = "set reg_covar > 0 (e.g. 1e-6)"
         eps = np.finfo(np.float64).eps
-        if kind == "tied":
+        if covariance_type == "tied":
             n, K = int(mom.count.sum()), len(mom.count)
             need = d + K if shrink[0] == 0 else K + 1
             if n < need:
@@ -511,26 +533,27 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
             return
         for g, c in enumerate(self.classes_):
             n = int(mom.count[g])
-            need = d + 1 if kind == "full" and shrink[g] == 0 else 2
+            need = d + 1 if covariance_type == "full" and shrink[g] == 0 else 2
             if n < need:
                 fixes = hint
                 if n >= 2:
                     fixes += ", use shrinkage or covariance_type='diag'"
                 raise ValueError(
-                    f"class {_label(c)} has {n} sample(s): too few for a {kind!r} "
-                    f"covariance in {d} dimensions (needs at least {need}); {fixes}."
+                    f"class {format_label(c)} has {n} sample(s): too few for a "
+                    f"{covariance_type!r} covariance in {d} dimensions (needs at "
+                    f"least {need}); {fixes}."
                 )
             scale = (n * eps * np.abs(mom.mean[g])) ** 2
             const = variances[g] <= scale
-            if kind == "spherical" and np.all(const):
+            if covariance_type == "spherical" and np.all(const):
                 raise ValueError(
-                    f"every feature is constant within class {_label(c)}: its variance "
-                    f"is 0; {hint}."
+                    "every feature is constant within class "
+                    f"{format_label(c)}: its variance is 0; {hint}."
                 )
-            if kind != "spherical" and np.any(const):
+            if covariance_type != "spherical" and np.any(const):
                 raise ValueError(
                     f"{self._feature_label(np.flatnonzero(const)[0])} is constant "
-                    f"within class {_label(c)} ({n} samples): its variance is 0; "
+                    f"within class {format_label(c)} ({n} samples): its variance is 0; "
                     f"{hint} or drop the feature."
                 )
 
@@ -554,7 +577,8 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
             where = (
                 "every class (pooled covariance)"
                 if self.covariance_type == "tied"
-                else f"class {_label(self.classes_[g])} ({int(counts[g])} samples)"
+                else f"class {format_label(self.classes_[g])} "
+                f"({int(counts[g])} samples)"
             )
             raise ValueError(
                 f"{self._feature_label(k)} is a linear combination of the features "
@@ -580,7 +604,7 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
                 cholesky(covs[g])
             except ValueError:
                 raise ValueError(
-                    f"the covariance of class {_label(self.classes_[g])} "
+                    f"the covariance of class {format_label(self.classes_[g])} "
                     f"({int(counts[g])} samples) is not positive definite; {hint}."
                 ) from None
         raise AssertionError("unreachable: no single covariance failed")
@@ -598,16 +622,16 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
     def _mahalanobis(self, X: np.ndarray) -> np.ndarray:
         """Squared Mahalanobis distance of every row of X to every group mean."""
         G = self.gaussians_
-        kind = G.covariance_type
+        covariance_type = G.covariance_type
         out = np.empty((X.shape[0], len(G)))
-        if kind == "tied":
+        if covariance_type == "tied":
             # One solve for all groups: L^{-1}(x - m) = L^{-1}x - L^{-1}m.
             Z = _solve_lower_columns(G.cholesky, X - G.means.mean(axis=0))
             M = solve_lower(G.cholesky, (G.means - G.means.mean(axis=0)).T)
             for g in range(len(G)):
                 D = Z - M[:, g : g + 1]
                 out[:, g] = np.einsum("ij,ij->j", D, D)
-        elif kind == "full":
+        elif covariance_type == "full":
             for g in range(len(G)):
                 Z = _solve_lower_columns(G.cholesky[g], X - G.means[g])
                 out[:, g] = np.einsum("ij,ij->j", Z, Z)
@@ -618,31 +642,101 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
                 out[:, g] = np.einsum("ij,ij->i", D, D)
         return out
 
-    def _transform_chunk(self, X: np.ndarray, kind: str) -> np.ndarray:
-        # Overflow (samples absurdly far from every group) is reported by
-        # transform; errstate is thread-local, hence set here in the worker.
-        with np.errstate(over="ignore", invalid="ignore"):
-            return self._transform_values(X, kind)
+    def _chunk_values(self, X: np.ndarray, what: str) -> np.ndarray:
+        """Per-group values of the rows of one chunk (see ``_row_values``)."""
+        # Overflow (samples absurdly far from every group) is reported by the
+        # caller; errstate is thread-local, hence set here in the worker.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            maha = self._mahalanobis(X)
+            if what == "mahalanobis":
+                return maha
+            G = self.gaussians_
+            loglik = -0.5 * (maha + (G.n_features * _LOG_2PI + G.logdet))
+            if what == "log_likelihood":
+                return loglik
+            logprior = np.full(len(G), -np.inf)
+            np.log(self.weights_, out=logprior, where=self.weights_ > 0)
+            joint = loglik + logprior
+            if what == "joint":
+                return joint
+            log_proba = joint - logsumexp(joint, axis=1, keepdims=True)
+            return log_proba if what == "log_proba" else np.exp(log_proba)
 
-    def _transform_values(self, X: np.ndarray, kind: str) -> np.ndarray:
-        maha = self._mahalanobis(X)
-        if kind == "mahalanobis":
-            return maha
-        G = self.gaussians_
-        loglik = -0.5 * (maha + (G.n_features * _LOG_2PI + G.logdet))
-        if kind == "log_likelihood":
-            return loglik
-        logprior = np.full(len(G), -np.inf)
-        np.log(self.weights_, out=logprior, where=self.weights_ > 0)
-        joint = loglik + logprior
-        return np.exp(joint - logsumexp(joint, axis=1, keepdims=True))
+    def _row_values(self, X: np.ndarray, what: str) -> np.ndarray:
+        """(n, n_groups) values for validated X, in row chunks over threads.
+
+        ``what``: 'mahalanobis', 'log_likelihood', 'proba' (posterior),
+        'log_proba' or 'joint' (log-likelihood plus log-prior).
+        """
+        n, d = X.shape
+        K = len(self.classes_)
+        rows = get_chunk_n_rows(row_bytes=8 * (3 * d + 3 * K), max_n_rows=max(n, 1))
+        batches = list(gen_batches(n, rows))
+        if len(batches) <= 1:
+            out = self._chunk_values(X, what)
+        else:
+            parts = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+                delayed(self._chunk_values)(X[s], what) for s in batches
+            )
+            out = np.concatenate(parts, axis=0)
+        # A zero prior gives log-posterior -inf legitimately; anything else
+        # non-finite is overflow.
+        finite = (
+            np.isfinite(out)
+            if what not in ("log_proba", "joint")
+            else (~np.isnan(out) & (out < np.inf))
+        )
+        if not np.all(finite) or (
+            what in ("log_proba", "joint")
+            and out.size
+            and not np.all(np.isfinite(out.max(axis=1)))
+        ):
+            raise ValueError(
+                "the densities overflowed float64 (samples extremely far from "
+                "every group); rescale X, or use transform_kind='proba'."
+            )
+        return out
+
+    def _block_values(self, X, what: str) -> np.ndarray:
+        """``_row_values`` on one block of a dask collection (validated here)."""
+        X = check_array(X, dtype=np.float64, ensure_min_samples=0)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                f"expecting {self.n_features_in_} features as input."
+            )
+        if what == "predict":
+            return self._predict_array(X)
+        return self._row_values(X, what)
+
+    def _predict_array(self, X: np.ndarray) -> np.ndarray:
+        return self.classes_[np.argmax(self._row_values(X, "joint"), axis=1)]
+
+    def _apply(self, X, what: str):
+        """Validate X and compute ``what``; a dask X gives a lazy dask array."""
+        self._check_gaussians()
+        if _dask.is_dask_collection(X):
+            X = _dask.validate_features(self, X, reset=False)
+            if what == "predict":
+                return _dask.map_row_blocks(
+                    self._block_values, X, what, n_out=None, dtype=self.classes_.dtype
+                )
+            return _dask.map_row_blocks(
+                self._block_values, X, what, n_out=len(self.classes_)
+            )
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        if what == "predict":
+            return self._predict_array(X)
+        return self._row_values(X, what)
 
     def transform(self, X):
         """Per-group log-density, squared Mahalanobis distance or posterior.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or dask collection of shape (n_samples, n_features)
+            A dask array or DataFrame gives a lazy dask array, computed
+            block by block.
 
         Returns
         -------
@@ -650,30 +744,79 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
             Column j refers to ``classes_[j]``; what it holds is set by
             ``transform_kind``.
         """
-        self._check_gaussians()
-        kind = self.transform_kind
-        if kind not in _KIND_ABBREV:
+        if self.transform_kind not in _TRANSFORM_ABBREV:
             raise ValueError(
-                f"transform_kind must be one of {sorted(_KIND_ABBREV)}, got {kind!r}."
+                f"transform_kind must be one of {sorted(_TRANSFORM_ABBREV)}, got "
+                f"{self.transform_kind!r}."
             )
-        X = validate_data(self, X, reset=False, dtype=np.float64)
-        n, d = X.shape
-        K = len(self.classes_)
-        rows = get_chunk_n_rows(row_bytes=8 * (3 * d + 3 * K), max_n_rows=n)
-        batches = list(gen_batches(n, rows))
-        if len(batches) == 1:
-            out = self._transform_chunk(X, kind)
-        else:
-            parts = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-                delayed(self._transform_chunk)(X[s], kind) for s in batches
-            )
-            out = np.concatenate(parts, axis=0)
-        if not np.all(np.isfinite(out)):
-            raise ValueError(
-                "transform overflowed float64 (samples extremely far from every "
-                "group); rescale X or use transform_kind='proba'."
-            )
-        return out
+        return self._apply(X, self.transform_kind)
+
+    # -- classifying --------------------------------------------------------
+    def predict(self, X):
+        """The most probable group of each sample (maximum a posteriori).
+
+        The group maximising ``log p(x | group) + log weights_[group]``: the
+        rule of :class:`~sklearn.discriminant_analysis.QuadraticDiscriminantAnalysis`
+        (with the covariance model, shrinkage and ``priors`` of this
+        estimator). With a ``clusterer``, the groups are clusters and the
+        prediction is a cluster label, as ``GaussianMixture.predict``.
+
+        Parameters
+        ----------
+        X : array-like or dask collection of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Labels from ``classes_`` (a lazy dask array for dask input).
+        """
+        return self._apply(X, "predict")
+
+    def predict_proba(self, X):
+        """Posterior probability of every group, ``weights_`` being the priors.
+
+        Parameters
+        ----------
+        X : array-like or dask collection of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_groups)
+            Column j refers to ``classes_[j]``; rows sum to 1.
+        """
+        return self._apply(X, "proba")
+
+    def predict_log_proba(self, X):
+        """Log of :meth:`predict_proba`, computed without underflow.
+
+        Parameters
+        ----------
+        X : array-like or dask collection of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_groups)
+            ``-inf`` for a group of prior 0.
+        """
+        return self._apply(X, "log_proba")
+
+    @available_if(_is_supervised)
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy of :meth:`predict` on ``X`` against ``y``.
+
+        Not available with a ``clusterer`` (cluster labels are not classes).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        return super().score(X, y, sample_weight=sample_weight)
 
     def get_feature_names_out(self, input_features=None):
         """Output feature names: ``groupgaussians_<kind>_<class>``.
@@ -692,14 +835,10 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "classes_")
         _check_feature_names_in(self, input_features, generate_names=False)
-        abbrev = _KIND_ABBREV.get(self.transform_kind, str(self.transform_kind))
+        abbrev = _TRANSFORM_ABBREV.get(self.transform_kind, str(self.transform_kind))
         return np.asarray(
             [f"groupgaussians_{abbrev}_{c}" for c in self.classes_], dtype=object
         )
-
-    @property
-    def _n_features_out(self):
-        return len(self.classes_)
 
     def divergence_matrix(self, kind: str = "kl", **kwargs) -> np.ndarray:
         """Pairwise divergences between the fitted group Gaussians.
@@ -728,6 +867,10 @@ class GroupGaussians(TransformerMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        # Supervised unless the groups come from a clusterer.
+        # A classifier unless the groups come from a clusterer (then only a
+        # transformer whose predict gives cluster labels).
         tags.target_tags.required = self.clusterer is None
+        if self.clusterer is not None:
+            tags.estimator_type = None
+            tags.classifier_tags = None
         return tags

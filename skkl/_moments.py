@@ -14,6 +14,11 @@ update of Chan, Golub & LeVeque (1979), extended to the third and fourth
 central moments that the Ledoit-Wolf shrinkage needs, so streaming through
 ``partial_fit`` equals fitting on the concatenation to rounding error.
 
+``covariances_from_moments`` turns moments into maximum-likelihood
+covariances in any layout of :data:`skkl.COVARIANCE_TYPES`, shrunk if asked:
+the one fitter behind :class:`~skkl.GroupGaussians` and
+:meth:`skkl.Gaussians.from_samples`.
+
 ``ledoit_wolf_coefficient`` and ``oas_coefficient`` are the formulas of
 :func:`sklearn.covariance.ledoit_wolf_shrinkage` and
 :class:`sklearn.covariance.OAS` written in terms of these moments, with the
@@ -31,6 +36,7 @@ from threadpoolctl import threadpool_limits
 
 __all__ = [
     "GroupMoments",
+    "covariances_from_moments",
     "group_moments",
     "merge_moments",
     "ledoit_wolf_coefficient",
@@ -76,12 +82,6 @@ class GroupMoments:
     def higher(self) -> bool:
         """Whether third and fourth moments are available."""
         return self.fourth is not None
-
-    def scatter_diagonal(self) -> np.ndarray:
-        """Per-feature weighted sums of squared deviations, shape (K, d)."""
-        if self.full:
-            return np.diagonal(self.scatter, axis1=1, axis2=2).copy()
-        return self.scatter
 
 
 # Rows per block: blocks of about 2 MiB stay in cache while they are gathered,
@@ -425,3 +425,69 @@ def shrink(covariances: np.ndarray, shrinkage) -> np.ndarray:
         out[:, np.arange(d), np.arange(d)] += (a * mu)[:, None]
         return out
     return (1.0 - a)[:, None] * S + (a * S.mean(axis=1))[:, None]
+
+
+def covariances_from_moments(mom: GroupMoments, covariance_type: str, shrinkage=None):
+    """Maximum-likelihood covariances of every group, optionally shrunk.
+
+    Parameters
+    ----------
+    mom : GroupMoments
+        With ``full`` scatter for 'full' and 'tied' or any ``shrinkage`` other
+        than None/float, and ``higher`` moments for 'ledoit_wolf'. Every group
+        must have positive weight.
+    covariance_type : {'full', 'diag', 'spherical', 'tied'}
+    shrinkage : None, 'ledoit_wolf', 'oas' or float in [0, 1], default=None
+        Shrinks each covariance towards ``trace(S) / d * I`` (the pooled one
+        for 'tied'); see :func:`shrink`.
+
+    Returns
+    -------
+    covariances : ndarray
+        (K, d, d) for 'full', (1, d, d) for 'tied', (K, d) for 'diag', (K,)
+        for 'spherical'; without any ridge.
+    variances : ndarray of shape (K, d), or (1, d) for 'tied'
+        The per-feature variances (the diagonal of the shrunk covariance).
+    coefficients : ndarray of shape (K,), or (1,) for 'tied'
+        The shrinkage intensity applied to each covariance.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skkl._moments import covariances_from_moments, group_moments
+    >>> X = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0]])
+    >>> covs, _, _ = covariances_from_moments(group_moments(X), "spherical")
+    >>> covs
+    array([1.])
+    """
+    W = mom.weight
+    if covariance_type == "tied":
+        covs = mom.scatter.sum(axis=0)[None] / W.sum()
+        weight = np.array([W.sum()])
+        fourth = None if mom.fourth is None else mom.fourth.sum(keepdims=True)
+    elif mom.full:
+        covs = mom.scatter / W[:, None, None]
+        weight, fourth = W, mom.fourth
+    else:
+        covs = mom.scatter / W[:, None]  # per-feature variances
+        weight, fourth = W, None
+
+    if shrinkage is None:
+        coef = np.zeros(len(weight))
+    elif shrinkage == "ledoit_wolf":
+        coef = ledoit_wolf_coefficient(weight, covs, fourth)
+    elif shrinkage == "oas":
+        coef = oas_coefficient(weight, covs)
+    else:
+        coef = np.full(len(weight), float(shrinkage))
+
+    covs = shrink(covs, coef)
+    if covs.ndim == 3:
+        variances = np.diagonal(covs, axis1=1, axis2=2).copy()
+        if covariance_type in ("diag", "spherical"):
+            covs = variances.copy()
+    else:
+        variances = covs
+    if covariance_type == "spherical":
+        covs = covs.mean(axis=1)
+    return covs, variances, coef

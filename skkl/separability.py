@@ -13,16 +13,23 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
 from scipy import special, stats
 from sklearn.utils import check_X_y
-from sklearn.utils.multiclass import check_classification_targets
 
+from . import _dask
 from ._gaussians import Gaussians, _check_real
-from ._group import GroupGaussians, _check_priors
-from ._moments import group_moments
+from ._group import GroupGaussians
+from ._moments import group_moments, merge_moments
+from ._validation import (
+    check_class_counts,
+    check_class_labels,
+    check_priors,
+    warn_few_samples_per_feature,
+)
 from .divergence import divergence, get_divergence
 from .pairwise import pairwise_divergence
 
@@ -100,14 +107,27 @@ class BayesErrorBounds(NamedTuple):
 # -- helpers ------------------------------------------------------------------
 
 
-def _fit_classes(X, y, covariance_type, shrinkage, reg_covar, priors=None):
-    """Fit one Gaussian per class; return the fitted ``GroupGaussians``."""
-    return GroupGaussians(
+def _fit_classes(X, y, covariance_type, shrinkage, reg_covar, what, priors=None):
+    """Fit one Gaussian per class; return the fitted ``GroupGaussians``.
+
+    ``what`` names the computation in errors and warnings. Every class needs
+    two samples (one gives no spread at all), and a class with no more
+    samples than features gets a warning: its fit is mostly noise.
+    """
+    if y is None:
+        raise ValueError(f"y is None; {what} needs class labels y.")
+    est = GroupGaussians(
         covariance_type=covariance_type,
         shrinkage=shrinkage,
         reg_covar=reg_covar,
         priors=priors,
     ).fit(X, y)
+    counts = est._moments.count
+    check_class_counts(est.classes_, counts, min_count=2, what=what)
+    warn_few_samples_per_feature(
+        est.classes_, counts, est.n_features_in_, what, stacklevel=4
+    )
+    return est
 
 
 def _summarise(matrix, classes, priors, kind, aggregate) -> SeparabilityResult:
@@ -231,12 +251,9 @@ def separability_score(
     get_divergence(kind, alpha)
     if aggregate not in AGGREGATES:
         raise ValueError(f"aggregate must be one of {AGGREGATES}, got {aggregate!r}.")
-    est = _fit_classes(X, y, covariance_type, shrinkage, reg_covar)
-    if len(est.classes_) < 2:
-        raise ValueError(
-            f"y has a single class ({est.classes_[0]!r}); separability needs "
-            "at least 2 classes."
-        )
+    est = _fit_classes(
+        X, y, covariance_type, shrinkage, reg_covar, "the separability score"
+    )
     matrix = est.divergence_matrix(kind=kind, alpha=alpha)
     return _summarise(matrix, est.classes_, est.weights_, kind, aggregate)
 
@@ -285,7 +302,7 @@ def bayes_error_bounds_gaussians(gaussians: Gaussians, priors) -> BayesErrorBoun
     K = len(gaussians)
     if K < 2:
         raise ValueError(f"gaussians must hold at least 2 classes, got {K}.")
-    p = _check_priors(priors, K)
+    p = check_priors(priors, K)
     B = pairwise_divergence(gaussians, kind="bhattacharyya")
     return _bounds_from_bhattacharyya(B, p)
 
@@ -332,12 +349,9 @@ def bayes_error_bounds(
     >>> round(lower, 4), round(upper, 4)
     (0.0031, 0.0451)
     """
-    est = _fit_classes(X, y, covariance_type, shrinkage, reg_covar, priors)
-    if len(est.classes_) < 2:
-        raise ValueError(
-            f"y has a single class ({est.classes_[0]!r}); Bayes-error bounds "
-            "need at least 2 classes."
-        )
+    est = _fit_classes(
+        X, y, covariance_type, shrinkage, reg_covar, "the Bayes-error bound", priors
+    )
     B = est.divergence_matrix(kind="bhattacharyya")
     return _bounds_from_bhattacharyya(B, np.asarray(est.weights_, dtype=np.float64))
 
@@ -356,6 +370,53 @@ def _expected_lrt(counts: np.ndarray) -> float:
         - N * np.log(N)
         + counts @ np.log(counts)
     )
+
+
+def _feature_moments(X, y):
+    """(classes, per-feature class moments, constant-feature mask), in memory."""
+    X, y = check_X_y(X, y, dtype=np.float64, ensure_min_samples=2)
+    check_class_labels(y)
+    classes, y_idx = np.unique(y, return_inverse=True)
+    mom = group_moments(X, y_idx, len(classes), full=False)
+    return classes, mom, np.ptp(X, axis=0) == 0
+
+
+def _block_feature_moments(Xb, yb, *, classes):
+    mom = _dask.block_group_moments(
+        Xb, yb, None, classes=classes, full=False, higher=False
+    )
+    Xb = np.asarray(Xb, dtype=np.float64)
+    d = mom.mean.shape[1]
+    if Xb.shape[0] == 0:
+        return mom, np.full(d, np.inf), np.full(d, -np.inf)
+    return mom, Xb.min(axis=0), Xb.max(axis=0)
+
+
+def _merge_feature_moments(a, b):
+    return merge_moments(a[0], b[0]), np.minimum(a[1], b[1]), np.maximum(a[2], b[2])
+
+
+def _feature_moments_dask(X, y):
+    """:func:`_feature_moments` of a dask X, reduced blockwise on the workers."""
+    from types import SimpleNamespace
+
+    _dask.validate_features(SimpleNamespace(), X, reset=True)
+    if y is None:
+        raise ValueError("y is None; the score needs class labels y.")
+    y_blocks = y if _dask.is_dask_collection(y) else np.asarray(y)
+    if _dask.is_dask_collection(y):
+        classes = _dask.unique_labels(y, "y")
+    else:
+        check_class_labels(y_blocks)
+        classes = np.unique(y_blocks)
+    mom, low, high = _dask.reduce_blocks(
+        partial(_block_feature_moments, classes=classes),
+        _merge_feature_moments,
+        X,
+        y_blocks,
+        names=["X", "y"],
+    )
+    return classes, mom, low == high
 
 
 def gaussian_divergence_score(
@@ -432,32 +493,23 @@ def gaussian_divergence_score(
     """
     get_divergence(kind, alpha)
     _check_real(var_smoothing, "var_smoothing")
-    X, y = check_X_y(X, y, dtype=np.float64, ensure_min_samples=2)
-    check_classification_targets(y)
-    classes, y_idx, counts = np.unique(y, return_inverse=True, return_counts=True)
-    K = len(classes)
-    if K < 2:
-        raise ValueError(
-            f"y has a single class ({classes[0].item()!r}); the score needs at least 2."
-        )
-    if counts.min() < 2:
-        raise ValueError(
-            f"class {classes[np.argmin(counts)].item()!r} of y has a single sample; "
-            "every class needs at least 2 to estimate its variance."
-        )
-    n = X.shape[0]
-
     # Class means and within-class sums of squares of all features in one
     # pass, centred per block (no E[x^2] - E[x]^2 cancellation): the same
     # moments GroupGaussians fits with.
-    mom = group_moments(X, y_idx, K, full=False)
+    if _dask.is_dask_collection(X):
+        classes, mom, constant = _feature_moments_dask(X, y)
+    else:
+        classes, mom, constant = _feature_moments(X, _dask.compute_if_dask(y))
+    counts = mom.count.astype(np.float64)
+    K = len(classes)
+    check_class_counts(classes, mom.count, min_count=2, what="the score")
+    n = counts.sum()
     means, within = mom.mean, mom.scatter
     # Law of total variance: a sum of non-negative terms, and never below the
     # pooled within-class variance, so the LRT below is >= 0.
     between = counts @ np.square(means - counts @ means / n)
     total_var = (within.sum(axis=0) + between) / n
 
-    constant = np.ptp(X, axis=0) == 0
     if np.any(constant):
         warnings.warn(
             f"Features {np.flatnonzero(constant).tolist()} are constant; they get "
@@ -477,7 +529,7 @@ def gaussian_divergence_score(
         )
 
     priors = counts / n
-    weighted = np.zeros(X.shape[1])
+    weighted = np.zeros(means.shape[1])
     for i in range(K):  # one class against all: (K, n_features) divergences
         D = divergence(
             (means[i][:, None], var[i][:, None]),

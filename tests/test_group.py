@@ -7,7 +7,7 @@ from scipy.stats import multivariate_normal
 from sklearn import config_context
 from sklearn.cluster import KMeans
 from sklearn.covariance import OAS, LedoitWolf, empirical_covariance, shrunk_covariance
-from sklearn.datasets import load_digits, load_wine, make_blobs
+from sklearn.datasets import load_breast_cancer, load_digits, load_wine, make_blobs
 from sklearn.discriminant_analysis import QuadraticDiscriminantAnalysis
 from sklearn.linear_model import LogisticRegression
 from sklearn.mixture import GaussianMixture
@@ -130,7 +130,9 @@ def test_group_moments_match_per_group_numpy(weighted):
         assert_allclose(mom.fourth[g], wg @ r**2, rtol=1e-10)
     assert mom.weight[4] == 0 and mom.count[4] == 0 and not mom.scatter[4].any()
     diag = group_moments(X, y, 5, w, full=False)
-    assert_allclose(diag.scatter, mom.scatter_diagonal(), rtol=1e-12)
+    assert_allclose(
+        diag.scatter, np.diagonal(mom.scatter, axis1=1, axis2=2), rtol=1e-12
+    )
 
 
 @pytest.mark.parametrize("full", [True, False])
@@ -516,7 +518,7 @@ def test_other_input_errors():
     with pytest.raises(ValueError, match="moments of X overflow float64"):
         GroupGaussians().fit(X * 1e160, y)
     gg = GroupGaussians().fit(X, y)
-    with pytest.raises(ValueError, match="transform overflowed float64"):
+    with pytest.raises(ValueError, match="densities overflowed float64"):
         gg.transform(X * 1e160)
     with pytest.raises(ValueError, match="X has 2 features"):
         gg.transform(X[:, :2])
@@ -643,3 +645,94 @@ def test_threaded_fit_is_identical_to_serial(covariance_type, shrinkage):
             X[part], y[part], classes=np.arange(4), sample_weight=w[part]
         )
     np.testing.assert_allclose(streamed.covariances_, serial.covariances_, rtol=1e-10)
+
+
+# -- the classifier --------------------------------------------------------------
+
+
+def _decisions_agree(pred, ref_pred, ref_decision, rtol=1e-7):
+    """Same labels wherever the reference's top two scores are not tied."""
+    if ref_decision.ndim == 1:  # binary: the log-odds of class 1 against 0
+        ref_decision = np.column_stack([np.zeros_like(ref_decision), ref_decision])
+    top2 = np.sort(ref_decision, axis=1)[:, -2:]
+    margin = top2[:, 1] - top2[:, 0]
+    tied = margin <= rtol * (1.0 + np.abs(top2).max(axis=1))
+    assert np.all((pred == ref_pred) | tied)
+    return int(tied.sum())
+
+
+@pytest.mark.parametrize("loader", [load_wine, load_breast_cancer], ids=["wine", "bc"])
+@pytest.mark.parametrize("shrinkage", [None, 0.2])
+def test_predict_matches_sklearn_qda(loader, shrinkage):
+    # QDA's 'eigen' solver uses the maximum-likelihood covariance (shrunk by
+    # sklearn.covariance.shrunk_covariance for a float): the same model. Its
+    # rank check (tol) is relative to 1: breast cancer's covariance eigenvalues
+    # span more than 1e4 but are all positive.
+    X, y = loader(return_X_y=True)
+    K = len(np.unique(y))
+    priors = np.full(K, 1.0 / K)
+    qda = QuadraticDiscriminantAnalysis(
+        solver="eigen", shrinkage=shrinkage, priors=priors, tol=1e-14
+    ).fit(X, y)
+    gg = GroupGaussians(shrinkage=shrinkage, reg_covar=0.0, priors=priors).fit(X, y)
+    n_tied = _decisions_agree(gg.predict(X), qda.predict(X), qda.decision_function(X))
+    assert n_tied <= 2
+    # Posteriors agree where they are not at the rounding level of 0 or 1.
+    assert_allclose(gg.predict_proba(X), qda.predict_proba(X), rtol=1e-5, atol=1e-8)
+    assert gg.score(X, y) == pytest.approx(qda.score(X, y), abs=n_tied / len(y))
+
+
+def test_predict_is_map_rule_with_priors():
+    X, y = _data(n=400, seed=31)
+    gg = GroupGaussians(priors=[0.7, 0.2, 0.1]).fit(X, y)
+    loglik = GroupGaussians().fit(X, y).transform(X)  # log-densities, no priors
+    joint = loglik + np.log([0.7, 0.2, 0.1])
+    assert_array_equal(gg.predict(X), gg.classes_[np.argmax(joint, axis=1)])
+    post = np.exp(joint - joint.max(axis=1, keepdims=True))
+    post /= post.sum(axis=1, keepdims=True)
+    assert_allclose(gg.predict_proba(X), post, rtol=1e-10, atol=1e-15)
+    assert_allclose(np.exp(gg.predict_log_proba(X)), post, rtol=1e-10, atol=1e-15)
+    # A class of prior 0 is never predicted; its log-posterior is -inf.
+    gg0 = GroupGaussians(priors=[0.5, 0.5, 0.0]).fit(X, y)
+    assert not np.any(gg0.predict(X) == 2)
+    assert np.all(gg0.predict_log_proba(X)[:, 2] == -np.inf)
+
+
+def test_string_labels_and_partial_fit_classifier():
+    X, y = _data(n=300, seed=32)
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    gg = GroupGaussians(shrinkage="oas")
+    for s in np.array_split(np.arange(300), 3):
+        gg.partial_fit(X[s], names[s], classes=np.unique(names))
+    full = GroupGaussians(shrinkage="oas").fit(X, names)
+    assert_array_equal(gg.predict(X), full.predict(X))
+    assert set(gg.predict(X)) <= set(names)
+    assert gg.score(X, names) > 0.9
+
+
+def test_clusterer_mode_predicts_cluster_labels():
+    X, _ = make_blobs(300, centers=3, random_state=0)
+    gg = GroupGaussians(clusterer=_kmeans()).fit(X)
+    labels = gg.clusterer_.labels_
+    # Well-separated blobs: the MAP group is the k-means cluster.
+    assert np.mean(gg.predict(X) == labels) > 0.99
+    assert not hasattr(gg, "score")
+    with pytest.raises(AttributeError, match="no attribute 'score'"):
+        gg.score(X, labels)
+    tags = gg.__sklearn_tags__()
+    assert tags.estimator_type is None and tags.classifier_tags is None
+    assert GroupGaussians().__sklearn_tags__().estimator_type == "classifier"
+
+
+def test_mixed_string_and_number_labels_rejected():
+    X, y = _data(n=60, seed=33)
+    mixed = np.where(y == 0, "a", y).astype(object)
+    mixed[y != 0] = y[y != 0]  # ints next to the string 'a'
+    with pytest.raises(
+        TypeError, match=r"y mixes string and non-string.*astype\(str\)"
+    ):
+        GroupGaussians().fit(X, mixed)
+    with pytest.raises(TypeError, match="y mixes string and non-string"):
+        GroupGaussians().partial_fit(X, mixed)
+    # The fix in the message works.
+    GroupGaussians().fit(X, np.asarray(mixed).astype(str))

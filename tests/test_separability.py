@@ -423,7 +423,7 @@ def test_feature_score_input_errors():
     X = np.random.default_rng(0).normal(size=(10, 2))
     with pytest.raises(ValueError, match="single class"):
         gaussian_divergence_score(X, np.zeros(10))
-    with pytest.raises(ValueError, match="single sample"):
+    with pytest.raises(ValueError, match=r"has 1 sample\(s\)"):
         gaussian_divergence_score(X, np.r_[np.zeros(9), 1])
     with pytest.raises(ValueError, match="kind must be one of"):
         gaussian_divergence_score(X, np.repeat([0, 1], 5), kind="f")
@@ -435,3 +435,49 @@ def test_feature_score_input_errors():
     X_nan[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         gaussian_divergence_score(X_nan, np.repeat([0, 1], 5))
+
+
+# -- hostile input ----------------------------------------------------------------
+
+
+def test_continuous_looking_target_is_reported_as_such():
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)  # integer-valued floats, 214 values
+    for func in (separability_score, bayes_error_bounds, gaussian_divergence_score):
+        with pytest.raises(ValueError, match=r"y looks continuous.*214 distinct"):
+            func(X, y)
+    # Binned into classes, it works.
+    bins = np.digitize(y, np.quantile(y, [0.25, 0.5, 0.75]))
+    assert separability_score(X, bins, shrinkage="ledoit_wolf").value > 0
+    # A few tiny classes are reported as such, not as a continuous target.
+    yk = np.repeat([0, 1, 2], [10, 10, 1])
+    with pytest.raises(ValueError, match=r"class 2 of y has 1 sample\(s\)"):
+        separability_score(np.random.default_rng(0).normal(size=(21, 2)), yk)
+
+
+def test_mixed_string_and_number_labels_rejected():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(40, 2))
+    y = np.array(["a", 1] * 20, dtype=object)
+    for func in (separability_score, bayes_error_bounds, gaussian_divergence_score):
+        with pytest.raises(TypeError, match="y mixes string and non-string"):
+            func(X, y)
+
+
+def test_more_features_than_samples_per_class_warns():
+    # Pure noise, 10 samples per class in 500 dimensions: the fitted Gaussians
+    # separate perfectly (bounds ~0) although the classes are identical.
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(20, 500)), np.repeat([0, 1], 10)
+    with pytest.warns(UserWarning, match=r"class 0 has 10 samples for 500 features"):
+        lower, upper = bayes_error_bounds(X, y)
+    assert upper < 1e-3  # what the warning is about: the true error is 0.5
+    with pytest.warns(UserWarning, match="shrinkage='ledoit_wolf'"):
+        separability_score(X, y)
+    # Enough samples per feature: no warning.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bayes_error_bounds(rng.normal(size=(200, 3)), np.repeat([0, 1], 100))

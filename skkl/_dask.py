@@ -1,0 +1,462 @@
+"""dask input: per-block sufficient statistics, merged in a tree (internal).
+
+Everything skkl fits is a function of mergeable sums, so a dask array or
+DataFrame is never collected to one process: each row block is reduced on
+the worker that holds it (to :class:`~skkl._moments.GroupMoments`, or to any
+other mergeable summary), and the summaries are merged pairwise in a tree of
+``dask.delayed`` tasks. ``transform``-like methods map blocks lazily.
+
+dask is an optional extra: it is imported only when a dask collection is
+passed, which :func:`is_dask_collection` detects without importing it.
+
+The generic entry point for other engines is :func:`reduce_blocks`::
+
+    from skkl._dask import reduce_blocks
+
+    sums = reduce_blocks(
+        lambda Xb, wb: MomentSums.from_rows(Xb, sample_weight=wb),  # per block
+        MomentSums.merge,                                           # (a, b) -> a+b
+        X, sample_weight,        # dask array/DataFrame/Series, numpy, or None
+    )
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ._moments import GroupMoments, merge_moments
+from ._moments import group_moments as _group_moments
+
+__all__ = [
+    "block_group_moments",
+    "compute_if_dask",
+    "group_moments",
+    "is_dask_collection",
+    "map_row_blocks",
+    "reduce_blocks",
+    "row_blocks",
+    "unique_labels",
+    "validate_features",
+]
+
+# Summaries merged per task of the reduction tree.
+SPLIT_EVERY = 8
+
+
+def is_dask_collection(obj) -> bool:
+    """Whether ``obj`` is a dask collection (array, DataFrame, Series, ...).
+
+    Never imports dask: if dask is not imported yet, no object can be one.
+    """
+    if "dask" not in sys.modules:
+        return False
+    import dask
+
+    return dask.is_dask_collection(obj)
+
+
+def compute_if_dask(obj):
+    """``obj`` itself, or its computed value (as numpy) if it is a dask collection."""
+    if not is_dask_collection(obj):
+        return obj
+    value = obj.compute()
+    return value.to_numpy() if hasattr(value, "to_numpy") else np.asarray(value)
+
+
+def _is_frame_like(obj) -> bool:
+    """A dask DataFrame or Series (partitioned, not chunked)."""
+    return hasattr(obj, "divisions") and hasattr(obj, "to_delayed")
+
+
+def _split_numpy(values, row_chunks, name: str) -> list:
+    """Split an in-memory 1-D or 2-D array along rows to match ``row_chunks``."""
+    values = np.asarray(values)
+    if any(math.isnan(c) for c in row_chunks):
+        raise ValueError(
+            f"{name} is in memory but X is a dask collection with unknown block "
+            f"lengths, so {name} cannot be aligned with it; pass {name} as a dask "
+            "array or Series partitioned like X (e.g. a column of the same dask "
+            "DataFrame)."
+        )
+    if len(values) != sum(row_chunks):
+        raise ValueError(
+            f"{name} has {len(values)} rows but X has {int(sum(row_chunks))}."
+        )
+    return np.split(values, np.cumsum(row_chunks)[:-1])
+
+
+def _blocks_of(obj, row_chunks, n_blocks: int, name: str) -> list:
+    """The row blocks (delayed or in-memory) of one argument, aligned with X."""
+    if obj is None:
+        return [None] * n_blocks
+    if not is_dask_collection(obj):
+        return _split_numpy(obj, row_chunks, name)
+    if _is_frame_like(obj):
+        blocks = list(obj.to_delayed())
+    else:  # a dask array
+        if obj.ndim == 2 and len(obj.chunks[1]) != 1:
+            raise ValueError(
+                f"{name} is chunked along its features (column chunks "
+                f"{obj.chunks[1]}); each block must hold whole rows: rechunk with "
+                f"{name} = {name}.rechunk({{1: -1}})."
+            )
+        if obj.ndim not in (1, 2):
+            raise ValueError(f"{name} must be 1-D or 2-D, got {obj.ndim} dimensions.")
+        known = not any(math.isnan(c) for c in obj.chunks[0] + tuple(row_chunks))
+        if known and tuple(obj.chunks[0]) != tuple(row_chunks):
+            if sum(obj.chunks[0]) != sum(row_chunks):
+                raise ValueError(
+                    f"{name} has {int(sum(obj.chunks[0]))} rows but X has "
+                    f"{int(sum(row_chunks))}."
+                )
+            obj = obj.rechunk({0: tuple(row_chunks)})
+        blocks = list(obj.to_delayed().ravel())
+    if len(blocks) != n_blocks:
+        raise ValueError(
+            f"{name} has {len(blocks)} blocks (partitions) but X has {n_blocks}; "
+            f"partition {name} like X, e.g. take X and {name} from the same dask "
+            "DataFrame, or rechunk a dask array to X's chunks."
+        )
+    return blocks
+
+
+def _row_chunks(X) -> tuple:
+    """Block lengths of X along rows (nan where unknown)."""
+    if _is_frame_like(X):
+        return (math.nan,) * X.npartitions
+    return tuple(X.chunks[0])
+
+
+def row_blocks(X, *others, names=None) -> list[tuple]:
+    """Aligned row blocks of X and of each of ``others``.
+
+    Parameters
+    ----------
+    X : dask array, DataFrame or Series
+        Defines the blocks. A 2-D array must have one chunk along its columns.
+    *others : dask collections, in-memory arrays or None
+        Split (or rechunked) to X's blocks; None gives None blocks.
+    names : list of str, optional
+        Argument names for error messages (default 'X', 'arg1', ...).
+
+    Returns
+    -------
+    blocks : list of tuples
+        One tuple per block: ``(X_block, other_block, ...)``, as
+        ``dask.delayed`` objects or in-memory pieces.
+    """
+    names = list(names or ["X"] + [f"arg{i + 1}" for i in range(len(others))])
+    if not is_dask_collection(X):
+        raise TypeError(f"{names[0]} must be a dask collection, got {type(X)}.")
+    chunks = _row_chunks(X)
+    n_blocks = len(chunks)
+    columns = [_blocks_of(X, chunks, n_blocks, names[0])]
+    columns += [
+        _blocks_of(o, chunks, n_blocks, nm)
+        for o, nm in zip(others, names[1:], strict=True)
+    ]
+    return list(zip(*columns, strict=True))
+
+
+def _as_numpy(block):
+    """A pandas partition as numpy; anything else unchanged."""
+    if block is not None and hasattr(block, "to_numpy"):
+        return block.to_numpy()
+    return block
+
+
+def _apply_numpy(func, *blocks):
+    return func(*(_as_numpy(b) for b in blocks))
+
+
+def _merge_all(merge, *parts):
+    return functools.reduce(merge, parts)
+
+
+def reduce_blocks(
+    func: Callable[..., Any],
+    merge: Callable[[Any, Any], Any],
+    X,
+    *others,
+    names=None,
+    split_every: int = SPLIT_EVERY,
+    compute: bool = True,
+):
+    """Reduce every row block to a summary on the workers, merge in a tree.
+
+    The rows of X never leave the worker that holds them: ``func`` runs on
+    each block where it lives and returns a small summary (sums, moments),
+    and the summaries are combined by ``merge`` in a tree of tasks
+    (``split_every`` summaries per task), so no process ever holds more than
+    a few blocks and ``split_every`` summaries.
+
+    Parameters
+    ----------
+    func : callable
+        ``func(X_block, *other_blocks) -> summary``. Blocks arrive as numpy
+        arrays (pandas partitions are converted with ``to_numpy``, so a
+        categorical Series gives its labels); a None argument gives None.
+    merge : callable
+        ``merge(a, b) -> summary`` of the union of the rows of ``a`` and
+        ``b``; it must be associative (the tree's shape is not fixed).
+    X : dask array, DataFrame or Series
+        Defines the row blocks; a 2-D array must be chunked along rows only.
+    *others : dask collections, in-memory arrays or None
+        Aligned with X (see :func:`row_blocks`), e.g. ``y`` and
+        ``sample_weight``.
+    names : list of str, optional
+        Argument names for error messages.
+    split_every : int, default=8
+        Summaries merged per task.
+    compute : bool, default=True
+        Return the merged summary; with False, a ``dask.delayed`` object.
+
+    Returns
+    -------
+    summary
+        ``merge`` over every block's ``func``, or its delayed form.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> da = __import__("pytest").importorskip("dask.array", exc_type=ImportError)
+    >>> from skkl._dask import reduce_blocks
+    >>> X = da.arange(12.0, chunks=5).reshape(6, 2)
+    >>> reduce_blocks(lambda b: b.sum(axis=0), np.add, X.rechunk((2, 2)))
+    array([30., 36.])
+    """
+    from dask import delayed
+
+    if split_every < 2:
+        raise ValueError(f"split_every must be at least 2, got {split_every}.")
+    blocks = row_blocks(X, *others, names=names)
+    if not blocks:
+        raise ValueError("X has no blocks (zero partitions); give it some rows.")
+    apply = delayed(_apply_numpy, pure=True)
+    parts = [apply(func, *b) for b in blocks]
+    merge_task = delayed(_merge_all, pure=True)
+    while len(parts) > 1:
+        parts = [
+            merge_task(merge, *parts[i : i + split_every])
+            for i in range(0, len(parts), split_every)
+        ]
+    return parts[0].compute() if compute else parts[0]
+
+
+# -- estimator helpers ----------------------------------------------------------
+
+
+def _check_numeric_frame(meta, name: str) -> None:
+    import pandas as pd
+
+    for column, dtype in meta.dtypes.items():
+        if not (
+            pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+        ):
+            raise TypeError(
+                f"column {column!r} of {name} has dtype {dtype}, not numeric; drop "
+                "it or encode it as numbers before fitting."
+            )
+
+
+def validate_features(estimator, X, *, reset: bool):
+    """Check a dask X's layout and set/check ``n_features_in_``/``feature_names_in_``.
+
+    Only metadata is read (no block is computed). Returns X, a 2-D dask
+    array chunked along rows only or a dask DataFrame.
+    """
+    from sklearn.utils.validation import _check_feature_names, _check_n_features
+
+    if _is_frame_like(X):
+        if X.ndim != 2:
+            raise ValueError(
+                "X is a dask Series; pass a 2-D dask DataFrame (e.g. "
+                "X.to_frame()) or a 2-D dask array."
+            )
+        meta = X._meta
+        _check_numeric_frame(meta, "X")
+    else:
+        if X.ndim != 2:
+            raise ValueError(
+                f"X must be a 2-D dask array (n_samples, n_features), got "
+                f"{X.ndim} dimensions; reshape it, e.g. X.reshape(-1, 1)."
+            )
+        if np.dtype(X.dtype).kind not in "biuf":
+            raise TypeError(
+                f"X has dtype {X.dtype}, not real numbers; convert it, e.g. "
+                "X.astype(float)."
+            )
+        if len(X.chunks[1]) != 1:
+            raise ValueError(
+                f"X is chunked along its features (column chunks {X.chunks[1]}); "
+                "each block must hold whole rows to give per-block moments: "
+                "rechunk with X = X.rechunk({1: -1})."
+            )
+        meta = np.empty((0, X.shape[1]))
+    _check_feature_names(estimator, meta, reset=reset)
+    _check_n_features(estimator, meta, reset=reset)
+    return X
+
+
+def _check_block_labels(yb, name: str) -> np.ndarray:
+    from ._validation import check_class_labels
+
+    yb = np.asarray(yb)
+    if yb.ndim == 2 and yb.shape[1] == 1:
+        yb = yb[:, 0]
+    if yb.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {yb.shape} in one block.")
+    if yb.size:
+        check_class_labels(yb, name)
+    return yb
+
+
+def _block_unique(yb, name: str) -> np.ndarray:
+    yb = _check_block_labels(yb, name)
+    if yb.dtype.kind in "iu" and yb.size:
+        # Small integer ranges: a bincount, O(n), instead of a sort.
+        low = int(yb.min())
+        if int(yb.max()) - low <= max(1 << 16, yb.size):
+            present = np.bincount((yb - low).astype(np.intp)) > 0
+            return (np.flatnonzero(present) + low).astype(yb.dtype)
+    return np.unique(yb)
+
+
+def _is_text(labels: np.ndarray) -> bool:
+    if labels.dtype.kind in "US":
+        return True
+    return labels.dtype == object and any(isinstance(v, str) for v in labels[:1])
+
+
+def _union_labels(a: np.ndarray, b: np.ndarray, name: str = "y") -> np.ndarray:
+    """Sorted union of two blocks' labels; strings and numbers never mix."""
+    if a.size and b.size and _is_text(a) != _is_text(b):
+        s, o = (a, b) if _is_text(a) else (b, a)
+        raise TypeError(
+            f"{name} mixes string and non-string labels across blocks (e.g. "
+            f"{s[0]!r} and {o[0]!r}), which cannot be sorted into classes; make "
+            f"them one type, e.g. {name} = {name}.astype(str)."
+        )
+    return np.union1d(a, b)
+
+
+def unique_labels(y, name: str = "y") -> np.ndarray:
+    """Sorted distinct labels of a dask array or Series, by a tree of set unions.
+
+    An in-memory ``y`` is handled directly.
+
+    Each block is checked (mixed strings and numbers, continuous or
+    multilabel values) on its worker, and the union of the labels is
+    checked again as a whole.
+    """
+    from ._validation import check_class_labels
+
+    if is_dask_collection(y):
+        classes = reduce_blocks(
+            functools.partial(_block_unique, name=name),
+            functools.partial(_union_labels, name=name),
+            y,
+            names=[name],
+        )
+    else:  # an in-memory y next to a dask X
+        classes = _block_unique(y, name)
+    if classes.size == 0:
+        raise ValueError(f"{name} is empty; give at least one labelled sample.")
+    check_class_labels(classes, name)
+    return classes
+
+
+def block_group_moments(
+    Xb, yb, wb, *, classes, full: bool, higher: bool
+) -> GroupMoments:
+    """Moments of one block's groups; the block is validated on its worker."""
+    from sklearn.utils.validation import check_array
+
+    from ._blas import blas_single_thread
+
+    Xb = check_array(Xb, dtype=np.float64, ensure_min_samples=0, input_name="X")
+    n = Xb.shape[0]
+    groups = None
+    if yb is not None:
+        yb = _check_block_labels(yb, "y")
+        if len(yb) != n:
+            raise ValueError(
+                f"y and X have different lengths in one block ({len(yb)} and {n}); "
+                "partition y like X."
+            )
+        groups = np.searchsorted(classes, yb)
+        groups[groups == len(classes)] = 0
+        unknown = yb[classes[groups] != yb] if n else yb[:0]
+        if unknown.size:
+            raise ValueError(
+                f"y contains labels {np.unique(unknown).tolist()} that are not in "
+                f"classes_={classes.tolist()}; pass every label in `classes` on "
+                "the first call to partial_fit."
+            )
+    if wb is not None:
+        wb = np.asarray(wb, dtype=np.float64).ravel()
+        if len(wb) != n:
+            raise ValueError(
+                f"sample_weight and X have different lengths in one block "
+                f"({len(wb)} and {n}); partition sample_weight like X."
+            )
+        if not np.all(np.isfinite(wb)) or np.any(wb < 0):
+            raise ValueError(
+                "sample_weight must be finite and non-negative; found a negative, "
+                "nan or inf weight."
+            )
+    # Workers run blocks side by side: threads inside BLAS would only contend.
+    with blas_single_thread():
+        return _group_moments(
+            Xb, groups, len(classes), wb, full=full, higher=higher, n_threads=1
+        )
+
+
+def group_moments(
+    X, y, sample_weight, classes: np.ndarray, *, full: bool, higher: bool
+) -> GroupMoments:
+    """:func:`skkl._moments.group_moments` of a dask X, merged in a tree.
+
+    ``y`` (labels from ``classes``, or None for one group) and
+    ``sample_weight`` may be dask collections partitioned like X, or
+    in-memory arrays when X's block lengths are known.
+    """
+    func = functools.partial(
+        block_group_moments, classes=classes, full=full, higher=higher
+    )
+    return reduce_blocks(
+        func, merge_moments, X, y, sample_weight, names=["X", "y", "sample_weight"]
+    )
+
+
+def map_row_blocks(func, X, *args, n_out: int | None, dtype=np.float64):
+    """Lazy ``func(block, *args)`` on every row block of X: a dask array.
+
+    ``n_out`` columns per output row, or None for a 1-D output. A dask
+    DataFrame is turned into an array first (blocks of unknown length).
+    """
+    if _is_frame_like(X):
+        X = X.to_dask_array()
+    # An explicit meta: dask would otherwise call func on an empty block.
+    if n_out is None:
+        return X.map_blocks(
+            func,
+            *args,
+            dtype=dtype,
+            drop_axis=1,
+            chunks=(X.chunks[0],),
+            meta=np.empty((0,), dtype=dtype),
+        )
+    return X.map_blocks(
+        func,
+        *args,
+        dtype=dtype,
+        chunks=(X.chunks[0], (n_out,)),
+        meta=np.empty((0, 0), dtype=dtype),
+    )
