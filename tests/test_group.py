@@ -628,8 +628,11 @@ def test_shrink_helper_matches_sklearn_shrunk_covariance():
 
 @pytest.mark.parametrize("covariance_type", ["full", "diag"])
 @pytest.mark.parametrize("shrinkage", [None, "ledoit_wolf"])
-def test_threaded_fit_is_identical_to_serial(covariance_type, shrinkage):
-    # Enough rows for many blocks per group, so threads share the work.
+def test_threaded_fit_matches_serial(covariance_type, shrinkage):
+    # Enough rows for many blocks per group, so threads share the work. The
+    # blocks and their merge order are the same; only the BLAS threading of
+    # each block's sums differs (one thread per block vs the caller's), which
+    # reorders sums of a few thousand terms: relative error ~ block * eps.
     rng = np.random.default_rng(3)
     X = rng.normal(size=(30_000, 12)) * rng.uniform(0.5, 3, size=12) + 100.0
     y = rng.integers(4, size=len(X))
@@ -637,8 +640,12 @@ def test_threaded_fit_is_identical_to_serial(covariance_type, shrinkage):
     params = dict(covariance_type=covariance_type, shrinkage=shrinkage)
     serial = GroupGaussians(**params).fit(X, y, sample_weight=w)
     threaded = GroupGaussians(**params, n_jobs=2).fit(X, y, sample_weight=w)
-    np.testing.assert_array_equal(threaded.means_, serial.means_)
-    np.testing.assert_array_equal(threaded.covariances_, serial.covariances_)
+    np.testing.assert_allclose(threaded.means_, serial.means_, rtol=1e-12)
+    # off-diagonal entries near 0 are judged against the largest variance
+    scale = np.abs(serial.covariances_).max()
+    np.testing.assert_allclose(
+        threaded.covariances_, serial.covariances_, rtol=1e-11, atol=1e-12 * scale
+    )
     streamed = GroupGaussians(**params, n_jobs=2)
     for part in np.array_split(np.arange(len(X)), 3):
         streamed.partial_fit(
