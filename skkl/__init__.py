@@ -10,7 +10,9 @@ from .divergence import DIVERGENCES, DivergenceInfo, divergence, kl_divergence
 if TYPE_CHECKING:  # for type checkers and IDEs; loaded lazily at run time
     from ._group import GroupGaussians
     from .drift import DriftResult, GaussianDriftDetector
+    from .frechet import frechet_distance, frechet_distance_from_moments
     from .metric import KLMetric
+    from .neighbors import GaussianNeighbors
     from .pairwise import pairwise_divergence, pairwise_divergence_chunked
     from .separability import (
         BayesErrorBounds,
@@ -28,11 +30,14 @@ _LAZY = {
     "BayesErrorBounds": "separability",
     "DriftResult": "drift",
     "GaussianDriftDetector": "drift",
+    "GaussianNeighbors": "neighbors",
     "GroupGaussians": "_group",
     "KLMetric": "metric",
     "SeparabilityResult": "separability",
     "bayes_error_bounds": "separability",
     "bayes_error_bounds_gaussians": "separability",
+    "frechet_distance": "frechet",
+    "frechet_distance_from_moments": "frechet",
     "gaussian_divergence_score": "separability",
     "pairwise_divergence": "pairwise",
     "pairwise_divergence_chunked": "pairwise",
@@ -60,6 +65,7 @@ __all__ = [
     "DivergenceInfo",
     "DriftResult",
     "GaussianDriftDetector",
+    "GaussianNeighbors",
     "Gaussians",
     "GroupGaussians",
     "KLMetric",
@@ -68,6 +74,8 @@ __all__ = [
     "bayes_error_bounds",
     "bayes_error_bounds_gaussians",
     "divergence",
+    "frechet_distance",
+    "frechet_distance_from_moments",
     "gaussian_divergence_score",
     "kl_divergence",
     "n_features_from_packed",
