@@ -151,7 +151,7 @@ class GaussianNeighbors(BaseEstimator):
     n_features_in_ : int
         Length of a packed row of the fitted Gaussians
         (:func:`skkl.packed_size`).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_columns,)
         Column names, when fitted on a DataFrame of packed rows.
 
     See Also
@@ -382,7 +382,7 @@ class GaussianNeighbors(BaseEstimator):
 
         Returns
         -------
-        A : sparse matrix of shape (n_queries, n_samples_fit_)
+        A : sparse matrix of shape (n_queries, n_samples_fit)
             CSR matrix; row i holds the neighbours of query i, sorted by
             divergence.
         """
@@ -488,7 +488,7 @@ class GaussianNeighbors(BaseEstimator):
 
         Returns
         -------
-        A : sparse matrix of shape (n_queries, n_samples_fit_)
+        A : sparse matrix of shape (n_queries, n_samples_fit)
             CSR matrix.
         """
         if mode not in ("connectivity", "distance"):
