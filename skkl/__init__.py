@@ -10,6 +10,9 @@ from .divergence import DIVERGENCES, DivergenceInfo, divergence, kl_divergence
 # and pandas: seconds on a cold start), loaded on first access so that
 # `import skkl`, `skkl --help` and the pointwise functions stay fast.
 _LAZY = {
+    "GaussianNeighbors": "neighbors",
+    "frechet_distance": "frechet",
+    "frechet_distance_from_moments": "frechet",
     "Mixture": "mixture",
     "MixtureKLBounds": "mixture",
     "MonteCarloEstimate": "mixture",

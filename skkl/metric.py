@@ -46,15 +46,19 @@ class KLMetric:
     :func:`skkl.pairwise_divergence`), or pass its result with
     ``metric='precomputed'``.
 
-    .. warning:: **The symmetry trap.** ``pairwise_distances(X,
-       metric=callable)`` with ``Y=None`` (or ``Y is X``) and one job
-       computes only the upper triangle and mirrors it, assuming
-       ``D(u, v) == D(v, u)``; ``NearestNeighbors.kneighbors()`` without
-       ``X`` does the same. For an asymmetric kind ('kl', 'reverse_kl',
-       'renyi' with ``alpha != 0.5``) the lower triangle is then silently
-       wrong. Use :meth:`pairwise` (or ``metric='precomputed'`` with
-       :func:`skkl.pairwise_divergence`), or pass ``Y=X.copy()``. The
-       symmetric kinds ('jeffreys', 'bhattacharyya', 'hellinger',
+    .. warning:: **The symmetry trap: WRONG results when scikit-learn is
+       handed the same array twice.** scikit-learn assumes a callable
+       metric is symmetric: ``pairwise_distances(X, metric=callable)`` with
+       ``Y=None`` (or ``Y is X``) and one job computes only the upper
+       triangle and mirrors it, and ``NearestNeighbors(metric=callable)
+       .fit(X).kneighbors(X)`` (the fitted array as query) or
+       ``.kneighbors()`` do the same. For an asymmetric kind ('kl',
+       'reverse_kl', 'renyi' with ``alpha != 0.5``) the mirrored half is
+       silently wrong, and so are the neighbours (most rows on 60 random 3-d
+       Gaussians). Use :class:`skkl.GaussianNeighbors` for neighbour
+       searches and graphs, or :meth:`pairwise` (or
+       :func:`skkl.pairwise_divergence`) with ``metric='precomputed'``.
+       The symmetric kinds ('jeffreys', 'bhattacharyya', 'hellinger',
        'wasserstein', and 'renyi' at ``alpha=0.5``) are safe; see
        :attr:`symmetric`.
 
@@ -78,6 +82,7 @@ class KLMetric:
     See Also
     --------
     skkl.pairwise_divergence : The matrix for :class:`~skkl.Gaussians`.
+    skkl.GaussianNeighbors : Exact neighbour search without the trap.
 
     Examples
     --------

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import numbers
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -707,6 +707,28 @@ def _check_n_jobs(n_jobs) -> None:
         )
 
 
+def _reduced_row_block(plan: _Plan, r0: int, r1: int, reduce_func):
+    """Rows r0:r1 passed through ``reduce_func`` where they were computed."""
+    reduced = reduce_func(_row_block(plan, r0, r1), r0)
+    # As scikit-learn's pairwise_distances_chunked: None, or one sequence (or
+    # a tuple of sequences) with one item per row of the block.
+    if reduced is None:
+        return None
+    parts = reduced if isinstance(reduced, tuple) else (reduced,)
+    for part in parts:
+        if isinstance(part, tuple) or not hasattr(part, "__len__"):
+            raise TypeError(
+                f"reduce_func returned {type(part).__name__}; expected a sequence "
+                f"(or a tuple of sequences) of length {r1 - r0}, one item per row."
+            )
+        if len(part) != r1 - r0:
+            raise ValueError(
+                f"reduce_func returned a sequence of length {len(part)} for a block "
+                f"of {r1 - r0} rows; return one item per row."
+            )
+    return reduced
+
+
 def _run(func, arglist, n_jobs) -> Iterator:
     """``func(*args)`` for each args, lazily and in order, through Parallel."""
     if len(arglist) == 1 and n_jobs in (None, 1):
@@ -728,7 +750,8 @@ def pairwise_divergence_chunked(
     n_jobs: int | None = None,
     rtol: float = 1e-10,
     working_memory: float | None = None,
-) -> Iterator[np.ndarray]:
+    reduce_func: Callable | None = None,
+) -> Iterator:
     """Row blocks of the matrix of divergences D(P[i], Q[j]).
 
     Like :func:`sklearn.metrics.pairwise_distances_chunked`, this yields
@@ -761,10 +784,18 @@ def pairwise_divergence_chunked(
     working_memory : float, default=None
         MiB of intermediates per block; None uses
         ``sklearn.get_config()['working_memory']``.
+    reduce_func : callable, default=None
+        As in :func:`sklearn.metrics.pairwise_distances_chunked`:
+        ``reduce_func(D_chunk, start)`` receives each block and the index of
+        its first row, and its result is yielded instead of the block. It
+        runs where the block was computed (inside the joblib worker), so only
+        the reduced result travels. It must return None, or a sequence (or a
+        tuple of sequences) with one item per row of the block. Any extra
+        memory it allocates comes on top of ``working_memory``.
 
     Yields
     ------
-    block : ndarray of shape (n_rows, K_Q)
+    block : ndarray of shape (n_rows, K_Q), or what ``reduce_func`` returns
         Consecutive rows of the divergence matrix.
 
     See Also
@@ -781,11 +812,25 @@ def pairwise_divergence_chunked(
     [(1, 4), (1, 4), (1, 4), (1, 4)]
     >>> blocks[0]
     array([[ 0.,  4., 16., 36.]])
+    >>> def nearest(D, start):  # index of the nearest other Gaussian per row
+    ...     D[np.arange(len(D)), np.arange(start, start + len(D))] = np.inf
+    ...     return D.argmin(axis=1)
+    >>> np.concatenate(list(pairwise_divergence_chunked(G, reduce_func=nearest)))
+    array([1, 0, 1, 2])
     """
     _check_n_jobs(n_jobs)
+    if reduce_func is not None and not callable(reduce_func):
+        raise TypeError(
+            f"reduce_func must be a callable (D_chunk, start) or None, got "
+            f"{type(reduce_func).__name__}."
+        )
     plan = _make_plan(P, Q, kind, alpha, rtol, working_memory)
-    arglist = [(plan, r0, r1) for r0, r1 in _chunks(plan.n_p, plan.chunk)]
-    yield from _run(_row_block, arglist, n_jobs)
+    chunks = _chunks(plan.n_p, plan.chunk)
+    if reduce_func is None:
+        yield from _run(_row_block, [(plan, r0, r1) for r0, r1 in chunks], n_jobs)
+        return
+    arglist = [(plan, r0, r1, reduce_func) for r0, r1 in chunks]
+    yield from _run(_reduced_row_block, arglist, n_jobs)
 
 
 def pairwise_divergence(
