@@ -61,6 +61,9 @@ __all__ = ["GRAM_PARTS", "gram_flops", "gram_parts", "gram_peak_bytes"]
 #: Statistics returned by :func:`gram_parts`, in this column order.
 GRAM_PARTS = ("mean", "second_moment", "trace")
 
+# Largest N * ||z||^2 for which N^2 squared Gram entries sum without overflow.
+_MAX_SQ_NORM = 1e150
+
 
 def _mean_via_features(n_samples: int, n_features: int) -> bool:
     """Whether the mean part is cheaper as ``||Z' u||^2`` than as ``u' K0 u``."""
@@ -185,11 +188,24 @@ def _check(Z, n1, memberships, sample_weight):
         raise TypeError(f"Z must hold real numbers; got dtype {Z.dtype}.")
     Z = np.ascontiguousarray(Z, dtype=np.float64)
     N = Z.shape[0]
-    if not np.isfinite(Z).all():
-        bad = np.argwhere(~np.isfinite(Z))[0]
+    # Squared norms (needed anyway) are finite iff Z is finite and not huge;
+    # only then search Z itself, so the check adds no N x d temporary.
+    with np.errstate(over="ignore", invalid="ignore"):
+        sq_norms = np.einsum("ij,ij->i", Z, Z)
+    # Sums of N^2 squared Gram entries must stay finite: |K_ij| <= ||z_i||^2.
+    big = ~(sq_norms <= _MAX_SQ_NORM / max(N, 1))
+    if big.any():
+        i = int(np.flatnonzero(big)[0])
+        bad = np.flatnonzero(~np.isfinite(Z[i]))
+        if bad.size:
+            raise ValueError(
+                f"Z has a non-finite value at row {i}, column {bad[0]}: drop or "
+                "impute missing values before testing."
+            )
         raise ValueError(
-            f"Z has a non-finite value at row {bad[0]}, column {bad[1]}: drop or "
-            "impute missing values before testing."
+            f"the squared norm of row {i} of Z ({sq_norms[i]:.3g}) is too large "
+            "for float64 sums of squared Gram entries: centre and scale Z (e.g. "
+            "by the pooled standard deviation) before testing."
         )
     if not isinstance(n1, (int, np.integer)) or isinstance(n1, (bool, np.bool_)):
         raise TypeError(f"n1 must be an int; got {type(n1).__name__}.")
@@ -217,7 +233,7 @@ def _check(Z, n1, memberships, sample_weight):
             f"(the permuted first group); row {b} has {int(counts[b])}."
         )
     if sample_weight is None:
-        return Z, n1, A, None
+        return Z, sq_norms, n1, A, None
     w = np.asarray(sample_weight)
     if w.ndim != 1 or w.shape[0] != N:
         raise ValueError(f"sample_weight must have shape (N,) = ({N},); got {w.shape}.")
@@ -232,7 +248,7 @@ def _check(Z, n1, memberships, sample_weight):
             f"sample_weight[{i}] = {w[i]}. Drop rows with zero weight before "
             "testing."
         )
-    return Z, n1, A, w
+    return Z, sq_norms, n1, A, w
 
 
 def _split_stat(q, r, S, W1, W2, D1, D2):
@@ -302,7 +318,7 @@ def gram_parts(
     >>> [int(1 + np.sum(null[:, k] >= observed[k])) for k in range(3)]
     [..., 1, 1]
     """
-    Z, n1, A, w = _check(Z, n1, memberships, sample_weight)
+    Z, sq_norms, n1, A, w = _check(Z, n1, memberships, sample_weight)
     N, d = Z.shape
     B = A.shape[0]
     n_rows = B + 1
@@ -316,7 +332,6 @@ def gram_parts(
     ones = w is None
     if ones:
         w = np.ones(N)
-    sq_norms = np.einsum("ij,ij->i", Z, Z)
 
     # Per split: q (u' P0 u) and r (u' P0 w) of the mean (K) and second-moment
     # (K o K) parts, and the group-1 weight, squared weight and norm sums.
@@ -373,6 +388,9 @@ def gram_parts(
                     # u_i^2 = u_i w_i for u = a o w with a in {0, 1}.
                     q_k[sl] = np.einsum("ij,ij->i", G, G) - U @ (w * sq_norms)
                     r_k[sl] = U @ s_k
+                    del G
+            del U, U_J  # before the next chunk is allocated
+        del K_J, H_J  # before the next tile is allocated
 
     W_tot, V_tot, T_tot = float(w.sum()), float(w @ w), float(w @ sq_norms)
     W2, V2 = W_tot - W1, V_tot - V1
