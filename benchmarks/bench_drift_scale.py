@@ -6,6 +6,10 @@ Engines, all measured in one run on the same data:
   permutation-test wrapper (pooled standardisation, constant columns
   dropped, ``B`` random splits, Tippett over the three parts with a Fisher
   tie-break: an exact permutation p-value);
+* ``skkl gram+features``: the same with two per-feature parts added (the
+  largest squared mean difference and the largest absolute log variance
+  ratio over the features), as the detector combines the Gram parts with its
+  per-feature statistics;
 * ``skkl detector``: ``GaussianDriftDetector(method='gram')``, when the
   installed skkl has that method;
 * ``alibi MMDDrift`` and ``alibi LSDDDrift`` (pytorch backend, CPU, 100
@@ -109,7 +113,14 @@ def tippett_p_value(observed, null):
     return np.count_nonzero(score >= score[0]) / R
 
 
-def skkl_gram_test(X, Y, B, seed):
+def skkl_gram_test(X, Y, B, seed, features=False):
+    """Permutation test on the Gram parts (and per-feature parts if asked).
+
+    ``features=True`` adds two parts the detector is meant to add from its
+    own per-feature statistics: the largest squared mean difference and the
+    largest absolute log variance ratio over the features, for every split
+    from one (B x N)(N x 2d) product of the memberships with ``[Z, Z^2]``.
+    """
     from skkl.drift._gram import gram_parts
 
     rng = np.random.default_rng(seed)
@@ -117,9 +128,23 @@ def skkl_gram_test(X, Y, B, seed):
     sd = P.std(axis=0)
     keep = sd > 0
     Z = (P[:, keep] - P[:, keep].mean(axis=0)) / sd[keep]
-    A = memberships(rng, B, Z.shape[0], X.shape[0])
-    observed, null = gram_parts(Z, X.shape[0], A)
-    return tippett_p_value(observed, null)
+    n1, N = X.shape[0], Z.shape[0]
+    A = memberships(rng, B, N, n1)
+    observed, null = gram_parts(Z, n1, A)
+    parts = np.vstack([observed, null])
+    if features:
+        F = np.hstack([Z, Z * Z])
+        M = np.vstack([np.arange(N) < n1, A]).astype(np.float64)
+        S1 = M @ F
+        S2 = F.sum(axis=0) - S1
+        d = Z.shape[1]
+        m1, m2 = S1[:, :d] / n1, S2[:, :d] / (N - n1)
+        v1 = S1[:, d:] / n1 - m1 * m1
+        v2 = S2[:, d:] / (N - n1) - m2 * m2
+        mean_max = np.max((m1 - m2) ** 2, axis=1)
+        var_max = np.max(np.abs(np.log(v1 / v2)), axis=1)
+        parts = np.column_stack([parts, mean_max, var_max])
+    return tippett_p_value(parts[0], parts[1:])
 
 
 def detector_available():
@@ -277,6 +302,7 @@ def alibi_test(kind, X, Y, B, seed):
 
 ENGINES = {
     "skkl gram": lambda X, Y, B, s: skkl_gram_test(X, Y, B, s),
+    "skkl gram+features": lambda X, Y, B, s: skkl_gram_test(X, Y, B, s, True),
     "skkl detector": lambda X, Y, B, s: skkl_detector_test(X, Y, B, s),
     "alibi MMDDrift": lambda X, Y, B, s: alibi_test("mmd", X, Y, B, s)[0],
     "alibi LSDDDrift": lambda X, Y, B, s: alibi_test("lsdd", X, Y, B, s)[0],
@@ -373,6 +399,7 @@ def main():
         help="also measure LSDD power in the n=10000 cells (slow)",
     )
     ap.add_argument("--cells", default=None, help="e.g. 768x1000,32x10000")
+    ap.add_argument("--engines", default=None, help="comma-separated subset")
     ap.add_argument("--out", default=None, help="append the markdown table here")
     ap.add_argument("--child", nargs=5, metavar=("ENGINE", "D", "N", "B", "R"))
     args = ap.parse_args()
@@ -412,6 +439,7 @@ def main():
         B = args.big_perms if big else args.perms
         trials = args.big_trials if big else args.trials
         engines = [("skkl gram", B, B, "skkl gram")]
+        engines.append(("skkl gram+features", B, B, "skkl gram+features"))
         if have_det:
             engines.append(("skkl detector", B, B, "skkl detector"))
         if not big:
@@ -427,13 +455,16 @@ def main():
             engines.append(
                 ("alibi LSDDDrift", PEER_PERMS, PEER_PERMS, "alibi LSDDDrift")
             )
-        if have_alibi and not big:
+        wanted = args.engines.split(",") if args.engines else None
+        if have_alibi and not big and (wanted is None or "alibi MMDDrift" in wanted):
             rng = np.random.default_rng(1)
             X, Y = make_data(rng, n, d, "mean 0.05 sd")
             ours = mmd_vectorised_test(X, Y, 10, 0)[1]
             theirs = alibi_test("mmd", X, Y, 10, 0)[1]
             print(f"check d={d} n={n}: MMD^2 alibi {theirs:.6g}, vectorised {ours:.6g}")
         for name, B_time, B_pow, power_engine in engines:
+            if args.engines and name not in args.engines.split(","):
+                continue
             t = timed(
                 name,
                 d,

@@ -402,3 +402,10 @@ def test_power_at_embedding_dimension(shift, part):
         assert p <= 0.05
         # the part built for this change is as extreme as B permutations allow
         assert partial[GRAM_PARTS.index(part)] == 1 / (B + 1)
+
+
+def test_no_memberships_gives_observed_and_empty_null():
+    Z, n1, A = _ok()
+    observed, null = gram_parts(Z, n1, A[:0])
+    assert null.shape == (0, 3)
+    assert_close(observed, naive_parts(Z, n1), tolerance(Z, n1))
