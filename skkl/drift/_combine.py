@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._gaussians import Gaussians
+from .._linalg import cholesky
 from .._moments import shrink
-from ..divergence import divergence
 from ._permutation import PARTS
 
 # statistic='combined': weighted Tippett over these parts' permutation
@@ -174,10 +173,22 @@ def symmetric_kl(g1, g2, full: bool, shrinkage=None) -> np.ndarray:
     _, m2, C2 = g2
     if shrinkage is not None:
         C1, C2 = shrink(C1, shrinkage[1]), shrink(C2, shrinkage[2])
-    kind = "full" if full else "diag"
-    return 0.5 * divergence(
-        Gaussians(m1, C1, kind), Gaussians(m2, C2, kind), "jeffreys"
-    )
+    dm = m1 - m2
+    if not full:
+        ratio = C1 / C2 + C2 / C1 - 2.0
+        return 0.25 * (ratio + dm * dm * (1.0 / C1 + 1.0 / C2)).sum(axis=1)
+    # tr(P2 C1) = ||L2^-1 L1||_F^2 and dm' P2 dm = ||L2^-1 dm||^2 (no inverse;
+    # the log-determinants cancel in the symmetric divergence).
+    L1 = cholesky(C1, name="group covariance", hint="")
+    L2 = cholesky(C2, name="group covariance", hint="")
+    A = np.linalg.solve(L2, L1)
+    Bm = np.linalg.solve(L1, L2)
+    u2 = np.linalg.solve(L2, dm[..., None])[..., 0]
+    u1 = np.linalg.solve(L1, dm[..., None])[..., 0]
+    d = dm.shape[-1]
+    trace = np.einsum("rij,rij->r", A, A) + np.einsum("rij,rij->r", Bm, Bm)
+    maha = np.einsum("ri,ri->r", u1, u1) + np.einsum("ri,ri->r", u2, u2)
+    return 0.25 * (trace - 2.0 * d + maha)
 
 
 def centred_effect(values: np.ndarray):

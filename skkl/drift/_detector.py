@@ -335,8 +335,9 @@ class GaussianDriftDetector(BaseEstimator):
         Shrink every covariance in the statistic towards ``mu I`` (needed when
         d is close to the group sizes). The intensity is estimated once on the
         pooled sample (scaled by N / n_i for a group of n_i samples), so every
-        permutation uses the same statistic and the test stays exact. Moment
-        engine only ('auto' then uses it).
+        permutation uses the same statistic and the test stays exact. The
+        'gram' engine's statistics need no covariance inverse, so there it
+        only enters the effect size; 'asymptotic' does not accept it.
     min_effect : float or None, default=None
         Minimum (centred) ``effect`` in nats to call drift: with large samples
         tiny but real differences are significant.
@@ -422,11 +423,11 @@ class GaussianDriftDetector(BaseEstimator):
                     f"1 / (n_permutations + 1). Use n_permutations >= {need} "
                     "(1000 by default), or a larger alpha."
                 )
-        if self.shrinkage is not None and self.method in ("gram", "asymptotic"):
+        if self.shrinkage is not None and self.method == "asymptotic":
             raise ValueError(
-                f"shrinkage is only used by the moment engine; with "
-                f"method={self.method!r} leave shrinkage=None, or use "
-                "method='permutation' (or 'auto')."
+                "shrinkage is not used by the asymptotic test (it needs n much "
+                "larger than d(d+1)/2, where shrinkage is not needed); leave "
+                "shrinkage=None, or use method='auto' or 'permutation'."
             )
         if self.method == "gram" and self.covariance_type == "diag":
             raise ValueError(
@@ -710,7 +711,7 @@ class GaussianDriftDetector(BaseEstimator):
         p = d * (d + 1) // 2 if full else d
         cost_moments = N * (1 + d + p) * R + (R * d**3 if full else 0)
         cost_gram = float(N) ** 2 * (d + R)
-        gram_ok = full and self.shrinkage is None and _gram_module() is not None
+        gram_ok = full and _gram_module() is not None
         engine = "gram" if gram_ok and cost_gram < cost_moments else "permutation"
         cost = min(cost_moments, cost_gram) if gram_ok else cost_moments
         if method == "auto-permutation":
@@ -754,24 +755,24 @@ class GaussianDriftDetector(BaseEstimator):
         w = np.concatenate([wr, np.ones(n2)])
         centre, sd = _weighted_centre_scale(X, w)
         M = _memberships(n1 + n2, n1, self.n_permutations, seed)
-        feats, diag = feature_parts((X - centre) / np.where(sd > 0, sd, 1.0), w, M)
+        Zf = (X - centre) / np.where(sd > 0, sd, 1.0)
+        feats, diag = feature_parts(Zf, w, M)
+        # A scalar scale for the moments: the moment statistics (and shrinkage
+        # towards mu I) are unchanged by it; it only keeps the sums well scaled.
+        Z = (X - centre) / max(float(np.sqrt(np.mean(sd * sd))), 1e-300)
+        spec = MomentSpec(Xr.shape[1], self.covariance_type)
+        shrink = self._shrinkage(Z, w, wr.sum(), float(n2))
         if engine == "gram":
-            Z = (X - centre) / np.where(sd > 0, sd, 1.0)
+            # The sample-space statistics need no covariance inverse: shrinkage
+            # only enters the effect size.
             gram = _gram_module()
             kw = {} if np.all(w == 1.0) else {"sample_weight": w}
-            obs, null = gram.gram_parts(Z, n1, M[1:], **kw)
+            obs, null = gram.gram_parts(Zf, n1, M[1:], **kw)
             names = [*gram.GRAM_PARTS, "feature_max"]
             parts = np.column_stack([np.vstack([obs, null]), feats.max(axis=1)])
             values = named_statistic_values(parts, names, self.statistic)
-            shrink = None
-            spec = MomentSpec(Xr.shape[1], "full")
         else:
-            # A scalar scale: the moment statistics (and shrinkage towards
-            # mu I) are unchanged by it; it only keeps the sums well scaled.
-            Z = (X - centre) / max(float(np.sqrt(np.mean(sd * sd))), 1e-300)
-            spec = MomentSpec(Xr.shape[1], self.covariance_type)
-            shrink = self._shrinkage(Z, w, wr.sum(), float(n2))
-            parts = moment_parts(Z, w, M, spec, shrink, self.n_jobs)
+            parts, sums = moment_parts(Z, w, M, spec, shrink, self.n_jobs)
             values = statistic_values(parts, self.statistic, spec.full and spec.d > 1)
         stat, null_stat = float(values[0]), values[1:]
         p = perm_p_value(stat, null_stat)
@@ -779,9 +780,16 @@ class GaussianDriftDetector(BaseEstimator):
         feat_p = self._feature_p(feats)
         E = min(EFFECT_PERMUTATIONS, self.n_permutations)
         if engine == "gram":
-            # d x d moments per split cost N d^2: fewer splits at large d.
-            E = min(E, max(10, int(2e9 / ((n1 + n2) * spec.n_columns))))
-        effect, eff_sd = self._effect(Z, w, M[: E + 1], spec, shrink)
+            # Each split's d x d moments and factors cost N d^2 + d^3: fewer
+            # splits centre the effect at large d.
+            cost = 2.0 * (n1 + n2) * spec.n_columns + 2.0 * spec.d**3
+            E = min(E, max(10, int(2e9 / cost)))
+        if engine != "gram":
+            S1, total, ridge = sums
+            g1, g2 = split_moments(S1[: E + 1], total, spec, ridge)
+            effect, eff_sd = centred_effect(symmetric_kl(g1, g2, spec.full, shrink))
+        else:
+            effect, eff_sd = self._effect(Z, w, M[: E + 1], spec, shrink)
         scores = self._feature_scores(diag, E)
         return stat, p, threshold, null_stat, feat_p, effect, eff_sd, scores
 

@@ -79,11 +79,16 @@ def moment_features(Z: np.ndarray, w: np.ndarray, spec: MomentSpec) -> np.ndarra
     F = np.empty((n, spec.n_columns))
     F[:, 0] = w
     F[:, 1 : 1 + d] = Z * w[:, None]
+    Zw = F[:, 1 : 1 + d]
     if spec.full:
-        i, j = spec.iu
-        F[:, 1 + d :] = Z[:, i] * Z[:, j] * w[:, None]
+        # Row-major upper triangle, one column block per feature i: w z_i z_j
+        # for j >= i (no fancy-indexed temporaries).
+        col = 1 + d
+        for i in range(d):
+            np.multiply(Zw[:, i : i + 1], Z[:, i:], out=F[:, col : col + d - i])
+            col += d - i
     else:
-        F[:, 1 + d :] = Z * Z * w[:, None]
+        np.multiply(Zw, Z, out=F[:, 1 + d :])
     return F
 
 
@@ -254,6 +259,8 @@ def moment_parts(Z, w, memberships, spec, shrinkage, n_jobs=None):
     Returns
     -------
     parts : ndarray of shape (R, len(PARTS))
+    sums : tuple (S1, total, ridge)
+        The split sums, reused for the effect size.
     """
     S1, total = split_sums(Z, w, memberships, spec)
     ridge = pooled_ridge(total, spec)
@@ -267,7 +274,7 @@ def moment_parts(Z, w, memberships, spec, shrinkage, n_jobs=None):
         out = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(run)(s) for s in slices)
     else:
         out = [run(s) for s in slices]
-    return np.concatenate(out)
+    return np.concatenate(out), (S1, total, ridge)
 
 
 def feature_parts(Z, w, memberships):
