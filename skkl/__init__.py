@@ -9,7 +9,7 @@ from .divergence import DIVERGENCES, DivergenceInfo, divergence, kl_divergence
 
 if TYPE_CHECKING:  # for type checkers and IDEs; loaded lazily at run time
     from ._group import GroupGaussians
-    from .drift import DriftResult, GaussianDriftDetector
+    from .drift import DriftResult, DriftScan, GaussianDriftDetector
     from .metric import KLMetric
     from .pairwise import pairwise_divergence, pairwise_divergence_chunked
     from .separability import (
@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; loaded lazily at run time
 _LAZY = {
     "BayesErrorBounds": "separability",
     "DriftResult": "drift",
+    "DriftScan": "drift",
     "GaussianDriftDetector": "drift",
     "GroupGaussians": "_group",
     "KLMetric": "metric",
@@ -59,6 +60,7 @@ __all__ = [
     "DIVERGENCES",
     "DivergenceInfo",
     "DriftResult",
+    "DriftScan",
     "GaussianDriftDetector",
     "Gaussians",
     "GroupGaussians",

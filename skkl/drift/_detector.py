@@ -545,7 +545,14 @@ class GaussianDriftDetector(BaseEstimator):
     def _names(self):
         return getattr(self, "feature_names_in_", None)
 
-    def _run(self, X_ref, w_ref, X_new, random_state, window=None) -> DriftResult:
+    def _run(
+        self, X_ref, w_ref, X_new, random_state, window=None, effect=True
+    ) -> DriftResult:
+        """The test of ``X_new`` against ``(X_ref, w_ref)``.
+
+        ``effect=False`` skips the effect size and feature scores (nan): the
+        p-value path alone, for calibration studies.
+        """
         names = self._names()
         d_all = X_ref.shape[1]
         w_ref = w_ref * (w_ref.size / w_ref.sum())
@@ -596,7 +603,7 @@ class GaussianDriftDetector(BaseEstimator):
         engine, why = self._select_engine(n1, n2, d)
         seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
         if engine == "asymptotic":
-            out, reason = self._asymptotic(Xr, w_ref, Xn, seed)
+            out, reason = self._asymptotic(Xr, w_ref, Xn, seed, effect)
             if out is None:
                 engine, _ = self._select_engine(n1, n2, d, permutation_only=True)
                 msg = (
@@ -606,14 +613,14 @@ class GaussianDriftDetector(BaseEstimator):
                 warnings.warn(msg, UserWarning, stacklevel=3)
                 notes.append(msg)
         if engine != "asymptotic":
-            out = self._permutation(engine, Xr, w_ref, Xn, seed)
+            out = self._permutation(engine, Xr, w_ref, Xn, seed, effect)
         stat, p, threshold, null, feat_p, effect, eff_sd, scores = out
         full_scores = np.zeros(d_all)
         full_scores[keep] = scores
         full_p = np.ones(d_all)
         full_p[keep] = holm(feat_p)
-        is_drift = bool(p < self.alpha) and (
-            self.min_effect is None or effect >= self.min_effect
+        is_drift = bool(
+            p < self.alpha and (self.min_effect is None or effect >= self.min_effect)
         )
         return DriftResult(
             statistic=float(stat),
@@ -749,7 +756,7 @@ class GaussianDriftDetector(BaseEstimator):
         a = float(self.shrinkage)
         return a, a, a
 
-    def _permutation(self, engine, Xr, wr, Xn, seed):
+    def _permutation(self, engine, Xr, wr, Xn, seed, with_effect=True):
         n1, n2 = Xr.shape[0], Xn.shape[0]
         X = np.vstack([Xr, Xn])
         w = np.concatenate([wr, np.ones(n2)])
@@ -778,6 +785,9 @@ class GaussianDriftDetector(BaseEstimator):
         p = perm_p_value(stat, null_stat)
         threshold = perm_threshold(null_stat, self.alpha)
         feat_p = self._feature_p(feats)
+        if not with_effect:
+            nan = np.full(Xr.shape[1], np.nan)
+            return stat, p, threshold, null_stat, feat_p, np.nan, np.nan, nan
         E = min(EFFECT_PERMUTATIONS, self.n_permutations)
         if engine == "gram":
             # Each split's d x d moments and factors cost N d^2 + d^3: fewer
@@ -817,7 +827,7 @@ class GaussianDriftDetector(BaseEstimator):
 
     # -- asymptotic engine ---------------------------------------------------------
 
-    def _asymptotic(self, Xr, wr, Xn, seed):
+    def _asymptotic(self, Xr, wr, Xn, seed, with_effect=True):
         """``(result tuple, None)``, or ``(None, reason)`` when not calibrated."""
         asym = _asymptotic_module()
         if asym is None:

@@ -15,14 +15,16 @@ Memory is bounded: ``F`` is built and multiplied one block of rows at a time
 
 Numerics. The data ``Z`` are centred on the pooled mean (a function of the
 pooled sample, so every split sees the same centring), and every covariance
-gets a ridge ``diag(T) / N`` (``T`` the pooled covariance, ``N`` the total
-weight), also a function of the pooled sample only, so the permutation test
-stays exact. The ridge is far below the sampling noise of a variance
-(``sqrt(2 / n)``) and keeps every statistic finite when a feature is constant
-within one group (a pixel that is 0 in every image of one half). It also
-bounds the rounding error of ``E[z^2] - m^2``: a group mean is at most
-``sqrt(N T_jj / n_g)`` from the pooled mean, so the error relative to the
-ridge stays below ``~ eps N^2`` (1e-3 at two million rows).
+gets a ridge ``T / N`` (``T`` the pooled covariance, ``N`` the total weight;
+plus ``delta diag(T) / N`` with a tiny ``delta`` for collinear features),
+also a function of the pooled sample only, so the permutation test stays
+exact. In whitened coordinates the ridge is ``I / N``: affine equivariant
+(the statistics stay invariant to linear changes of units), far below the
+sampling noise of a variance (``sqrt(2 / n)``), and it keeps every statistic
+finite when a feature is constant within one group (a pixel that is 0 in
+every image of one half). It also bounds the rounding error of
+``E[z^2] - m^2``: a group mean is at most ``sqrt(N T_jj / n_g)`` from the
+pooled mean, so the error stays small relative to the ridge.
 """
 
 from __future__ import annotations
@@ -120,7 +122,10 @@ def split_sums(Z, w, memberships, spec, n_split_rows=None):
 
 
 def _moments(S: np.ndarray, spec: MomentSpec, ridge: np.ndarray):
-    """Weights, means and ridged ML covariances (full) or variances (diag)."""
+    """Weights, means and ridged ML covariances (full) or variances (diag).
+
+    ``ridge`` is a (d, d) matrix (full) or a (d,) vector (diag).
+    """
     d = spec.d
     n = S[:, 0]
     m = S[:, 1 : 1 + d] / n[:, None]
@@ -133,19 +138,31 @@ def _moments(S: np.ndarray, spec: MomentSpec, ridge: np.ndarray):
         C -= m[:, :, None] * m[:, None, :]
         k = np.arange(d)
         # Rounding can leave a zero variance slightly negative: clip, then ridge.
-        C[:, k, k] = np.maximum(C[:, k, k], 0.0) + ridge
+        C[:, k, k] = np.maximum(C[:, k, k], 0.0)
+        C += ridge
     else:
         C = np.maximum(second - m * m, 0.0) + ridge
     return n, m, C
 
 
 def pooled_ridge(total: np.ndarray, spec: MomentSpec) -> np.ndarray:
-    """The ridge ``diag(T) / N`` from the pooled sums (see the module docstring)."""
-    d = spec.d
-    N = total[0]
-    m = total[1 : 1 + d] / N
-    var = np.maximum(total[1 + d :][spec.diag_cols] / N - m * m, 0.0)
-    return var / N
+    """The ridge ``(T + delta diag(T)) / N`` from the pooled sums.
+
+    ``T`` is the pooled ML covariance (its diagonal for 'diag') and
+    ``delta = max(1e-8, 1e-12 N)`` keeps the ridge positive definite when
+    features are collinear in the pooled sample (see the module docstring).
+    """
+    n = total[0]
+    zero = np.zeros((1, spec.d, spec.d)) if spec.full else np.zeros((1, spec.d))
+    _, _, T = _moments(total[None, :], spec, zero)
+    T = T[0]
+    delta = max(1e-8, 1e-12 * n)
+    if spec.full:
+        R = T / n
+        k = np.arange(spec.d)
+        R[k, k] *= 1.0 + delta
+        return R
+    return T * (1.0 + delta) / n
 
 
 def split_moments(S1, total, spec, ridge):
