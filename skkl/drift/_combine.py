@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._linalg import cholesky
+from .._linalg import cholesky, solve_lower
 from .._moments import shrink
 from ._permutation import PARTS
 
@@ -181,14 +181,12 @@ def symmetric_kl(g1, g2, full: bool, shrinkage=None) -> np.ndarray:
     # the log-determinants cancel in the symmetric divergence).
     L1 = cholesky(C1, name="group covariance", hint="")
     L2 = cholesky(C2, name="group covariance", hint="")
-    A = np.linalg.solve(L2, L1)
-    Bm = np.linalg.solve(L1, L2)
-    u2 = np.linalg.solve(L2, dm[..., None])[..., 0]
-    u1 = np.linalg.solve(L1, dm[..., None])[..., 0]
+    # One triangular solve per direction: [L_a | dm] against L_b.
+    A = solve_lower(L2, np.concatenate([L1, dm[..., None]], axis=-1))
+    Bm = solve_lower(L1, np.concatenate([L2, dm[..., None]], axis=-1))
     d = dm.shape[-1]
-    trace = np.einsum("rij,rij->r", A, A) + np.einsum("rij,rij->r", Bm, Bm)
-    maha = np.einsum("ri,ri->r", u1, u1) + np.einsum("ri,ri->r", u2, u2)
-    return 0.25 * (trace - 2.0 * d + maha)
+    total = np.einsum("rij,rij->r", A, A) + np.einsum("rij,rij->r", Bm, Bm)
+    return 0.25 * (total - 2.0 * d)
 
 
 def centred_effect(values: np.ndarray):

@@ -793,7 +793,7 @@ class GaussianDriftDetector(BaseEstimator):
             # Each split's d x d moments and factors cost N d^2 + d^3: fewer
             # splits centre the effect at large d.
             cost = 2.0 * (n1 + n2) * spec.n_columns + 2.0 * spec.d**3
-            E = min(E, max(10, int(2e9 / cost)))
+            E = min(E, max(5, int(2e9 / cost)))
         if engine != "gram":
             S1, total, ridge = sums
             g1, g2 = split_moments(S1[: E + 1], total, spec, ridge)
@@ -817,11 +817,29 @@ class GaussianDriftDetector(BaseEstimator):
         return centred_effect(_per_feature_sym_kl(g1, g2))[0]
 
     def _effect(self, Z, w, M, spec, shrink):
-        """Centred effect and its null sd from the splits ``M`` (row 0 observed)."""
-        S1, total = split_sums(Z, w, M, spec)
-        ridge = pooled_ridge(total, spec)
-        g1, g2 = split_moments(S1, total, spec, ridge)
-        values = symmetric_kl(g1, g2, spec.full, shrink)
+        """Centred effect and its null sd from the splits ``M`` (row 0 observed).
+
+        For the sample-space engine (large d): each split's two covariances
+        come from one pass of centred products (``N d^2``, no ``d(d+1)/2``
+        moment features), with the moment engine's ridge.
+        """
+        d = Z.shape[1]
+        pooled = group_moments(Z, sample_weight=w)
+        N = pooled.weight[0]
+        T = pooled.scatter[0] / N
+        ridge = T / N
+        ridge[np.diag_indices(d)] *= 1.0 + max(1e-8, 1e-12 * N)
+        n = np.empty((2, M.shape[0]))
+        m = np.empty((2, M.shape[0], d))
+        C = np.empty((2, M.shape[0], d, d))
+        for r, row in enumerate(M):
+            for g, mask in enumerate((row, ~row)):
+                Zg, wg = Z[mask], w[mask]
+                n[g, r] = W = wg.sum()
+                m[g, r] = wg @ Zg / W
+                Xc = (Zg - m[g, r]) * np.sqrt(wg / W)[:, None]
+                C[g, r] = Xc.T @ Xc + ridge
+        values = symmetric_kl((n[0], m[0], C[0]), (n[1], m[1], C[1]), True, shrink)
         effect, sd = centred_effect(values)
         return float(effect), float(sd)
 
