@@ -190,11 +190,14 @@ def symmetric_kl(g1, g2, full: bool, shrinkage=None) -> np.ndarray:
 
 
 def centred_effect(values: np.ndarray):
-    """Observed effect minus the mean of its permutation values, and their sd.
+    """Observed effect minus the median of its permutation values, and their sd.
 
     ``values`` holds the effect of the observed split (row 0) and of a subset
-    of the permutations (rows 1:, axis 0); permuted splits carry the bias of
-    the estimate (sample size, shrinkage, tails) and none of the drift.
+    of the permutations (rows 1:, axis 0). Permuted splits carry the bias of
+    the estimate (sample size, shrinkage, tails) and none of the drift;
+    without drift the observed split is one more random split, so the
+    centred effect is as likely to be negative as positive (the median, not
+    the mean: the effect is skewed when the tails are heavy).
     """
     null = values[1:]
-    return values[0] - null.mean(axis=0), null.std(axis=0, ddof=1)
+    return values[0] - np.median(null, axis=0), null.std(axis=0, ddof=1)
