@@ -145,14 +145,16 @@ def named_statistic_values(parts: np.ndarray, names, statistic: str):
     return npc(parts[:, cols], np.array(list(weights.values())))
 
 
-def combine_p_values(names, p_values, statistic: str, alpha: float):
+def combine_p_values(names, p_values, statistic: str, alpha: float, weights=None):
     """Weighted Bonferroni of asymptotic part p-values.
 
     ``p = min(1, min_k p_k / w_k)`` is valid whatever the dependence between
-    the parts. Returns the statistic ``-log min_k (p_k / w_k)``, the p-value
-    and the critical value ``-log(alpha)`` of the statistic.
+    the parts. ``weights`` ({name: weight}) overrides ``named_weights``.
+    Returns the statistic ``-log min_k (p_k / w_k)``, the p-value and the
+    critical value ``-log(alpha)`` of the statistic.
     """
-    weights = named_weights(names, statistic)
+    if weights is None:
+        weights = named_weights(names, statistic)
     p = dict(zip(names, np.asarray(p_values, dtype=np.float64), strict=True))
     ratio = min(p[k] / w for k, w in weights.items())
     stat = float(-np.log(max(ratio, np.finfo(np.float64).tiny)))

@@ -45,6 +45,7 @@ __all__ = [
     "part_statistics",
     "moment_parts",
     "feature_parts",
+    "diagonal_parts",
 ]
 
 #: Statistics computed for every split, in this column order.
@@ -109,6 +110,8 @@ def split_sums(Z, w, memberships, spec, n_split_rows=None):
     R = memberships.shape[0]
     p = spec.n_columns
     rows = get_chunk_n_rows(row_bytes=8 * (2 * p + R), max_n_rows=N)
+    # Float membership blocks of at most ~32 MiB stay cache friendly.
+    rows = max(1, min(rows, (1 << 22) // max(R, 1)))
     S1 = np.zeros((R, p))
     total = np.zeros(p)
     for start in range(0, N, rows):
@@ -292,6 +295,30 @@ def moment_parts(Z, w, memberships, spec, shrinkage, n_jobs=None):
     else:
         out = [run(s) for s in slices]
     return np.concatenate(out), (S1, total, ridge)
+
+
+def diagonal_parts(S1, total, ridge, spec):
+    """Per-feature statistics from full (or diagonal) moment sums.
+
+    The columns ``[w, w z, w z**2]`` of the sums give the per-feature
+    univariate statistics of :func:`feature_parts` without another product.
+
+    Returns
+    -------
+    features : ndarray of shape (R, d)
+    sums : tuple (S1, total, spec, ridge)
+        The diagonal sums, for the per-feature effect.
+    """
+    d = spec.d
+    cols = np.r_[0, 1 : 1 + d, 1 + d + spec.diag_cols]
+    dspec = MomentSpec(d, "diag")
+    S1d, totald = S1[:, cols], total[cols]
+    ridged = pooled_ridge(totald, dspec)
+    out = [
+        part_statistics(S1d[sl], totald, dspec, None, ridged)[1]
+        for sl in _split_chunks(S1d.shape[0], dspec, fixed=4096)
+    ]
+    return np.concatenate(out), (S1d, totald, dspec, ridged)
 
 
 def feature_parts(Z, w, memberships):
