@@ -65,7 +65,7 @@ from ._permutation import (
 __all__ = ["DriftResult", "DriftScan", "GaussianDriftDetector"]
 
 #: Work (flops) up to which 'auto' always uses a permutation engine.
-PERMUTATION_BUDGET = 1e10
+PERMUTATION_BUDGET = 2e10
 #: 'auto' uses the asymptotic test only with this many rows per sample per
 #: moment parameter (d + d(d+1)/2).
 ASYMPTOTIC_ROWS_PER_PARAMETER = 10
@@ -302,7 +302,7 @@ class GaussianDriftDetector(BaseEstimator):
         cannot be calibrated (too few rows for the number of moment
         parameters) it warns and falls back to a permutation engine. 'auto'
         picks the cheaper permutation engine while its cost is below
-        ``PERMUTATION_BUDGET`` (1e10 flops) or the samples are too small for
+        ``PERMUTATION_BUDGET`` (2e10 flops) or the samples are too small for
         the asymptotic test (fewer than 10 rows per sample per moment
         parameter ``d + d(d+1)/2``), and the asymptotic test otherwise.
     n_permutations : int, default=1000
@@ -719,9 +719,10 @@ class GaussianDriftDetector(BaseEstimator):
         R = self.n_permutations + 1
         N = n1 + n2
         p = d * (d + 1) // 2 if full else d
-        cost_moments = N * (1 + d + p) * R + (R * d**3 if full else 0)
-        cost_gram = float(N) ** 2 * (d + R)
-        gram_ok = full and _gram_module() is not None
+        cost_moments = moment_flops(N, d, self.covariance_type, R - 1)
+        gram = _gram_module()
+        gram_ok = full and gram is not None
+        cost_gram = gram.gram_flops(N, d, R - 1) if gram_ok else np.inf
         engine = "gram" if gram_ok and cost_gram < cost_moments else "permutation"
         cost = min(cost_moments, cost_gram) if gram_ok else cost_moments
         if method == "auto-permutation":
@@ -1020,6 +1021,16 @@ class GaussianDriftDetector(BaseEstimator):
                 ref, w = X[ps:pe], np.ones(pe - ps)
             results.append(self._run(ref, w, X[s:e], seed, window=(s, e)))
         return results
+
+
+def moment_flops(N: int, d: int, covariance_type: str, B: int) -> float:
+    """Flops of the moment engine: ``2 N (1 + d + p) (B + 1)`` for the sums
+    (``p = d(d+1)/2``, or ``d`` for 'diag') plus ``(B + 1) d^3`` for the three
+    Cholesky factorisations per split ('full')."""
+    full = covariance_type == "full"
+    p = d * (d + 1) // 2 if full else d
+    R = B + 1
+    return 2.0 * N * (1 + d + p) * R + (R * float(d) ** 3 if full else 0.0)
 
 
 def _gram_module():
