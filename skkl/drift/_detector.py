@@ -80,7 +80,7 @@ _RESOLUTION_SD = 2e6
 
 @dataclass
 class DriftResult:
-    """Outcome of one drift test.
+    """Outcome of one drift test (see :meth:`GaussianDriftDetector.test`).
 
     Attributes
     ----------
@@ -203,6 +203,17 @@ class DriftScan(list):
         Level of every window's test.
     skipped : tuple (start, stop) or None
         Rows at the end of the stream that no window covered (``partial='drop'``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skkl import GaussianDriftDetector
+    >>> rng = np.random.default_rng(0)
+    >>> det = GaussianDriftDetector(random_state=0).fit(rng.normal(size=(300, 2)))
+    >>> stream = np.vstack([rng.normal(size=(200, 2)), rng.normal(size=(200, 2)) + 1])
+    >>> scan = det.scan(stream, window=100)
+    >>> [(r.start, r.stop, r.is_drift) for r in scan]
+    [(0, 100, False), (100, 200, False), (200, 300, True), (300, 400, True)]
     """
 
     def __init__(self, results=(), alpha: float = 0.05, skipped=None):
