@@ -117,7 +117,8 @@ class DriftResult:
     statistic_name : str
         'combined', 'lrt', 'mean' or 'covariance'.
     method : str
-        Engine used: 'permutation', 'gram' or 'asymptotic'.
+        Engine used: 'permutation', 'gram' or 'asymptotic' ('none' when every
+        feature was dropped as constant).
     null_distribution : ndarray of shape (n_permutations,) or None
         Permutation values of the statistic (None for 'asymptotic').
     feature_names : ndarray of str or None

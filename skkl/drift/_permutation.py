@@ -175,8 +175,12 @@ def split_moments(S1, total, spec, ridge):
 
 def _logdet(C: np.ndarray, full: bool) -> np.ndarray:
     if full:
-        # Ridged covariances are positive definite: a failure is a bug.
-        return logdet_from_cholesky(cholesky(C, name="group covariance", hint=""))
+        # Ridged covariances are positive definite in exact arithmetic.
+        hint = (
+            "the pooled covariance is numerically singular; use "
+            "shrinkage='ledoit_wolf' or covariance_type='diag'"
+        )
+        return logdet_from_cholesky(cholesky(C, name="group covariance", hint=hint))
     return np.log(C).sum(axis=1)
 
 
