@@ -19,7 +19,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from skkl import DriftResult, GaussianDriftDetector
 from skkl.drift import DriftScan
 from skkl.drift._combine import combined_parts, holm, statistic_values
-from skkl.drift._detector import _memberships
+from skkl.drift._detector import _asymptotic_module, _memberships
 from skkl.drift._permutation import PARTS, MomentSpec, moment_parts
 
 ALPHA = 0.05
@@ -727,3 +727,17 @@ def test_is_drift_replaces_predict():
 @parametrize_with_checks([GaussianDriftDetector(n_permutations=20, random_state=0)])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+@pytest.mark.skipif(_asymptotic_module() is None, reason="asymptotic engine")
+def test_asymptotic_beyond_resolution_is_drift_with_p_value_zero():
+    rng = np.random.default_rng(26)
+    X, Y = rng.normal(size=(3000, 3)), rng.normal(size=(3000, 3))
+    X[:, 1], Y[:, 1] = 3.0, 4.0  # a constant that moved
+    det = GaussianDriftDetector(method="asymptotic").fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = det.test(Y)
+    assert res.method == "asymptotic" and res.is_drift and res.p_value == 0.0
+    assert np.isfinite(res.effect) and np.argmin(res.feature_p_values) == 1
+    assert any("from 3 to 4" in n for n in res.notes)

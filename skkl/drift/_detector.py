@@ -610,7 +610,9 @@ class GaussianDriftDetector(BaseEstimator):
         engine, why = self._select_engine(n1, n2, d)
         seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
         if engine == "asymptotic":
-            out, reason = self._asymptotic(Xr, w_ref, Xn, seed, effect)
+            out, reason, note = self._asymptotic(Xr, w_ref, Xn, seed, effect)
+            if note is not None:
+                notes.append(note)
             if out is None:
                 engine, _ = self._select_engine(n1, n2, d, permutation_only=True)
                 msg = (
@@ -622,9 +624,6 @@ class GaussianDriftDetector(BaseEstimator):
         if engine != "asymptotic":
             out = self._permutation(engine, Xr, w_ref, Xn, seed, effect)
         stat, p, threshold, null, feat_p, effect, eff_sd, scores = out
-        beyond = self.__dict__.pop("_beyond", None)
-        if beyond is not None:
-            notes.append(beyond)
         full_scores = np.zeros(d_all)
         full_scores[keep] = scores
         full_p = np.ones(d_all)
@@ -865,10 +864,11 @@ class GaussianDriftDetector(BaseEstimator):
     # -- asymptotic engine ---------------------------------------------------------
 
     def _asymptotic(self, Xr, wr, Xn, seed, with_effect=True):
-        """``(result tuple, None)``, or ``(None, reason)`` when not calibrated."""
+        """``(result tuple, None, note)``, or ``(None, reason, None)`` when the
+        test is not calibrated."""
         asym = _asymptotic_module()
         if asym is None:
-            return None, "the asymptotic engine is not installed"
+            return None, "the asymptotic engine is not installed", None
         n1, n2 = Xr.shape[0], Xn.shape[0]
         centre, sd = _weighted_centre_scale(Xr, wr)
         _, sd_all = _weighted_centre_scale(
@@ -887,21 +887,18 @@ class GaussianDriftDetector(BaseEstimator):
         except asym.DriftBeyondResolution as exc:
             # The samples differ where neither varies, or beyond float64
             # resolution: drift beyond doubt, p-value 0, message kept.
-            self._beyond = str(exc)
-            d = Xr.shape[1]
-            nan = np.full(d, np.nan)
-            return (
-                np.inf,
-                0.0,
-                -np.log(self.alpha),
-                None,
-                np.zeros(d),
-                np.inf,
-                np.nan,
-                nan,
-            ), None
+            effect, eff_sd, scores = self._asymptotic_effect(
+                np.vstack([Zr, Zn]), np.concatenate([wr, np.ones(n2)]), n1, seed
+            )
+            feat_p = np.zeros(Xr.shape[1])
+            if exc.feature is not None:
+                feat_p = np.ones(Xr.shape[1])
+                feat_p[exc.feature] = 0.0
+            stat, threshold = np.inf, -np.log(self.alpha)
+            out = (stat, 0.0, threshold, None, feat_p, effect, eff_sd, scores)
+            return out, None, str(exc)
         if not res.calibrated:
-            return None, res.reason
+            return None, res.reason, None
         if self.statistic == "combined":
             weights = dict(zip(res.part_names, res.weights, strict=True))
         else:
@@ -913,7 +910,7 @@ class GaussianDriftDetector(BaseEstimator):
             np.vstack([Zr, Zn]), np.concatenate([wr, np.ones(n2)]), n1, seed
         )
         feat_p = res.feature_p_values
-        return (stat, p, threshold, None, feat_p, effect, eff_sd, scores), None
+        return (stat, p, threshold, None, feat_p, effect, eff_sd, scores), None, None
 
     def _asymptotic_effect(self, Z, w, n1, seed):
         """Effect centred by permuted splits of a pooled subsample.
