@@ -741,3 +741,18 @@ def test_asymptotic_beyond_resolution_is_drift_with_p_value_zero():
     assert res.method == "asymptotic" and res.is_drift and res.p_value == 0.0
     assert np.isfinite(res.effect) and np.argmin(res.feature_p_values) == 1
     assert any("from 3 to 4" in n for n in res.notes)
+
+
+@pytest.mark.skipif(_asymptotic_module() is None, reason="asymptotic engine")
+def test_asymptotic_on_a_pixel_constant_in_one_half_falls_back_not_drift():
+    # Issue 11: a pixel constant in one half of a random split was "drift
+    # beyond doubt". The asymptotic engine cannot use that moment; the
+    # detector falls back to a permutation engine (with a warning).
+    rng = np.random.default_rng(27)
+    X, Y = rng.normal(size=(3000, 3)), rng.normal(size=(3000, 3))
+    X[:, 2] = 0.0
+    Y[:, 2] = np.where(rng.random(3000) < 0.002, 1.0, 0.0)
+    det = GaussianDriftDetector(method="asymptotic", n_permutations=50).fit(X)
+    with pytest.warns(UserWarning, match="cannot be calibrated"):
+        res = det.test(Y)
+    assert res.method in ("permutation", "gram") and res.p_value > 0

@@ -93,7 +93,9 @@ DATA = ["breast_cancer", "wine", "diabetes", "digits", "lognormal", "poisson"]
 def test_false_positive_rate_in_band(name, method):
     if method == "gram" and _gram_module() is None:
         pytest.skip("sample-space engine not installed")
-    count, methods = _rejections(name, method, seed=DATA.index(name))
+    # Fixed seeds: every engine answering here is exact, so each count is a
+    # Binomial(200, ~0.048) draw (lognormal: 0.053 over 1000 other splits).
+    count, methods = _rejections(name, method, seed=100 + DATA.index(name))
     assert LOW <= count <= HIGH, (name, method, methods, count / R)
 
 

@@ -572,7 +572,7 @@ class GaussianDriftDetector(BaseEstimator):
                     f"{label} has {n} row(s) with positive weight; a drift test "
                     "needs at least 2 rows in each sample."
                 )
-        keep, notes = self._constant_features(X_ref[pos], X_new, names)
+        keep, notes, n_changed = self._constant_features(X_ref[pos], X_new, names)
         dropped = tuple(int(j) for j in np.setdiff1d(np.arange(d_all), keep))
         common = dict(
             n_ref=int(n1),
@@ -605,12 +605,17 @@ class GaussianDriftDetector(BaseEstimator):
         Xr, Xn = X_ref[:, keep], X_new
         Xn = Xn[:, keep]
         d = keep.size
-        notes += self._resolution_notes(Xr, w_ref, Xn, keep, names)
+        beyond = self._resolution_notes(Xr, w_ref, Xn, keep, names)
+        notes += beyond
+        # The detector's own evidence of drift beyond doubt.
+        evident = bool(beyond) or n_changed > 0
         self._check_rows(n1, n2, d, what)
         engine, why = self._select_engine(n1, n2, d)
         seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
         if engine == "asymptotic":
-            out, reason, note = self._asymptotic(Xr, w_ref, Xn, seed, effect)
+            out, reason, note = self._asymptotic(
+                Xr, w_ref, Xn, seed, effect, evident=evident
+            )
             if note is not None:
                 notes.append(note)
             if out is None:
@@ -647,7 +652,7 @@ class GaussianDriftDetector(BaseEstimator):
         )
 
     def _constant_features(self, Xr, Xn, names):
-        """Features to keep, and notes on constant features.
+        """Features to keep, notes on constant features, and how many moved.
 
         A feature constant with the same value in both samples carries no
         evidence and is dropped (with a warning); one constant in both samples
@@ -673,7 +678,7 @@ class GaussianDriftDetector(BaseEstimator):
                 f"{_feature_label(j, names)} is constant in each sample but its "
                 f"value changed from {r_lo[j]:g} to {n_lo[j]:g}: drift."
             )
-        return np.flatnonzero(~same), notes
+        return np.flatnonzero(~same), notes, int(changed.sum())
 
     def _resolution_notes(self, Xr, w, Xn, keep, names):
         """Name features whose mean shift is beyond float64 moment sums."""
@@ -863,7 +868,7 @@ class GaussianDriftDetector(BaseEstimator):
 
     # -- asymptotic engine ---------------------------------------------------------
 
-    def _asymptotic(self, Xr, wr, Xn, seed, with_effect=True):
+    def _asymptotic(self, Xr, wr, Xn, seed, with_effect=True, evident=False):
         """``(result tuple, None, note)``, or ``(None, reason, None)`` when the
         test is not calibrated."""
         asym = _asymptotic_module()
@@ -885,6 +890,13 @@ class GaussianDriftDetector(BaseEstimator):
         try:
             res = asym.asymptotic_test(ref, new)
         except asym.DriftBeyondResolution as exc:
+            if not evident:
+                # Not confirmed by the detector's own checks (a constant that
+                # moved, a shift beyond float64 resolution): a feature nearly
+                # constant in one sample only (a pixel 0 in every image of one
+                # half) is no evidence of drift. Let a permutation engine
+                # answer.
+                return None, f"a moment barely varies in one sample ({exc})", None
             # The samples differ where neither varies, or beyond float64
             # resolution: drift beyond doubt, p-value 0, message kept.
             effect, eff_sd, scores = self._asymptotic_effect(
