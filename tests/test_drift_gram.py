@@ -220,10 +220,8 @@ def test_plumbing_tiled_matches_one_tile(d, weighted):
     w = rng.uniform(0.5, 2.0, size=N) if weighted else None
     A = random_memberships(rng, 40, N, n1)
     o_big, n_big = gram_parts(Z, n1, A, sample_weight=w, working_memory=64)
-    # 2 KiB per tile: 4 or 2 columns per tile, a few membership rows per chunk.
-    o_small, n_small = gram_parts(
-        Z, n1, A, sample_weight=w, working_memory=4 * 8 * N * 2 / 2**20
-    )
+    # Blocks of 8 or 6 rows and chunks of a few membership rows.
+    o_small, n_small = gram_parts(Z, n1, A, sample_weight=w, working_memory=16 / 1024)
     tol = 2 * tolerance(Z, n1, w)
     assert_close(o_small, o_big, tol)
     assert_close(n_small, n_big, tol)
@@ -248,7 +246,9 @@ def test_peak_memory_within_documented_bound(d):
     Z = rng.normal(size=(N, d))
     A = random_memberships(rng, B, N, N // 2)
     bound = gram_peak_bytes(N, d, B, working_memory=budget)
-    assert bound < budget * 2**20 + (B + 1) * N + 8 * (7 * N + 10 * (B + 1))
+    # within the budget, up to the memberships, <= 8 tasks' sums and vectors
+    small = (B + 1) * N + 16 * 8 * (B + 1 + N) + 8 * (8 * N + 20 * (B + 1) + d)
+    assert bound <= budget * 2**20 + small
     tracemalloc.start()
     try:
         gram_parts(Z, N // 2, A, working_memory=budget)
@@ -260,9 +260,13 @@ def test_peak_memory_within_documented_bound(d):
 
 
 def test_flops_formula():
-    # 2 N^2 d for K, then 2 (B + 1) N (N + min(N, d))
-    assert gram_flops(10, 3, 4) == 2 * 100 * 3 + 2 * 5 * 10 * 13
-    assert gram_flops(10, 30, 4) == 2 * 100 * 30 + 2 * 5 * 10 * 20
+    # One block (N < 256): F = N^2; 2 F d to form K, 2 F R with K o K, and
+    # the mean part through Z (2 R N d) or through K (2 F R).
+    assert gram_flops(10, 3, 4) == 2 * 100 * 3 + 2 * 100 * 5 + 2 * 5 * 10 * 3
+    assert gram_flops(10, 30, 4) == 2 * 100 * 30 + 4 * 100 * 5
+    # Blocks of 256 rows: 600 = 256 + 256 + 88, upper triangle by hand.
+    F = 256 * 256 * 3 + 256 * 88 * 2 + 88 * 88
+    assert gram_flops(600, 1000, 9) == 2 * F * 1000 + 4 * F * 10
 
 
 # -- input checks -------------------------------------------------------------------
@@ -398,3 +402,10 @@ def test_power_at_embedding_dimension(shift, part):
         assert p <= 0.05
         # the part built for this change is as extreme as B permutations allow
         assert partial[GRAM_PARTS.index(part)] == 1 / (B + 1)
+
+
+def test_no_memberships_gives_observed_and_empty_null():
+    Z, n1, A = _ok()
+    observed, null = gram_parts(Z, n1, A[:0])
+    assert null.shape == (0, 3)
+    assert_close(observed, naive_parts(Z, n1), tolerance(Z, n1))

@@ -43,23 +43,37 @@ mean part uses ``u' K0 u = ||Z' u||^2 - sum_i u_i^2 K_ii`` instead, a
 (B x N)(N x d) product. The observed split goes through the same arithmetic
 as the permuted ones (it is row 0 of the stacked memberships).
 
-Memory is bounded by scikit-learn's ``working_memory`` (see
-:func:`gram_peak_bytes`): ``K`` is computed in column tiles ``K[:, J] =
-Z Z[J]'`` that are never all held at once when ``N x N`` exceeds the budget,
-and the memberships are turned into float rows in chunks.
+``P`` is symmetric, so it is computed and used in square blocks of its upper
+triangle only: block ``(I, J)``, ``I <= J``, is ``Z[I] Z[J]'`` (squared for
+``K o K``) and adds ``(2 - [I = J]) rowdot(U[:, I] P_IJ, U[:, J])`` to ``q``.
+With about 8 blocks per side this saves ~45% of both the ``N^2 d`` and the
+``B N^2`` flops. Memory is bounded by scikit-learn's ``working_memory`` (see
+:func:`gram_peak_bytes`): one block is held at a time (recomputed from ``Z``,
+never the whole ``N x N`` matrix when it exceeds the budget), and the
+memberships become float rows in chunks.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from sklearn import get_config
+from sklearn.utils.parallel import Parallel, delayed
+from threadpoolctl import threadpool_info
 
-from .._blas import blas_threads_for, get_chunk_n_rows
+from .._blas import blas_single_thread, get_chunk_n_rows
 
 __all__ = ["GRAM_PARTS", "gram_flops", "gram_parts", "gram_peak_bytes"]
 
 #: Statistics returned by :func:`gram_parts`, in this column order.
 GRAM_PARTS = ("mean", "second_moment", "trace")
+
+# Blocks of the Gram matrix: about this many per side, of at least
+# _MIN_BLOCK rows (unless N is smaller).
+_BLOCKS_PER_SIDE = 8
+_MIN_BLOCK = 256
+
+# Below about this many flops, gram_parts runs in one thread.
+_THREADS_FLOPS = 2**30
 
 # Largest N * ||z||^2 for which N^2 squared Gram entries sum without overflow.
 _MAX_SQ_NORM = 1e150
@@ -70,21 +84,44 @@ def _mean_via_features(n_samples: int, n_features: int) -> bool:
     return n_features < n_samples
 
 
-def _layout(n_samples, n_features, n_rows, working_memory):
-    """Column tile width, row chunk height and tiles held per column."""
+def _n_workers(n_samples: int, n_features: int, n_rows: int) -> int:
+    """Threads to use: as many as BLAS may use (each then runs 1-thread BLAS).
+
+    One thread for small problems, where starting threads costs more than
+    the products.
+    """
+    N = float(n_samples)
+    if N * N * n_features + n_rows * N * (N + n_features) < _THREADS_FLOPS:
+        return 1
+    counts = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    return max(counts, default=1)
+
+
+def _layout(n_samples, n_features, n_rows, working_memory, n_workers):
+    """Block size, row chunk height, bytes per block and per membership row.
+
+    The budget is shared by ``n_workers`` threads, each holding one block and
+    one chunk of membership rows.
+    """
     if working_memory is None:
         working_memory = get_config()["working_memory"]
+    working_memory = working_memory / n_workers
     via_z = _mean_via_features(n_samples, n_features)
-    # Tiles of K (and of K o K when the mean part needs K itself) get half
-    # the budget; float membership rows and their products the rest.
-    per_col = 8 * n_samples * (1 if via_z else 2)
-    cols = get_chunk_n_rows(
-        row_bytes=per_col, max_n_rows=n_samples, working_memory=working_memory / 2
+    # Square blocks of K (and of K o K when the mean part needs K itself) get
+    # half the budget. Several blocks per side let the upper triangle alone
+    # be computed, about halving both products; below _MIN_BLOCK rows a
+    # block loses more to BLAS overhead than it saves.
+    per_entry = 8 * (1 if via_z else 2)
+    budget = working_memory * 2**20
+    block = max(_MIN_BLOCK, -(-n_samples // _BLOCKS_PER_SIDE))
+    block = min(block, n_samples, max(1, int(np.sqrt(budget / 2 / per_entry))))
+    block_bytes = per_entry * block * block
+    left = max(budget - block_bytes, budget / 2)
+    row_bytes = 8 * max(3 * block, n_samples + (n_features if via_z else 0))
+    rows = get_chunk_n_rows(
+        row_bytes=row_bytes, max_n_rows=n_rows, working_memory=left / 2**20
     )
-    left = max(working_memory - per_col * cols / 2**20, working_memory / 2)
-    row_bytes = 8 * (n_samples + cols + (n_features if via_z else 0))
-    rows = get_chunk_n_rows(row_bytes=row_bytes, max_n_rows=n_rows, working_memory=left)
-    return cols, rows, per_col, row_bytes
+    return block, rows, block_bytes, row_bytes
 
 
 def gram_peak_bytes(
@@ -97,21 +134,25 @@ def gram_peak_bytes(
     """Peak bytes :func:`gram_parts` allocates (besides its input ``Z``).
 
     With ``N = n_samples``, ``d = n_features``, ``R = n_memberships + 1`` (the
-    observed split is one more row), ``t = 1`` if ``d < N`` else ``2`` and
-    ``d_z = d`` if ``d < N`` else ``0``, a column tile of ``c`` columns and a
-    chunk of ``b`` float membership rows::
+    observed split is one more row), ``t = 1`` if ``d < N`` else ``2`` (the
+    mean part then needs blocks of ``K`` besides those of ``K o K``),
+    ``d_z = d`` if ``d < N`` else ``0`` and ``m`` threads (as many as BLAS
+    may use), each holding a square block of ``c`` rows of the Gram matrix
+    and a chunk of ``b`` float membership rows::
 
-        peak = 8 N t c  +  8 b (N + c + d_z)  +  R N  +  8 (7 N + 10 R)
+        peak = m (8 t c^2 + 8 b max(3 c, N + d_z))
+               + R N + 16 (R + N) ceil(T / 2) + 8 (8 N + 20 R + d)
 
-    where ``c`` is the most columns with ``8 N t c <= working_memory / 2``
-    (at most ``N``, at least 1) and ``b`` the most rows within the rest of
-    the budget (at most ``R``, at least 1). The first two terms therefore
-    stay within ``working_memory`` (MiB, scikit-learn's config by default)
-    unless a single column or row exceeds it; ``R N`` bytes hold the boolean
-    memberships with the observed split on top (the same size as the
-    ``memberships`` argument), the last term the per-sample and per-split
-    vectors. A ``Z`` that is not C-contiguous float64 adds a copy of
-    ``8 N d`` bytes.
+    where ``c`` is about ``N / 8`` (at least 256, at most ``N``) and at most
+    the largest block with ``8 t c^2 <= working_memory / (2 m)``, ``T =
+    ceil(N / c)``, and ``b`` the most rows within the rest of the thread's
+    share of the budget (at most ``R``, at least 1). The first term therefore
+    stays within ``working_memory`` (MiB, scikit-learn's config by default)
+    unless a single membership row exceeds it; ``R N`` bytes hold the
+    boolean memberships with the observed split on top (the size of the
+    ``memberships`` argument), the rest the partial sums of the ``ceil(T /
+    2)`` tasks and the per-sample and per-split vectors. A ``Z`` that is not
+    C-contiguous float64 adds a copy of ``8 N d`` bytes.
 
     Parameters
     ----------
@@ -138,23 +179,35 @@ def gram_peak_bytes(
     True
     """
     n_rows = n_memberships + 1
-    cols, rows, per_col, row_bytes = _layout(
-        n_samples, n_features, n_rows, working_memory
+    m = _n_workers(n_samples, n_features, n_rows)
+    block, rows, block_bytes, row_bytes = _layout(
+        n_samples, n_features, n_rows, working_memory, m
     )
+    n_tiles = -(-n_samples // block)
+    n_tasks = (n_tiles + 1) // 2
     return int(
-        per_col * cols
-        + rows * row_bytes
+        m * (block_bytes + rows * row_bytes)
         + n_rows * n_samples
-        + 8 * (7 * n_samples + 10 * n_rows)
+        + 16 * (n_rows + n_samples) * n_tasks
+        + 8 * (8 * n_samples + 20 * n_rows + n_features)
     )
 
 
-def gram_flops(n_samples: int, n_features: int, n_memberships: int) -> float:
-    """Floating-point operations of :func:`gram_parts` (the matrix products).
+def gram_flops(
+    n_samples: int,
+    n_features: int,
+    n_memberships: int,
+    *,
+    working_memory: float | None = None,
+) -> float:
+    """Floating-point operations of the matrix products of :func:`gram_parts`.
 
-    ``2 N^2 d`` for the Gram matrix, then ``2 (B + 1) N (N + min(N, d))``
-    for the products of the membership rows with ``K o K`` and with ``K``
-    (or ``Z`` when ``d < N``).
+    Over the upper-triangle blocks ``(I, J)`` of the Gram matrix (``|I| |J|``
+    entries each, ``F = sum |I| |J|``, about ``N^2 (1 + 1/8) / 2``):
+    ``2 F d`` to form them, then ``2 t F (B + 1)`` for the products of the
+    membership rows with ``K o K`` (and ``K`` when ``t = 2``, i.e.
+    ``d >= N``), plus ``2 (B + 1) N d`` for the mean part through ``Z`` when
+    ``d < N``.
 
     Parameters
     ----------
@@ -164,6 +217,9 @@ def gram_flops(n_samples: int, n_features: int, n_memberships: int) -> float:
         Number of columns d.
     n_memberships : int
         Number of permutations B.
+    working_memory : float or None, default=None
+        Budget in MiB (it sets the block size); None uses
+        ``sklearn.get_config()['working_memory']``.
 
     Returns
     -------
@@ -174,10 +230,17 @@ def gram_flops(n_samples: int, n_features: int, n_memberships: int) -> float:
     --------
     >>> from skkl.drift._gram import gram_flops
     >>> f"{gram_flops(2000, 768, 1000):.2e}"
-    '1.72e+10'
+    '1.10e+10'
     """
-    N, d, R = float(n_samples), float(n_features), float(n_memberships + 1)
-    return 2.0 * N * N * d + 2.0 * R * N * (N + min(N, d))
+    N, d, R = n_samples, float(n_features), float(n_memberships + 1)
+    R_int = n_memberships + 1
+    m = _n_workers(N, n_features, R_int)
+    block = _layout(N, n_features, R_int, working_memory, m)[0]
+    sizes = np.diff(np.r_[np.arange(0, N, block), N]).astype(np.float64)
+    F = float(np.sum(np.triu(np.outer(sizes, sizes))))
+    if _mean_via_features(N, n_features):
+        return 2.0 * F * d + 2.0 * F * R + 2.0 * R * N * d
+    return 2.0 * F * d + 4.0 * F * R
 
 
 def _check(Z, n1, memberships, sample_weight):
@@ -251,6 +314,36 @@ def _check(Z, n1, memberships, sample_weight):
     return Z, sq_norms, n1, A, w
 
 
+def _block_sums(Z, A, w, ones, I, J, row_chunks, via_z, q, s):
+    """Add block ``(I, J)`` (``I <= J``) of K and K o K to ``q`` and ``s``.
+
+    ``q[0], q[1]`` accumulate ``u' P0 u`` of every split for ``P = K, K o K``
+    and ``s[0], s[1]`` accumulate ``P0 w``; an off-diagonal block stands for
+    itself and its transpose.
+    """
+    same = I == J
+    K_IJ = Z[I] @ Z[J].T
+    if same:
+        np.fill_diagonal(K_IJ, 0.0)
+    # Through Z the mean part needs no block of K: square it in place.
+    mats = [(1, np.square(K_IJ, out=K_IJ if via_z else None))]
+    if not via_z:
+        mats.append((0, K_IJ))
+    for k, P in mats:
+        s[k, I] += P @ w[J]
+        if not same:
+            s[k, J] += w[I] @ P
+    factor = 1.0 if same else 2.0
+    for sl in row_chunks:
+        U_I, U_J = A[sl, I].astype(np.float64), A[sl, J].astype(np.float64)
+        if not ones:
+            U_I *= w[I]
+            U_J *= w[J]
+        for k, P in mats:
+            q[k, sl] += factor * np.einsum("ij,ij->i", U_I @ P, U_J)
+        del U_I, U_J  # before the next chunk is allocated
+
+
 def _split_stat(q, r, S, W1, W2, D1, D2):
     """``T(P)`` of the module docstring from its sums (one entry per split)."""
     return q / D1 + (S - 2.0 * r + q) / D2 - 2.0 * (r - q) / (W1 * W2)
@@ -270,12 +363,15 @@ def gram_parts(
     Qin mean U-statistic, the Li & Chen second-moment U-statistic and the
     squared trace difference) and their algebra.
 
-    Cost: ``2 N^2 d`` flops for the Gram matrix, once, then
-    ``2 (B + 1) N (N + min(N, d))`` for all splits (:func:`gram_flops`).
-    Peak memory: ``8 N t c + 8 b (N + c + d_z) + (B + 1) N + 8 (7 N + 10 (B +
-    1))`` bytes, within ``working_memory`` up to the last two terms (see
-    :func:`gram_peak_bytes`); ``K`` is tiled by columns and recomputed from
-    ``Z`` tile by tile, never held whole when it exceeds the budget.
+    Cost: about ``N^2 d`` flops for the Gram matrix (its upper triangle),
+    once, then about ``(B + 1) N (N + 2 d)`` (``d < N``) or ``2 (B + 1) N^2``
+    (``d >= N``) for all splits (:func:`gram_flops`), independent of ``d``
+    once ``K`` is formed. Peak memory: ``m (8 t c^2 + 8 b max(3 c, N + d_z))`` bytes for
+    ``m`` threads holding blocks of ``c`` rows of the Gram matrix and chunks
+    of ``b`` membership rows, within ``working_memory``, plus vectors and the
+    memberships (see :func:`gram_peak_bytes`); ``K`` is never held whole when
+    it exceeds the budget. The work runs in as many threads as BLAS may use,
+    each with single-threaded BLAS.
 
     Parameters
     ----------
@@ -292,7 +388,7 @@ def gram_parts(
         weights over pairs), and weights travel with their rows in the
         permutations.
     working_memory : float or None, default=None
-        Budget in MiB for the Gram tiles and membership chunks; None uses
+        Budget in MiB for the Gram blocks and membership chunks; None uses
         ``sklearn.get_config()['working_memory']``.
 
     Returns
@@ -327,70 +423,70 @@ def gram_parts(
     A = np.concatenate([observed_row, A])
 
     via_z = _mean_via_features(N, d)
-    cols, rows, _, _ = _layout(N, d, n_rows, working_memory)
+    n_workers = _n_workers(N, d, n_rows)
+    block, rows, _, _ = _layout(N, d, n_rows, working_memory, n_workers)
+    rows = min(rows, -(-n_rows // n_workers))  # work for every thread
     row_chunks = [slice(i, min(i + rows, n_rows)) for i in range(0, n_rows, rows)]
-    ones = w is None
-    if ones:
+    if w is None:
         w = np.ones(N)
+        ones = True
+    else:
+        ones = False
 
-    # Per split: q (u' P0 u) and r (u' P0 w) of the mean (K) and second-moment
-    # (K o K) parts, and the group-1 weight, squared weight and norm sums.
-    q_k, r_k = np.zeros(n_rows), np.zeros(n_rows)
-    q_h, r_h = np.zeros(n_rows), np.zeros(n_rows)
-    W1, V1, T1 = np.empty(n_rows), np.empty(n_rows), np.empty(n_rows)
-    S_k = S_h = 0.0
+    tiles = [slice(i, min(i + block, N)) for i in range(0, N, block)]
+    T = len(tiles)
+    # Task k takes block rows k and T-1-k of the upper triangle (T + 1
+    # blocks): balanced, and summed in task order whatever the thread count.
+    tasks = [sorted({k, T - 1 - k}) for k in range((T + 1) // 2)]
 
-    if via_z:
-        # K0 w = Z (Z' w) - diag(K) w.
-        with blas_threads_for(4.0 * N * d):
+    def block_rows_task(block_rows):
+        q = np.zeros((2, n_rows))  # u' P0 u for K, K o K
+        s = np.zeros((2, N))  # P0 w for K, K o K
+        for ti in block_rows:
+            I = tiles[ti]
+            for J in tiles[ti:]:
+                _block_sums(Z, A, w, ones, I, J, row_chunks, via_z, q, s)
+        return q, s
+
+    # Threads over blocks with single-threaded BLAS: many mid-sized products
+    # with multi-threaded BLAS each pay a thread rendezvous, which a busy
+    # machine turns into a stall.
+    def run(func, items):
+        if n_workers == 1 or len(items) == 1:
+            return [func(item) for item in items]
+        return Parallel(n_jobs=min(n_workers, len(items)), prefer="threads")(
+            delayed(func)(item) for item in items
+        )
+
+    with blas_single_thread():
+        out = run(block_rows_task, tasks)
+        q, s = out[0]
+        for q_t, s_t in out[1:]:
+            q += q_t
+            s += s_t
+        q_k, q_h = q
+        s_k, s_h = s
+        if via_z:
+            # K0 w = Z (Z' w) - diag(K) w.
             s_k = Z @ (Z.T @ w) - sq_norms * w
-        S_k = float(w @ s_k)
+        r_k, r_h = np.empty(n_rows), np.empty(n_rows)
+        W1, V1, T1 = np.empty(n_rows), np.empty(n_rows), np.empty(n_rows)
 
-    def float_rows(sl):
-        U = A[sl].astype(np.float64)
-        if not ones:
-            U *= w
-        return U
+        def rows_task(sl):
+            # r = u' P0 w and the group-1 weight, squared weight and norm sums;
+            # the mean part through Z when d < N.
+            U = A[sl].astype(np.float64)
+            if not ones:
+                U *= w
+            r_k[sl], r_h[sl] = U @ s_k, U @ s_h
+            W1[sl], V1[sl], T1[sl] = U.sum(axis=1), U @ w, U @ sq_norms
+            if via_z:
+                G = U @ Z
+                # u_i^2 = u_i w_i for u = a o w with a in {0, 1}.
+                q_k[sl] = np.einsum("ij,ij->i", G, G) - U @ (w * sq_norms)
 
-    cached = float_rows(row_chunks[0]) if len(row_chunks) == 1 else None
-    for j0 in range(0, N, cols):
-        J = slice(j0, min(j0 + cols, N))
-        c = J.stop - J.start
-        with blas_threads_for(2.0 * N * c * d):
-            K_J = Z @ Z[J].T
-        diag = (np.arange(J.start, J.stop), np.arange(c))
-        K_J[diag] = 0.0
-        H_J = np.square(K_J, out=K_J if via_z else None)
-        with blas_threads_for(2.0 * N * c):
-            sH_J = w @ H_J
-            sK_J = None if via_z else w @ K_J
-        S_h += float(w[J] @ sH_J)
-        if not via_z:
-            S_k += float(w[J] @ sK_J)
-        for sl in row_chunks:
-            U = cached if cached is not None else float_rows(sl)
-            U_J = U[:, J]
-            b = U.shape[0]
-            with blas_threads_for(2.0 * b * N * c):
-                q_h[sl] += np.einsum("ij,ij->i", U @ H_J, U_J)
-                if not via_z:
-                    q_k[sl] += np.einsum("ij,ij->i", U @ K_J, U_J)
-            r_h[sl] += U_J @ sH_J
-            if not via_z:
-                r_k[sl] += U_J @ sK_J
-            if j0 == 0:
-                W1[sl] = U.sum(axis=1)
-                V1[sl] = U @ w
-                T1[sl] = U @ sq_norms
-                if via_z:
-                    with blas_threads_for(2.0 * b * N * d):
-                        G = U @ Z
-                    # u_i^2 = u_i w_i for u = a o w with a in {0, 1}.
-                    q_k[sl] = np.einsum("ij,ij->i", G, G) - U @ (w * sq_norms)
-                    r_k[sl] = U @ s_k
-                    del G
-            del U, U_J  # before the next chunk is allocated
-        del K_J, H_J  # before the next tile is allocated
+        run(rows_task, row_chunks)
+    S_k, S_h = float(w @ s_k), float(w @ s_h)
 
     W_tot, V_tot, T_tot = float(w.sum()), float(w @ w), float(w @ sq_norms)
     W2, V2 = W_tot - W1, V_tot - V1
