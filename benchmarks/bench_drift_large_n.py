@@ -15,9 +15,12 @@ the 2 x 160 MB of input data, generated inside the process) is its own:
   run only when the detector uses this engine (it is skipped, with a note,
   while the detector still materialises N x q features).
 
-Reported: wall time of the timed part, peak RSS of the process (ru_maxrss)
-and the tracemalloc peak of numpy allocations during the timed part (memory
-beyond the input). The BLAS library, kernel and thread count are printed.
+Reported: wall time and CPU time (all threads) of the timed part, peak RSS
+of the process (ru_maxrss, input included) and the tracemalloc peak of numpy
+allocations during the timed part (memory beyond the input). On a shared
+machine the wall time includes waiting for a core: the CPU time, divided by
+the cores, is what an idle machine would take. The BLAS library, kernel and
+thread count are printed.
 
 Run ``python benchmarks/bench_drift_large_n.py [--n 1000000] [--d 20]``.
 """
@@ -39,7 +42,9 @@ TARGET_S, TARGET_MB = 15.0, 2048.0
 
 def _data(n, d, seed):
     rng = np.random.default_rng(seed)
-    A = rng.normal(size=(d, d)) / np.sqrt(d)
+    # Moderately correlated features (well conditioned: the 0.01 sd shift
+    # below stays a 0.01 sd shift after whitening, give or take).
+    A = np.eye(d) + 0.3 * rng.normal(size=(d, d)) / np.sqrt(d)
     X = rng.standard_normal((n, d)) @ A
     Y = rng.standard_normal((n, d)) @ A
     Y[:, 0] += 0.01  # a small real shift: only a large n detects it
@@ -49,8 +54,11 @@ def _data(n, d, seed):
 def _engine(X, Y, merge):
     from skkl.drift._asymptotic import MomentSums, asymptotic_test
 
+    # The detector's centring: the reference's mean and scalar scale, here
+    # by row blocks (no n x d temporary).
     loc = X.mean(axis=0)
-    scale = float(np.sqrt(X.var(axis=0).mean()))
+    ss = sum(np.square(B - loc).sum(axis=0) for B in np.array_split(X, 100))
+    scale = float(np.sqrt(ss.mean() / len(X)))
     if not merge:
         ref = MomentSums.from_rows(X, shift=loc, scale=scale)
         new = MomentSums.from_rows(Y, shift=loc, scale=scale)
@@ -80,16 +88,17 @@ def _detector(X, Y):
 def _run(case, n, d, queue):
     X, Y = _data(n, d, 0)
     tracemalloc.start()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if case == "detector":
         out = _detector(X, Y)
     else:
         out = _engine(X, Y, merge=case == "engine-merge")
     elapsed = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     _, traced = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    queue.put((elapsed, rss, traced / 2**20, out))
+    queue.put((elapsed, cpu, rss, traced / 2**20, out))
 
 
 def _detector_uses_engine() -> bool:
@@ -120,18 +129,21 @@ def main():
             "detector: skipped (GaussianDriftDetector does not use the streaming "
             "engine yet; its asymptotic path holds N x q features)\n"
         )
-    print("| case | time (s) | peak RSS (MiB) | traced peak (MiB) | result | target |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| case | wall (s) | CPU (s) | peak RSS (MiB) | traced peak (MiB) | result "
+        "| target |"
+    )
+    print("|---|---|---|---|---|---|---|")
     ctx = mp.get_context("spawn")
     for case in cases:
         queue = ctx.Queue()
         proc = ctx.Process(target=_run, args=(case, args.n, args.d, queue))
         proc.start()
-        elapsed, rss, traced, out = queue.get()
+        elapsed, cpu, rss, traced, out = queue.get()
         proc.join()
         met = "met" if elapsed <= TARGET_S and rss <= TARGET_MB else "missed"
         print(
-            f"| {case} | {elapsed:.2f} | {rss:.0f} | {traced:.0f} | {out} | "
+            f"| {case} | {elapsed:.2f} | {cpu:.2f} | {rss:.0f} | {traced:.0f} | {out} | "
             f"{met} (<= {TARGET_S:g} s, <= {TARGET_MB:g} MiB) |"
         )
 
