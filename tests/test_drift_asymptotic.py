@@ -385,8 +385,8 @@ def _iid(draw):
 @pytest.mark.parametrize(
     "name, sample, n",
     [
-        ("gaussian", _iid(lambda r, n: r.normal(size=(n, 5))), 300),
-        ("poisson", _iid(lambda r, n: r.poisson(1.5, (n, 5)).astype(float)), 1000),
+        ("gaussian", _iid(lambda r, n: r.normal(size=(n, 5))), 400),
+        ("poisson", _iid(lambda r, n: r.poisson(1.5, (n, 5)).astype(float)), 2000),
         ("gaussian d=10", _iid(lambda r, n: r.normal(size=(n, 10)) @ np.tri(10)), 800),
     ],
 )
@@ -415,6 +415,7 @@ def test_lognormal_is_reported_uncalibrated():
         (datasets.load_wine, "full", "moment parameters"),
         (datasets.load_wine, "diag", "moment parameters"),
         (datasets.load_diabetes, "full", "moment parameters"),
+        (datasets.load_diabetes, "diag", "heavy tails"),
         (datasets.load_breast_cancer, "full", "moment parameters"),
         (datasets.load_breast_cancer, "diag", "moment parameters"),
         # Digits: 3 pixels constant in every split (dropped), others nearly so.
@@ -437,19 +438,6 @@ def test_real_data_halves_report_calibration(loader, covariance_type, why):
     assert np.all(np.isfinite(res.p_values)) and 0 < res.p_value <= 1
     if loader is datasets.load_digits:
         assert list(res.dropped_features) == [0, 32, 39]
-
-
-@pytest.mark.slow
-def test_diabetes_diag_halves_fpr_in_band_where_calibrated():
-    X = datasets.load_diabetes().data
-
-    def halves(rng, n1, n2):
-        idx = rng.permutation(len(X))
-        return X[idx[:n1]], X[idx[n1 : n1 + n2]]
-
-    fpr, flags, _ = _fpr(halves, 221, 221, "diag")
-    assert flags.mean() >= 0.9
-    assert BAND[0] <= fpr <= BAND[1], fpr
 
 
 def test_power_mean_shift_and_variance_change():
