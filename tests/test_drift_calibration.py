@@ -227,7 +227,7 @@ def test_false_positive_rate_when_the_asymptotic_test_is_used(kind):
     with threadpool_limits(1):
         for r in range(R):
             if kind == "poisson":
-                X, Y = rng.poisson(1.5, (2000, 4)), rng.poisson(1.5, (2000, 4))
+                X, Y = rng.poisson(3.0, (5000, 3)), rng.poisson(3.0, (5000, 3))
             else:
                 X, Y = rng.normal(size=(2000, 4)), rng.normal(size=(2000, 4))
             det.fit(X)
