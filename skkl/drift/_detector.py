@@ -876,12 +876,11 @@ class GaussianDriftDetector(BaseEstimator):
             return None, "the asymptotic engine is not installed", None
         n1, n2 = Xr.shape[0], Xn.shape[0]
         centre, sd = _weighted_centre_scale(Xr, wr)
-        _, sd_all = _weighted_centre_scale(
-            np.vstack([Xr, Xn]), np.concatenate([wr, np.ones(n2)])
-        )
         # The reference's centre and scale; a feature constant in the
-        # reference is scaled by its pooled spread.
-        scale = np.where(sd > 0, sd, sd_all)
+        # reference is scaled by the new sample's spread.
+        scale = sd
+        if np.any(sd == 0):
+            scale = np.where(sd > 0, sd, _weighted_centre_scale(Xn, np.ones(n2))[1])
         Zr, Zn = (Xr - centre) / scale, (Xn - centre) / scale
         kw = {"covariance_type": self.covariance_type}
         weighted = not np.all(wr == 1.0)
