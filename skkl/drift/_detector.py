@@ -877,10 +877,12 @@ class GaussianDriftDetector(BaseEstimator):
         n1, n2 = Xr.shape[0], Xn.shape[0]
         centre, sd = _weighted_centre_scale(Xr, wr)
         # The reference's centre and scale; a feature constant in the
-        # reference is scaled by the new sample's spread.
+        # reference is scaled by the new sample's spread (1 if it has none).
         scale = sd
         if np.any(sd == 0):
             scale = np.where(sd > 0, sd, _weighted_centre_scale(Xn, np.ones(n2))[1])
+            # Constant in both samples (at different values): unit scale.
+            scale = np.where(scale > 0, scale, 1.0)
         Zr, Zn = (Xr - centre) / scale, (Xn - centre) / scale
         kw = {"covariance_type": self.covariance_type}
         weighted = not np.all(wr == 1.0)
