@@ -26,12 +26,15 @@ stream[800:1600, 2] *= 1.4
 stream[1600:] += 0.3
 
 detector = GaussianDriftDetector(n_permutations=500, random_state=0).fit(reference)
-table = detector.scan(stream, window=200)
+scan = detector.scan(stream, window=200)  # a list of results, one per window
+table = scan.to_frame()
 print(table[["start", "stop", "p_value", "effect", "is_drift"]].round(4))
 
 # %%
-# The windows over time: p-values against alpha, and the effect size.
-DriftDisplay.from_scan(table)
+# The windows over time: p-values against alpha, and the effect size (the
+# symmetric KL divergence between the Gaussian fits, centred by its
+# permutation null: about 0 without drift).
+DriftDisplay.from_scan(scan)
 plt.show()
 
 # %%

@@ -23,6 +23,7 @@ _LAZY = {
     "pairwise_mixture_divergence": "mixture",
     "BayesErrorBounds": "separability",
     "DriftResult": "drift",
+    "DriftScan": "drift",
     "GaussianDriftDetector": "drift",
     "GroupGaussians": "_group",
     "KLMetric": "metric",

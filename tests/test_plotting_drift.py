@@ -43,9 +43,14 @@ def test_from_result_draws_null_observed_threshold_and_bars():
     assert disp.figure_ is ax0.figure
 
 
-def test_from_result_asymptotic_has_no_histogram_and_uses_given_axes():
-    det, rng = _detector(method="asymptotic")
-    res = det.test(rng.normal(size=(200, 3)))
+def test_from_result_without_null_has_no_histogram_and_uses_given_axes():
+    import dataclasses
+
+    det, rng = _detector()
+    # The asymptotic engine gives no null distribution.
+    res = dataclasses.replace(
+        det.test(rng.normal(size=(200, 3))), null_distribution=None
+    )
     fig, axes = plt.subplots(1, 2)
     disp = DriftDisplay.from_result(res, ax=axes)
     assert disp.hist_ is None and disp.figure_ is fig
@@ -58,7 +63,7 @@ def test_from_result_asymptotic_has_no_histogram_and_uses_given_axes():
 def test_from_scan_plots_p_values_and_effects_over_time():
     det, rng = _detector()
     stream = rng.normal(size=(400, 3)) + np.repeat([0.0, 1.0], 200)[:, None]
-    table = det.scan(stream, window=100, step=50)
+    table = det.scan(stream, window=100, step=50).to_frame()
     disp = DriftDisplay.from_scan(table)
     np.testing.assert_allclose(disp.p_line_.get_ydata(), table["p_value"])
     np.testing.assert_allclose(disp.effect_line_.get_ydata(), table["effect"])
@@ -77,14 +82,14 @@ def test_missing_matplotlib_names_the_plot_extra(monkeypatch):
         DriftDisplay.from_result(res)
 
 
-def test_from_scan_accepts_the_list_scan_returns_without_pandas(monkeypatch):
+def test_from_scan_accepts_the_scan_list_without_pandas(monkeypatch):
     det, rng = _detector()
     stream = rng.normal(size=(300, 3)) + np.repeat([0.0, 2.0], 150)[:, None]
-    monkeypatch.setitem(sys.modules, "pandas", None)  # scan falls back to a list
+    monkeypatch.setitem(sys.modules, "pandas", None)
     results = det.scan(stream, window=100, step=50)
     assert isinstance(results, list) and len(results) == 5
     disp = DriftDisplay.from_scan(results)
-    np.testing.assert_array_equal(disp.p_line_.get_xdata(), np.arange(5))
+    np.testing.assert_array_equal(disp.p_line_.get_xdata(), 50.0 + 50 * np.arange(5))
     np.testing.assert_allclose(disp.p_line_.get_ydata(), [r.p_value for r in results])
     np.testing.assert_allclose(
         disp.effect_line_.get_ydata(), [r.effect for r in results]
@@ -129,3 +134,15 @@ def test_bad_inputs_give_clear_errors():
         )
     with pytest.raises(TypeError, match="output of GaussianDriftDetector.scan"):
         DriftDisplay.from_scan(np.zeros((2, 2)))
+
+
+def test_from_result_uses_the_dataframe_feature_names():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(1)
+    cols = ["alcohol", "ash", "hue"]
+    det = GaussianDriftDetector(n_permutations=50, random_state=0)
+    det.fit(pd.DataFrame(rng.normal(size=(100, 3)), columns=cols))
+    res = det.test(pd.DataFrame(rng.normal(size=(80, 3)), columns=cols))
+    assert list(res.feature_names) == cols
+    disp = DriftDisplay.from_result(res)
+    assert [t.get_text() for t in disp.ax_[1].get_yticklabels()] == cols

@@ -1,11 +1,14 @@
 """Drift detection between a reference sample and new data.
 
-The detector (``_detector``) validates input, picks an engine, combines the
-engine's part statistics into one p-value (``_combine``) and builds the
-result. Engines compute observed part statistics and their null; nothing
-below the detector calls back up.
+The detector (``_detector``) validates input, drops constant features, picks
+an engine, combines the engine's part statistics into one p-value
+(``_combine``) and builds the result. The engines compute observed part
+statistics and their null from pooled data and split memberships:
+``_permutation`` (moment features), ``_gram`` (sample space) and
+``_asymptotic`` (streaming moment sums); nothing below the detector calls
+back up.
 """
 
-from ._detector import DriftResult, GaussianDriftDetector
+from ._detector import DriftResult, DriftScan, GaussianDriftDetector
 
-__all__ = ["DriftResult", "GaussianDriftDetector"]
+__all__ = ["DriftResult", "DriftScan", "GaussianDriftDetector"]

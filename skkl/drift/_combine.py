@@ -1,18 +1,21 @@
-"""Test statistics, p-values and combinations of the drift detector (private).
+"""Combining part statistics into one p-value, and the effect size (private).
 
-The permutation engine (``_permutation.py``) gives, for the observed split and
-every permutation, the parts of the Gaussian likelihood-ratio statistic listed
-in ``_permutation.PARTS``. This module turns them into the statistic the user
-asked for, its permutation p-value and critical value; it also holds the
-asymptotic (chi-square / F) versions and the small helpers of ``DriftResult``.
+Every engine gives, for the observed split and every permutation, a few part
+statistics (larger = more drift): the moment engine the parts of the Gaussian
+likelihood-ratio statistic (``_permutation.PARTS``), the sample-space engine
+its U-statistics (``_gram.GRAM_PARTS``), the asymptotic engine p-values per
+part. This module turns them into the statistic the user asked for, its
+p-value and critical value, and computes the symmetric KL effect size of
+given group moments. It imports nothing from the engines but the part names.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import special, stats
 
-from ._permutation import PARTS, _logdet, _moments
+from .._linalg import cholesky, solve_lower
+from .._moments import shrink
+from ._permutation import PARTS
 
 # statistic='combined': weighted Tippett over these parts' permutation
 # p-values. Weights come from the power study in benchmarks/bench_drift.py
@@ -50,28 +53,6 @@ def holm(p: np.ndarray) -> np.ndarray:
     return out
 
 
-def null_bias(n1: float, n2: float, d: int) -> float:
-    """E[symmetric KL] between ML Gaussian fits of two samples from one Gaussian.
-
-    Exact for Gaussian data (Wishart moments: ``E[S^-1] = n Sigma^-1 /
-    (n - d - 2)``, ``E log|S|`` a sum of digammas); to first order it is
-    ``d (d + 3) / 4 (1/n1 + 1/n2)``, used when ``min(n1, n2) <= d + 2``.
-    """
-    if min(n1, n2) <= d + 2:
-        return d * (d + 3) / 4.0 * (1.0 / n1 + 1.0 / n2)
-    i = np.arange(1, d + 1)
-
-    def e_logdet(n):
-        return special.digamma((n - i) / 2.0).sum() + d * np.log(2.0 / n)
-
-    def kl(a, b):  # E KL(fit of a samples || fit of b samples)
-        trace = d * (a - 1) * b / (a * (b - d - 2))
-        maha = (1.0 / a + 1.0 / b) * d * b / (b - d - 2)
-        return 0.5 * (trace + maha - d + e_logdet(b) - e_logdet(a))
-
-    return 0.5 * (kl(n1, n2) + kl(n2, n1))
-
-
 # -- permutation p-values -------------------------------------------------------
 
 
@@ -91,16 +72,14 @@ def perm_threshold(null: np.ndarray, alpha: float) -> float:
     return float(np.sort(null)[::-1][k])
 
 
-def npc(values: np.ndarray, how: str = "tippett", weights=None) -> np.ndarray:
+def npc(values: np.ndarray, weights=None) -> np.ndarray:
     """Nonparametric combination of the columns of ``values`` (row 0 observed).
 
     Each column gives every row a partial p-value from its own permutation
     distribution, ``#{rows >= value} / rows``; rows are then scored by
-    weighted Tippett, ``-log min_k (p_k / w_k)``, or Fisher, ``-2 sum log
-    p_k`` (larger is more extreme). The score is the same function of every
-    row of the permutation set, so the final permutation p-value stays exact.
-    Fisher suits only large B: the partial p-values cannot go below
-    ``1 / (B + 1)``, which caps each term and costs power at small B.
+    weighted Tippett, ``-log min_k (p_k / w_k)`` (larger is more extreme).
+    The score is the same function of every row of the permutation set, so
+    the final permutation p-value stays exact.
     """
     R = values.shape[0]
     srt = np.sort(values, axis=0)
@@ -108,8 +87,6 @@ def npc(values: np.ndarray, how: str = "tippett", weights=None) -> np.ndarray:
     for k in range(values.shape[1]):
         ge = R - np.searchsorted(srt[:, k], values[:, k], side="left")
         logp[:, k] = np.log(ge / R)
-    if how == "fisher":
-        return -2.0 * logp.sum(axis=1)
     if weights is None:
         weights = np.full(values.shape[1], 1.0 / values.shape[1])
     # Partial p-values are discrete, so Tippett scores tie often and ties make
@@ -129,94 +106,100 @@ def statistic_values(parts: np.ndarray, statistic: str, correlations: bool = Tru
     if statistic in ("mean", "covariance"):
         return parts[:, PARTS.index(statistic)]
     cols, weights = combined_parts(correlations)
-    return npc(parts[:, cols], "tippett", weights)
+    return npc(parts[:, cols], weights)
 
 
-# -- asymptotic tests ---------------------------------------------------------
+# -- parts of the other engines ---------------------------------------------------
+
+#: Weight of the mean part in statistic='combined' for engines whose parts are
+#: named at run time (sample-space, asymptotic); the rest share the remainder.
+MEAN_WEIGHT = 0.6
 
 
-def _chi_parts(n1, n2, ld, d):
-    """Log p-values and statistics of the mean and covariance parts.
+def named_weights(names, statistic: str) -> dict:
+    """Weights of the named parts that make up ``statistic``.
 
-    ``ld`` maps 'T', 'W', '1', '2' to ML log-determinants; arrays of them give
-    one test per entry (used per feature with d=1).
-
-    Mean: Wilks' Lambda = |W| / |T| gives Hotelling's T^2 exactly, with
-    ``F = (N - d - 1) T^2 / (d (N - 2)) ~ F(d, N - d - 1)``; in sums it enters
-    as Bartlett's ``-(N - 1 - (d + 2) / 2) log Lambda ~ chi2(d)``.
-    Covariance: Box's M on unbiased covariances with Box's correction
-    ``(1 - c) M ~ chi2(d (d + 1) / 2)``.
+    'mean' is the mean part alone, 'covariance' every other part with equal
+    weights, 'combined' the mean part with weight ``MEAN_WEIGHT`` and the
+    others sharing the rest (the moment engine's default in spirit: most of
+    the weight on the mean, the rest on second-moment changes).
     """
-    N = n1 + n2
-    log_lam = ld["W"] - ld["T"]
-    t2 = (N - 2) * np.expm1(-log_lam)
-    f_stat = (N - d - 1) / (d * (N - 2)) * t2
-    logp_mean = stats.f.logsf(f_stat, d, N - d - 1)
-    chi_mean = -(N - 1 - (d + 2) / 2.0) * log_lam
-    box_m = (N - 2) * (ld["W"] + d * np.log(N / (N - 2))) - sum(
-        (n - 1) * (ld[g] + d * np.log(n / (n - 1))) for g, n in (("1", n1), ("2", n2))
-    )
-    c = (
-        (2 * d * d + 3 * d - 1)
-        / (6.0 * (d + 1))
-        * (1 / (n1 - 1) + 1 / (n2 - 1) - 1 / (N - 2))
-    )
-    chi_cov = (1 - c) * box_m
-    return t2, logp_mean, chi_mean, chi_cov
-
-
-def _ml_logdets(ref_sums, new_sums, spec):
-    """ML log-determinants (and per-feature log-variances) of T, W, 1, 2."""
-    n1, _, C1 = _moments(ref_sums[None], spec)
-    n2, _, C2 = _moments(new_sums[None], spec)
-    N, _, CT = _moments((ref_sums + new_sums)[None], spec)
-    W = (n1[0] * C1 + n2[0] * C2) / N[0]
-    covs = {"T": CT[0], "W": W[0], "1": C1[0], "2": C2[0]}
-    ld, lv = {}, {}
-    for key, C in covs.items():
-        if spec.full:
-            ld[key] = float(_logdet(C[None], True)[0])
-            lv[key] = np.log(np.diag(C))
-        else:
-            lv[key] = np.log(C)
-            ld[key] = lv[key]
-    return float(n1[0]), float(n2[0]), ld, lv
-
-
-def asymptotic_test(ref_sums, new_sums, spec, statistic, alpha):
-    """Asymptotic statistic, p-value, critical value and per-feature p-values.
-
-    ``ref_sums``, ``new_sums`` are the groups' moment sums (see
-    ``_permutation.moment_features``). 'combined' is Tippett's combination
-    (Sidak-corrected) of the asymptotically independent mean and covariance
-    p-values.
-    """
-    n1, n2, ld, lv = _ml_logdets(ref_sums, new_sums, spec)
-    d, full = spec.d, spec.full
-    if full:
-        t2, logp_mean, chi_mean, chi_cov = _chi_parts(n1, n2, ld, d)
-        df_mean, df_cov = d, d * (d + 1) // 2
-    else:
-        t2, logp_mean, chi_mean, chi_cov = _chi_parts(n1, n2, ld, 1)
-        # Independent features under the diagonal model: sums of chi2(1).
-        chi_mean, chi_cov = chi_mean.sum(), chi_cov.sum()
-        logp_mean = stats.chi2.logsf(chi_mean, d)
-        df_mean, df_cov = d, d
-    uni = _chi_parts(n1, n2, lv, 1)
-    feat_p = stats.chi2.sf(uni[2] + uni[3], 2)
-    if statistic == "mean" and full:
-        N = n1 + n2
-        crit = stats.f.isf(alpha, d, N - d - 1) * d * (N - 2) / (N - d - 1)
-        return float(t2), float(np.exp(logp_mean)), float(crit), feat_p
+    names = list(names)
+    others = [k for k in names if k != "mean"]
     if statistic == "mean":
-        s, df = float(chi_mean), df_mean
-    elif statistic == "covariance":
-        s, df = float(chi_cov), df_cov
-    elif statistic == "lrt":
-        s, df = float(chi_mean + chi_cov), df_mean + df_cov
-    else:
-        # The statistic is -log(min p), finite even when p is not.
-        s = float(-min(logp_mean, stats.chi2.logsf(chi_cov, df_cov)))
-        p = float(-np.expm1(2.0 * np.log1p(-np.exp(-s))))
-        return s, p, float(-np.log1p(-np.sqrt(1.0 - alpha))), feat_p
-    return s, float(stats.chi2.sf(s, df)), float(stats.chi2.isf(alpha, df)), feat_p
+        return {"mean": 1.0}
+    if statistic == "covariance" or "mean" not in names:
+        return dict.fromkeys(others, 1.0 / len(others))
+    if not others:
+        return {"mean": 1.0}
+    rest = (1.0 - MEAN_WEIGHT) / len(others)
+    return {"mean": MEAN_WEIGHT, **dict.fromkeys(others, rest)}
+
+
+def named_statistic_values(parts: np.ndarray, names, statistic: str):
+    """Weighted Tippett over named permutation parts (row 0 observed)."""
+    weights = named_weights(names, statistic)
+    cols = [list(names).index(k) for k in weights]
+    if len(cols) == 1:
+        return parts[:, cols[0]]
+    return npc(parts[:, cols], np.array(list(weights.values())))
+
+
+def combine_p_values(names, p_values, statistic: str, alpha: float, weights=None):
+    """Weighted Bonferroni of asymptotic part p-values.
+
+    ``p = min(1, min_k p_k / w_k)`` is valid whatever the dependence between
+    the parts. ``weights`` ({name: weight}) overrides ``named_weights``.
+    Returns the statistic ``-log min_k (p_k / w_k)``, the p-value and the
+    critical value ``-log(alpha)`` of the statistic.
+    """
+    if weights is None:
+        weights = named_weights(names, statistic)
+    p = dict(zip(names, np.asarray(p_values, dtype=np.float64), strict=True))
+    ratio = min(p[k] / w for k, w in weights.items())
+    stat = float(-np.log(max(ratio, np.finfo(np.float64).tiny)))
+    return stat, float(min(1.0, ratio)), float(-np.log(alpha))
+
+
+# -- effect size -------------------------------------------------------------------
+
+
+def symmetric_kl(g1, g2, full: bool, shrinkage=None) -> np.ndarray:
+    """``(KL(1 || 2) + KL(2 || 1)) / 2`` between Gaussian fits, per split.
+
+    ``g1``, ``g2`` are ``(n, mean, cov)`` of each split's groups (covariances
+    of shape (R, d, d), or (R, d) variances); ``shrinkage`` None or
+    ``(a_total, a_1, a_2)`` applied to the group covariances.
+    """
+    _, m1, C1 = g1
+    _, m2, C2 = g2
+    if shrinkage is not None:
+        C1, C2 = shrink(C1, shrinkage[1]), shrink(C2, shrinkage[2])
+    dm = m1 - m2
+    if not full:
+        ratio = C1 / C2 + C2 / C1 - 2.0
+        return 0.25 * (ratio + dm * dm * (1.0 / C1 + 1.0 / C2)).sum(axis=1)
+    # tr(P2 C1) = ||L2^-1 L1||_F^2 and dm' P2 dm = ||L2^-1 dm||^2 (no inverse;
+    # the log-determinants cancel in the symmetric divergence).
+    L1 = cholesky(C1, name="group covariance", hint="")
+    L2 = cholesky(C2, name="group covariance", hint="")
+    # One triangular solve per direction: [L_a | dm] against L_b.
+    A = solve_lower(L2, np.concatenate([L1, dm[..., None]], axis=-1))
+    Bm = solve_lower(L1, np.concatenate([L2, dm[..., None]], axis=-1))
+    d = dm.shape[-1]
+    total = np.einsum("rij,rij->r", A, A) + np.einsum("rij,rij->r", Bm, Bm)
+    return 0.25 * (total - 2.0 * d)
+
+
+def centred_effect(values: np.ndarray):
+    """Observed effect minus the median of its permutation values, and their sd.
+
+    ``values`` holds the effect of the observed split (row 0) and of a subset
+    of the permutations (rows 1:, axis 0). Permuted splits carry the bias of
+    the estimate (sample size, shrinkage, tails) and none of the drift;
+    without drift the observed split is one more random split, so the
+    centred effect is as likely to be negative as positive (the median, not
+    the mean: the effect is skewed when the tails are heavy).
+    """
+    null = values[1:]
+    return values[0] - np.median(null, axis=0), null.std(axis=0, ddof=1)

@@ -1,27 +1,54 @@
-"""Permutation engine of the Gaussian two-sample test (private).
+"""Moment-feature permutation engine of the Gaussian two-sample test (private).
 
-All group moments of every permutation come from one matrix product. Each
-sample becomes a row of moment features ``F = [w, w x, w upper(x x')]`` (or
-``w x**2`` for diagonal covariances); a ``(B, N)`` 0/1 membership matrix ``M``
-selects the first group of each permutation, so ``M @ F`` holds the weight,
-the first and the second moment sums of that group for all B permutations at
-once, and the second group is ``F.sum(0) - M @ F``. What is left per
-permutation is three small Cholesky log-determinants, batched.
+All group moments of every split come from one matrix product. Each sample
+becomes a row of moment features ``F = [w, w z, w upper(z z')]`` (or ``w z**2``
+for diagonal covariances); a ``(R, N)`` 0/1 membership matrix ``M`` (row 0 the
+observed split, then the permutations) selects the first group of each split,
+so ``M @ F`` holds the weight, the first and the second moment sums of that
+group for every split at once, and the second group is ``F.sum(0) - M @ F``.
+What is left per split is three small Cholesky log-determinants, batched.
+
+Memory is bounded: ``F`` is built and multiplied one block of rows at a time
+(never ``N x d(d+1)/2`` at once), splits are processed in chunks whose
+``R x d(d+1)/2`` sums and ``d x d`` matrices fit in scikit-learn's
+``working_memory``.
+
+Numerics. The data ``Z`` are centred on the pooled mean (a function of the
+pooled sample, so every split sees the same centring), and every covariance
+gets a ridge ``T / N`` (``T`` the pooled covariance, ``N`` the total weight;
+plus ``delta diag(T) / N`` with a tiny ``delta`` for collinear features),
+also a function of the pooled sample only, so the permutation test stays
+exact. In whitened coordinates the ridge is ``I / N``: affine equivariant
+(the statistics stay invariant to linear changes of units), far below the
+sampling noise of a variance (``sqrt(2 / n)``), and it keeps every statistic
+finite when a feature is constant within one group (a pixel that is 0 in
+every image of one half). It also bounds the rounding error of
+``E[z^2] - m^2``: a group mean is at most ``sqrt(N T_jj / n_g)`` from the
+pooled mean, so the error stays small relative to the ridge.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.utils import check_random_state, gen_even_slices
-from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils.parallel import Parallel, delayed
 
+from .._blas import blas_threads_for, get_chunk_n_rows
 from .._linalg import cholesky, logdet_from_cholesky
 from .._moments import shrink
 
-__all__ = ["PARTS", "MomentSpec", "moment_features", "part_statistics", "permute"]
+__all__ = [
+    "PARTS",
+    "MomentSpec",
+    "moment_features",
+    "split_sums",
+    "split_moments",
+    "part_statistics",
+    "moment_parts",
+    "feature_parts",
+    "diagonal_parts",
+]
 
-#: Statistics computed for every permutation, in this column order.
+#: Statistics computed for every split, in this column order.
 PARTS = (
     "mean",
     "covariance",
@@ -29,12 +56,6 @@ PARTS = (
     "variance",
     "correlation",
     "correlation_max",
-)
-
-_SHRINK_HINT = (
-    "the group covariance is singular: use more samples per group, "
-    "shrinkage='ledoit_wolf' (or 'oas', or a float in (0, 1]), or "
-    "covariance_type='diag'"
 )
 
 
@@ -61,71 +82,105 @@ def moment_features(Z: np.ndarray, w: np.ndarray, spec: MomentSpec) -> np.ndarra
     F = np.empty((n, spec.n_columns))
     F[:, 0] = w
     F[:, 1 : 1 + d] = Z * w[:, None]
+    Zw = F[:, 1 : 1 + d]
     if spec.full:
-        i, j = spec.iu
-        F[:, 1 + d :] = Z[:, i] * Z[:, j] * w[:, None]
+        # Row-major upper triangle, one column block per feature i: w z_i z_j
+        # for j >= i (no fancy-indexed temporaries).
+        col = 1 + d
+        for i in range(d):
+            np.multiply(Zw[:, i : i + 1], Z[:, i:], out=F[:, col : col + d - i])
+            col += d - i
     else:
-        F[:, 1 + d :] = Z * Z * w[:, None]
+        np.multiply(Zw, Z, out=F[:, 1 + d :])
     return F
 
 
-# A variance below this fraction of its raw second moment is lost in the
-# rounding of ``E[z^2] - m^2`` (relative error ~ eps / fraction > 5e-4).
-_RESOLUTION = 1e3 * np.finfo(np.float64).eps
+def split_sums(Z, w, memberships, spec, n_split_rows=None):
+    """Group-1 moment sums of every split and the pooled sums.
 
+    Streams row blocks of ``Z``: the moment features of a block are built,
+    multiplied by the block's columns of ``memberships`` and dropped.
 
-def _check_resolution(var: np.ndarray, second: np.ndarray):
-    """Raise when ``E[z^2] - m^2`` cannot resolve a variance in float64.
-
-    The raw-sum formula is the price of evaluating every permutation with one
-    matrix product; it fails when a sample's mean is ~1/sqrt(_RESOLUTION)
-    (2e6) or more within-sample standard deviations from the centring point.
+    Returns
+    -------
+    S1 : ndarray of shape (R, spec.n_columns)
+    total : ndarray of shape (spec.n_columns,)
     """
-    bad = ~(var > _RESOLUTION * second) & (second != 0)
-    if np.any(bad):
-        j = int(np.flatnonzero(bad.any(axis=0))[0])
-        raise ValueError(
-            f"the variance of feature {j} in a sample is below float64 "
-            "resolution of its moment sums: the two samples' means are more than "
-            f"~{1 / np.sqrt(_RESOLUTION):.0e} within-sample standard deviations "
-            "apart (or the feature is constant within a sample), so float64 "
-            "moment sums cannot resolve the covariances. A shift that large is "
-            "drift beyond doubt; if it is unexpected, check the features' units "
-            "and encodings (a unit change, a sentinel value such as 1e9). "
-            "Rescaling does not help: the ratio is unit-free."
-        )
+    N = Z.shape[0]
+    R = memberships.shape[0]
+    p = spec.n_columns
+    rows = get_chunk_n_rows(row_bytes=8 * (2 * p + R), max_n_rows=N)
+    # Float membership blocks of at most ~32 MiB stay cache friendly.
+    rows = max(1, min(rows, (1 << 22) // max(R, 1)))
+    S1 = np.zeros((R, p))
+    total = np.zeros(p)
+    for start in range(0, N, rows):
+        stop = min(N, start + rows)
+        F = moment_features(Z[start:stop], w[start:stop], spec)
+        M = memberships[:, start:stop].astype(np.float64)
+        with blas_threads_for(2.0 * R * (stop - start) * p):
+            S1 += M @ F
+        total += F.sum(axis=0)
+    return S1, total
 
 
-def _moments(S: np.ndarray, spec: MomentSpec):
-    """Weights, means and ML covariances (full) or variances (diag) from sums.
+def _moments(S: np.ndarray, spec: MomentSpec, ridge: np.ndarray):
+    """Weights, means and ridged ML covariances (full) or variances (diag).
 
-    Raises a ValueError when float64 cannot resolve a variance this way.
+    ``ridge`` is a (d, d) matrix (full) or a (d,) vector (diag).
     """
     d = spec.d
     n = S[:, 0]
     m = S[:, 1 : 1 + d] / n[:, None]
     second = S[:, 1 + d :] / n[:, None]
-    with np.errstate(invalid="ignore", over="ignore"):
-        if spec.full:
-            i, j = spec.iu
-            C = np.empty((S.shape[0], d, d))
-            C[:, i, j] = second
-            C[:, j, i] = second
-            C -= m[:, :, None] * m[:, None, :]
-            var = np.diagonal(C, axis1=-2, axis2=-1)
-        else:
-            C = var = second - m * m
-    _check_resolution(var, second[:, spec.diag_cols])
+    if spec.full:
+        i, j = spec.iu
+        C = np.empty((S.shape[0], d, d))
+        C[:, i, j] = second
+        C[:, j, i] = second
+        C -= m[:, :, None] * m[:, None, :]
+        k = np.arange(d)
+        # Rounding can leave a zero variance slightly negative: clip, then ridge.
+        C[:, k, k] = np.maximum(C[:, k, k], 0.0)
+        C += ridge
+    else:
+        C = np.maximum(second - m * m, 0.0) + ridge
     return n, m, C
+
+
+def pooled_ridge(total: np.ndarray, spec: MomentSpec) -> np.ndarray:
+    """The ridge ``(T + delta diag(T)) / N`` from the pooled sums.
+
+    ``T`` is the pooled ML covariance (its diagonal for 'diag') and
+    ``delta = max(1e-8, 1e-12 N)`` keeps the ridge positive definite when
+    features are collinear in the pooled sample (see the module docstring).
+    """
+    n = total[0]
+    zero = np.zeros((1, spec.d, spec.d)) if spec.full else np.zeros((1, spec.d))
+    _, _, T = _moments(total[None, :], spec, zero)
+    T = T[0]
+    delta = max(1e-8, 1e-12 * n)
+    if spec.full:
+        R = T / n
+        k = np.arange(spec.d)
+        R[k, k] *= 1.0 + delta
+        return R
+    return T * (1.0 + delta) / n
+
+
+def split_moments(S1, total, spec, ridge):
+    """``(n, mean, cov)`` of group 1 and of group 2 for each row of ``S1``."""
+    return _moments(S1, spec, ridge), _moments(total[None, :] - S1, spec, ridge)
 
 
 def _logdet(C: np.ndarray, full: bool) -> np.ndarray:
     if full:
-        return logdet_from_cholesky(
-            cholesky(C, name="group covariance", hint=_SHRINK_HINT)
+        # Ridged covariances are positive definite in exact arithmetic.
+        hint = (
+            "the pooled covariance is numerically singular; use "
+            "shrinkage='ledoit_wolf' or covariance_type='diag'"
         )
-    if np.any(C <= 0):
-        raise ValueError(f"a group variance is not positive; {_SHRINK_HINT}.")
+        return logdet_from_cholesky(cholesky(C, name="group covariance", hint=hint))
     return np.log(C).sum(axis=1)
 
 
@@ -140,12 +195,13 @@ def _fisher_z(C: np.ndarray, iu) -> np.ndarray:
     return np.arctanh(np.clip(r, -1.0 + 1e-12, 1.0 - 1e-12))
 
 
-def part_statistics(S1: np.ndarray, total: np.ndarray, spec: MomentSpec, shrinkage):
+def part_statistics(S1, total, spec, shrinkage, ridge):
     """Statistics of the split ``S1`` / ``total - S1`` for each row of sums ``S1``.
 
     ``shrinkage`` is None or a tuple ``(a_total, a_1, a_2)`` of fixed
-    intensities (functions of the pooled sample only, so every permutation
-    gets the same statistic and the test stays exact).
+    intensities and ``ridge`` the fixed diagonal added to every covariance
+    (functions of the pooled sample only, so every split gets the same
+    statistic and the test stays exact).
 
     Returns
     -------
@@ -161,9 +217,8 @@ def part_statistics(S1: np.ndarray, total: np.ndarray, spec: MomentSpec, shrinka
         Per-feature univariate likelihood-ratio statistics (mean and variance).
     """
     full = spec.full
-    n1, _, C1 = _moments(S1, spec)
-    n2, _, C2 = _moments(total[None, :] - S1, spec)
-    N, _, CT = _moments(total[None, :], spec)
+    (n1, _, C1), (n2, _, C2) = split_moments(S1, total, spec, ridge)
+    N, _, CT = _moments(total[None, :], spec, ridge)
     N = N[0]
     W = (
         (n1[:, None, None] * C1 + n2[:, None, None] * C2)
@@ -198,71 +253,95 @@ def part_statistics(S1: np.ndarray, total: np.ndarray, spec: MomentSpec, shrinka
     return parts, features
 
 
-_CONTROLLER = None
-# Below this many flops a multi-threaded GEMM loses to thread start-up and, on
-# a busy machine, to spinning threads (measured 6x slower at 200 x 1000 x 66).
-_SINGLE_THREAD_FLOPS = 3e7
+def _split_chunks(R: int, spec: MomentSpec, fixed: int = 256):
+    """Slices of splits whose d x d work matrices fit in ``working_memory``.
+
+    Fixed-size chunks (not a function of ``n_jobs``), so results do not
+    depend on the number of threads.
+    """
+    row_bytes = 8 * (8 * spec.d * spec.d + 4 * spec.n_columns)
+    chunk = get_chunk_n_rows(row_bytes=row_bytes, max_n_rows=fixed)
+    return [slice(s, min(R, s + chunk)) for s in range(0, R, chunk)]
 
 
-def _blas_single_thread():
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        from threadpoolctl import ThreadpoolController
+def moment_parts(Z, w, memberships, spec, shrinkage, n_jobs=None):
+    """``PARTS`` of every split (row 0 of ``memberships`` the observed one).
 
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER.limit(limits=1, user_api="blas")
-
-
-def _permuted_sums(F, n1, n_rows, seed, single_thread=False):
-    """Group-1 sums of ``n_rows`` random splits: one (n_rows x N) @ (N x p) GEMM."""
-    rng = np.random.default_rng(seed)
-    N = F.shape[0]
-    U = rng.random((n_rows, N))
-    # The n1 smallest of N iid uniforms are a uniformly random n1-subset.
-    kth = np.partition(U, n1 - 1, axis=1)[:, n1 - 1 : n1]
-    M = (U <= kth).astype(np.float64)
-    if single_thread or 2.0 * n_rows * N * F.shape[1] < _SINGLE_THREAD_FLOPS:
-        with _blas_single_thread():
-            return M @ F
-    return M @ F
-
-
-def permute(F1, F2, spec, shrinkage, n_permutations, random_state, n_jobs=None):
-    """Observed and permutation statistics of the split ``F1`` vs ``F2``.
+    Parameters
+    ----------
+    Z : ndarray of shape (N, d)
+        Pooled data, centred on its (weighted) pooled mean and scaled.
+    w : ndarray of shape (N,)
+        Sample weights (mean 1 within each sample).
+    memberships : ndarray of shape (R, N), bool
+        Group-1 rows of each split.
+    spec : MomentSpec
+    shrinkage : None or tuple (a_total, a_1, a_2)
+    n_jobs : int or None
+        Threads over chunks of splits.
 
     Returns
     -------
-    observed : tuple (parts (len(PARTS),), features (d,))
-    null : tuple (parts (B, len(PARTS)), features (B, d))
+    parts : ndarray of shape (R, len(PARTS))
+    sums : tuple (S1, total, ridge)
+        The split sums, reused for the effect size.
     """
-    F = np.vstack([F1, F2])
-    total = F.sum(axis=0)
-    obs_parts, obs_feat = part_statistics(
-        F1.sum(axis=0)[None, :], total, spec, shrinkage
-    )
-    n1, N = F1.shape[0], F.shape[0]
-    # Memory per permutation row: membership, uniforms and the moment matrices.
-    row_bytes = 8 * (3 * N + 6 * spec.d * spec.d + 4 * spec.n_columns)
-    # Fixed-size chunks: results do not depend on n_jobs, and threads get work.
-    chunk = get_chunk_n_rows(row_bytes=row_bytes, max_n_rows=min(n_permutations, 256))
-    n_chunks = -(-n_permutations // chunk)
-    seeds = np.random.SeedSequence(
-        check_random_state(random_state).randint(np.iinfo(np.int32).max)
-    ).spawn(n_chunks)
-    slices = list(gen_even_slices(n_permutations, n_chunks))
+    S1, total = split_sums(Z, w, memberships, spec)
+    ridge = pooled_ridge(total, spec)
+    slices = _split_chunks(S1.shape[0], spec)
+    threaded = n_jobs not in (None, 1) and len(slices) > 1
 
-    threaded = n_jobs not in (None, 1) and n_chunks > 1
+    def run(sl):
+        return part_statistics(S1[sl], total, spec, shrinkage, ridge)[0]
 
-    def run(sl, seed):
-        S1 = _permuted_sums(F, n1, sl.stop - sl.start, seed, single_thread=threaded)
-        return part_statistics(S1, total, spec, shrinkage)
-
-    if not threaded:
-        out = [run(sl, seed) for sl, seed in zip(slices, seeds, strict=True)]
+    if threaded:
+        out = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(run)(s) for s in slices)
     else:
-        out = Parallel(n_jobs=n_jobs, prefer="threads")(
-            delayed(run)(sl, seed) for sl, seed in zip(slices, seeds, strict=True)
-        )
-    null_parts = np.concatenate([o[0] for o in out])
-    null_feat = np.concatenate([o[1] for o in out])
-    return (obs_parts[0], obs_feat[0]), (null_parts, null_feat)
+        out = [run(s) for s in slices]
+    return np.concatenate(out), (S1, total, ridge)
+
+
+def diagonal_parts(S1, total, ridge, spec):
+    """Per-feature statistics from full (or diagonal) moment sums.
+
+    The columns ``[w, w z, w z**2]`` of the sums give the per-feature
+    univariate statistics of :func:`feature_parts` without another product.
+
+    Returns
+    -------
+    features : ndarray of shape (R, d)
+    sums : tuple (S1, total, spec, ridge)
+        The diagonal sums, for the per-feature effect.
+    """
+    d = spec.d
+    cols = np.r_[0, 1 : 1 + d, 1 + d + spec.diag_cols]
+    dspec = MomentSpec(d, "diag")
+    S1d, totald = S1[:, cols], total[cols]
+    ridged = pooled_ridge(totald, dspec)
+    out = [
+        part_statistics(S1d[sl], totald, dspec, None, ridged)[1]
+        for sl in _split_chunks(S1d.shape[0], dspec, fixed=4096)
+    ]
+    return np.concatenate(out), (S1d, totald, dspec, ridged)
+
+
+def feature_parts(Z, w, memberships):
+    """Per-feature univariate likelihood-ratio statistics (mean and variance).
+
+    Uses ``[w, w z, w z**2]`` only (``N x (1 + 2d)``), so it is cheap for
+    every engine and gives attribution on the engine's own splits.
+
+    Returns
+    -------
+    features : ndarray of shape (R, d)
+    sums : tuple (S1, total, spec, ridge)
+        The diagonal sums, reused for the per-feature effect.
+    """
+    spec = MomentSpec(Z.shape[1], "diag")
+    S1, total = split_sums(Z, w, memberships, spec)
+    ridge = pooled_ridge(total, spec)
+    out = [
+        part_statistics(S1[sl], total, spec, None, ridge)[1]
+        for sl in _split_chunks(S1.shape[0], spec, fixed=4096)
+    ]
+    return np.concatenate(out), (S1, total, spec, ridge)

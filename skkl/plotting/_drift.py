@@ -61,10 +61,11 @@ class DriftDisplay:
     ----------
     result : DriftResult, default=None
         A single test result.
-    table : pandas.DataFrame or list of DriftResult, default=None
-        Output of ``scan``.
+    table : DriftScan, pandas.DataFrame or list of DriftResult, default=None
+        Output of ``scan`` (or its ``to_frame()``).
     feature_names : array-like of str, default=None
-        Bar labels; ``x0, x1, ...`` when None.
+        Bar labels; the result's ``feature_names`` (the detector was fitted
+        on a DataFrame), else ``x0, x1, ...``, when None.
 
     Attributes
     ----------
@@ -118,7 +119,8 @@ class DriftDisplay:
         result : DriftResult
             Output of :meth:`~skkl.GaussianDriftDetector.test`.
         feature_names : array-like of str, default=None
-            Bar labels; ``x0, x1, ...`` when None.
+            Bar labels; the result's ``feature_names`` (the detector was
+            fitted on a DataFrame), else ``x0, x1, ...``, when None.
         ax : sequence of two matplotlib Axes, default=None
             New figure with two panels when None.
         **kwargs
@@ -136,9 +138,10 @@ class DriftDisplay:
 
         Parameters
         ----------
-        table : pandas.DataFrame or list of DriftResult
-            What ``scan`` returns; a list (pandas not installed) is plotted
-            against the window number.
+        table : DriftScan, pandas.DataFrame or list of DriftResult
+            What ``scan`` returns (or its ``to_frame()``); results are plotted
+            at their window centres (the window number for results without
+            ``start``/``stop``).
         ax : sequence of two matplotlib Axes, default=None
             New figure with two panels when None.
         **kwargs
@@ -231,6 +234,8 @@ class DriftDisplay:
         scores = np.asarray(res.feature_scores)
         names = self.feature_names
         if names is None:
+            names = getattr(res, "feature_names", None)
+        if names is None:
             names = [f"x{j}" for j in range(scores.size)]
         drifted = np.asarray(res.feature_p_values) < res.alpha
         colors = [drift_color if d else color for d in drifted]
@@ -261,12 +266,18 @@ class DriftDisplay:
         ax0, ax1 = self.ax_
         table = self.table
         if isinstance(table, (list, tuple)):
-            # scan() without pandas: DriftResults carry no window bounds.
-            mid = np.arange(len(table))
+            if not table:
+                raise ValueError("the scan table is empty: no window was tested.")
+            if all(getattr(r, "start", None) is not None for r in table):
+                mid = np.array([(r.start + r.stop) / 2.0 for r in table])
+                xlabel = "window centre (sample index)"
+            else:
+                mid = np.arange(len(table))
+                xlabel = "window (scan order)"
             p = np.array([r.p_value for r in table], dtype=np.float64)
             drift = np.array([r.is_drift for r in table], dtype=bool)
             effect = np.array([r.effect for r in table], dtype=np.float64)
-            alpha, xlabel = table[0].alpha, "window (scan order)"
+            alpha = table[0].alpha
         else:
             mid = (table["start"].to_numpy() + table["stop"].to_numpy()) / 2.0
             p = table["p_value"].to_numpy()
