@@ -319,11 +319,12 @@ def build_parser() -> argparse.ArgumentParser:
     dr.add_argument(
         "--method",
         choices=_DRIFT_METHODS,
-        default="permutation",
-        help="p-value engine of GaussianDriftDetector: permutation (exact, "
-        "default), asymptotic (chi-square approximations, large n), gram "
-        "(permutations in sample space, large d) or auto (the detector picks); "
-        "gram and auto need a detector that has them",
+        default="auto",
+        help="engine of GaussianDriftDetector: auto (default: the detector "
+        "picks the cheapest by n, d and permutations), permutation (exact, "
+        "moment features), gram (exact permutations in sample space, large d) "
+        "or asymptotic (distribution-free large-n test; falls back to "
+        "permutations, with a warning, where it cannot be calibrated)",
     )
     dr.add_argument(
         "--min-effect",
