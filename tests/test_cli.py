@@ -735,7 +735,7 @@ def test_drift_progress_on_a_terminal_and_silence_off_it(
     text = term.getvalue()
     assert "reading ref.csv [" in text and "reading same.csv [" in text
     assert "100%" in text
-    assert "testing (permutation, 300+200 rows) ..." in text and " done\n" in text
+    assert "testing (auto, 300+200 rows) ..." in text and " done\n" in text
 
 
 def test_drift_dropna_reports_and_counts(tmp_path, capsys):
