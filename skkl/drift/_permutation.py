@@ -110,8 +110,10 @@ def split_sums(Z, w, memberships, spec, n_split_rows=None):
     R = memberships.shape[0]
     p = spec.n_columns
     rows = get_chunk_n_rows(row_bytes=8 * (2 * p + R), max_n_rows=N)
-    # Float membership blocks of at most ~32 MiB stay cache friendly.
-    rows = max(1, min(rows, (1 << 22) // max(R, 1)))
+    # Float membership blocks and feature blocks of at most ~32 MiB each stay
+    # cache friendly, and keep the peak far below working_memory when only a
+    # few splits are summed (the observed effect of a million-row sample).
+    rows = max(1, min(rows, (1 << 22) // max(R, 1), (1 << 22) // p))
     S1 = np.zeros((R, p))
     total = np.zeros(p)
     for start in range(0, N, rows):
