@@ -359,6 +359,7 @@ def ledoit_wolf_coefficient(
     Returns
     -------
     shrinkage : ndarray of shape (K,), values in [0, 1]
+        0 when d == 1: a single variance already equals its target mu.
     """
     d = covariance.shape[-1]
     if d == 1:
