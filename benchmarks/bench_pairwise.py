@@ -44,10 +44,11 @@ import tracemalloc
 import numpy as np
 import scipy
 import sklearn
+from _common import make_gaussians
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import skkl
-from skkl import Gaussians, pairwise_divergence, pairwise_divergence_chunked
+from skkl import pairwise_divergence, pairwise_divergence_chunked
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -61,17 +62,6 @@ def load_snippet():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.kl_mvn
-
-
-def make_gaussians(K, d, covariance_type, seed=0):
-    rng = np.random.default_rng(seed)
-    means = rng.normal(size=(K, d))
-    if covariance_type == "full":
-        X = rng.normal(size=(K, d, 2 * d))
-        cov = X @ X.transpose(0, 2, 1) / (2 * d) + 0.1 * np.eye(d)
-    else:
-        cov = rng.uniform(0.5, 2.0, size=(K, d))
-    return Gaussians(means, cov, covariance_type)
 
 
 def best_time(func, repeat):
