@@ -102,13 +102,11 @@ def memberships(rng, B, N, n1):
 
 def tippett_p_value(observed, null):
     """Exact permutation p-value of Tippett's min-p over the parts."""
+    from skkl.drift._combine import partial_log_p_values
+
     values = np.vstack([observed, null])
     R = values.shape[0]
-    srt = np.sort(values, axis=0)
-    logp = np.empty_like(values)
-    for k in range(values.shape[1]):
-        ge = R - np.searchsorted(srt[:, k], values[:, k], side="left")
-        logp[:, k] = np.log(ge / R)
+    logp = partial_log_p_values(values)
     score = -logp.min(axis=1) - 1e-6 * logp.sum(axis=1)
     return np.count_nonzero(score >= score[0]) / R
 
