@@ -83,8 +83,6 @@ class DriftDisplay:
 
     Examples
     --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
     >>> import numpy as np
     >>> from skkl import GaussianDriftDetector
     >>> from skkl.plotting import DriftDisplay
