@@ -59,7 +59,7 @@ import time
 import warnings
 
 import numpy as np
-from threadpoolctl import threadpool_info
+from _common import blas_kernel
 
 ALPHA = 0.05
 SHIFTS = (
@@ -373,15 +373,6 @@ def power(engine, d, n, B, trials, seed=0):
             hits += ENGINES[engine](X, Y, B, 1000 * k + t) < ALPHA
         res[shift] = hits / trials
     return res
-
-
-def blas_kernel():
-    info = [i for i in threadpool_info() if i["user_api"] == "blas"]
-    return ", ".join(
-        f"{i['internal_api']} {i.get('version')} {i.get('architecture')} "
-        f"({i['num_threads']} threads)"
-        for i in info
-    )
 
 
 def main():

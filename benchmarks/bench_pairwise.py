@@ -44,8 +44,8 @@ import tracemalloc
 import numpy as np
 import scipy
 import sklearn
-from _common import make_gaussians
-from threadpoolctl import threadpool_info, threadpool_limits
+from _common import blas_kernel, make_gaussians
+from threadpoolctl import threadpool_limits
 
 import skkl
 from skkl import pairwise_divergence, pairwise_divergence_chunked
@@ -156,18 +156,6 @@ def max_rel_diff(a, b):
     return float(np.max(np.abs(a - b)[keep] / np.maximum(np.abs(a), np.abs(b))[keep]))
 
 
-def blas_summary():
-    parts = []
-    for info in threadpool_info():
-        if info.get("user_api") == "blas":
-            parts.append(
-                f"{info['internal_api']} {info.get('version')} "
-                f"({info.get('architecture')}, {info['num_threads']} threads, "
-                f"{pathlib.Path(info['filepath']).name})"
-            )
-    return "; ".join(parts)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller, faster run")
@@ -205,7 +193,7 @@ def main():
         f"scikit-learn {sklearn.__version__}, "
         f"torch {torch.__version__ if torch else 'absent'}"
     )
-    print(f"- BLAS: {blas_summary()}")
+    print(f"- BLAS: {blas_kernel(with_file=True)}")
     if torch is not None:
         print(f"- torch threads: {torch.get_num_threads()}")
     print()
