@@ -42,6 +42,11 @@ def _mask_self(D: np.ndarray, start: int) -> None:
     D[idx, start + idx] = np.inf
 
 
+def _check_graph_mode(mode) -> None:
+    if mode not in ("connectivity", "distance"):
+        raise ValueError(f"mode must be 'connectivity' or 'distance', got {mode!r}.")
+
+
 def _masking_self(reduce):
     """``reduce(D, start)`` applied after :func:`_mask_self` (queries are the fit)."""
 
@@ -394,10 +399,7 @@ class GaussianNeighbors(BaseEstimator):
             CSR matrix; row i holds the neighbours of query i, sorted by
             divergence.
         """
-        if mode not in ("connectivity", "distance"):
-            raise ValueError(
-                f"mode must be 'connectivity' or 'distance', got {mode!r}."
-            )
+        _check_graph_mode(mode)
         dist, ind = self.kneighbors(X, n_neighbors, return_distance=True)
         return _csr(dist, ind, self.n_samples_fit_, mode)
 
@@ -494,10 +496,7 @@ class GaussianNeighbors(BaseEstimator):
         A : sparse matrix of shape (n_queries, n_samples_fit)
             CSR matrix.
         """
-        if mode not in ("connectivity", "distance"):
-            raise ValueError(
-                f"mode must be 'connectivity' or 'distance', got {mode!r}."
-            )
+        _check_graph_mode(mode)
         if sort_results and mode != "distance":
             raise ValueError("sort_results=True needs mode='distance'.")
         dist, ind = self.radius_neighbors(
