@@ -41,19 +41,10 @@ import sys
 import time
 
 import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
+from _common import blas_kernel
+from threadpoolctl import threadpool_limits
 
 from skkl import GroupGaussians
-
-
-def blas_info() -> str:
-    rows = []
-    for info in threadpool_info():
-        rows.append(
-            f"{info.get('internal_api')} {info.get('version')} "
-            f"({info.get('architecture')}, {info.get('num_threads')} threads)"
-        )
-    return "; ".join(rows)
 
 
 def _labels(idx: np.ndarray, n_classes: int) -> np.ndarray:
@@ -223,7 +214,7 @@ def main(argv=None):
         args.rows, args.mem_rows, args.chunk_rows = 1_000_000, 1_000_000, 100_000
 
     n, d, K, w = args.rows, args.d, args.classes, args.workers
-    print(f"BLAS: {blas_info()}")
+    print(f"BLAS: {blas_kernel(all_libraries=True)}")
     print(
         f"data: n={n:,} x d={d}, {K} classes, chunks of {args.chunk_rows:,} rows "
         f"({args.chunk_rows * d * 8 / 2**20:.0f} MiB); {w} worker processes x 1 thread"

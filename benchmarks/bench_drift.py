@@ -38,7 +38,7 @@ from threadpoolctl import threadpool_info
 
 from skkl import GaussianDriftDetector
 from skkl.drift._combine import npc, perm_p_value, statistic_values
-from skkl.drift._detector import _memberships
+from skkl.drift._detector import permutation_memberships
 from skkl.drift._permutation import PARTS, MomentSpec, moment_parts
 
 ALPHA = 0.05
@@ -169,7 +169,7 @@ def _engine_parts(X, Y, B, seed):
     """
     Z = np.vstack([X, Y])
     Z = Z - Z.mean(axis=0)
-    M = _memberships(len(Z), len(X), B, seed)
+    M = permutation_memberships(len(Z), len(X), B, seed)
     spec = MomentSpec(X.shape[1], "full")
     return moment_parts(Z, np.ones(len(Z)), M, spec, None)[0]
 

@@ -59,7 +59,7 @@ import time
 import warnings
 
 import numpy as np
-from threadpoolctl import threadpool_info
+from _common import blas_kernel
 
 ALPHA = 0.05
 SHIFTS = (
@@ -102,13 +102,11 @@ def memberships(rng, B, N, n1):
 
 def tippett_p_value(observed, null):
     """Exact permutation p-value of Tippett's min-p over the parts."""
+    from skkl.drift._combine import partial_log_p_values
+
     values = np.vstack([observed, null])
     R = values.shape[0]
-    srt = np.sort(values, axis=0)
-    logp = np.empty_like(values)
-    for k in range(values.shape[1]):
-        ge = R - np.searchsorted(srt[:, k], values[:, k], side="left")
-        logp[:, k] = np.log(ge / R)
+    logp = partial_log_p_values(values)
     score = -logp.min(axis=1) - 1e-6 * logp.sum(axis=1)
     return np.count_nonzero(score >= score[0]) / R
 
@@ -375,15 +373,6 @@ def power(engine, d, n, B, trials, seed=0):
             hits += ENGINES[engine](X, Y, B, 1000 * k + t) < ALPHA
         res[shift] = hits / trials
     return res
-
-
-def blas_kernel():
-    info = [i for i in threadpool_info() if i["user_api"] == "blas"]
-    return ", ".join(
-        f"{i['internal_api']} {i.get('version')} {i.get('architecture')} "
-        f"({i['num_threads']} threads)"
-        for i in info
-    )
 
 
 def main():

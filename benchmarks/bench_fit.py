@@ -28,10 +28,11 @@ import time
 import warnings
 
 import numpy as np
+from _common import blas_kernel
 from sklearn.discriminant_analysis import QuadraticDiscriminantAnalysis
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
 from skkl import GroupGaussians
 
@@ -43,17 +44,6 @@ def best_time(func, repeats: int) -> float:
         func()
         times.append(time.perf_counter() - t0)
     return min(times)
-
-
-def blas_info() -> str:
-    rows = []
-    for info in threadpool_info():
-        rows.append(
-            f"{info.get('internal_api')} {info.get('version')} "
-            f"({info.get('architecture')}, {info.get('num_threads')} threads, "
-            f"{info.get('filepath', '').rsplit('/', 1)[-1]})"
-        )
-    return "; ".join(rows)
 
 
 def main(argv=None):
@@ -86,7 +76,7 @@ def run(args):
     n_t = min(args.n_transform, n) if not args.quick else min(50_000, n)
     r = args.repeats
 
-    print(f"BLAS: {blas_info()}")
+    print(f"BLAS: {blas_kernel(all_libraries=True, with_file=True)}")
     print(f"data: n={n:,}, d={d}, classes={K}, float64")
     rng = np.random.default_rng(0)
     y = rng.integers(0, K, size=n)

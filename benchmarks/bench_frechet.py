@@ -43,22 +43,14 @@ import warnings
 
 import numpy as np
 import scipy
+from _common import blas_kernel
 from scipy import linalg
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
 import skkl
 from skkl import frechet_distance, frechet_distance_from_moments
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
-
-
-def blas_kernel() -> str:
-    infos = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-    return ", ".join(
-        f"{i['internal_api']} {i.get('version')} ({i.get('architecture')}, "
-        f"{i['num_threads']} threads)"
-        for i in infos
-    )
 
 
 # -- peers ---------------------------------------------------------------------

@@ -31,32 +31,13 @@ import tracemalloc
 
 import numpy as np
 import sklearn
+from _common import blas_kernel, make_gaussians
 from sklearn import config_context
 from sklearn.neighbors import NearestNeighbors
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
 import skkl
-from skkl import GaussianNeighbors, Gaussians, KLMetric
-
-
-def blas_kernel() -> str:
-    infos = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-    return ", ".join(
-        f"{i['internal_api']} {i.get('version')} ({i.get('architecture')}, "
-        f"{i['num_threads']} threads)"
-        for i in infos
-    )
-
-
-def make_gaussians(K, d, covariance_type, seed=0):
-    rng = np.random.default_rng(seed)
-    means = rng.normal(size=(K, d))
-    if covariance_type == "full":
-        A = rng.normal(size=(K, d, 2 * d))
-        cov = A @ A.transpose(0, 2, 1) / (2 * d) + 0.1 * np.eye(d)
-    else:
-        cov = rng.uniform(0.5, 2.0, size=(K, d))
-    return Gaussians(means, cov, covariance_type)
+from skkl import GaussianNeighbors, KLMetric
 
 
 def timed(func):

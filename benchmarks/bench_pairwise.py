@@ -44,10 +44,11 @@ import tracemalloc
 import numpy as np
 import scipy
 import sklearn
-from threadpoolctl import threadpool_info, threadpool_limits
+from _common import blas_kernel, make_gaussians
+from threadpoolctl import threadpool_limits
 
 import skkl
-from skkl import Gaussians, pairwise_divergence, pairwise_divergence_chunked
+from skkl import pairwise_divergence, pairwise_divergence_chunked
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -61,17 +62,6 @@ def load_snippet():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.kl_mvn
-
-
-def make_gaussians(K, d, covariance_type, seed=0):
-    rng = np.random.default_rng(seed)
-    means = rng.normal(size=(K, d))
-    if covariance_type == "full":
-        X = rng.normal(size=(K, d, 2 * d))
-        cov = X @ X.transpose(0, 2, 1) / (2 * d) + 0.1 * np.eye(d)
-    else:
-        cov = rng.uniform(0.5, 2.0, size=(K, d))
-    return Gaussians(means, cov, covariance_type)
 
 
 def best_time(func, repeat):
@@ -166,18 +156,6 @@ def max_rel_diff(a, b):
     return float(np.max(np.abs(a - b)[keep] / np.maximum(np.abs(a), np.abs(b))[keep]))
 
 
-def blas_summary():
-    parts = []
-    for info in threadpool_info():
-        if info.get("user_api") == "blas":
-            parts.append(
-                f"{info['internal_api']} {info.get('version')} "
-                f"({info.get('architecture')}, {info['num_threads']} threads, "
-                f"{pathlib.Path(info['filepath']).name})"
-            )
-    return "; ".join(parts)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller, faster run")
@@ -215,7 +193,7 @@ def main():
         f"scikit-learn {sklearn.__version__}, "
         f"torch {torch.__version__ if torch else 'absent'}"
     )
-    print(f"- BLAS: {blas_summary()}")
+    print(f"- BLAS: {blas_kernel(with_file=True)}")
     if torch is not None:
         print(f"- torch threads: {torch.get_num_threads()}")
     print()

@@ -54,11 +54,6 @@ def check_real(
     return float(value)
 
 
-# Former private names, still imported by modules outside the kernels layer.
-_check_covariance_type = check_covariance_type
-_check_real = check_real
-
-
 def _check_count(value, name: str) -> int:
     """``value`` as an int if it is an integer >= 1 (not a bool or a float)."""
     if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
@@ -386,13 +381,6 @@ class Gaussians:
         object.__setattr__(self, "cholesky", factor)
         object.__setattr__(self, "logdet", logdet)
 
-    @classmethod
-    def _from_parts(cls, means, covariances, cov_type, factor, logdet) -> Gaussians:
-        """Build from already validated and factored parts (no copy, no checks)."""
-        obj = cls.__new__(cls)
-        obj._set(means, covariances, cov_type, factor, logdet)
-        return obj
-
     def __setattr__(self, name, value):
         raise AttributeError("Gaussians is immutable; build a new one instead.")
 
@@ -439,7 +427,7 @@ class Gaussians:
             cov, factor = self.covariances, self.cholesky
         else:
             cov, factor = self.covariances[key], self.cholesky[key]
-        return Gaussians._from_parts(
+        return gaussians_from_parts(
             np.ascontiguousarray(means),
             np.ascontiguousarray(cov),
             self.covariance_type,
@@ -504,7 +492,7 @@ class Gaussians:
         """
         L = np.ascontiguousarray(self.full_cholesky())
         cov = L @ np.swapaxes(L, -1, -2)
-        return Gaussians._from_parts(self.means, cov, "full", L, self.logdet)
+        return gaussians_from_parts(self.means, cov, "full", L, self.logdet)
 
     def pack(self) -> np.ndarray:
         """One flat row per Gaussian: the mean, then its Cholesky factor.
@@ -549,45 +537,7 @@ class Gaussians:
         >>> np.allclose(Gaussians.from_packed(G.pack()).covariances, G.covariances)
         True
         """
-        return cls._from_packed(X, covariance_type, "X")
-
-    @classmethod
-    def _from_packed(cls, X, covariance_type: str, name: str) -> Gaussians:
-        """:meth:`from_packed`, naming the argument ``name`` in errors."""
-        cov_type = check_covariance_type(covariance_type)
-        if cov_type == "tied":
-            raise ValueError(
-                "packed rows carry one factor each; use covariance_type='full' "
-                "for rows packed from tied Gaussians."
-            )
-        X = _as_finite_float(X, name)
-        if X.ndim == 1:
-            X = X[None, :]
-        if X.ndim != 2:
-            raise ValueError(f"{name} must have shape (K, n_columns), got {X.shape}.")
-        d = n_features_from_packed(X.shape[1], cov_type)
-        means = np.ascontiguousarray(X[:, :d])
-        factor = X[:, d:]
-        if cov_type == "full":
-            rows, cols = np.tril_indices(d)
-            L = np.zeros((X.shape[0], d, d))
-            L[:, rows, cols] = factor
-            diag = np.diagonal(L, axis1=-2, axis2=-1)
-            if np.any(diag <= 0):
-                _raise_nonpositive(diag, f"{name} (Cholesky diagonal)", "entry")
-            with np.errstate(over="ignore", invalid="ignore"):
-                cov = L @ np.swapaxes(L, -1, -2)
-            if not np.all(np.isfinite(cov)):
-                _raise_overflow(cov, name)
-            return cls._from_parts(means, cov, cov_type, L, logdet_from_cholesky(L))
-        std = np.ascontiguousarray(factor if cov_type == "diag" else factor[:, 0])
-        if np.any(std <= 0):
-            _raise_nonpositive(std, f"{name} (standard deviation)", "entry")
-        var = std**2
-        if not np.all(np.isfinite(var)):
-            _raise_overflow(var, name)
-        logdet = logdet_from_variances(var, None if cov_type == "diag" else d)
-        return cls._from_parts(means, var, cov_type, std, logdet)
+        return gaussians_from_packed(X, covariance_type, "X")
 
     @classmethod
     def from_samples(
@@ -658,3 +608,52 @@ class Gaussians:
         else:
             cov = cov + reg_covar
         return cls(mom.mean, cov, cov_type, allow_singular=allow_singular)
+
+
+# Package-internal constructors (not in ``__all__``): other skkl modules build
+# Gaussians from parts they have already validated and factored.
+
+
+def gaussians_from_parts(means, covariances, cov_type, factor, logdet) -> Gaussians:
+    """Build from already validated and factored parts (no copy, no checks)."""
+    obj = Gaussians.__new__(Gaussians)
+    obj._set(means, covariances, cov_type, factor, logdet)
+    return obj
+
+
+def gaussians_from_packed(X, covariance_type: str, name: str) -> Gaussians:
+    """:meth:`Gaussians.from_packed`, naming the argument ``name`` in errors."""
+    cov_type = check_covariance_type(covariance_type)
+    if cov_type == "tied":
+        raise ValueError(
+            "packed rows carry one factor each; use covariance_type='full' "
+            "for rows packed from tied Gaussians."
+        )
+    X = _as_finite_float(X, name)
+    if X.ndim == 1:
+        X = X[None, :]
+    if X.ndim != 2:
+        raise ValueError(f"{name} must have shape (K, n_columns), got {X.shape}.")
+    d = n_features_from_packed(X.shape[1], cov_type)
+    means = np.ascontiguousarray(X[:, :d])
+    factor = X[:, d:]
+    if cov_type == "full":
+        rows, cols = np.tril_indices(d)
+        L = np.zeros((X.shape[0], d, d))
+        L[:, rows, cols] = factor
+        diag = np.diagonal(L, axis1=-2, axis2=-1)
+        if np.any(diag <= 0):
+            _raise_nonpositive(diag, f"{name} (Cholesky diagonal)", "entry")
+        with np.errstate(over="ignore", invalid="ignore"):
+            cov = L @ np.swapaxes(L, -1, -2)
+        if not np.all(np.isfinite(cov)):
+            _raise_overflow(cov, name)
+        return gaussians_from_parts(means, cov, cov_type, L, logdet_from_cholesky(L))
+    std = np.ascontiguousarray(factor if cov_type == "diag" else factor[:, 0])
+    if np.any(std <= 0):
+        _raise_nonpositive(std, f"{name} (standard deviation)", "entry")
+    var = std**2
+    if not np.all(np.isfinite(var)):
+        _raise_overflow(var, name)
+    logdet = logdet_from_variances(var, None if cov_type == "diag" else d)
+    return gaussians_from_parts(means, var, cov_type, std, logdet)

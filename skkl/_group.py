@@ -30,7 +30,7 @@ from sklearn.utils.validation import (
 
 from . import _dask
 from ._blas import get_chunk_n_rows
-from ._gaussians import Gaussians
+from ._gaussians import gaussians_from_parts
 from ._linalg import cholesky, logdet_from_cholesky, solve_lower
 from ._moments import covariances_from_moments, group_moments, merge_moments
 from ._validation import check_class_labels, check_priors, format_label
@@ -490,7 +490,7 @@ class GroupGaussians(ClassifierMixin, TransformerMixin, BaseEstimator):
             logdet = np.log(covs)
             logdet = logdet.sum(axis=1) if covariance_type == "diag" else d * logdet
 
-        self.gaussians_ = Gaussians._from_parts(
+        self.gaussians_ = gaussians_from_parts(
             mom.mean.copy(), covs, covariance_type, factor, logdet
         )
         self.means_ = self.gaussians_.means

@@ -38,6 +38,15 @@ def _batch_index(flat_index: int, batch_shape: tuple[int, ...]) -> str:
     return "[" + ", ".join(str(int(i)) for i in idx) + "]"
 
 
+def _try_cholesky(matrices: np.ndarray) -> np.ndarray | None:
+    """numpy's Cholesky factors, or None if it fails or gives a non-finite factor."""
+    try:
+        L = np.linalg.cholesky(matrices)
+    except np.linalg.LinAlgError:
+        return None
+    return L if np.all(np.isfinite(L)) else None
+
+
 def cholesky(
     matrices: np.ndarray,
     *,
@@ -67,20 +76,13 @@ def cholesky(
         the first such matrix.
     """
     matrices = np.asarray(matrices, dtype=np.float64)
-    try:
-        L = np.linalg.cholesky(matrices)
-    except np.linalg.LinAlgError:
-        L = None
-    if L is not None and np.all(np.isfinite(L)):
+    L = _try_cholesky(matrices)
+    if L is not None:
         return L
     batch_shape = matrices.shape[:-2]
     flat = matrices.reshape(-1, *matrices.shape[-2:])
     for i, mat in enumerate(flat):
-        try:
-            Li = np.linalg.cholesky(mat)
-        except np.linalg.LinAlgError:
-            Li = None
-        if Li is None or not np.all(np.isfinite(Li)):
+        if _try_cholesky(mat) is None:
             raise ValueError(
                 f"{name}{_batch_index(i, batch_shape)} is not positive definite "
                 f"(its Cholesky factorisation failed); {hint}."
@@ -200,15 +202,12 @@ def psd_factor(
     L = np.zeros_like(flat)
     singular = np.zeros(flat.shape[0], dtype=bool)
     for k, mat in enumerate(flat):
-        try:
-            Lk = np.linalg.cholesky(mat)
-        except np.linalg.LinAlgError:
-            Lk = None
+        Lk = _try_cholesky(mat)
         # A pivot within rounding of 0 (its square below the ~(d + 1) eps
         # S_kk error of the elimination) means singular within rounding:
         # an exactly singular matrix may pass Cholesky on one BLAS kernel
         # and fail on another; this test classifies it the same on all.
-        if Lk is not None and np.all(np.isfinite(Lk)):
+        if Lk is not None:
             pivots = np.square(np.diag(Lk))
             if np.all(pivots > 2.0 * (d + 1) * _EPS * np.diag(mat)):
                 L[k] = Lk

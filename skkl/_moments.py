@@ -331,6 +331,13 @@ def merge_moments(a: GroupMoments, b: GroupMoments) -> GroupMoments:
     return _reduce_by_group(both, np.tile(np.arange(K), 2), K)
 
 
+def _mean_eigenvalue_and_frobenius2(covariance: np.ndarray):
+    """``tr(S) / d`` and ``||S||_F^2`` of each (d, d) matrix of a (K, d, d) stack."""
+    d = covariance.shape[-1]
+    mu = np.trace(covariance, axis1=1, axis2=2) / d
+    return mu, np.einsum("kij,kij->k", covariance, covariance)
+
+
 def ledoit_wolf_coefficient(
     weight: np.ndarray, covariance: np.ndarray, fourth: np.ndarray
 ) -> np.ndarray:
@@ -352,12 +359,12 @@ def ledoit_wolf_coefficient(
     Returns
     -------
     shrinkage : ndarray of shape (K,), values in [0, 1]
+        0 when d == 1: a single variance already equals its target mu.
     """
     d = covariance.shape[-1]
     if d == 1:
         return np.zeros(len(weight))
-    mu = np.trace(covariance, axis1=1, axis2=2) / d
-    fro2 = np.einsum("kij,kij->k", covariance, covariance)
+    mu, fro2 = _mean_eigenvalue_and_frobenius2(covariance)
     n = np.where(weight > 0, weight, 1.0)
     beta = (fourth / n - fro2) / (d * n)
     delta = (fro2 - d * mu * mu) / d
@@ -385,8 +392,8 @@ def oas_coefficient(weight: np.ndarray, covariance: np.ndarray) -> np.ndarray:
     d = covariance.shape[-1]
     if d == 1:
         return np.zeros(len(weight))
-    alpha = np.einsum("kij,kij->k", covariance, covariance) / (d * d)
-    mu = np.trace(covariance, axis1=1, axis2=2) / d
+    mu, fro2 = _mean_eigenvalue_and_frobenius2(covariance)
+    alpha = fro2 / (d * d)
     num = alpha + mu * mu
     den = (weight + 1) * (alpha - mu * mu / d)
     safe = np.where(den != 0, den, 1.0)

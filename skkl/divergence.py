@@ -89,59 +89,45 @@ class DivergenceInfo:
         return self.symmetric or (self.uses_alpha and alpha == 0.5)
 
 
+_DESCRIPTIONS = {
+    "kl": "Kullback-Leibler KL(p || q)",
+    "reverse_kl": "reverse Kullback-Leibler KL(q || p)",
+    "jeffreys": "Jeffreys divergence KL(p || q) + KL(q || p)",
+    "bhattacharyya": "Bhattacharyya distance -log of the Bhattacharyya coefficient",
+    "hellinger": "Hellinger distance sqrt(1 - exp(-Bhattacharyya)), in [0, 1]",
+    "renyi": "Renyi divergence of order alpha > 0 (alpha=1 is KL)",
+    "wasserstein": "squared 2-Wasserstein distance",
+}
+
+
+def _record(name, pair, wrap=None, *, symmetric=False, **properties):
+    """Registry record with the (full, diag) kernels ``pair``, each ``wrap``-ped."""
+    full, diag = pair if wrap is None else (wrap(kernel) for kernel in pair)
+    return DivergenceInfo(
+        name=name,
+        full=full,
+        diag=diag,
+        symmetric=symmetric,
+        description=_DESCRIPTIONS[name],
+        **properties,
+    )
+
+
+_KL = (kernels.kl_full, kernels.kl_diag)
+_RENYI = (kernels.renyi_full, kernels.renyi_diag)
+_BOTH = ("fwd", "rev")
+
 _REGISTRY = [
-    DivergenceInfo(
-        name="kl",
-        full=kernels.kl_full,
-        diag=kernels.kl_diag,
-        symmetric=False,
-        description="Kullback-Leibler KL(p || q)",
-        gemm_directions=("fwd",),
-    ),
-    DivergenceInfo(
-        name="reverse_kl",
-        full=kernels.reverse(kernels.kl_full),
-        diag=kernels.reverse(kernels.kl_diag),
-        symmetric=False,
-        description="reverse Kullback-Leibler KL(q || p)",
-        gemm_directions=("rev",),
-    ),
-    DivergenceInfo(
-        name="jeffreys",
-        full=kernels.both_ways(kernels.kl_full),
-        diag=kernels.both_ways(kernels.kl_diag),
+    _record("kl", _KL, gemm_directions=("fwd",)),
+    _record("reverse_kl", _KL, kernels.reverse, gemm_directions=("rev",)),
+    _record("jeffreys", _KL, kernels.both_ways, symmetric=True, gemm_directions=_BOTH),
+    _record("bhattacharyya", _RENYI, kernels.bhattacharyya, symmetric=True),
+    _record("hellinger", _RENYI, kernels.hellinger, symmetric=True),
+    _record("renyi", _RENYI, uses_alpha=True),
+    _record(
+        "wasserstein",
+        (kernels.wasserstein_full, kernels.wasserstein_diag),
         symmetric=True,
-        description="Jeffreys divergence KL(p || q) + KL(q || p)",
-        gemm_directions=("fwd", "rev"),
-    ),
-    DivergenceInfo(
-        name="bhattacharyya",
-        full=kernels.bhattacharyya(kernels.renyi_full),
-        diag=kernels.bhattacharyya(kernels.renyi_diag),
-        symmetric=True,
-        description="Bhattacharyya distance -log of the Bhattacharyya coefficient",
-    ),
-    DivergenceInfo(
-        name="hellinger",
-        full=kernels.hellinger(kernels.renyi_full),
-        diag=kernels.hellinger(kernels.renyi_diag),
-        symmetric=True,
-        description="Hellinger distance sqrt(1 - exp(-Bhattacharyya)), in [0, 1]",
-    ),
-    DivergenceInfo(
-        name="renyi",
-        full=kernels.renyi_full,
-        diag=kernels.renyi_diag,
-        symmetric=False,
-        uses_alpha=True,
-        description="Renyi divergence of order alpha > 0 (alpha=1 is KL)",
-    ),
-    DivergenceInfo(
-        name="wasserstein",
-        full=kernels.wasserstein_full,
-        diag=kernels.wasserstein_diag,
-        symmetric=True,
-        description="squared 2-Wasserstein distance",
         accepts_singular=True,
     ),
 ]

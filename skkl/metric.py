@@ -8,9 +8,9 @@ import numpy as np
 
 from . import _kernels as kernels
 from ._gaussians import (
-    Gaussians,
     as_float_array,
     check_covariance_type,
+    gaussians_from_packed,
     n_features_from_packed,
     packed_size,
 )
@@ -220,10 +220,10 @@ class KLMetric:
         -------
         D : ndarray of shape (n_X, n_Y)
         """
-        P = Gaussians._from_packed(X, self.covariance_type, "X")
+        P = gaussians_from_packed(X, self.covariance_type, "X")
         Q = None
         if Y is not None and Y is not X:
-            Q = Gaussians._from_packed(Y, self.covariance_type, "Y")
+            Q = gaussians_from_packed(Y, self.covariance_type, "Y")
             if Q.n_features != P.n_features:
                 n_x, n_y = (
                     packed_size(G.n_features, self.covariance_type) for G in (P, Q)

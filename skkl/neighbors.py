@@ -42,6 +42,21 @@ def _mask_self(D: np.ndarray, start: int) -> None:
     D[idx, start + idx] = np.inf
 
 
+def _check_graph_mode(mode) -> None:
+    if mode not in ("connectivity", "distance"):
+        raise ValueError(f"mode must be 'connectivity' or 'distance', got {mode!r}.")
+
+
+def _masking_self(reduce):
+    """``reduce(D, start)`` applied after :func:`_mask_self` (queries are the fit)."""
+
+    def masked(D, start):
+        _mask_self(D, start)
+        return reduce(D, start)
+
+    return masked
+
+
 def _smallest(D: np.ndarray, k: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The k smallest entries of each row of D, sorted, ties by lower index."""
     n_rows, n_cols = D.shape
@@ -268,16 +283,23 @@ class GaussianNeighbors(BaseEstimator):
         'fitted_first' runs it on D(P || Q): rows are fitted Gaussians,
         columns queries, and each block is folded into a running result by
         ``reduce_fitted(D_chunk, start)`` (called in order, in this process).
+        Both see each Gaussian's divergence to itself masked when Q is None.
+        Returns the query-first blocks joined into ``(dist, ind)``, or None
+        for 'fitted_first'.
         """
         P = self.gaussians_
+        if Q is None:
+            reduce_query = _masking_self(reduce_query)
+            reduce_fitted = _masking_self(reduce_fitted)
         kwargs = {"kind": self.kind, "alpha": self.alpha, "n_jobs": self.n_jobs}
         if self.direction == "query_first":
             Q_rows = P if Q is None else Q
-            return list(
+            blocks = list(
                 pairwise_divergence_chunked(
                     Q_rows, None if Q is None else P, reduce_func=reduce_query, **kwargs
                 )
             )
+            return tuple(np.concatenate(part) for part in zip(*blocks, strict=True))
         start = 0
         for block in pairwise_divergence_chunked(P, Q, **kwargs):
             reduce_fitted(block, start)
@@ -332,8 +354,6 @@ class GaussianNeighbors(BaseEstimator):
         n_query = self.n_samples_fit_ if Q is None else len(Q)
 
         def reduce_query(D, start):
-            if Q is None:
-                _mask_self(D, start)
             return _smallest(D, k)
 
         best_dist = np.full((k, n_query), np.inf)
@@ -344,8 +364,6 @@ class GaussianNeighbors(BaseEstimator):
             # the running k best (kept as (k, n_query), so the merge is one
             # selection over 2k candidates per query).
             nonlocal best_dist, best_ind
-            if Q is None:
-                _mask_self(D, start)
             kb = min(k, len(D))
             dist, ind = _smallest(D.T, kb, offset=start)
             cand_dist = np.hstack([best_dist.T, dist])
@@ -354,15 +372,10 @@ class GaussianNeighbors(BaseEstimator):
             best_dist = dist.T
             best_ind = np.take_along_axis(cand_ind, pos, axis=1).T
 
-        blocks = self._blocks(Q, reduce_query, reduce_fitted)
-        if blocks is None:
-            dist, ind = (
-                np.ascontiguousarray(best_dist.T),
-                np.ascontiguousarray(best_ind.T),
-            )
-        else:
-            dist = np.concatenate([b[0] for b in blocks])
-            ind = np.concatenate([b[1] for b in blocks])
+        result = self._blocks(Q, reduce_query, reduce_fitted)
+        if result is None:
+            result = np.ascontiguousarray(best_dist.T), np.ascontiguousarray(best_ind.T)
+        dist, ind = result
         return (dist, ind) if return_distance else ind
 
     def kneighbors_graph(self, X=None, n_neighbors=None, mode="connectivity"):
@@ -386,10 +399,7 @@ class GaussianNeighbors(BaseEstimator):
             CSR matrix; row i holds the neighbours of query i, sorted by
             divergence.
         """
-        if mode not in ("connectivity", "distance"):
-            raise ValueError(
-                f"mode must be 'connectivity' or 'distance', got {mode!r}."
-            )
+        _check_graph_mode(mode)
         dist, ind = self.kneighbors(X, n_neighbors, return_distance=True)
         return _csr(dist, ind, self.n_samples_fit_, mode)
 
@@ -435,21 +445,17 @@ class GaussianNeighbors(BaseEstimator):
         n_query = self.n_samples_fit_ if Q is None else len(Q)
 
         def reduce_query(D, start):
-            if Q is None:
-                _mask_self(D, start)
             return _within(D, radius, sort_results)
 
         found = []  # (query, fitted, divergence) of each pair within radius
 
         def reduce_fitted(D, start):
-            if Q is None:
-                _mask_self(D, start)
             for a, b in _row_steps(*D.shape):
                 rows, cols = np.nonzero(D[a:b] <= radius)
                 found.append((cols, rows + a + start, D[a:b][rows, cols]))
 
-        blocks = self._blocks(Q, reduce_query, reduce_fitted)
-        if blocks is None:
+        result = self._blocks(Q, reduce_query, reduce_fitted)
+        if result is None:
             cols, rows, values = (np.concatenate(x) for x in zip(*found, strict=True))
             # Group by query: the fitted indices are ascending within a query
             # once sorted by (query, fitted); optionally by divergence first.
@@ -463,8 +469,7 @@ class GaussianNeighbors(BaseEstimator):
                 ind[i] = rows[bounds[i] : bounds[i + 1]]
                 dist[i] = values[bounds[i] : bounds[i + 1]]
         else:
-            dist = np.concatenate([b[0] for b in blocks])
-            ind = np.concatenate([b[1] for b in blocks])
+            dist, ind = result
         return (dist, ind) if return_distance else ind
 
     def radius_neighbors_graph(
@@ -491,10 +496,7 @@ class GaussianNeighbors(BaseEstimator):
         A : sparse matrix of shape (n_queries, n_samples_fit)
             CSR matrix.
         """
-        if mode not in ("connectivity", "distance"):
-            raise ValueError(
-                f"mode must be 'connectivity' or 'distance', got {mode!r}."
-            )
+        _check_graph_mode(mode)
         if sort_results and mode != "distance":
             raise ValueError("sort_results=True needs mode='distance'.")
         dist, ind = self.radius_neighbors(

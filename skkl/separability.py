@@ -21,7 +21,7 @@ from scipy import special, stats
 from sklearn.utils import check_X_y
 
 from . import _dask
-from ._gaussians import Gaussians, _check_real
+from ._gaussians import Gaussians, check_real
 from ._group import GroupGaussians
 from ._moments import group_moments, merge_moments
 from ._validation import (
@@ -492,7 +492,7 @@ def gaussian_divergence_score(
     array([False, False,  True])
     """
     get_divergence(kind, alpha)
-    _check_real(var_smoothing, "var_smoothing")
+    check_real(var_smoothing, "var_smoothing")
     # Class means and within-class sums of squares of all features in one
     # pass, centred per block (no E[x^2] - E[x]^2 cancellation): the same
     # moments GroupGaussians fits with.

@@ -36,6 +36,13 @@ def _run(*args, pre=None, timeout=120):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
+def _assert_runs(code, timeout=120):
+    """Run ``python -c code`` in a fresh interpreter; it must exit with 0."""
+    cmd = [sys.executable, "-c", code]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr
+
+
 def _write_csv(path, header, rows):
     with open(path, "w", newline="") as fh:
         writer = csv.writer(fh)
@@ -521,10 +528,7 @@ def test_import_skkl_and_help_do_not_load_sklearn():
         "else:\n"
         "    raise AssertionError('no AttributeError')\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
-    )
-    assert proc.returncode == 0, proc.stderr
+    _assert_runs(code)
 
 
 # -- real files: delimiters, compression, missing values (tests/data) ------------
@@ -780,7 +784,4 @@ def test_help_does_not_import_sklearn():
         "assert 'sklearn' not in sys.modules, 'sklearn imported'\n"
         "assert 'pandas' not in sys.modules, 'pandas imported'\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
-    )
-    assert proc.returncode == 0, proc.stderr
+    _assert_runs(code)

@@ -19,7 +19,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from skkl import DriftResult, GaussianDriftDetector
 from skkl.drift import DriftScan
 from skkl.drift._combine import combined_parts, holm, statistic_values
-from skkl.drift._detector import _asymptotic_module, _memberships
+from skkl.drift._detector import _asymptotic_module, permutation_memberships
 from skkl.drift._permutation import PARTS, MomentSpec, moment_parts
 
 ALPHA = 0.05
@@ -199,7 +199,7 @@ def test_combined_without_correlations_is_the_same_for_full_and_diag():
 
 def test_permutation_memberships_are_uniform_subsets():
     # Which 2 of 4 rows each permutation took, over all 6 possible subsets.
-    M = _memberships(4, 2, 6000, 0)
+    M = permutation_memberships(4, 2, 6000, 0)
     np.testing.assert_array_equal(M[0], [True, True, False, False])
     np.testing.assert_array_equal(M.sum(axis=1), 2)
     codes = M[1:] @ np.array([1, 2, 4, 8])
@@ -269,7 +269,7 @@ def test_false_positive_rate_of_every_statistic(d, n, kind):
     pvals = {s: np.empty(R) for s in STATISTICS}
     for r in range(R):
         X = np.vstack([_sample(rng, n, d, kind), _sample(rng, n, d, kind)])
-        M = _memberships(2 * n, n, B, r)
+        M = permutation_memberships(2 * n, n, B, r)
         parts, _ = moment_parts(X - X.mean(axis=0), np.ones(2 * n), M, spec, None)
         for s in STATISTICS:
             v = statistic_values(parts, s)

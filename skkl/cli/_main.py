@@ -203,6 +203,13 @@ _TABLE_HELP = (
 )
 
 
+def _command(sub, name: str, **kwargs) -> argparse.ArgumentParser:
+    """Subcommand ``name`` whose parsed arguments dispatch to ``cmd_<name>``."""
+    parser = sub.add_parser(name, **kwargs)
+    parser.set_defaults(func=name)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``skkl`` argument parser (exposed for documentation tools).
 
@@ -221,7 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     covariance_types = _covariance_types()
 
-    demo = sub.add_parser(
+    demo = _command(
+        sub,
         "demo",
         help="tour on scikit-learn's bundled wine and digits data",
         description="Class divergences, separability, feature selection and a "
@@ -229,9 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--plot", metavar="DIR", help="write the figures as PNG to DIR")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    demo.set_defaults(func="demo")
 
-    pw = sub.add_parser(
+    pw = _command(
+        sub,
         "pairwise",
         help="divergence matrix between Gaussians stored in a file",
         description="Divergence between every pair of Gaussians in FILE: an .npz "
@@ -264,9 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"write the matrix to OUT (.npy or .csv; - for CSV on stdout); "
         f"required above {100} Gaussians",
     )
-    pw.set_defaults(func="pairwise")
 
-    sep = sub.add_parser(
+    sep = _command(
+        sub,
         "separability",
         help="how well Gaussian class models separate the classes of a table",
         description="Fit one Gaussian per class of --target and score how far "
@@ -292,9 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write the class Gaussians as packed rows (for skkl pairwise)",
     )
     sep.add_argument("--json", action="store_true", help="print JSON")
-    sep.set_defaults(func="separability")
 
-    dr = sub.add_parser(
+    dr = _command(
+        sub,
         "drift",
         help="two-sample test: has CURRENT drifted away from REFERENCE?",
         description="Test of 'same mean and covariance' between the rows of "
@@ -345,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fit_options(dr, ["full", "diag"])
     dr.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     dr.add_argument("--json", action="store_true", help="print the result as JSON")
-    dr.set_defaults(func="drift", _parser=dr)
+    dr.set_defaults(_parser=dr)
     return parser
 
 

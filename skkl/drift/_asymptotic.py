@@ -279,7 +279,8 @@ class MomentSums:
 
         Returns
         -------
-        MomentSums
+        sums : MomentSums
+            Weighted sums of the features of the rows of ``Z``.
 
         Examples
         --------
@@ -382,7 +383,8 @@ class MomentSums:
 
         Returns
         -------
-        MomentSums
+        merged : MomentSums
+            Sums of the union of both samples.
 
         Examples
         --------
@@ -393,14 +395,8 @@ class MomentSums:
         >>> bool(np.allclose(a.scatter, MomentSums.from_rows(Z).scatter))
         True
         """
-        if not isinstance(other, MomentSums):
-            raise TypeError(f"other must be MomentSums, got {type(other).__name__}.")
-        if (self.d, self.covariance_type) != (other.d, other.covariance_type):
-            raise ValueError(
-                "cannot merge moment sums of different layouts: "
-                f"d={self.d}, covariance_type={self.covariance_type!r} and "
-                f"d={other.d}, covariance_type={other.covariance_type!r}."
-            )
+        mismatch = "cannot merge moment sums of different layouts"
+        _check_same_layout(("self", self), ("other", other), mismatch)
         na, nb = self.n, other.n
         if nb == 0:
             return self
@@ -480,6 +476,21 @@ class MomentSums:
             k = m4[ok] / var[ok] / var[ok]
         out[ok] = np.where(np.isnan(k), np.inf, k)
         return out
+
+
+def _check_same_layout(first, second, mismatch: str) -> None:
+    """TypeError unless both ``(name, value)`` pairs hold MomentSums, ValueError
+    (``mismatch``, then both layouts) unless their ``d`` and covariance type agree.
+    """
+    for name, s in (first, second):
+        if not isinstance(s, MomentSums):
+            raise TypeError(f"{name} must be MomentSums, got {type(s).__name__}.")
+    a, b = first[1], second[1]
+    if (a.d, a.covariance_type) != (b.d, b.covariance_type):
+        raise ValueError(
+            f"{mismatch}: d={a.d}, covariance_type={a.covariance_type!r} and "
+            f"d={b.d}, covariance_type={b.covariance_type!r}."
+        )
 
 
 def _check_covariance_type(covariance_type):
@@ -690,15 +701,8 @@ def asymptotic_test(ref: MomentSums, new: MomentSums) -> AsymptoticResult:
     >>> bool(asymptotic_test(ref, scaled).p_values[1] < 1e-6)
     True
     """
-    for name, s in (("ref", ref), ("new", new)):
-        if not isinstance(s, MomentSums):
-            raise TypeError(f"{name} must be MomentSums, got {type(s).__name__}.")
-    if (ref.d, ref.covariance_type) != (new.d, new.covariance_type):
-        raise ValueError(
-            "ref and new must have the same layout: "
-            f"d={ref.d}, covariance_type={ref.covariance_type!r} and "
-            f"d={new.d}, covariance_type={new.covariance_type!r}."
-        )
+    mismatch = "ref and new must have the same layout"
+    _check_same_layout(("ref", ref), ("new", new), mismatch)
     for name, s in (("ref", ref), ("new", new)):
         if s.n <= 1:
             raise ValueError(

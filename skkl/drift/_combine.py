@@ -72,6 +72,22 @@ def perm_threshold(null: np.ndarray, alpha: float) -> float:
     return float(np.sort(null)[::-1][k])
 
 
+def partial_log_p_values(values: np.ndarray) -> np.ndarray:
+    """Log partial p-value of every entry of ``values`` within its column.
+
+    Row r of column k gets ``log(#{rows >= values[r, k]} / rows)``, its
+    permutation p-value when the rows are the observed statistic and its
+    permutations.
+    """
+    R = values.shape[0]
+    srt = np.sort(values, axis=0)
+    logp = np.empty_like(values)
+    for k in range(values.shape[1]):
+        ge = R - np.searchsorted(srt[:, k], values[:, k], side="left")
+        logp[:, k] = np.log(ge / R)
+    return logp
+
+
 def npc(values: np.ndarray, weights=None) -> np.ndarray:
     """Nonparametric combination of the columns of ``values`` (row 0 observed).
 
@@ -81,12 +97,7 @@ def npc(values: np.ndarray, weights=None) -> np.ndarray:
     The score is the same function of every row of the permutation set, so
     the final permutation p-value stays exact.
     """
-    R = values.shape[0]
-    srt = np.sort(values, axis=0)
-    logp = np.empty_like(values)
-    for k in range(values.shape[1]):
-        ge = R - np.searchsorted(srt[:, k], values[:, k], side="left")
-        logp[:, k] = np.log(ge / R)
+    logp = partial_log_p_values(values)
     if weights is None:
         weights = np.full(values.shape[1], 1.0 / values.shape[1])
     # Partial p-values are discrete, so Tippett scores tie often and ties make

@@ -253,7 +253,7 @@ def _min_permutations(alpha: float) -> int:
     return B
 
 
-def _memberships(N: int, n1: int, B: int, seed) -> np.ndarray:
+def permutation_memberships(N: int, n1: int, B: int, seed) -> np.ndarray:
     """Row 0 the observed split (the first ``n1`` rows), then B random splits.
 
     Each random split is a uniformly random ``n1``-subset of the rows, drawn
@@ -781,7 +781,7 @@ class GaussianDriftDetector(BaseEstimator):
         X = np.vstack([Xr, Xn])
         w = np.concatenate([wr, np.ones(n2)])
         centre, sd = _weighted_centre_scale(X, w)
-        M = _memberships(n1 + n2, n1, self.n_permutations, seed)
+        M = permutation_memberships(n1 + n2, n1, self.n_permutations, seed)
         Zf = (X - centre) / np.where(sd > 0, sd, 1.0)
         # A scalar scale for the moments: the moment statistics (and shrinkage
         # towards mu I) are unchanged by it; it only keeps the sums well scaled.
@@ -951,7 +951,7 @@ class GaussianDriftDetector(BaseEstimator):
         m = min(N, EFFECT_SUBSAMPLE)
         idx = np.sort(rng.choice(N, size=m, replace=False)) if m < N else np.arange(N)
         m1 = max(2, min(m - 2, round(m * n1 / N)))
-        M = _memberships(m, m1, EFFECT_PERMUTATIONS, rng.integers(2**31))[1:]
+        M = permutation_memberships(m, m1, EFFECT_PERMUTATIONS, rng.integers(2**31))[1:]
         Zs, ws = Z[idx], w[idx]
         S1, total = split_sums(Zs, ws, M, spec)
         ridge = pooled_ridge(total, spec)

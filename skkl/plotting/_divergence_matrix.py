@@ -62,8 +62,6 @@ class DivergenceMatrixDisplay:
 
     Examples
     --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
     >>> from sklearn.datasets import load_iris
     >>> from skkl.plotting import DivergenceMatrixDisplay
     >>> X, y = load_iris(return_X_y=True)

@@ -83,8 +83,6 @@ class DriftDisplay:
 
     Examples
     --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
     >>> import numpy as np
     >>> from skkl import GaussianDriftDetector
     >>> from skkl.plotting import DriftDisplay
@@ -122,7 +120,8 @@ class DriftDisplay:
             Bar labels; the result's ``feature_names`` (the detector was
             fitted on a DataFrame), else ``x0, x1, ...``, when None.
         ax : sequence of two matplotlib Axes, default=None
-            New figure with two panels when None.
+            Panels for the null distribution and the per-feature effects; a
+            new figure when None.
         **kwargs
             Passed to :meth:`plot`.
 
@@ -143,7 +142,8 @@ class DriftDisplay:
             at their window centres (the window number for results without
             ``start``/``stop``).
         ax : sequence of two matplotlib Axes, default=None
-            New figure with two panels when None.
+            Panels for the p-values and the effect sizes over time; a new
+            figure when None.
         **kwargs
             Passed to :meth:`plot`.
 

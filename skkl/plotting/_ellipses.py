@@ -151,8 +151,6 @@ class GaussianEllipsesDisplay:
 
     Examples
     --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
     >>> from sklearn.datasets import load_iris
     >>> from skkl import GroupGaussians
     >>> from skkl.plotting import GaussianEllipsesDisplay

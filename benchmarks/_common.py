@@ -1,0 +1,42 @@
+"""Helpers shared by the benchmark scripts (not a benchmark itself).
+
+The scripts run as ``python benchmarks/bench_<name>.py``, which puts this
+folder on ``sys.path``, so they import these as ``from _common import ...``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from threadpoolctl import threadpool_info
+
+from skkl import Gaussians
+
+
+def blas_kernel(*, all_libraries: bool = False, with_file: bool = False) -> str:
+    """The loaded BLAS (or, with ``all_libraries``, every thread pool), one each.
+
+    Each reads ``internal_api version (architecture, N threads[, library file])``:
+    the architecture is the OpenBLAS kernel the timings were measured with.
+    """
+    parts = []
+    for info in threadpool_info():
+        if not all_libraries and info.get("user_api") != "blas":
+            continue
+        extra = f", {info.get('filepath', '').rsplit('/', 1)[-1]}" if with_file else ""
+        parts.append(
+            f"{info.get('internal_api')} {info.get('version')} "
+            f"({info.get('architecture')}, {info.get('num_threads')} threads{extra})"
+        )
+    return "; ".join(parts)
+
+
+def make_gaussians(K: int, d: int, covariance_type: str, seed: int = 0) -> Gaussians:
+    """K random well-conditioned Gaussians ('full' or 'diag') in d dimensions."""
+    rng = np.random.default_rng(seed)
+    means = rng.normal(size=(K, d))
+    if covariance_type == "full":
+        A = rng.normal(size=(K, d, 2 * d))
+        cov = A @ A.transpose(0, 2, 1) / (2 * d) + 0.1 * np.eye(d)
+    else:
+        cov = rng.uniform(0.5, 2.0, size=(K, d))
+    return Gaussians(means, cov, covariance_type)
