@@ -362,8 +362,9 @@ class GaussianDriftDetector(BaseEstimator):
         Defined when the reference has string column names.
     n_ref_ : int
         Number of reference samples.
-    reference_ : ndarray of shape (``n_ref_``, ``n_features_in_``)
-        Reference data.
+    reference_ : ndarray of shape (``n_ref_``, ``n_features_in_``) or None
+        Reference data; None when fitted on a dask collection (the detector
+        then keeps the reference's moment sums, see ``fit``).
 
     Examples
     --------
@@ -452,7 +453,13 @@ class GaussianDriftDetector(BaseEstimator):
         Parameters
         ----------
         X_ref : array-like of shape (n_samples, n_features)
-            Reference data, without NaN.
+            Reference data, without NaN; or a dask array or DataFrame
+            (``sample_weight`` then partitioned like it), reduced
+            blockwise on the workers to per-feature summaries and the
+            streaming engine's moment sums (two passes), which are kept
+            instead of the rows: ``method`` must then be 'auto' or
+            'asymptotic' and ``test`` runs the asymptotic engine (see the
+            user guide, "Data on a dask cluster").
         y : None
             Ignored.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -538,9 +545,16 @@ class GaussianDriftDetector(BaseEstimator):
     def test(self, X) -> DriftResult:
         """Test whether ``X`` comes from the reference distribution.
 
+        A dask ``X``, or any ``X`` after a fit on a dask collection, is tested
+        by the asymptotic engine from blockwise moment sums (``X`` is never
+        gathered); its effect is the plug-in symmetric KL minus its
+        delta-method bias, and a test that cannot be calibrated raises a
+        ValueError (no permutation fallback without the rows).
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            In memory, or a dask array or DataFrame.
 
         Returns
         -------
