@@ -124,7 +124,11 @@ def block_feature_stats(Xb, wb=None, *, n_features: int) -> FeatureStats:
     Xs = Xp / big
     m = wp @ Xs / W
     m2 = wp @ np.square(Xs - m)
-    return FeatureStats(W, Xb.shape[0], int(pos.sum()), lo, hi, m * big, m2 * big**2)
+    # A constant feature: its exact value and no spread (no rounding residue).
+    const = lo == hi
+    mean = np.where(const, lo, m * big)
+    m2 = np.where(const, 0.0, m2 * big**2)
+    return FeatureStats(W, Xb.shape[0], int(pos.sum()), lo, hi, mean, m2)
 
 
 def _block_moment_sums(Xb, wb=None, *, n_features, covariance_type, shift, scale):

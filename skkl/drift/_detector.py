@@ -778,7 +778,7 @@ class GaussianDriftDetector(BaseEstimator):
                 f"method={self.method!r} cannot run on {what}: the permutation "
                 "engines ('permutation', 'gram') need the rows in memory. Use "
                 "method='auto' or 'asymptotic' (the streaming engine), or test "
-                "an in-memory sample (e.g. X.sample(frac=0.01).compute())."
+                "an in-memory sample (a few partitions or rows of X)."
             )
         if self.shrinkage is not None:
             raise ValueError(
@@ -893,9 +893,9 @@ class GaussianDriftDetector(BaseEstimator):
         )
         asym = _asymptotic_module()
         no_rows = (
-            "; without the rows in memory there is no permutation fallback: "
-            "test an in-memory sample (e.g. X.sample(frac=0.01).compute()) with "
-            "method='permutation', which is exact for any distribution."
+            " Without the rows in memory there is no permutation fallback: "
+            "compute an in-memory sample (a few partitions or rows of X) and "
+            "test it with method='permutation', exact for any distribution."
         )
         try:
             res = asym.asymptotic_test(ref, new)
@@ -903,7 +903,7 @@ class GaussianDriftDetector(BaseEstimator):
             if not evident:
                 raise ValueError(
                     f"the streaming test cannot answer: a moment barely varies in "
-                    f"one sample ({exc})" + no_rows
+                    f"one sample ({exc})." + no_rows
                 ) from None
             effect, eff_sd, scores = _dask_input.effect_from_sums(ref, new)
             feat_p = np.zeros(d)
@@ -916,10 +916,10 @@ class GaussianDriftDetector(BaseEstimator):
                 (*out, scores), "asymptotic", keep, d_all, notes, common
             )
         if not res.calibrated:
-            reason = res.reason.split(" Use method=")[0]
+            reason = res.reason.split(" Use method=")[0].rstrip(".")
             raise ValueError(
                 f"the streaming (asymptotic) test cannot be calibrated here: "
-                f"{reason}" + no_rows
+                f"{reason}." + no_rows
             )
         weights = None
         if self.statistic == "combined":
