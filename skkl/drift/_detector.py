@@ -559,6 +559,22 @@ class GaussianDriftDetector(BaseEstimator):
         Returns
         -------
         result : DriftResult
+
+        Examples
+        --------
+        A reference on a dask array: kept as moment sums, never gathered.
+
+        >>> import numpy as np
+        >>> da = __import__("pytest").importorskip("dask.array", exc_type=ImportError)
+        >>> from skkl import GaussianDriftDetector
+        >>> rng = np.random.default_rng(0)
+        >>> ref = da.from_array(rng.normal(size=(20000, 2)), chunks=(5000, 2))
+        >>> det = GaussianDriftDetector().fit(ref)
+        >>> det.reference_ is None
+        True
+        >>> res = det.test(rng.normal(loc=[0.1, 0], size=(20000, 2)))
+        >>> res.method, res.is_drift, int(np.argmin(res.feature_p_values))
+        ('asymptotic', True, 0)
         """
         check_is_fitted(self, "n_ref_")
         if is_dask_collection(X) or self.reference_ is None:
