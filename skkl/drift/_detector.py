@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
@@ -41,7 +41,9 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from .._dask import is_dask_collection, validate_features
 from .._moments import group_moments, ledoit_wolf_coefficient, oas_coefficient
+from . import _dask_input
 from ._combine import (
     centred_effect,
     combine_p_values,
@@ -360,8 +362,9 @@ class GaussianDriftDetector(BaseEstimator):
         Defined when the reference has string column names.
     n_ref_ : int
         Number of reference samples.
-    reference_ : ndarray of shape (``n_ref_``, ``n_features_in_``)
-        Reference data.
+    reference_ : ndarray of shape (``n_ref_``, ``n_features_in_``) or None
+        Reference data; None when fitted on a dask collection (the detector
+        then keeps the reference's moment sums, see ``fit``).
 
     Examples
     --------
@@ -450,7 +453,13 @@ class GaussianDriftDetector(BaseEstimator):
         Parameters
         ----------
         X_ref : array-like of shape (n_samples, n_features)
-            Reference data, without NaN.
+            Reference data, without NaN; or a dask array or DataFrame
+            (``sample_weight`` then partitioned like it), reduced
+            blockwise on the workers to per-feature summaries and the
+            streaming engine's moment sums (two passes), which are kept
+            instead of the rows: ``method`` must then be 'auto' or
+            'asymptotic' and ``test`` runs the asymptotic engine (see the
+            user guide, "Data on a dask cluster").
         y : None
             Ignored.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -462,6 +471,8 @@ class GaussianDriftDetector(BaseEstimator):
         self : GaussianDriftDetector
         """
         self._check_params()
+        if is_dask_collection(X_ref) or is_dask_collection(sample_weight):
+            return self._fit_sums(X_ref, sample_weight)
         X = validate_data(self, X_ref, dtype=np.float64, ensure_min_samples=2)
         self.reference_ = X
         self._ref_w = self._weights(X, sample_weight)
@@ -496,6 +507,20 @@ class GaussianDriftDetector(BaseEstimator):
         -------
         self : GaussianDriftDetector
         """
+        if is_dask_collection(X_ref) or is_dask_collection(sample_weight):
+            raise TypeError(
+                "partial_fit does not take a dask collection: the streaming "
+                "engine centres and scales the reference by its own mean and "
+                "spread, so it needs the whole reference at once. Concatenate "
+                "the batches (dask.dataframe.concat, dask.array.concatenate) and "
+                "call fit once."
+            )
+        if getattr(self, "reference_", False) is None:
+            raise ValueError(
+                "this detector was fitted on a dask collection and keeps moment "
+                "sums, not rows, so rows cannot be added; fit it again on the "
+                "concatenated reference."
+            )
         if not hasattr(self, "n_ref_"):
             self._validate_params()
             self._check_params()
@@ -520,14 +545,40 @@ class GaussianDriftDetector(BaseEstimator):
     def test(self, X) -> DriftResult:
         """Test whether ``X`` comes from the reference distribution.
 
+        A dask ``X``, or any ``X`` after a fit on a dask collection, is tested
+        by the asymptotic engine from blockwise moment sums (``X`` is never
+        gathered); its effect is the plug-in symmetric KL minus its
+        delta-method bias, and a test that cannot be calibrated raises a
+        ValueError (no permutation fallback without the rows).
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            In memory, or a dask array or DataFrame.
 
         Returns
         -------
         result : DriftResult
+
+        Examples
+        --------
+        A reference on a dask array: kept as moment sums, never gathered.
+
+        >>> import numpy as np
+        >>> da = __import__("pytest").importorskip("dask.array", exc_type=ImportError)
+        >>> from skkl import GaussianDriftDetector
+        >>> rng = np.random.default_rng(0)
+        >>> ref = da.from_array(rng.normal(size=(20000, 2)), chunks=(5000, 2))
+        >>> det = GaussianDriftDetector().fit(ref)
+        >>> det.reference_ is None
+        True
+        >>> res = det.test(rng.normal(loc=[0.1, 0], size=(20000, 2)))
+        >>> res.method, res.is_drift, int(np.argmin(res.feature_p_values))
+        ('asymptotic', True, 0)
         """
+        check_is_fitted(self, "n_ref_")
+        if is_dask_collection(X) or self.reference_ is None:
+            return self._test_sums(X)
         X = self._validate_new(X)
         return self._run(self.reference_, self._ref_w, X, self.random_state)
 
@@ -585,23 +636,7 @@ class GaussianDriftDetector(BaseEstimator):
         if window is not None:
             common.update(start=window[0], stop=window[1])
         if keep.size == 0:
-            notes.append(
-                "every feature is constant with the same value in both samples: "
-                "no evidence of drift."
-            )
-            return DriftResult(
-                statistic=0.0,
-                p_value=1.0,
-                is_drift=False,
-                threshold=np.inf,
-                effect=0.0,
-                effect_null_sd=0.0,
-                feature_scores=np.zeros(d_all),
-                feature_p_values=np.ones(d_all),
-                method="none",
-                notes=tuple(notes),
-                **common,
-            )
+            return self._all_constant(d_all, notes, common)
         Xr, Xn = X_ref[:, keep], X_new
         Xn = Xn[:, keep]
         d = keep.size
@@ -628,6 +663,30 @@ class GaussianDriftDetector(BaseEstimator):
                 notes.append(msg)
         if engine != "asymptotic":
             out = self._permutation(engine, Xr, w_ref, Xn, seed, effect)
+        return self._result(out, engine, keep, d_all, notes, common)
+
+    @staticmethod
+    def _all_constant(d_all, notes, common) -> DriftResult:
+        notes.append(
+            "every feature is constant with the same value in both samples: "
+            "no evidence of drift."
+        )
+        return DriftResult(
+            statistic=0.0,
+            p_value=1.0,
+            is_drift=False,
+            threshold=np.inf,
+            effect=0.0,
+            effect_null_sd=0.0,
+            feature_scores=np.zeros(d_all),
+            feature_p_values=np.ones(d_all),
+            method="none",
+            notes=tuple(notes),
+            **common,
+        )
+
+    def _result(self, out, engine, keep, d_all, notes, common) -> DriftResult:
+        """The DriftResult of an engine's output on the features ``keep``."""
         stat, p, threshold, null, feat_p, effect, eff_sd, scores = out
         full_scores = np.zeros(d_all)
         full_scores[keep] = scores
@@ -684,6 +743,11 @@ class GaussianDriftDetector(BaseEstimator):
         """Name features whose mean shift is beyond float64 moment sums."""
         mr, sr = _weighted_centre_scale(Xr, w)
         mn, sn = _weighted_centre_scale(Xn, np.ones(Xn.shape[0]))
+        return self._resolution_message(mr, sr, mn, sn, keep, names)
+
+    @staticmethod
+    def _resolution_message(mr, sr, mn, sn, keep, names):
+        """Notes naming features whose means differ beyond float64 moment sums."""
         within = np.maximum(sr, sn)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.abs(mr - mn) / within
@@ -721,6 +785,167 @@ class GaussianDriftDetector(BaseEstimator):
                     f"for a permutation p-value below alpha={self.alpha:g}; use "
                     "more rows."
                 )
+
+    # -- the streaming test on moment sums (dask input) ---------------------------
+
+    def _check_streaming(self, what):
+        if self.method not in ("auto", "asymptotic"):
+            raise ValueError(
+                f"method={self.method!r} cannot run on {what}: the permutation "
+                "engines ('permutation', 'gram') need the rows in memory. Use "
+                "method='auto' or 'asymptotic' (the streaming engine), or test "
+                "an in-memory sample (a few partitions or rows of X)."
+            )
+        if self.shrinkage is not None:
+            raise ValueError(
+                f"shrinkage is not used by the streaming (asymptotic) engine that "
+                f"runs on {what}; leave shrinkage=None."
+            )
+
+    def _fit_sums(self, X, sample_weight):
+        """Fit on a dask collection: two blockwise passes, sums kept, no rows."""
+        self._check_streaming("a dask collection")
+        X = validate_features(self, X, reset=True)
+        stats = _dask_input.feature_stats(X, sample_weight)
+        if stats.count < 2:
+            raise ValueError(
+                f"X_ref has {stats.count} row(s) with positive weight; a drift "
+                "test needs at least 2 rows in each sample."
+            )
+        self._ref_summary = self._summary(X, sample_weight, stats)
+        self.reference_ = None
+        self._ref_w = None
+        self.n_ref_ = int(stats.rows)
+        return self
+
+    def _summary(self, X, sample_weight, stats):
+        """``(stats, sums, covariance_type)`` of a reference (mean weight 1)."""
+        scale = np.where(stats.sd > 0, stats.sd, 1.0)
+        sums = _dask_input.moment_sums(
+            X,
+            sample_weight,
+            covariance_type=self.covariance_type,
+            shift=stats.mean,
+            scale=scale,
+        )
+        # As in memory: the reference's weights are rescaled to mean 1.
+        c = stats.rows / stats.n
+        stats = replace(stats, n=stats.n * c, m2=stats.m2 * c)
+        sums = replace(
+            sums, n=sums.n * c, scatter=sums.scatter * c, m3=sums.m3 * c, m4=sums.m4 * c
+        )
+        return stats, sums, self.covariance_type
+
+    def _test_sums(self, X) -> DriftResult:
+        """The asymptotic test from blockwise moment sums (X never gathered)."""
+        self._validate_params()
+        self._check_params()
+        self._check_streaming("a dask collection")
+        if is_dask_collection(X):
+            X = validate_features(self, X, reset=False)
+        else:
+            X = validate_data(self, X, dtype=np.float64, reset=False)
+        if self.reference_ is None:
+            ref_stats, ref_sums, ctype = self._ref_summary
+            if ctype != self.covariance_type:
+                raise ValueError(
+                    f"the detector was fitted with covariance_type={ctype!r}; "
+                    "its moment sums cannot be tested with "
+                    f"covariance_type={self.covariance_type!r}: fit it again."
+                )
+        else:
+            ref_stats = _dask_input.feature_stats(self.reference_, self._ref_w)
+            ref_stats, ref_sums, _ = self._summary(
+                self.reference_, self._ref_w, ref_stats
+            )
+        new_stats = _dask_input.feature_stats(X)
+        names = self._names()
+        d_all = self.n_features_in_
+        n1, n2 = int(ref_stats.rows), int(new_stats.rows)
+        if new_stats.rows < 2:
+            raise ValueError(
+                f"X has {n2} row(s); a drift test needs at least 2 rows in each sample."
+            )
+        keep, notes, n_changed = self._constant_features(
+            np.vstack([ref_stats.lo, ref_stats.hi]),
+            np.vstack([new_stats.lo, new_stats.hi]),
+            names,
+        )
+        dropped = tuple(int(j) for j in np.setdiff1d(np.arange(d_all), keep))
+        common = dict(
+            n_ref=n1,
+            n=n2,
+            alpha=self.alpha,
+            statistic_name=self.statistic,
+            feature_names=names,
+            dropped_features=dropped,
+        )
+        if keep.size == 0:
+            return self._all_constant(d_all, notes, common)
+        d = keep.size
+        centre, sd = ref_stats.mean[keep], ref_stats.sd[keep]
+        beyond = self._resolution_message(
+            centre, sd, new_stats.mean[keep], new_stats.sd[keep], keep, names
+        )
+        notes += beyond
+        evident = bool(beyond) or n_changed > 0
+        self._check_rows(n1, n2, d, "X")
+        # The reference's centre and scale (as in memory); a feature constant
+        # in the reference is scaled by the new sample's spread: its stored
+        # sums (unit scale) are rescaled exactly.
+        scale = sd
+        ref = _dask_input.subset_sums(ref_sums, keep)
+        if np.any(sd == 0):
+            scale = np.where(sd > 0, sd, new_stats.sd[keep])
+            scale = np.where(scale > 0, scale, 1.0)
+            ref = _dask_input.rescale_sums(ref, np.where(sd > 0, 1.0, 1.0 / scale))
+        new = _dask_input.moment_sums(
+            X,
+            None,
+            covariance_type=self.covariance_type,
+            shift=centre,
+            scale=scale,
+            columns=keep,
+        )
+        asym = _asymptotic_module()
+        no_rows = (
+            " Without the rows in memory there is no permutation fallback: "
+            "compute an in-memory sample (a few partitions or rows of X) and "
+            "test it with method='permutation', exact for any distribution."
+        )
+        try:
+            res = asym.asymptotic_test(ref, new)
+        except asym.DriftBeyondResolution as exc:
+            if not evident:
+                raise ValueError(
+                    f"the streaming test cannot answer: a moment barely varies in "
+                    f"one sample ({exc})." + no_rows
+                ) from None
+            effect, eff_sd, scores = _dask_input.effect_from_sums(ref, new)
+            feat_p = np.zeros(d)
+            if exc.feature is not None:
+                feat_p = np.ones(d)
+                feat_p[exc.feature] = 0.0
+            out = (np.inf, 0.0, -np.log(self.alpha), None, feat_p, effect, eff_sd)
+            notes.append(str(exc))
+            return self._result(
+                (*out, scores), "asymptotic", keep, d_all, notes, common
+            )
+        if not res.calibrated:
+            reason = res.reason.split(" Use method=")[0].rstrip(".")
+            raise ValueError(
+                f"the streaming (asymptotic) test cannot be calibrated here: "
+                f"{reason}." + no_rows
+            )
+        weights = None
+        if self.statistic == "combined":
+            weights = dict(zip(res.part_names, res.weights, strict=True))
+        stat, p, threshold = combine_p_values(
+            res.part_names, res.p_values, self.statistic, self.alpha, weights
+        )
+        effect, eff_sd, scores = _dask_input.effect_from_sums(ref, new)
+        out = (stat, p, threshold, None, res.feature_p_values, effect, eff_sd, scores)
+        return self._result(out, "asymptotic", keep, d_all, notes, common)
 
     # -- engine selection ------------------------------------------------------
 
@@ -1001,6 +1226,13 @@ class GaussianDriftDetector(BaseEstimator):
             its ``start`` and ``stop``; ``to_frame()`` gives a pandas
             DataFrame.
         """
+        check_is_fitted(self, "n_ref_")
+        if self.reference_ is None or is_dask_collection(X_stream):
+            raise ValueError(
+                "scan needs the reference and the stream in memory; this "
+                "detector was fitted on a dask collection or X_stream is one. "
+                "Test each window with test(), or fit on an in-memory reference."
+            )
         X = self._validate_new(X_stream, "X_stream")
         n = X.shape[0]
         if not isinstance(window, numbers.Integral) or not 2 <= window <= n:
