@@ -61,7 +61,8 @@ def tolerance(Z, n1, w=None):
 
     Each U-statistic is a combination of sums ``q``, ``r``, ``S`` of at most
     ``N^2`` terms ``w_i w_j P_ij`` (``|P_ij| <= m``), each accumulated as
-    length-N dot products (error <= N eps per term), then divided by
+    two length-N dot products in sequence (``U P0``, then the row-wise product
+    with ``U``: error <= 2 N eps per term), then divided by
     denominators of order ``n_g^2 w_min^2``; four such sums enter. The trace
     part is the square of a difference of two weighted means of ``||z||^2``.
     """
@@ -79,8 +80,8 @@ def tolerance(Z, n1, w=None):
     err_t = 4 * N * EPS * m * (w.max() / w.min())
     return np.array(
         [
-            16 * N * EPS * ratio * m,
-            16 * N * EPS * ratio * m * m,
+            32 * N * EPS * ratio * m,
+            32 * N * EPS * ratio * m * m,
             2 * t * err_t + err_t**2,
         ]
     )
