@@ -399,18 +399,7 @@ def block_group_moments(
                 f"classes_={classes.tolist()}; pass every label in `classes` on "
                 "the first call to partial_fit."
             )
-    if wb is not None:
-        wb = np.asarray(wb, dtype=np.float64).ravel()
-        if len(wb) != n:
-            raise ValueError(
-                f"sample_weight and X have different lengths in one block "
-                f"({len(wb)} and {n}); partition sample_weight like X."
-            )
-        if not np.all(np.isfinite(wb)) or np.any(wb < 0):
-            raise ValueError(
-                "sample_weight must be finite and non-negative; found a negative, "
-                "nan or inf weight."
-            )
+    wb = check_block_weights(wb, n)
     # Workers run blocks side by side: threads inside BLAS would only contend.
     with blas_single_thread():
         return _group_moments(
@@ -460,3 +449,24 @@ def map_row_blocks(func, X, *args, n_out: int | None, dtype=np.float64):
         chunks=(X.chunks[0], (n_out,)),
         meta=np.empty((0, 0), dtype=dtype),
     )
+
+
+def check_block_weights(wb, n_rows: int):
+    """One block's ``sample_weight`` as float64, checked against its rows.
+
+    ``None`` passes through (unit weights).
+    """
+    if wb is None:
+        return None
+    wb = np.asarray(wb, dtype=np.float64).ravel()
+    if wb.shape != (n_rows,):
+        raise ValueError(
+            f"sample_weight and X have different lengths in one block "
+            f"({wb.size} and {n_rows}); partition sample_weight like X."
+        )
+    if not np.all(np.isfinite(wb)) or np.any(wb < 0):
+        raise ValueError(
+            "sample_weight must be finite and non-negative; found a negative, "
+            "nan or inf weight."
+        )
+    return wb

@@ -32,14 +32,6 @@ def _produce(block):
     return block
 
 
-@pytest.fixture(scope="module")
-def client():
-    with distributed.Client(
-        processes=False, n_workers=2, threads_per_worker=1, dashboard_address=":0"
-    ) as c:
-        yield c
-
-
 def _data(n=900, d=4, K=3, seed=0):
     rng = np.random.default_rng(seed)
     y = rng.integers(0, K, size=n)

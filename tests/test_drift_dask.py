@@ -19,14 +19,6 @@ RTOL = 1e-10
 N, D, CHUNK = 20000, 5, 2500
 
 
-@pytest.fixture(scope="module")
-def client():
-    with distributed.Client(
-        processes=False, n_workers=2, threads_per_worker=1, dashboard_address=":0"
-    ) as c:
-        yield c
-
-
 def _samples(shift=0.0, seed=0, n=N, d=D):
     rng = np.random.default_rng(seed)
     A = rng.normal(size=(d, d))

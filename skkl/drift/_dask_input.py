@@ -24,6 +24,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .._dask import check_block_weights
+
 __all__ = [
     "FeatureStats",
     "block_feature_stats",
@@ -90,19 +92,7 @@ def _check_block(Xb, wb, n_features):
         raise ValueError(
             f"a block of X has {Xb.shape[1]} features, expected {n_features}."
         )
-    if wb is not None:
-        wb = np.asarray(wb, dtype=np.float64).ravel()
-        if wb.shape != (Xb.shape[0],):
-            raise ValueError(
-                f"sample_weight and X have different lengths in one block "
-                f"({wb.size} and {Xb.shape[0]}); partition sample_weight like X."
-            )
-        if not np.all(np.isfinite(wb)) or np.any(wb < 0):
-            raise ValueError(
-                "sample_weight must be finite and non-negative; found a negative, "
-                "nan or inf weight."
-            )
-    return Xb, wb
+    return Xb, check_block_weights(wb, Xb.shape[0])
 
 
 def block_feature_stats(Xb, wb=None, *, n_features: int) -> FeatureStats:
