@@ -756,3 +756,14 @@ def test_asymptotic_on_a_pixel_constant_in_one_half_falls_back_not_drift():
     with pytest.warns(UserWarning, match="cannot be calibrated"):
         res = det.test(Y)
     assert res.method in ("permutation", "gram") and res.p_value > 0
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e-200])
+def test_extreme_scales_give_the_unit_scale_answer(scale):
+    # The permutation test is invariant to a common scale; squaring the
+    # feature spreads must not overflow (or underflow) on the way.
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(300, 4)), rng.normal(size=(300, 4))
+    ref = GaussianDriftDetector(random_state=0).fit(X).test(Y)
+    res = GaussianDriftDetector(random_state=0).fit(X * scale).test(Y * scale)
+    assert res.p_value == ref.p_value and res.is_drift == ref.is_drift

@@ -862,7 +862,8 @@ def _calibration(ref, new, keep):
                 else (f"the product of features {a} and {b}")
             )
         return False, (
-            f"heavy tails: {what} has kurtosis {k_max:.3g}, so its variance is "
+            f"high kurtosis: {what} has kurtosis {k_max:.3g} (15 for the square "
+            f"of a Gaussian feature, more for heavy tails), so its variance is "
             f"driven by a few rows; the asymptotic p-value needs at least "
             f"{CALIBRATION_MAX_KURTOSIS_RATIO:g} * kurtosis = "
             f"{CALIBRATION_MAX_KURTOSIS_RATIO * k_max:.0f} samples per sample, "

@@ -1010,7 +1010,10 @@ class GaussianDriftDetector(BaseEstimator):
         Zf = (X - centre) / np.where(sd > 0, sd, 1.0)
         # A scalar scale for the moments: the moment statistics (and shrinkage
         # towards mu I) are unchanged by it; it only keeps the sums well scaled.
-        Z = (X - centre) / max(float(np.sqrt(np.mean(sd * sd))), 1e-300)
+        # Scaled by the largest sd first, so squaring cannot overflow.
+        sd_max = float(sd.max())
+        rms = sd_max * float(np.sqrt(np.mean(np.square(sd / sd_max)))) if sd_max else 0
+        Z = (X - centre) / max(rms, 1e-300)
         spec = MomentSpec(Xr.shape[1], self.covariance_type)
         shrink = self._shrinkage(Z, w, wr.sum(), float(n2))
         if engine == "gram":
