@@ -16,15 +16,23 @@ except ImportError:  # scikit-learn 1.9 keeps it in a private module
     from sklearn.utils._chunking import get_chunk_n_rows
 
 __all__ = [
+    "INLINE_FLOPS",
     "SINGLE_THREAD_FLOPS",
     "blas_single_thread",
     "blas_thread_count",
     "blas_threads_for",
     "get_chunk_n_rows",
+    "runs_inline",
 ]
 
 # Products below this many flops run on one BLAS thread.
 SINGLE_THREAD_FLOPS = 2**26
+# Below this much arithmetic a call runs inline on the calling thread, with no
+# joblib dispatch, thread pool or threadpool-limit context: entering any of
+# them costs from tens of microseconds to milliseconds, more than the work
+# (2**21 flops is a fraction of a millisecond on one core), and OpenBLAS does
+# not start threads for products this small anyway.
+INLINE_FLOPS = 2**21
 
 _CONTROLLER: Any = None
 
@@ -56,11 +64,23 @@ def blas_thread_count() -> int:
     return max(1, min(counts, default=1))
 
 
+def runs_inline(flops: float) -> bool:
+    """Whether work of ``flops`` is too small for any parallel machinery.
+
+    The one rule every engine follows: below ``INLINE_FLOPS``, no joblib
+    ``Parallel``, no thread pool and no ``threadpool_limits`` context.
+    """
+    return flops < INLINE_FLOPS
+
+
 def blas_threads_for(flops: float) -> contextlib.AbstractContextManager:
     """One BLAS thread for a product of fewer than ``SINGLE_THREAD_FLOPS`` flops.
 
-    Larger products keep the caller's BLAS threading (a null context).
+    Larger products keep the caller's BLAS threading, and tiny ones (see
+    :func:`runs_inline`) skip the limit context: both get a null context.
     """
+    if runs_inline(flops):
+        return contextlib.nullcontext()
     if flops < SINGLE_THREAD_FLOPS:
         return blas_single_thread()
     return contextlib.nullcontext()
