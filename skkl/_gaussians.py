@@ -1,4 +1,12 @@
-"""``Gaussians``: a validated batch of K Gaussians in d dimensions."""
+"""``Gaussians``: a validated batch of K Gaussians in d dimensions.
+
+Validation runs at memory speed: the covariances are read once, a block of
+matrices at a time, and while a block is in cache it is checked for finite
+entries, positive variances and symmetry, and factored (the Cholesky
+factorisation that every divergence needs anyway is also the
+positive-definiteness test). Input that is already float64 and C-contiguous
+is not copied.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +14,33 @@ import numbers
 
 import numpy as np
 
+from ._errors import InputError, Setting
 from ._linalg import (
-    cholesky,
+    cholesky_or_nan,
     diagonal_factor,
+    failed_factors,
     logdet_from_cholesky,
     logdet_from_variances,
     psd_factor,
 )
 from ._moments import covariances_from_moments, group_moments
+from ._validation import as_float_array, check_count, check_finite, check_real
 
 __all__ = ["COVARIANCE_TYPES", "Gaussians", "n_features_from_packed", "packed_size"]
 
 COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
 
-# Relative asymmetry tolerated in a covariance, against sqrt(S_ii * S_jj).
+# Relative asymmetry tolerated in a covariance, against sqrt(S_ii * S_jj):
+# far above the rounding of a covariance computed in float64 (about d eps),
+# far below any asymmetry that is a mistake.
 _SYMMETRY_RTOL = 1e-8
+# Covariances are validated and factored this many bytes of (d, d) matrices
+# at a time: a block stays in the per-core cache through all its passes.
+_BLOCK_BYTES = 2**18
+# The ridge suggested for degenerate data.
+_RIDGE = Setting("reg_covar", 1e-6)
+# Smallest positive normal float64: a variance below it has lost its digits.
+_TINY = np.finfo(np.float64).tiny
 
 
 def check_covariance_type(covariance_type: str) -> str:
@@ -32,88 +52,20 @@ def check_covariance_type(covariance_type: str) -> str:
     return covariance_type
 
 
-def check_real(
-    value, name: str, *, low: float = 0.0, strict: bool = False, hint: str = ""
-) -> float:
-    """``value`` as a float if it is a finite real number >= ``low`` (> if strict).
+def _as_finite_float(x, name: str, *, copy: bool = False) -> np.ndarray:
+    """float64 C-contiguous array of ``x``, non-empty and all finite.
 
-    The one scalar check of the package: bools, strings, NaN and infinity
-    are rejected with a message that names the argument.
+    Not a copy when ``x`` already is such an array (and ``copy`` is False):
+    callers never write to it.
     """
-    ok = (
-        isinstance(value, numbers.Real)
-        and not isinstance(value, bool)
-        and np.isfinite(value)
-        and (value > low if strict else value >= low)
-    )
-    if not ok:
-        sign = ">" if strict else ">="
-        raise ValueError(
-            f"{name} must be a finite real number {sign} {low:g}{hint}, got {value!r}."
-        )
-    return float(value)
-
-
-def _check_count(value, name: str) -> int:
-    """``value`` as an int if it is an integer >= 1 (not a bool or a float)."""
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
-    return int(value)
-
-
-def as_float_array(x, name: str) -> np.ndarray:
-    """float64 copy of a real numeric array-like (never a view of ``x``).
-
-    Integers, booleans and float32 are computed in float64. Complex values
-    (their imaginary part would be dropped), strings (even numeric ones such
-    as '1.5': a column read as text is a bug upstream) and other non-numeric
-    objects raise a ``TypeError`` naming the argument.
-    """
-    try:
-        raw = np.asarray(x)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a numeric array-like: {exc}") from None
-    kind = raw.dtype.kind
-    if kind == "O":
-        bad = next(
-            (v for v in raw.reshape(-1) if not isinstance(v, numbers.Real)), None
-        )
-        if bad is not None:
-            kind = "c" if isinstance(bad, numbers.Complex) else "U"
-    if kind == "c":
-        raise TypeError(
-            f"{name} is complex; Gaussians here are real: pass the real part "
-            "explicitly (np.real) if the imaginary part is rounding noise."
-        )
-    if kind not in "biufO":
-        raise TypeError(
-            f"{name} must be a numeric array-like of real numbers, got dtype "
-            f"{raw.dtype} "
-            "(strings are not converted: parse them to numbers first, e.g. "
-            "np.asarray(x, dtype=float))."
-        )
-    try:
-        return np.array(raw, dtype=np.float64, copy=True)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a numeric array-like: {exc}") from None
-
-
-def _as_finite_float(x, name: str) -> np.ndarray:
-    """float64 copy of ``x`` (never a view of the caller's array), all finite."""
-    arr = as_float_array(x, name)
+    arr = as_float_array(x, name, copy=copy)
     if arr.size == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape}); pass at least one.")
-    if not np.all(np.isfinite(arr)):
-        bad = np.argwhere(~np.isfinite(arr))[0]
-        raise ValueError(
-            f"{name} contains NaN or infinity (first at index {tuple(bad.tolist())}); "
-            "remove or impute non-finite values."
-        )
-    return arr
+    return check_finite(arr, name)
 
 
 def validate_means(means, name: str = "means", min_ndim: int = 1) -> np.ndarray:
-    """Means as a finite float64 array of shape (..., d)."""
+    """Means as a finite float64 array of shape (..., d) (not copied if already so)."""
     m = _as_finite_float(means, name)
     if m.ndim < min_ndim:
         raise ValueError(
@@ -123,6 +75,92 @@ def validate_means(means, name: str = "means", min_ndim: int = 1) -> np.ndarray:
     return m
 
 
+def _blocks(n: int, item_bytes: int):
+    step = max(1, _BLOCK_BYTES // max(1, item_bytes))
+    return [(lo, min(lo + step, n)) for lo in range(0, n, step)]
+
+
+def _check_diagonal(diag: np.ndarray, name: str, allow_singular: bool, offset=0):
+    if np.any(diag < 0) or (not allow_singular and np.any(diag == 0)):
+        where = np.argwhere(diag <= 0)[0]
+        where[0] += offset
+        _raise_nonpositive(tuple(where.tolist()), name, "diagonal entry")
+
+
+def _symmetrised(blk: np.ndarray, name: str, offset: int, batch_shape):
+    """``blk`` with exact symmetry, or None if it already is exactly symmetric.
+
+    Raises if an asymmetry exceeds ``_SYMMETRY_RTOL`` of ``sqrt(S_ii S_jj)``
+    (square roots first: the product overflows beyond ~1e154).
+    """
+    T = np.swapaxes(blk, -1, -2)
+    if np.array_equal(blk, T):
+        return None
+    sd = np.sqrt(np.diagonal(blk, axis1=-2, axis2=-1))
+    asym = np.abs(blk - T) > _SYMMETRY_RTOL * (sd[:, :, None] * sd[:, None, :])
+    if np.any(asym):
+        where = np.argwhere(asym)[0]
+        idx = np.unravel_index(int(where[0]) + offset, batch_shape)
+        raise ValueError(
+            f"{name} is not symmetric (first at index "
+            f"{tuple(int(i) for i in (*idx, *where[1:]))}); pass (S + S.T) / 2 "
+            "if the asymmetry is rounding noise."
+        )
+    # Halves first: S + S' overflows for entries beyond ~9e307.
+    return 0.5 * blk + 0.5 * T
+
+
+def _raise_not_pd(k: int, name: str, batch_shape):
+    idx = np.unravel_index(k, batch_shape) if batch_shape else ()
+    where = f"[{', '.join(str(int(i)) for i in idx)}]" if idx else ""
+    raise InputError(
+        "{argument}" + where + " is not positive definite (its Cholesky "
+        "factorisation failed); add a small ridge to the diagonal (e.g. {fix}).",
+        argument=name,
+        fix=_RIDGE,
+    )
+
+
+def _owned(arr: np.ndarray, source) -> bool:
+    """Whether ``arr`` is new memory (a conversion), not the caller's ``source``."""
+    if isinstance(source, np.ndarray):
+        return not np.may_share_memory(arr, source)
+    return arr.base is None
+
+
+def _factor_full(S: np.ndarray, name: str, owned: bool):
+    """Validate and factor a float64 (..., d, d) stack in one blocked pass.
+
+    Each block is checked for finite entries, positive variances and
+    symmetry, and factored, while it is in cache. Returns the (exactly
+    symmetric) covariances, their Cholesky factors and log-determinants:
+    ``S`` itself when it is already exactly symmetric, else a symmetrised
+    copy (written in place when ``owned``).
+    """
+    batch_shape, d = S.shape[:-2], S.shape[-1]
+    flat = S.reshape(-1, d, d)
+    L = np.empty_like(flat)
+    out = flat if owned else None
+    for lo, hi in _blocks(flat.shape[0], 8 * d * d):
+        blk = flat[lo:hi]
+        with np.errstate(over="ignore", invalid="ignore"):
+            finite = np.isfinite(np.add.reduce(blk, axis=None))
+        if not finite:
+            check_finite(flat, name)  # locates the first bad entry (or passes)
+        _check_diagonal(np.diagonal(blk, axis1=-2, axis2=-1), name, False, lo)
+        sym = _symmetrised(blk, name, lo, batch_shape)
+        if sym is not None:
+            if out is None:
+                out = flat.copy()
+            out[lo:hi] = blk = sym
+        L[lo:hi] = cholesky_or_nan(blk)
+        failed = failed_factors(L[lo:hi])
+        if failed.any():
+            _raise_not_pd(lo + int(np.argmax(failed)), name, batch_shape)
+    cov = S if out is None else out.reshape(S.shape)
+    return cov, L.reshape(S.shape), logdet_from_cholesky(L).reshape(batch_shape)
+
+
 def validate_covariances(
     covariances,
     covariance_type: str,
@@ -130,50 +168,42 @@ def validate_covariances(
     name: str,
     *,
     allow_singular: bool = False,
+    owned: bool | None = None,
 ):
     """Validate covariances of one type and factor them.
 
     With ``allow_singular``, positive semi-definite covariances are accepted
     (see :func:`skkl._linalg.psd_factor`); their log-determinant is -inf.
+    ``owned`` says that ``covariances`` is a float64 array of the caller's
+    own making that may be symmetrised in place (None: decided here).
 
     Returns
     -------
     cov : ndarray
-        Symmetrised float64 copy, same shape as the input.
+        Exactly symmetric float64 covariances, same shape as the input: the
+        input itself when it already is a float64 C-contiguous exactly
+        symmetric array (never written to), else a new array.
     factor : ndarray
         'full'/'tied': lower Cholesky factors (..., d, d); 'diag': standard
         deviations (..., d); 'spherical': standard deviations (...,).
     logdet : ndarray
         Log-determinant of each covariance (batch shape).
     """
-    S = _as_finite_float(covariances, name)
+    S = as_float_array(covariances, name, copy=False)
+    if S.size == 0:
+        raise ValueError(f"{name} is empty (shape {S.shape}); pass at least one.")
     if covariance_type in ("full", "tied"):
         if S.ndim < 2 or S.shape[-2:] != (d, d):
             raise ValueError(
                 f"{name} must have shape (..., {d}, {d}) for covariance_type="
                 f"{covariance_type!r} and {d} features, got {S.shape}."
             )
-        ST = np.swapaxes(S, -1, -2)
-        diag = np.diagonal(S, axis1=-2, axis2=-1)
-        if np.any(diag < 0) or (not allow_singular and np.any(diag == 0)):
-            _raise_nonpositive(diag, name, "diagonal entry")
-        sd = np.sqrt(diag)  # sqrt first: S_ii * S_jj overflows beyond ~1e154
-        scale = sd[..., :, None] * sd[..., None, :]
-        asym = np.abs(S - ST) > _SYMMETRY_RTOL * scale
-        if np.any(asym):
-            where = np.argwhere(asym)[0]
-            raise ValueError(
-                f"{name} is not symmetric (first at index {tuple(where.tolist())}); "
-                "pass (S + S.T) / 2 if the asymmetry is rounding noise."
-            )
-        S = 0.5 * (S + ST)
-        if allow_singular:
-            L, singular = psd_factor(S, name=name)
-            with np.errstate(divide="ignore"):
-                logdet = np.where(singular, -np.inf, logdet_from_cholesky(L))
-            return S, L, logdet
-        L = cholesky(S, name=name)
-        return S, L, logdet_from_cholesky(L)
+        if not allow_singular:
+            if owned is None:
+                owned = _owned(S, covariances)
+            return _factor_full(S, name, owned)
+        return _factor_singular(check_finite(S, name), name)
+    check_finite(S, name)
     if covariance_type == "diag":
         if S.ndim < 1 or S.shape[-1] != d:
             raise ValueError(
@@ -181,18 +211,35 @@ def validate_covariances(
                 f"covariance_type='diag', got {S.shape}."
             )
     if np.any(S < 0) or (not allow_singular and np.any(S == 0)):
-        _raise_nonpositive(S, name, "variance")
+        _raise_nonpositive(tuple(np.argwhere(S <= 0)[0].tolist()), name, "variance")
     std = np.sqrt(S)
     with np.errstate(divide="ignore"):
         logdet = logdet_from_variances(S, None if covariance_type == "diag" else d)
     return S, std, logdet
 
 
-def _raise_nonpositive(values: np.ndarray, name: str, what: str):
-    where = tuple(np.argwhere(values <= 0)[0].tolist())
-    raise ValueError(
-        f"{name} has a non-positive {what} at index {where}; variances must be "
-        "> 0 (add a small ridge such as reg_covar=1e-6 for degenerate data)."
+def _factor_singular(S: np.ndarray, name: str):
+    """``validate_covariances`` with ``allow_singular``: PSD factors, -inf logdet."""
+    batch_shape, d = S.shape[:-2], S.shape[-1]
+    flat = S.reshape(-1, d, d)
+    _check_diagonal(np.diagonal(flat, axis1=-2, axis2=-1), name, True)
+    sym = _symmetrised(flat, name, 0, batch_shape)
+    if sym is not None:
+        S = sym.reshape(S.shape)
+    L, singular = psd_factor(S, name=name)
+    with np.errstate(divide="ignore"):
+        logdet = np.where(singular, -np.inf, logdet_from_cholesky(L))
+    return S, L, logdet
+
+
+def _raise_nonpositive(where: tuple, name: str, what: str):
+    raise InputError(
+        "{argument} has a non-positive {what} at index {where}; variances must "
+        "be > 0 (add a small ridge such as {fix} for degenerate data).",
+        argument=name,
+        what=what,
+        where=where,
+        fix=_RIDGE,
     )
 
 
@@ -202,6 +249,19 @@ def _raise_overflow(cov: np.ndarray, name: str):
         f"{name}[{row}] describes a covariance beyond float64 (its entries "
         "overflow to inf: factor entries above ~1e154); rescale the data "
         "(e.g. StandardScaler) before fitting the Gaussians."
+    )
+
+
+def _check_no_underflow(var: np.ndarray, name: str):
+    """ValueError if a variance (K, d) fell below float64's normal range."""
+    if np.all(var >= _TINY):
+        return
+    row = int(np.argwhere(~(var >= _TINY))[0][0])
+    raise ValueError(
+        f"{name}[{row}] describes a covariance below float64's range (a "
+        "variance underflows: factor entries below ~1e-154 square to less "
+        "than 2.2e-308); rescale the data (e.g. StandardScaler) before "
+        "fitting the Gaussians."
     )
 
 
@@ -227,7 +287,7 @@ def packed_size(n_features: int, covariance_type: str) -> int:
     >>> packed_size(3, "full"), packed_size(3, "diag"), packed_size(3, "spherical")
     (9, 6, 4)
     """
-    d = _check_count(n_features, "n_features")
+    d = check_count(n_features, "n_features")
     cov_type = check_covariance_type(covariance_type)
     if cov_type in ("full", "tied"):
         return d + d * (d + 1) // 2
@@ -255,7 +315,7 @@ def n_features_from_packed(n_columns: int, covariance_type: str) -> int:
     >>> n_features_from_packed(9, "full")
     3
     """
-    n = _check_count(n_columns, "n_columns")
+    n = check_count(n_columns, "n_columns")
     cov_type = check_covariance_type(covariance_type)
     if cov_type in ("full", "tied"):
         d = int(round((-3 + np.sqrt(9 + 8 * n)) / 2))
@@ -280,8 +340,14 @@ class Gaussians:
     (K, d) and ``covariances`` is (K, d, d) for 'full', (K, d) variances for
     'diag', (K,) variances for 'spherical' and one (d, d) matrix shared by all
     K for 'tied'. A single Gaussian is K=1 (a 1-D mean is accepted). Inputs
-    are copied to float64 and never modified; Cholesky factors and
-    log-determinants are computed once, at construction.
+    are never modified; other dtypes are converted to float64. Cholesky
+    factors and log-determinants are computed once, at construction, in the
+    same pass over the covariances as their validation.
+
+    Input that is already float64 and C-contiguous (and, for covariances,
+    exactly symmetric) is not copied: the attributes are read-only views of
+    it, as scikit-learn estimators keep references to their training data.
+    Do not modify such arrays afterwards (pass a copy if you must).
 
     Parameters
     ----------
@@ -302,7 +368,7 @@ class Gaussians:
     ----------
     means : ndarray of shape (K, d)
     covariances : ndarray
-        Symmetrised float64 copy of the covariances.
+        The covariances as float64, exactly symmetric (read-only).
     covariance_type : str
     cholesky : ndarray
         Lower Cholesky factors (K, d, d) for 'full', the shared (d, d) factor
@@ -349,7 +415,8 @@ class Gaussians:
         if m.ndim != 2:
             raise ValueError(f"means must have shape (K, d) or (d,), got {m.shape}.")
         K, d = m.shape
-        S = as_float_array(covariances, "covariances")
+        S = as_float_array(covariances, "covariances", copy=False)
+        owned = _owned(S, covariances)
         # A single Gaussian may drop the leading K=1 axis, as in kl_mvn.
         single_ndim = {"full": 2, "diag": 1, "spherical": 0, "tied": 2}[cov_type]
         if K == 1 and cov_type != "tied" and S.ndim == single_ndim:
@@ -366,11 +433,18 @@ class Gaussians:
                 f"{cov_type!r} with means of shape {m.shape}, got {S.shape}."
             )
         S, factor, logdet = validate_covariances(
-            S, cov_type, d, "covariances", allow_singular=bool(allow_singular)
+            S,
+            cov_type,
+            d,
+            "covariances",
+            allow_singular=bool(allow_singular),
+            owned=owned,
         )
         self._set(m, S, cov_type, factor, logdet)
 
     def _set(self, m, S, cov_type, factor, logdet):
+        # Read-only views: the caller's own arrays keep their flags.
+        m, S, factor = (arr.view() for arr in (m, S, factor))
         for arr in (m, S, factor):
             arr.setflags(write=False)
         logdet = np.broadcast_to(logdet, (m.shape[0],)).copy()
@@ -584,10 +658,10 @@ class Gaussians:
             raise ValueError(f"X must be 2-D (n_samples, n_features), got {X.shape}.")
         n, d = X.shape
         reg_covar = check_real(reg_covar, "reg_covar")
-        try:
-            w = np.ones(n) if sample_weight is None else np.array(sample_weight, float)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"sample_weight must be numeric: {exc}") from None
+        if sample_weight is None:
+            w = np.ones(n)
+        else:
+            w = as_float_array(sample_weight, "sample_weight", copy=False)
         if w.shape != (n,) or np.any(w < 0) or not np.all(np.isfinite(w)):
             raise ValueError(
                 f"sample_weight must be {n} finite non-negative numbers, "
@@ -635,7 +709,7 @@ def gaussians_from_packed(X, covariance_type: str, name: str) -> Gaussians:
     if X.ndim != 2:
         raise ValueError(f"{name} must have shape (K, n_columns), got {X.shape}.")
     d = n_features_from_packed(X.shape[1], cov_type)
-    means = np.ascontiguousarray(X[:, :d])
+    means = np.array(X[:, :d], order="C")  # a copy, even of a single row
     factor = X[:, d:]
     if cov_type == "full":
         rows, cols = np.tril_indices(d)
@@ -643,17 +717,22 @@ def gaussians_from_packed(X, covariance_type: str, name: str) -> Gaussians:
         L[:, rows, cols] = factor
         diag = np.diagonal(L, axis1=-2, axis2=-1)
         if np.any(diag <= 0):
-            _raise_nonpositive(diag, f"{name} (Cholesky diagonal)", "entry")
-        with np.errstate(over="ignore", invalid="ignore"):
+            where = tuple(np.argwhere(diag <= 0)[0].tolist())
+            _raise_nonpositive(where, f"{name} (Cholesky diagonal)", "entry")
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
             cov = L @ np.swapaxes(L, -1, -2)
         if not np.all(np.isfinite(cov)):
             _raise_overflow(cov, name)
+        _check_no_underflow(np.diagonal(cov, axis1=-2, axis2=-1), name)
         return gaussians_from_parts(means, cov, cov_type, L, logdet_from_cholesky(L))
-    std = np.ascontiguousarray(factor if cov_type == "diag" else factor[:, 0])
+    std = np.array(factor if cov_type == "diag" else factor[:, 0], order="C")
     if np.any(std <= 0):
-        _raise_nonpositive(std, f"{name} (standard deviation)", "entry")
-    var = std**2
+        where = tuple(np.argwhere(std <= 0)[0].tolist())
+        _raise_nonpositive(where, f"{name} (standard deviation)", "entry")
+    with np.errstate(over="ignore", under="ignore"):
+        var = std**2
     if not np.all(np.isfinite(var)):
         _raise_overflow(var, name)
+    _check_no_underflow(var, name)
     logdet = logdet_from_variances(var, None if cov_type == "diag" else d)
     return gaussians_from_parts(means, var, cov_type, std, logdet)

@@ -12,8 +12,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import solve_triangular
 
+try:  # numpy's stacked Cholesky gufunc, which marks failures with NaN
+    from numpy.linalg._umath_linalg import cholesky_lo as _cholesky_gufunc
+except ImportError:  # pragma: no cover - a numpy without the private gufunc
+    _cholesky_gufunc = None
+
 __all__ = [
     "cholesky",
+    "cholesky_or_nan",
     "diagonal_factor",
     "logdet_from_cholesky",
     "logdet_from_variances",
@@ -38,13 +44,46 @@ def _batch_index(flat_index: int, batch_shape: tuple[int, ...]) -> str:
     return "[" + ", ".join(str(int(i)) for i in idx) + "]"
 
 
+def cholesky_or_nan(matrices: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factors of a float64 stack; NaN matrices where it fails.
+
+    Never raises for a matrix that is not positive definite: the caller
+    finds the failures (``np.isnan`` of any diagonal entry) and reports them
+    in its own words. Only the lower triangle is read. numpy's stacked
+    gufunc fills a failed matrix with NaN and flags 'invalid', which its
+    public wrapper turns into one ``LinAlgError`` for the whole stack.
+    """
+    if _cholesky_gufunc is not None:
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            return _cholesky_gufunc(matrices, signature="d->d")
+    try:  # pragma: no cover - fallback for a numpy without the gufunc
+        return np.linalg.cholesky(matrices)
+    except np.linalg.LinAlgError:  # pragma: no cover
+        flat = matrices.reshape(-1, *matrices.shape[-2:])
+        out = np.full(flat.shape, np.nan)
+        for k, mat in enumerate(flat):
+            try:
+                out[k] = np.linalg.cholesky(mat)
+            except np.linalg.LinAlgError:
+                pass
+        return out.reshape(matrices.shape)
+
+
+def failed_factors(L: np.ndarray) -> np.ndarray:
+    """Where a factor from :func:`cholesky_or_nan` is not a finite success.
+
+    Shape ``L.shape[:-2]``. A failure is NaN throughout; a non-finite input
+    entry in the lower triangle leaves a NaN or infinity on the diagonal
+    (every later pivot reads it), so the diagonal decides both.
+    """
+    diag = np.diagonal(L, axis1=-2, axis2=-1)
+    return ~np.isfinite(diag).all(axis=-1)
+
+
 def _try_cholesky(matrices: np.ndarray) -> np.ndarray | None:
-    """numpy's Cholesky factors, or None if it fails or gives a non-finite factor."""
-    try:
-        L = np.linalg.cholesky(matrices)
-    except np.linalg.LinAlgError:
-        return None
-    return L if np.all(np.isfinite(L)) else None
+    """numpy's Cholesky factors, or None if one fails or is not finite."""
+    L = cholesky_or_nan(matrices)
+    return None if failed_factors(L).any() else L
 
 
 def cholesky(
@@ -76,18 +115,15 @@ def cholesky(
         the first such matrix.
     """
     matrices = np.asarray(matrices, dtype=np.float64)
-    L = _try_cholesky(matrices)
-    if L is not None:
+    L = cholesky_or_nan(matrices)
+    failed = failed_factors(L)
+    if not failed.any():
         return L
-    batch_shape = matrices.shape[:-2]
-    flat = matrices.reshape(-1, *matrices.shape[-2:])
-    for i, mat in enumerate(flat):
-        if _try_cholesky(mat) is None:
-            raise ValueError(
-                f"{name}{_batch_index(i, batch_shape)} is not positive definite "
-                f"(its Cholesky factorisation failed); {hint}."
-            )
-    raise AssertionError("unreachable: batched Cholesky failed on no single matrix")
+    i = int(np.flatnonzero(failed.reshape(-1))[0])
+    raise ValueError(
+        f"{name}{_batch_index(i, matrices.shape[:-2])} is not positive definite "
+        f"(its Cholesky factorisation failed); {hint}."
+    )
 
 
 def logdet_from_cholesky(L: np.ndarray) -> np.ndarray:

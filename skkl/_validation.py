@@ -7,18 +7,165 @@ the module itself is private. Every check raises a ``ValueError`` or
 
 from __future__ import annotations
 
+import numbers
 import warnings
 
 import numpy as np
-from sklearn.utils.multiclass import check_classification_targets
 
 __all__ = [
+    "as_float_array",
     "check_class_counts",
     "check_class_labels",
+    "check_count",
+    "check_finite",
     "check_priors",
+    "check_real",
     "format_label",
     "warn_few_samples_per_feature",
 ]
+
+
+# -- the one rule for numeric input --------------------------------------------
+#
+# Arrays: real numbers only. Integers, booleans and float32 are computed in
+# float64. Complex values raise (their imaginary part would be dropped), and so
+# do strings, numeric or not, whether their dtype is str/bytes or they sit in an
+# object array: text converts differently in different parsers (Python's float
+# reads '1_000' as 1000 and rejects '1,000'), so a number read as text is a bug
+# upstream that skkl reports instead of guessing. scikit-learn 1.9's
+# check_array rejects str/bytes arrays but converts object arrays of numeric
+# strings; skkl rejects both, naming the argument.
+
+
+def _first_non_real(raw: np.ndarray):
+    """The first element of an object array that is not a real number, or None."""
+    return next((v for v in raw.reshape(-1) if not isinstance(v, numbers.Real)), None)
+
+
+def _reject_non_real(raw: np.ndarray, name: str) -> None:
+    """TypeError naming ``name`` for complex, string and non-numeric input."""
+    kind = raw.dtype.kind
+    bad = _first_non_real(raw) if kind == "O" else None
+    if kind == "c" or isinstance(bad, numbers.Complex):
+        raise TypeError(
+            f"{name} is complex; Gaussians here are real: pass the real part "
+            "explicitly (np.real) if the imaginary part is rounding noise."
+        )
+    if kind in "USa" or isinstance(bad, (str, bytes)):
+        example = f" (e.g. {bad!r})" if bad is not None else ""
+        raise TypeError(
+            f"{name} must be a numeric array-like of real numbers, got "
+            f"strings{example}; skkl does not parse text (numbers read as text "
+            "usually mean a parsing problem upstream): convert them first, "
+            f"e.g. np.asarray({name}, dtype=float)."
+        )
+    if kind not in "biufO":
+        raise TypeError(
+            f"{name} must be a numeric array-like of real numbers, got dtype "
+            f"{raw.dtype}."
+        )
+
+
+def as_float_array(x, name: str, *, copy: bool = True) -> np.ndarray:
+    """``x`` as a float64 array under the one rule for numeric input (above).
+
+    Parameters
+    ----------
+    x : array-like
+        Real numbers (bool, int, float of any width, or an object array of
+        those).
+    name : str
+        The argument's name, for the error message.
+    copy : bool, default=True
+        True: always a new array, never a view of ``x``. False: ``x`` itself
+        (as an ndarray) when it is already float64 and C-contiguous.
+
+    Returns
+    -------
+    arr : ndarray of float64, C-contiguous
+
+    Raises
+    ------
+    TypeError
+        For complex values, strings (numeric or not) and other non-numbers,
+        naming ``name``.
+
+    Examples
+    --------
+    >>> from skkl._validation import as_float_array
+    >>> as_float_array([1, 2], "x")
+    array([1., 2.])
+    >>> as_float_array(["1.5"], "x")
+    Traceback (most recent call last):
+    ...
+    TypeError: x must be a numeric array-like of real numbers, got strings ...
+    """
+    if isinstance(x, np.ndarray) and x.dtype == np.float64:
+        if not copy and x.flags.c_contiguous:
+            return x
+        return np.array(x, order="C", copy=True)
+    try:
+        raw = np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a numeric array-like: {exc}") from None
+    _reject_non_real(raw, name)
+    try:
+        out = np.asarray(raw, dtype=np.float64, order="C")
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a numeric array-like: {exc}") from None
+    # A conversion that made no new memory returned the caller's data (or a
+    # view of it, e.g. of a pandas column): copy it.
+    return out.copy() if copy and (out is x or out.base is not None) else out
+
+
+def check_finite(arr: np.ndarray, name: str) -> np.ndarray:
+    """``arr`` if every entry is finite, else a ValueError giving the first index.
+
+    One reduction decides the common case: a sum is finite exactly when no
+    entry is NaN or infinite, unless finite entries near the float64 limit
+    overflow it; only then (or on failure) is the entry-wise test run.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.add.reduce(arr, axis=None)):
+            return arr
+    finite = np.isfinite(arr)
+    if finite.all():
+        return arr
+    bad = np.argwhere(~finite)[0]
+    raise ValueError(
+        f"{name} contains NaN or infinity (first at index {tuple(bad.tolist())}); "
+        "remove or impute non-finite values."
+    )
+
+
+def check_real(
+    value, name: str, *, low: float = 0.0, strict: bool = False, hint: str = ""
+) -> float:
+    """``value`` as a float if it is a finite real number >= ``low`` (> if strict).
+
+    The one scalar check of the package: bools, strings, complex numbers, NaN
+    and infinity are rejected with a message that names the argument.
+    """
+    ok = (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and np.isfinite(value)
+        and (value > low if strict else value >= low)
+    )
+    if not ok:
+        sign = ">" if strict else ">="
+        raise ValueError(
+            f"{name} must be a finite real number {sign} {low:g}{hint}, got {value!r}."
+        )
+    return float(value)
+
+
+def check_count(value, name: str) -> int:
+    """``value`` as an int if it is an integer >= 1 (not a bool or a float)."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+    return int(value)
+
 
 # A numeric target with more distinct values than this, some of them seen only
 # once, reads as a measurement rather than as class labels.
@@ -72,6 +219,10 @@ def check_class_labels(y: np.ndarray, name: str = "y") -> None:
     """
     if y.ndim == 1 and y.dtype.kind in "iub":
         return
+    # scikit-learn is imported here: the pointwise functions, which use the
+    # numeric rules above, must not pay for importing it.
+    from sklearn.utils.multiclass import check_classification_targets
+
     _check_not_mixed(y, name)
     check_classification_targets(y)
 

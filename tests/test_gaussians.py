@@ -245,27 +245,49 @@ def test_from_samples_bad_input(samples):
 
 
 @pytest.mark.parametrize("kind", COVARIANCE_TYPES)
-def test_immutable_and_inputs_never_aliased(kind):
+def test_immutable_and_float64_inputs_shared_read_only(kind):
+    # float64 C-contiguous input is not copied (issue 25): the attributes are
+    # read-only views of it, and the caller's own arrays keep their flags
+    # and values.
     means, cov, _ = _example(kind)
     means_in, cov_in = means.copy(), cov.copy()
     G = Gaussians(means_in, cov_in, kind)
     np.testing.assert_array_equal(means_in, means)
     np.testing.assert_array_equal(cov_in, cov)
+    assert means_in.flags.writeable and cov_in.flags.writeable
+    assert np.shares_memory(G.means, means_in)
+    assert np.shares_memory(G.covariances, cov_in)
     for arr in (G.means, G.covariances, G.cholesky, G.logdet):
         assert not arr.flags.writeable
-        assert not np.shares_memory(arr, means_in)
-        assert not np.shares_memory(arr, cov_in)
         with pytest.raises(ValueError, match="read-only"):
             arr[...] = 0.0
     with pytest.raises(AttributeError, match="immutable"):
         G.means = means
     with pytest.raises(AttributeError, match="immutable"):
         G.extra = 1
-    # changing the caller's arrays afterwards does not change G
-    means_in += 1.0
-    cov_in *= 2.0
-    np.testing.assert_array_equal(G.means, means)
-    np.testing.assert_array_equal(G.covariances, cov)
+
+
+def _strided(x):
+    """A non-contiguous float64 view with the values of ``x``."""
+    return np.stack([x, x], axis=-1)[..., 0]
+
+
+@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
+def test_converted_or_non_contiguous_inputs_are_copied(kind):
+    means, cov, _ = _example(kind)
+    for m_in, c_in in [
+        (means.astype(np.float32), cov.astype(np.float32)),
+        (_strided(means), _strided(cov)),
+        (means.tolist(), cov.tolist()),
+    ]:
+        G = Gaussians(m_in, c_in, kind)
+        for arr in (G.means, G.covariances):
+            assert not np.shares_memory(arr, np.asarray(m_in))
+            assert not np.shares_memory(arr, np.asarray(c_in))
+    # Within-tolerance asymmetric float64 input: a symmetrised copy.
+    S = np.array([[2.0, 0.5], [0.5 + 1e-12, 1.0]])
+    G = Gaussians([0.0, 0.0], S)
+    assert not np.shares_memory(G.covariances, S)
 
 
 def test_from_packed_does_not_alias_input():
