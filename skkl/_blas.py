@@ -8,6 +8,10 @@ than the work itself.
 from __future__ import annotations
 
 import contextlib
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 try:  # where older scikit-learn releases export it
@@ -22,11 +26,17 @@ __all__ = [
     "blas_thread_count",
     "blas_threads_for",
     "get_chunk_n_rows",
+    "lapack_threads_for",
+    "map_blocks",
     "runs_inline",
 ]
 
 # Products below this many flops run on one BLAS thread.
 SINGLE_THREAD_FLOPS = 2**26
+# OpenBLAS factors a matrix of this order or more (potrf, in double) on
+# several threads: for a stack of such small matrices that is one thread
+# hand-off per matrix, while the stack itself is shared out among threads.
+_LAPACK_THREADED_ORDER = 64
 # Below this much arithmetic a call runs inline on the calling thread, with no
 # joblib dispatch, thread pool or threadpool-limit context: entering any of
 # them costs from tens of microseconds to milliseconds, more than the work
@@ -35,6 +45,10 @@ SINGLE_THREAD_FLOPS = 2**26
 INLINE_FLOPS = 2**21
 
 _CONTROLLER: Any = None
+# One pool of worker threads for the whole process, started on first use:
+# starting threads per call would cost more than small work itself.
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
 
 
 def _controller():
@@ -73,6 +87,19 @@ def runs_inline(flops: float) -> bool:
     return flops < INLINE_FLOPS
 
 
+def lapack_threads_for(order: int, flops: float) -> contextlib.AbstractContextManager:
+    """One BLAS thread while a stack of ``order`` x ``order`` matrices is factored.
+
+    Only where it matters: below :data:`INLINE_FLOPS` of work nothing runs on
+    other threads anyway, and below ``_LAPACK_THREADED_ORDER`` the LAPACK
+    calls stay on one thread by themselves, so the limit (whose context can
+    cost milliseconds on a busy machine) is skipped: a null context.
+    """
+    if runs_inline(flops) or order < _LAPACK_THREADED_ORDER:
+        return contextlib.nullcontext()
+    return blas_single_thread()
+
+
 def blas_threads_for(flops: float) -> contextlib.AbstractContextManager:
     """One BLAS thread for a product of fewer than ``SINGLE_THREAD_FLOPS`` flops.
 
@@ -84,3 +111,54 @@ def blas_threads_for(flops: float) -> contextlib.AbstractContextManager:
     if flops < SINGLE_THREAD_FLOPS:
         return blas_single_thread()
     return contextlib.nullcontext()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(
+                max_workers=os.cpu_count() or 1, thread_name_prefix="skkl"
+            )
+        return _POOL
+
+
+def map_blocks(func: Callable, blocks: Sequence, flops: float) -> list:
+    """``[func(*b) for b in blocks]``, spread over threads when the work is large.
+
+    For many small independent computations (a factorisation or a product of
+    d x d matrices each) whose numpy and LAPACK calls release the GIL. Below
+    :data:`INLINE_FLOPS` of total work, or when the BLAS may use one thread
+    (``threadpool_limits``, joblib workers), everything runs on the calling
+    thread. Otherwise the blocks are shared out, in order, among as many
+    threads of a process-wide pool as the BLAS may use, each taking a
+    contiguous run of blocks. Results come back in block order, and an
+    exception is the one the first failing block raised, as in a plain loop.
+    """
+    n = len(blocks)
+    threads = 1 if runs_inline(flops) or n < 2 else min(n, blas_thread_count())
+    if threads == 1:
+        return [func(*b) for b in blocks]
+
+    def run(lo: int, hi: int) -> list:
+        out = []
+        for b in blocks[lo:hi]:
+            try:
+                out.append((func(*b), None))
+            except Exception as exc:  # reported in block order below
+                out.append((None, exc))
+                break
+        return out
+
+    bounds = [n * t // threads for t in range(threads + 1)]
+    pool = _pool()
+    futures = [pool.submit(run, bounds[t], bounds[t + 1]) for t in range(threads)]
+    results = []
+    for future in futures:
+        for value, exc in future.result():
+            if exc is not None:
+                for other in futures:
+                    other.result()  # let every thread finish before raising
+                raise exc
+            results.append(value)
+    return results

@@ -14,6 +14,7 @@ import numbers
 
 import numpy as np
 
+from ._blas import lapack_threads_for, map_blocks
 from ._errors import InputError, Setting
 from ._linalg import (
     cholesky_or_nan,
@@ -35,8 +36,9 @@ COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
 # far below any asymmetry that is a mistake.
 _SYMMETRY_RTOL = 1e-8
 # Covariances are validated and factored this many bytes of (d, d) matrices
-# at a time: a block stays in the per-core cache through all its passes.
-_BLOCK_BYTES = 2**18
+# at a time: a block stays in the per-core (L2) cache through all its passes,
+# and is large enough that the Python work per block is small beside it.
+_BLOCK_BYTES = 2**20
 # The ridge suggested for degenerate data.
 _RIDGE = Setting("reg_covar", 1e-6)
 # Smallest positive normal float64: a variance below it has lost its digits.
@@ -132,16 +134,17 @@ def _factor_full(S: np.ndarray, name: str, owned: bool):
     """Validate and factor a float64 (..., d, d) stack in one blocked pass.
 
     Each block is checked for finite entries, positive variances and
-    symmetry, and factored, while it is in cache. Returns the (exactly
-    symmetric) covariances, their Cholesky factors and log-determinants:
-    ``S`` itself when it is already exactly symmetric, else a symmetrised
-    copy (written in place when ``owned``).
+    symmetry, and factored, while it is in cache (blocks run on the shared
+    threads when the work is large). Returns the (exactly symmetric)
+    covariances, their Cholesky factors and log-determinants: ``S`` itself
+    when it is already exactly symmetric, else a symmetrised copy (written in
+    place when ``owned``).
     """
     batch_shape, d = S.shape[:-2], S.shape[-1]
     flat = S.reshape(-1, d, d)
     L = np.empty_like(flat)
-    out = flat if owned else None
-    for lo, hi in _blocks(flat.shape[0], 8 * d * d):
+
+    def block(lo, hi):
         blk = flat[lo:hi]
         with np.errstate(over="ignore", invalid="ignore"):
             finite = np.isfinite(np.add.reduce(blk, axis=None))
@@ -149,14 +152,22 @@ def _factor_full(S: np.ndarray, name: str, owned: bool):
             check_finite(flat, name)  # locates the first bad entry (or passes)
         _check_diagonal(np.diagonal(blk, axis1=-2, axis2=-1), name, False, lo)
         sym = _symmetrised(blk, name, lo, batch_shape)
-        if sym is not None:
-            if out is None:
-                out = flat.copy()
-            out[lo:hi] = blk = sym
-        L[lo:hi] = cholesky_or_nan(blk)
+        L[lo:hi] = cholesky_or_nan(blk if sym is None else sym)
         failed = failed_factors(L[lo:hi])
         if failed.any():
             _raise_not_pd(lo + int(np.argmax(failed)), name, batch_shape)
+        return sym
+
+    blocks = _blocks(flat.shape[0], 8 * d * d)
+    flops = flat.shape[0] * d**3 / 3.0
+    with lapack_threads_for(d, flops):
+        syms = map_blocks(block, blocks, flops)
+    out = None
+    for (lo, hi), sym in zip(blocks, syms, strict=True):
+        if sym is not None:
+            if out is None:
+                out = flat if owned else flat.copy()
+            out[lo:hi] = sym
     cov = S if out is None else out.reshape(S.shape)
     return cov, L.reshape(S.shape), logdet_from_cholesky(L).reshape(batch_shape)
 

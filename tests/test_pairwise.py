@@ -11,6 +11,8 @@ from _reference import mp_kl, naive_divergences
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.linalg import cho_solve
 
+import skkl._kl_gemm as kl_gemm_module
+import skkl._tiles as tiles_module
 import skkl.pairwise as pairwise_module
 from skkl import (
     COVARIANCE_TYPES,
@@ -191,7 +193,7 @@ def test_far_clusters_blocked_inverse_many_operand_blocks(kind, monkeypatch):
     # recursion; tiny operand blocks (8 Gaussians) split the batches into
     # several blocks; the diagonal batch is promoted to full factors when
     # mixed with the full one.
-    monkeypatch.setattr(pairwise_module, "_OPERAND_BLOCK_BYTES", 1)
+    monkeypatch.setattr(kl_gemm_module, "_OPERAND_BLOCK_BYTES", 1)
     rng = np.random.default_rng(14)
     P = _far_clusters(rng, "full", d=13, per=14)
     Q = _far_clusters(rng, "diag", d=13, per=3)
@@ -273,10 +275,10 @@ def test_n_jobs_two_equals_one():
 def test_work_plan_pickles():
     rng = np.random.default_rng(8)
     P, Q = _random(rng, 6, 3, "full"), _random(rng, 4, 3, "diag")
-    plan = pairwise_module._make_plan(P, Q, "jeffreys", 0.5, 1e-10, None)
+    plan = pairwise_module.make_plan(P, Q, "jeffreys", 0.5, 1e-10, None)
     clone = pickle.loads(pickle.dumps(plan))
     assert_array_equal(
-        pairwise_module._tile(clone, 0, 6, 0, 4), pairwise_divergence(P, Q, "jeffreys")
+        tiles_module.tile(clone, 0, 6, 0, 4), pairwise_divergence(P, Q, "jeffreys")
     )
 
 
@@ -346,13 +348,13 @@ def test_chunk_matches_pointwise_on_sample():
 def test_recomputation_is_batched(monkeypatch):
     """Flagged entries reach the pointwise kernel as index arrays, not one by one."""
     calls = []
-    original = pairwise_module._pointwise
+    original = tiles_module.pointwise
 
     def spy(plan, i, j):
         calls.append(i.size)
         return original(plan, i, j)
 
-    monkeypatch.setattr(pairwise_module, "_pointwise", spy)
+    monkeypatch.setattr(tiles_module, "pointwise", spy)
     rng = np.random.default_rng(12)
     P = _far_clusters(rng, "full")
     pairwise_divergence(P, kind="kl")
