@@ -19,7 +19,6 @@ from ._errors import InputError, Setting
 from ._linalg import (
     cholesky_or_nan,
     diagonal_factor,
-    failed_factors,
     logdet_from_cholesky,
     logdet_from_variances,
     psd_factor,
@@ -39,6 +38,10 @@ _SYMMETRY_RTOL = 1e-8
 # at a time: a block stays in the per-core (L2) cache through all its passes,
 # and is large enough that the Python work per block is small beside it.
 _BLOCK_BYTES = 2**20
+# Blocks of at most this many entries are tested for finite values entry by
+# entry: for them the fixed cost of a floating-point-error context exceeds
+# the extra pass.
+_SMALL_BLOCK = 4096
 # The ridge suggested for degenerate data.
 _RIDGE = Setting("reg_covar", 1e-6)
 # Smallest positive normal float64: a variance below it has lost its digits.
@@ -82,11 +85,18 @@ def _blocks(n: int, item_bytes: int):
     return [(lo, min(lo + step, n)) for lo in range(0, n, step)]
 
 
-def _check_diagonal(diag: np.ndarray, name: str, allow_singular: bool, offset=0):
-    if np.any(diag < 0) or (not allow_singular and np.any(diag == 0)):
-        where = np.argwhere(diag <= 0)[0]
-        where[0] += offset
-        _raise_nonpositive(tuple(where.tolist()), name, "diagonal entry")
+def _where(mask: np.ndarray, offset: int, batch_shape) -> tuple:
+    """First True index of a (block, ...) mask, as an index of the input."""
+    first = np.argwhere(mask)[0]
+    head = np.unravel_index(int(first[0]) + offset, batch_shape or (1,))
+    return tuple(int(i) for i in (*(head if batch_shape else ()), *first[1:]))
+
+
+def _check_diagonal(diag, name: str, allow_singular: bool, offset=0, batch_shape=()):
+    if (diag >= 0).all() if allow_singular else (diag > 0).all():
+        return
+    bad = diag < 0 if allow_singular else diag <= 0
+    _raise_nonpositive(_where(bad, offset, batch_shape), name, "diagonal entry")
 
 
 def _symmetrised(blk: np.ndarray, name: str, offset: int, batch_shape):
@@ -96,16 +106,14 @@ def _symmetrised(blk: np.ndarray, name: str, offset: int, batch_shape):
     (square roots first: the product overflows beyond ~1e154).
     """
     T = np.swapaxes(blk, -1, -2)
-    if np.array_equal(blk, T):
+    if (blk == T).all():
         return None
     sd = np.sqrt(np.diagonal(blk, axis1=-2, axis2=-1))
     asym = np.abs(blk - T) > _SYMMETRY_RTOL * (sd[:, :, None] * sd[:, None, :])
     if np.any(asym):
-        where = np.argwhere(asym)[0]
-        idx = np.unravel_index(int(where[0]) + offset, batch_shape)
         raise ValueError(
             f"{name} is not symmetric (first at index "
-            f"{tuple(int(i) for i in (*idx, *where[1:]))}); pass (S + S.T) / 2 "
+            f"{_where(asym, offset, batch_shape)}); pass (S + S.T) / 2 "
             "if the asymmetry is rounding noise."
         )
     # Halves first: S + S' overflows for entries beyond ~9e307.
@@ -130,36 +138,58 @@ def _owned(arr: np.ndarray, source) -> bool:
     return arr.base is None
 
 
+def _factor_block(blk: np.ndarray, name: str, offset: int, batch_shape):
+    """Check and factor one block of matrices: ``(symmetrised or None, L, logdet)``.
+
+    Finite entries, positive variances and symmetry are checked in that
+    order (each message is about the first failing check), then the
+    Cholesky factorisation decides positive definiteness: a failed factor is
+    NaN, a successful one has a finite log-determinant.
+    """
+    if blk.size > _SMALL_BLOCK:
+        with np.errstate(over="ignore", invalid="ignore"):
+            finite = np.isfinite(np.add.reduce(blk, axis=None))
+    else:
+        finite = np.isfinite(blk).all()
+    if not finite and not np.isfinite(blk).all():
+        raise ValueError(
+            f"{name} contains NaN or infinity (first at index "
+            f"{_where(~np.isfinite(blk), offset, batch_shape)}); remove or "
+            "impute non-finite values."
+        )
+    _check_diagonal(blk.diagonal(0, -2, -1), name, False, offset, batch_shape)
+    sym = _symmetrised(blk, name, offset, batch_shape)
+    L = cholesky_or_nan(blk if sym is None else sym)
+    ld = logdet_from_cholesky(L)
+    if not np.isfinite(ld).all():
+        _raise_not_pd(offset + int(np.argmin(np.isfinite(ld))), name, batch_shape)
+    return sym, L, ld
+
+
 def _factor_full(S: np.ndarray, name: str, owned: bool):
     """Validate and factor a float64 (..., d, d) stack in one blocked pass.
 
-    Each block is checked for finite entries, positive variances and
-    symmetry, and factored, while it is in cache (blocks run on the shared
-    threads when the work is large). Returns the (exactly symmetric)
-    covariances, their Cholesky factors and log-determinants: ``S`` itself
-    when it is already exactly symmetric, else a symmetrised copy (written in
-    place when ``owned``).
+    Each block is checked and factored while it is in cache
+    (:func:`_factor_block`); blocks run on the shared threads when the work
+    is large. Returns the (exactly symmetric) covariances, their Cholesky
+    factors and log-determinants: ``S`` itself when it is already exactly
+    symmetric, else a symmetrised copy (written in place when ``owned``).
     """
     batch_shape, d = S.shape[:-2], S.shape[-1]
     flat = S.reshape(-1, d, d)
-    L = np.empty_like(flat)
+    n = flat.shape[0]
+    if flat.nbytes <= _BLOCK_BYTES:  # one block: no buffers to assemble
+        sym, L, logdet = _factor_block(flat, name, 0, batch_shape)
+        cov = S if sym is None else sym.reshape(S.shape)
+        return cov, L.reshape(S.shape), logdet.reshape(batch_shape)
+    blocks = _blocks(n, 8 * d * d)
+    L, logdet = np.empty_like(flat), np.empty(n)
 
     def block(lo, hi):
-        blk = flat[lo:hi]
-        with np.errstate(over="ignore", invalid="ignore"):
-            finite = np.isfinite(np.add.reduce(blk, axis=None))
-        if not finite:
-            check_finite(flat, name)  # locates the first bad entry (or passes)
-        _check_diagonal(np.diagonal(blk, axis1=-2, axis2=-1), name, False, lo)
-        sym = _symmetrised(blk, name, lo, batch_shape)
-        L[lo:hi] = cholesky_or_nan(blk if sym is None else sym)
-        failed = failed_factors(L[lo:hi])
-        if failed.any():
-            _raise_not_pd(lo + int(np.argmax(failed)), name, batch_shape)
+        sym, L[lo:hi], logdet[lo:hi] = _factor_block(flat[lo:hi], name, lo, batch_shape)
         return sym
 
-    blocks = _blocks(flat.shape[0], 8 * d * d)
-    flops = flat.shape[0] * d**3 / 3.0
+    flops = n * d**3 / 3.0
     with lapack_threads_for(d, flops):
         syms = map_blocks(block, blocks, flops)
     out = None
@@ -169,7 +199,7 @@ def _factor_full(S: np.ndarray, name: str, owned: bool):
                 out = flat if owned else flat.copy()
             out[lo:hi] = sym
     cov = S if out is None else out.reshape(S.shape)
-    return cov, L.reshape(S.shape), logdet_from_cholesky(L).reshape(batch_shape)
+    return cov, L.reshape(S.shape), logdet.reshape(batch_shape)
 
 
 def validate_covariances(
@@ -233,7 +263,7 @@ def _factor_singular(S: np.ndarray, name: str):
     """``validate_covariances`` with ``allow_singular``: PSD factors, -inf logdet."""
     batch_shape, d = S.shape[:-2], S.shape[-1]
     flat = S.reshape(-1, d, d)
-    _check_diagonal(np.diagonal(flat, axis1=-2, axis2=-1), name, True)
+    _check_diagonal(np.diagonal(flat, axis1=-2, axis2=-1), name, True, 0, batch_shape)
     sym = _symmetrised(flat, name, 0, batch_shape)
     if sym is not None:
         S = sym.reshape(S.shape)

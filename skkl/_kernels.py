@@ -85,8 +85,9 @@ class Operand:
     singular: bool = False
 
     def __post_init__(self):
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            self._fill()
+        if self.cov is None or (self.logdet is None and not self.singular):
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                self._fill()
 
     def _fill(self):
         if self.cov is None:
@@ -221,7 +222,7 @@ def _solve_vec(L: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def _diag(L: np.ndarray) -> np.ndarray:
-    return np.diagonal(L, axis1=-2, axis2=-1)
+    return L.diagonal(0, -2, -1)
 
 
 def overflow_error() -> ValueError:
@@ -235,14 +236,23 @@ def overflow_error() -> ValueError:
 # -- KL ------------------------------------------------------------------------
 
 
+@functools.cache
+def _strict_lower(d: int) -> np.ndarray:
+    """Boolean mask of the strict lower triangle of a d x d matrix (read-only)."""
+    mask = np.tri(d, d, -1, dtype=bool)
+    mask.setflags(write=False)
+    return mask
+
+
 def kl_full(p: Operand, q: Operand, alpha=None) -> np.ndarray:
     L0, L1 = p.factor, q.factor
     A = solve_lower(L1, L0)
     # tr(A A') - d - log det(A A') split into non-negative terms.
     u = 2.0 * np.log(_diag(L0) / _diag(L1))
-    cov = expm1_minus_x(u).sum(-1) + np.square(np.tril(A, -1)).sum((-2, -1))
+    below = A[..., _strict_lower(A.shape[-1])]
+    cov = expm1_minus_x(u).sum(-1) + np.einsum("...i,...i->...", below, below)
     z = _solve_vec(L1, q.mean - p.mean)
-    return 0.5 * (cov + np.square(z).sum(-1))
+    return 0.5 * (cov + np.einsum("...i,...i->...", z, z))
 
 
 def kl_diag(p: Operand, q: Operand, alpha=None) -> np.ndarray:
@@ -512,13 +522,13 @@ def hellinger(renyi_kernel):
 # -- evaluation ----------------------------------------------------------------
 
 
-def _identical(p: Operand, q: Operand) -> np.ndarray:
-    """Which broadcast pairs are the very same Gaussian."""
-    same_mean = np.all(p.mean == q.mean, axis=-1)
+def _identical(p: Operand, q: Operand) -> np.ndarray | None:
+    """Which broadcast pairs are the very same Gaussian (None: no pair is)."""
+    same_mean = (p.mean == q.mean).all(axis=-1)
     if not same_mean.any():
-        return same_mean
+        return None
     cov_axes = (-2, -1) if p.structure == "full" else (-1,)
-    return same_mean & np.all(p.factor == q.factor, axis=cov_axes)
+    return same_mean & (p.factor == q.factor).all(axis=cov_axes)
 
 
 def check_singular(info, *operands: Operand) -> None:
@@ -543,9 +553,11 @@ def compute(info, p: Operand, q: Operand, alpha) -> np.ndarray:
     # D(p, p) = 0 exactly; BLAS solves multiply by reciprocals, which would
     # leave ~1e-30 residues instead.
     identical = _identical(p, q)
-    if not np.all(np.isfinite(values) | identical):
+    if identical is not None:
+        values = np.where(identical, 0.0, values)
+    if not np.isfinite(values).all():
         raise overflow_error()
-    return np.where(identical, 0.0, values)
+    return values
 
 
 def compute_pairs(info, p: Operand, q: Operand, i, j, alpha) -> np.ndarray:

@@ -25,6 +25,10 @@ __all__ = [
 ]
 
 
+# Arrays of at most this many entries are tested entry by entry: for them the
+# fixed cost of a floating-point-error context exceeds the extra pass.
+_SMALL = 4096
+
 # -- the one rule for numeric input --------------------------------------------
 #
 # Arrays: real numbers only. Integers, booleans and float32 are computed in
@@ -125,9 +129,10 @@ def check_finite(arr: np.ndarray, name: str) -> np.ndarray:
     entry is NaN or infinite, unless finite entries near the float64 limit
     overflow it; only then (or on failure) is the entry-wise test run.
     """
-    with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(np.add.reduce(arr, axis=None)):
-            return arr
+    if arr.size > _SMALL:
+        with np.errstate(over="ignore", invalid="ignore"):
+            if np.isfinite(np.add.reduce(arr, axis=None)):
+                return arr
     finite = np.isfinite(arr)
     if finite.all():
         return arr
