@@ -2,17 +2,12 @@
 
 Every kind is computed from validated operands (:class:`Operand`: means,
 Cholesky factors or standard deviations, covariances, log-determinants) in
-forms chosen per entry by a rounding-error bound:
-
-- KL: ``A = L1^{-1} L0`` and ``z = L1^{-1}(m1 - m0)`` in a split whose terms
-  are all non-negative, so nearly equal Gaussians give small accurate values.
-- Rényi, Bhattacharyya, Hellinger: the direct form, a Cholesky factor of the
-  pair's mixture ``alpha S1 + (1 - alpha) S0`` compared with the two
-  log-determinants; where its error bound says the difference cancels
-  (nearly equal pairs), the eigenvalues of the whitened ``A A' - I``.
-- 2-Wasserstein: singular values (eigenvalues of ``W' W``, ``W = L1' L0``)
-  for the nuclear norm; where the bound says the trace difference cancels,
-  the Procrustes residual ``||L0 - L1 Q||_F^2``.
+forms chosen per entry by a rounding-error bound. This module holds the
+operands, KL (``A = L1^{-1} L0`` and ``z = L1^{-1}(m1 - m0)`` in a split whose
+terms are all non-negative, so nearly equal Gaussians give small accurate
+values), the kinds derived from others, and :func:`compute`, which every
+caller goes through. The Rényi family is in ``skkl._renyi`` and the
+2-Wasserstein distance in ``skkl._wasserstein``.
 
 No inverse, no determinant. The registry in :mod:`skkl.divergence` binds
 these kernels to kinds; ``pairwise`` evaluates them on batches of index
@@ -33,7 +28,6 @@ from ._gaussians import (
     validate_means,
 )
 from ._linalg import (
-    cholesky,
     diagonal_factor,
     expm1_minus_x,
     logdet_from_cholesky,
@@ -48,14 +42,9 @@ __all__ = [
     "compute_pairs",
     "kl_diag",
     "kl_full",
-    "log_mix_over_c",
     "operand_from_arrays",
     "operand_from_gaussians",
     "overflow_error",
-    "renyi_diag",
-    "renyi_full",
-    "wasserstein_diag",
-    "wasserstein_full",
 ]
 
 EPS = np.finfo(np.float64).eps
@@ -225,7 +214,21 @@ def _diag(L: np.ndarray) -> np.ndarray:
     return L.diagonal(0, -2, -1)
 
 
-def overflow_error() -> ValueError:
+def overflow_error(kind: str | None = None) -> ValueError:
+    """The error for a value beyond float64, in the words of its cause.
+
+    The divergences are scale invariant, so they overflow only when the
+    Gaussians differ by an extreme factor; the squared 2-Wasserstein distance
+    (``kind='wasserstein'``) scales with the square of the data and overflows
+    when the distance itself exceeds float64's range.
+    """
+    if kind == "wasserstein":
+        return ValueError(
+            "the squared 2-Wasserstein distance overflows float64 (it exceeds "
+            "~1.8e308): it scales with the square of the data, so rescale the "
+            "data (e.g. divide it by its standard deviation) and multiply the "
+            "result by the square of that factor."
+        )
     return ValueError(
         "the divergence overflows float64: the Gaussians differ by an extreme "
         "factor (variance ratios or squared mean differences beyond ~1e300); "
@@ -259,223 +262,6 @@ def kl_diag(p: Operand, q: Operand, alpha=None) -> np.ndarray:
     u = 2.0 * np.log(p.factor / q.factor)
     z = (q.mean - p.mean) / q.factor
     return 0.5 * (expm1_minus_x(u).sum(-1) + np.square(z).sum(-1))
-
-
-# -- Rényi and its relatives -----------------------------------------------------
-
-_RENYI_HINT = (
-    "the Renyi divergence is infinite for this pair: use 0 < alpha < 1, for which "
-    "it is always finite"
-)
-
-
-def log_mix_over_c(mu: np.ndarray, c: float, log1p_mu=None) -> np.ndarray:
-    """``(log1p(c mu) - c log1p(mu)) / c`` elementwise, accurate for small ``mu``.
-
-    Per eigenvalue ``1 + mu`` of S1^{-1} S0, this is the Renyi log-determinant
-    term with ``c = 1 - alpha`` (requires ``c != 0`` and ``1 + c mu > 0``).
-    ``log1p_mu``, when given, is ``log1p(mu)`` known more accurately than ``mu``
-    (``mu = expm1(t)`` loses ``t`` for ``t << 0``, and overflows for
-    ``t >> 0``: then, for ``c > 0``, ``log1p(c mu)`` is taken in log space).
-    """
-    mu = np.asarray(mu, dtype=np.float64)
-    log1p_mu = np.log1p(mu) if log1p_mu is None else log1p_mu
-    out = np.empty_like(mu)
-    small = np.abs(mu) * max(1.0, abs(c)) < 0.1
-    big = ~small
-    log_cmu = np.log1p(c * mu[big])
-    huge = ~np.isfinite(log_cmu)
-    if np.any(huge) and c > 0:
-        # 1 + c mu = (1 - c) + c (1 + mu) with log(1 + mu) = log1p_mu finite.
-        t = log1p_mu[big][huge]
-        log_cmu[huge] = np.logaddexp(np.log1p(-c), np.log(c) + t)
-    out[big] = (log_cmu - c * log1p_mu[big]) / c
-    # sum_{n>=2} (1 - c^(n-1)) (-mu)^n / n: terms shrink >= 10x, 20 suffice.
-    ms = mu[small]
-    power, c_pow, total = -ms, 1.0, np.zeros_like(ms)
-    for n in range(2, 22):
-        power = power * -ms
-        c_pow *= c
-        total += (1.0 - c_pow) * power / n
-    out[small] = total
-    return out
-
-
-def _renyi_log_near(L0: np.ndarray, L1: np.ndarray, alpha: float) -> np.ndarray:
-    """Rényi log-determinant term from the eigenvalues of ``E = A A' - I``.
-
-    ``A = L1^{-1} L0``; ``E`` is formed from ``F = A - I`` so that it is
-    accurate to ~eps absolute and the series of :func:`log_mix_over_c` keeps
-    the relative accuracy of small terms (nearly equal pairs).
-    """
-    d = L0.shape[-1]
-    F = solve_lower(L1, L0)
-    F[..., np.arange(d), np.arange(d)] -= 1.0
-    E = F + np.swapaxes(F, -1, -2) + F @ np.swapaxes(F, -1, -2)
-    mu = np.linalg.eigvalsh(E)
-    return 0.5 * log_mix_over_c(mu, 1.0 - alpha).sum(-1)
-
-
-def _renyi_direct(S0, S1, ld0, ld1, dm, alpha):
-    """Direct Rényi form: ``(quad, log_term, err)`` from the mixture's factor.
-
-    ``err`` bounds the absolute rounding error of ``log_term``: the mixture
-    is formed and factored with a backward error of ~(d + 2) eps relative to
-    its scale, which moves its log-determinant by ~(d + 2) d eps when it is
-    well conditioned after diagonal scaling (an ill-conditioned pair is
-    sensitive to its own input rounding, whatever the form), and each of the
-    three log-determinants carries ~eps times its magnitude.
-    """
-    c = 1.0 - alpha
-    d = dm.shape[-1]
-    Sa = np.multiply(S1, alpha, out=np.empty(np.broadcast_shapes(S0.shape, S1.shape)))
-    Sa += c * S0
-    # Off-diagonal entries are bounded by the diagonal ones (|S_kl| <=
-    # sqrt(S_kk S_ll) in each covariance): checking the diagonal suffices.
-    if not np.all(np.isfinite(np.diagonal(Sa, axis1=-2, axis2=-1))):
-        raise overflow_error()  # not a failure of positive-definiteness
-    R = cholesky(
-        Sa, name="alpha * cov(q) + (1 - alpha) * cov(p) of pair", hint=_RENYI_HINT
-    )
-    ldR = logdet_from_cholesky(R)
-    log_term = (ldR - c * ld0 - alpha * ld1) / (2.0 * c)
-    err = (
-        EPS
-        * ((d + 2.0) * d + np.abs(ldR) + abs(c) * np.abs(ld0) + alpha * np.abs(ld1))
-        / abs(2.0 * c)
-    )
-    y = _solve_vec(R, dm)
-    quad = 0.5 * alpha * np.square(y).sum(-1)
-    return quad, log_term, err
-
-
-def _renyi_from_parts(quad, log_term, err, near_log):
-    """``quad + log_term``, with ``near_log(mask)`` where ``err`` is too large."""
-    shape = np.broadcast_shapes(np.shape(quad), np.shape(log_term), np.shape(err))
-    value = quad + np.maximum(log_term, 0.0)
-    near = ~(err <= NEAR_RTOL * value)
-    if np.any(near):
-        log_term = np.broadcast_to(log_term, shape).copy()
-        near = np.broadcast_to(near, shape)
-        log_term[near] = near_log(near)
-        value = quad + np.maximum(log_term, 0.0)
-    return value
-
-
-def renyi_full(p: Operand, q: Operand, alpha: float) -> np.ndarray:
-    if alpha == 1.0:
-        return kl_full(p, q)
-    quad, log_term, err = _renyi_direct(
-        p.cov, q.cov, p.logdet, q.logdet, q.mean - p.mean, alpha
-    )
-    d = p.factor.shape[-1]
-
-    def near_log(mask):
-        shape = mask.shape
-        L0 = np.broadcast_to(p.factor, (*shape, d, d))[mask]
-        L1 = np.broadcast_to(q.factor, (*shape, d, d))[mask]
-        return _renyi_log_near(L0, L1, alpha)
-
-    return _renyi_from_parts(quad, log_term, err, near_log)
-
-
-def renyi_diag(p: Operand, q: Operand, alpha: float) -> np.ndarray:
-    if alpha == 1.0:
-        return kl_diag(p, q)
-    t = 2.0 * np.log(p.factor / q.factor)
-    c = 1.0 - alpha
-    if c < 0:  # alpha v1 + (1 - alpha) v0 = v1 (1 + c expm1(t)) must be > 0
-        bad = c * np.expm1(t) <= -1.0
-        if np.any(bad):
-            where = tuple(np.argwhere(bad)[0].tolist())
-            raise ValueError(
-                f"alpha * var(q) + (1 - alpha) * var(p) is not positive at index "
-                f"{where}; {_RENYI_HINT}."
-            )
-    log_term = 0.5 * log_mix_over_c(np.expm1(t), c, t).sum(-1)
-    # Mixture variance alpha v1 + c v0, formed without overflow.
-    mix = alpha * np.square(q.factor) + c * np.square(p.factor)
-    maha = np.square(q.mean - p.mean) / mix
-    return 0.5 * alpha * maha.sum(-1) + np.maximum(log_term, 0.0)
-
-
-# -- 2-Wasserstein -------------------------------------------------------------
-
-
-def _procrustes(L0: np.ndarray, L1: np.ndarray) -> np.ndarray:
-    """Bures term as ``min_Q ||L0 - L1 Q||_F^2`` (polar factor of ``L1' L0``).
-
-    Equal to ``tr S0 + tr S1 - 2 ||L1' L0||_*`` but a norm of a difference:
-    no cancellation for nearly equal pairs, at the price of a full SVD.
-    """
-    U, _, Vt = np.linalg.svd(np.swapaxes(L1, -1, -2) @ L0)
-    return np.square(L0 - L1 @ (U @ Vt)).sum((-2, -1))
-
-
-def _congruence(F: np.ndarray, S: np.ndarray) -> np.ndarray:
-    """``F' S_k F`` for a stack ``S`` (..., d, d) and one ``F`` (d, d).
-
-    Two large products instead of one small product per matrix: the stack is
-    one (n d, d) operand, so BLAS runs at full speed.
-    """
-    d = F.shape[-1]
-    batch = S.shape[:-2]
-    T = S.reshape(-1, d) @ F  # rows of S_k F
-    T = np.swapaxes(T.reshape(-1, d, d), -1, -2).reshape(-1, d)  # rows of F' S_k
-    return (T @ F).reshape(*batch, d, d)
-
-
-def _bures_direct(p: Operand, q: Operand, tr0, tr1):
-    """``(bures, err)`` from the eigenvalues of ``M = W' W``, ``W = L1' L0``.
-
-    ``sum sqrt(lam)`` is the nuclear norm of ``W``. Each eigenvalue is
-    computed to ``delta = c(d) eps lam_max`` absolute (``c(d) = 4 (d + 2)``
-    covers forming ``M`` and the symmetric eigensolver), so ``sqrt(lam_k)``
-    moves by at most ``delta / (sqrt(lam_k) + sqrt(delta))``; ``err`` sums
-    those and the ~eps rounding of the traces.
-    """
-    L0, L1 = p.factor, q.factor
-    d = L0.shape[-1]
-    # Eigenvalues of W' W = L0' S1 L0 (or, equally, of W W' = L1' S0 L1).
-    if L0.size == d * d:
-        M = _congruence(L0.reshape(d, d), q.cov)
-    elif L1.size == d * d:
-        M = _congruence(L1.reshape(d, d), p.cov)
-    else:
-        W = np.swapaxes(L1, -1, -2) @ L0
-        M = np.swapaxes(W, -1, -2) @ W
-    if not np.all(np.isfinite(M)):
-        raise overflow_error()  # entries beyond ~1e154: traces overflow too
-    lam = np.linalg.eigvalsh(M)
-    delta = 4.0 * (d + 2.0) * EPS * np.maximum(lam[..., -1:], 0.0)
-    root = np.sqrt(np.maximum(lam, 0.0))
-    nuclear = root.sum(-1)
-    err = 2.0 * (delta / (root + np.sqrt(delta) + 1e-300)).sum(-1) + 4.0 * EPS * (
-        tr0 + tr1
-    )
-    return tr0 + tr1 - 2.0 * nuclear, err
-
-
-def wasserstein_full(p: Operand, q: Operand, alpha=None) -> np.ndarray:
-    L0, L1 = p.factor, q.factor
-    tr0 = np.trace(p.cov, axis1=-2, axis2=-1)
-    tr1 = np.trace(q.cov, axis1=-2, axis2=-1)
-    bures, err = _bures_direct(p, q, tr0, tr1)
-    dist = np.square(q.mean - p.mean).sum(-1)
-    shape = np.broadcast_shapes(bures.shape, dist.shape)
-    bures = np.broadcast_to(bures, shape).copy()
-    near = ~(np.broadcast_to(err, shape) <= NEAR_RTOL * (dist + np.maximum(bures, 0)))
-    if np.any(near):
-        d = L0.shape[-1]
-        bures[near] = _procrustes(
-            np.broadcast_to(L0, (*shape, d, d))[near],
-            np.broadcast_to(L1, (*shape, d, d))[near],
-        )
-    return dist + np.maximum(bures, 0.0)
-
-
-def wasserstein_diag(p: Operand, q: Operand, alpha=None) -> np.ndarray:
-    return np.square(q.mean - p.mean).sum(-1) + np.square(p.factor - q.factor).sum(-1)
 
 
 # -- derived kinds -------------------------------------------------------------
@@ -556,7 +342,7 @@ def compute(info, p: Operand, q: Operand, alpha) -> np.ndarray:
     if identical is not None:
         values = np.where(identical, 0.0, values)
     if not np.isfinite(values).all():
-        raise overflow_error()
+        raise overflow_error(info.name)
     return values
 
 

@@ -10,6 +10,7 @@ triangle only and mirrors it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,7 +100,9 @@ def _pairs_tile(plan: Plan, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
     out = np.zeros((r1 - r0, c1 - c0))
     triangle = plan.symmetric and r0 == c0
     info = plan.info
-    rows_per_call = max(1, plan.pair_batch // (c1 - c0))
+    # Square-ish calls: the per-Gaussian temporaries of a call (rows plus
+    # columns) stay small beside its per-pair ones (rows times columns).
+    rows_per_call = max(1, min(math.isqrt(plan.pair_batch), r1 - r0))
 
     def row_block(a, b):
         p = plan.p.rows(r0 + a, r0 + b)

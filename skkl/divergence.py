@@ -17,7 +17,10 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _kernels as kernels
-from ._gaussians import Gaussians, check_real
+from ._gaussians import Gaussians
+from ._renyi import renyi_diag, renyi_full
+from ._validation import check_real
+from ._wasserstein import wasserstein_diag, wasserstein_full
 
 __all__ = ["DIVERGENCES", "DivergenceInfo", "divergence", "kl_divergence"]
 
@@ -114,7 +117,7 @@ def _record(name, pair, wrap=None, *, symmetric=False, **properties):
 
 
 _KL = (kernels.kl_full, kernels.kl_diag)
-_RENYI = (kernels.renyi_full, kernels.renyi_diag)
+_RENYI = (renyi_full, renyi_diag)
 _BOTH = ("fwd", "rev")
 
 _REGISTRY = [
@@ -126,7 +129,7 @@ _REGISTRY = [
     _record("renyi", _RENYI, uses_alpha=True),
     _record(
         "wasserstein",
-        (kernels.wasserstein_full, kernels.wasserstein_diag),
+        (wasserstein_full, wasserstein_diag),
         symmetric=True,
         accepts_singular=True,
     ),
