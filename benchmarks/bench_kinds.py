@@ -37,7 +37,7 @@ import time
 import tracemalloc
 
 import numpy as np
-from bench_pairwise import blas_summary
+from _common import blas_kernel
 
 from skkl import DIVERGENCES, Gaussians, pairwise_divergence
 
@@ -173,7 +173,7 @@ def main():
     m, S = make_gaussians(K, d)
     G = Gaussians(m, S)
     print(f"## Pairwise kinds, K={K}, d={d}, full covariances\n")
-    print(f"- BLAS: {blas_summary()}")
+    print(f"- BLAS: {blas_kernel(with_file=True)}")
     base = None
     if args.baseline is not None:
         base = baseline_times(args.baseline, K, d, kinds, args.repeat)

@@ -26,17 +26,13 @@ __all__ = [
     "blas_thread_count",
     "blas_threads_for",
     "get_chunk_n_rows",
-    "lapack_threads_for",
+    "stack_threads",
     "map_blocks",
     "runs_inline",
 ]
 
 # Products below this many flops run on one BLAS thread.
 SINGLE_THREAD_FLOPS = 2**26
-# OpenBLAS factors a matrix of this order or more (potrf, in double) on
-# several threads: for a stack of such small matrices that is one thread
-# hand-off per matrix, while the stack itself is shared out among threads.
-_LAPACK_THREADED_ORDER = 64
 # Below this much arithmetic a call runs inline on the calling thread, with no
 # joblib dispatch, thread pool or threadpool-limit context: entering any of
 # them costs from tens of microseconds to milliseconds, more than the work
@@ -87,15 +83,17 @@ def runs_inline(flops: float) -> bool:
     return flops < INLINE_FLOPS
 
 
-def lapack_threads_for(order: int, flops: float) -> contextlib.AbstractContextManager:
-    """One BLAS thread while a stack of ``order`` x ``order`` matrices is factored.
+def stack_threads(flops: float) -> contextlib.AbstractContextManager:
+    """One BLAS thread for work made of many small matrix products or factorisations.
 
-    Only where it matters: below :data:`INLINE_FLOPS` of work nothing runs on
-    other threads anyway, and below ``_LAPACK_THREADED_ORDER`` the LAPACK
-    calls stay on one thread by themselves, so the limit (whose context can
-    cost milliseconds on a busy machine) is skipped: a null context.
+    BLAS threads never help a d x d product or factorisation, and OpenBLAS
+    starts them anyway for some (factorisations and symmetric eigenproblems
+    from order 64, products above 64^3 multiply-adds): one hand-off per
+    matrix, which on a busy machine costs milliseconds. Below
+    :data:`INLINE_FLOPS` of total work the limit (whose own context can cost
+    milliseconds) is skipped: a null context.
     """
-    if runs_inline(flops) or order < _LAPACK_THREADED_ORDER:
+    if runs_inline(flops):
         return contextlib.nullcontext()
     return blas_single_thread()
 
@@ -132,8 +130,9 @@ def map_blocks(func: Callable, blocks: Sequence, flops: float) -> list:
     (``threadpool_limits``, joblib workers), everything runs on the calling
     thread. Otherwise the blocks are shared out, in order, among as many
     threads of a process-wide pool as the BLAS may use, each taking a
-    contiguous run of blocks. Results come back in block order, and an
-    exception is the one the first failing block raised, as in a plain loop.
+    contiguous run of blocks, with the BLAS limited to one thread meanwhile.
+    Results come back in block order, and an exception is the one the first
+    failing block raised, as in a plain loop.
     """
     n = len(blocks)
     threads = 1 if runs_inline(flops) or n < 2 else min(n, blas_thread_count())
@@ -152,13 +151,15 @@ def map_blocks(func: Callable, blocks: Sequence, flops: float) -> list:
 
     bounds = [n * t // threads for t in range(threads + 1)]
     pool = _pool()
-    futures = [pool.submit(run, bounds[t], bounds[t + 1]) for t in range(threads)]
+    # Each thread's BLAS calls run on that thread: BLAS threads started from
+    # several threads at once would fight over the same cores.
+    with blas_single_thread():
+        futures = [pool.submit(run, bounds[t], bounds[t + 1]) for t in range(threads)]
+        chunks = [future.result() for future in futures]
     results = []
-    for future in futures:
-        for value, exc in future.result():
+    for chunk in chunks:
+        for value, exc in chunk:
             if exc is not None:
-                for other in futures:
-                    other.result()  # let every thread finish before raising
                 raise exc
             results.append(value)
     return results

@@ -14,7 +14,7 @@ import numbers
 
 import numpy as np
 
-from ._blas import lapack_threads_for, map_blocks
+from ._blas import map_blocks, stack_threads
 from ._errors import InputError, Setting
 from ._linalg import (
     cholesky_or_nan,
@@ -190,7 +190,7 @@ def _factor_full(S: np.ndarray, name: str, owned: bool):
         return sym
 
     flops = n * d**3 / 3.0
-    with lapack_threads_for(d, flops):
+    with stack_threads(flops):
         syms = map_blocks(block, blocks, flops)
     out = None
     for (lo, hi), sym in zip(blocks, syms, strict=True):

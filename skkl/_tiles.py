@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _kernels as kernels
-from ._blas import lapack_threads_for, map_blocks
+from ._blas import map_blocks, stack_threads
 from ._kernels import Operand
 from ._kl_gemm import GemmOperands, flagged
 from .divergence import DIVERGENCES, DivergenceInfo
@@ -78,7 +78,7 @@ def chunks(n: int, size: int) -> list[tuple[int, int]]:
 def pointwise(plan: Plan, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Divergences of the pairs (P[i[k]], Q[j[k]]) by the pointwise kernel."""
     out = np.empty(i.size)
-    with lapack_threads_for(plan.n_features, plan.pair_flops(i.size)):
+    with stack_threads(plan.pair_flops(i.size)):
         for lo, hi in chunks(i.size, plan.pair_batch):
             out[lo:hi] = kernels.compute_pairs(
                 plan.info, plan.p, plan.q, i[lo:hi], j[lo:hi], plan.alpha
@@ -116,7 +116,7 @@ def _pairs_tile(plan: Plan, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
 
     n_pairs = (r1 - r0) * (c1 - c0) // (2 if triangle else 1)
     flops = plan.pair_flops(n_pairs)
-    with lapack_threads_for(plan.n_features, flops):
+    with stack_threads(flops):
         map_blocks(row_block, chunks(r1 - r0, rows_per_call), flops)
     if plan.self_pairs:
         idx = np.arange(max(r0, c0), min(r1, c1))
