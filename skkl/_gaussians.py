@@ -50,9 +50,11 @@ _TINY = np.finfo(np.float64).tiny
 
 def check_covariance_type(covariance_type: str) -> str:
     if covariance_type not in COVARIANCE_TYPES:
-        raise ValueError(
-            f"covariance_type must be one of {COVARIANCE_TYPES}, "
-            f"got {covariance_type!r}."
+        raise InputError(
+            "{argument} must be one of {types}, got {value!r}.",
+            argument="covariance_type",
+            types=COVARIANCE_TYPES,
+            value=covariance_type,
         )
     return covariance_type
 
@@ -366,10 +368,14 @@ def n_features_from_packed(n_columns: int, covariance_type: str) -> int:
         d = n - 1
     if d < 1 or packed_size(d, cov_type) != n:
         valid = ", ".join(str(packed_size(k, cov_type)) for k in range(1, 6))
-        raise ValueError(
-            f"a packed row of length {n} is impossible for covariance_type="
-            f"{cov_type!r} (valid lengths: {valid}, ...); pack rows with "
-            "Gaussians.pack() and use the same covariance_type."
+        raise InputError(
+            "a packed row of length {n} is impossible for {ctype} (valid "
+            "lengths: {valid}, ...); pack rows with Gaussians.pack() and use the "
+            "same {argument}.",
+            argument="covariance_type",
+            n=n,
+            ctype=Setting("covariance_type", cov_type),
+            valid=valid,
         )
     return d
 
@@ -740,9 +746,11 @@ def gaussians_from_packed(X, covariance_type: str, name: str) -> Gaussians:
     """:meth:`Gaussians.from_packed`, naming the argument ``name`` in errors."""
     cov_type = check_covariance_type(covariance_type)
     if cov_type == "tied":
-        raise ValueError(
-            "packed rows carry one factor each; use covariance_type='full' "
-            "for rows packed from tied Gaussians."
+        raise InputError(
+            "packed rows carry one factor each; use {fix} for rows packed from "
+            "tied Gaussians.",
+            argument="covariance_type",
+            fix=Setting("covariance_type", "full"),
         )
     X = _as_finite_float(X, name)
     if X.ndim == 1:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._errors import InputError, Setting
 from ._gaussians import (
     Gaussians,
     check_covariance_type,
@@ -320,11 +321,15 @@ def _identical(p: Operand, q: Operand) -> np.ndarray | None:
 def check_singular(info, *operands: Operand) -> None:
     """Refuse singular covariances for a kind that needs them invertible."""
     if not info.accepts_singular and any(op.singular for op in operands):
-        accepting = "'wasserstein'"
-        raise ValueError(
-            f"kind={info.name!r} needs positive definite covariances, but some "
-            "are singular (Gaussians(..., allow_singular=True)); add a ridge "
-            f"(e.g. reg_covar=1e-6) or use a kind defined for them ({accepting})."
+        raise InputError(
+            "{kind} needs positive definite covariances, but some are singular "
+            "(Gaussians(..., {allow})); add a ridge (e.g. {fix}) or use a kind "
+            "defined for them ({other}).",
+            argument="kind",
+            kind=Setting("kind", info.name),
+            allow=Setting("allow_singular", True),
+            fix=Setting("reg_covar", 1e-6),
+            other=Setting("kind", "wasserstein"),
         )
 
 

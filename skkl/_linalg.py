@@ -14,6 +14,8 @@ import math
 import numpy as np
 from scipy.linalg.blas import dtrsm
 
+from ._errors import InputError, Setting
+
 try:  # numpy's stacked Cholesky gufunc, which marks failures with NaN
     from numpy.linalg._umath_linalg import cholesky_lo as _cholesky_gufunc
 except ImportError:  # pragma: no cover - a numpy without the private gufunc
@@ -31,6 +33,8 @@ __all__ = [
     "expm1_minus_x",
 ]
 
+# The default advice when a matrix is not positive definite.
+_RIDGE_HINT = "add a small ridge to the diagonal (e.g. {fix})"
 # Above this dimension a per-matrix LAPACK call beats vectorised substitution.
 _LAPACK_MIN_DIM = 48
 # Largest diagonal block that inv_lower inverts by scalar substitution.
@@ -92,7 +96,7 @@ def cholesky(
     matrices: np.ndarray,
     *,
     name: str = "covariances",
-    hint: str = "add a small ridge to the diagonal (e.g. reg_covar=1e-6)",
+    hint: str | None = None,
 ) -> np.ndarray:
     """Lower Cholesky factors of a stack of symmetric positive-definite matrices.
 
@@ -102,8 +106,9 @@ def cholesky(
         Symmetric matrices; only the lower triangle is read.
     name : str, default="covariances"
         Name of the argument, used in the error message.
-    hint : str
-        What the user can do when a matrix is not positive definite.
+    hint : str, default=None
+        What the user can do when a matrix is not positive definite; None
+        suggests a ridge (``reg_covar``, rendered as a parameter).
 
     Returns
     -------
@@ -122,9 +127,13 @@ def cholesky(
     if not failed.any():
         return L
     i = int(np.flatnonzero(failed.reshape(-1))[0])
-    raise ValueError(
-        f"{name}{_batch_index(i, matrices.shape[:-2])} is not positive definite "
-        f"(its Cholesky factorisation failed); {hint}."
+    # A caller's hint is plain text: its braces are not template fields.
+    text = _RIDGE_HINT if hint is None else hint.replace("{", "{{").replace("}", "}}")
+    raise InputError(
+        "{argument}" + _batch_index(i, matrices.shape[:-2]) + " is not positive "
+        "definite (its Cholesky factorisation failed); " + text + ".",
+        argument=name,
+        fix=Setting("reg_covar", 1e-6),
     )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._errors import InputError, Setting
 from ._kernels import EPS, NEAR_RTOL, Operand, kl_diag, kl_full, overflow_error
 from ._linalg import cholesky_or_nan, logdet_from_cholesky, solve_lower
 
@@ -26,8 +27,8 @@ def _solve_vec(L: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 _RENYI_HINT = (
-    "the Renyi divergence is infinite for this pair: use 0 < alpha < 1, for which "
-    "it is always finite"
+    "the Renyi divergence is infinite for this pair: use 0 < {alpha} < 1, for "
+    "which it is always finite."
 )
 
 
@@ -168,9 +169,11 @@ def _refactor(idx, A, B, M, shape):
     if bad.any():
         where = np.unravel_index(int(idx[np.argmax(bad)]), shape) if shape else ()
         index = f"[{', '.join(str(int(i)) for i in where)}]" if shape else ""
-        raise ValueError(
-            f"alpha * cov(q) + (1 - alpha) * cov(p) of pair{index} is not "
-            f"positive definite (its Cholesky factorisation failed); {_RENYI_HINT}."
+        raise InputError(
+            "alpha * cov(q) + (1 - alpha) * cov(p) of pair" + index + " is not "
+            "positive definite (its Cholesky factorisation failed); " + _RENYI_HINT,
+            argument="alpha",
+            alpha=Setting("alpha"),
         )
     return ldR, _solve_vec(R, flat(M, (d,)))
 
@@ -237,9 +240,13 @@ def renyi_diag(p: Operand, q: Operand, alpha: float) -> np.ndarray:
         bad = c * np.expm1(t) <= -1.0
         if np.any(bad):
             where = tuple(np.argwhere(bad)[0].tolist())
-            raise ValueError(
-                f"alpha * var(q) + (1 - alpha) * var(p) is not positive at index "
-                f"{where}; {_RENYI_HINT}."
+            raise InputError(
+                "alpha * var(q) + (1 - alpha) * var(p) is not positive at index "
+                + str(where)
+                + "; "
+                + _RENYI_HINT,
+                argument="alpha",
+                alpha=Setting("alpha"),
             )
     log_term = 0.5 * log_mix_over_c(np.expm1(t), c, t).sum(-1)
     # Mixture variance alpha v1 + c v0, formed without overflow.

@@ -12,6 +12,8 @@ import warnings
 
 import numpy as np
 
+from ._errors import InputError
+
 __all__ = [
     "as_float_array",
     "check_class_counts",
@@ -144,12 +146,20 @@ def check_finite(arr: np.ndarray, name: str) -> np.ndarray:
 
 
 def check_real(
-    value, name: str, *, low: float = 0.0, strict: bool = False, hint: str = ""
+    value,
+    name: str,
+    *,
+    low: float = 0.0,
+    strict: bool = False,
+    hint: str = "",
+    **fields,
 ) -> float:
     """``value`` as a float if it is a finite real number >= ``low`` (> if strict).
 
     The one scalar check of the package: bools, strings, complex numbers, NaN
     and infinity are rejected with a message that names the argument.
+    ``hint`` is appended to the requirement; it may name other parameters as
+    template fields given in ``fields`` (:class:`skkl._errors.Setting`).
     """
     ok = (
         isinstance(value, numbers.Real)
@@ -159,8 +169,14 @@ def check_real(
     )
     if not ok:
         sign = ">" if strict else ">="
-        raise ValueError(
-            f"{name} must be a finite real number {sign} {low:g}{hint}, got {value!r}."
+        raise InputError(
+            "{argument} must be a finite real number "
+            + f"{sign} {low:g}"
+            + hint
+            + ", got {value!r}.",
+            argument=name,
+            value=value,
+            **fields,
         )
     return float(value)
 

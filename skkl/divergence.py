@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _kernels as kernels
+from ._errors import InputError, Setting
 from ._gaussians import Gaussians
 from ._renyi import renyi_diag, renyi_full
 from ._validation import check_real
@@ -149,10 +150,21 @@ def get_divergence(kind: str, alpha: float = 0.5) -> DivergenceInfo:
     """
     info = DIVERGENCES.get(kind) if isinstance(kind, str) else None
     if info is None:
-        raise ValueError(f"kind must be one of {sorted(DIVERGENCES)}, got {kind!r}.")
+        raise InputError(
+            "{argument} must be one of {kinds}, got {value!r}.",
+            argument="kind",
+            kinds=sorted(DIVERGENCES),
+            value=kind,
+        )
     if info.uses_alpha:
-        hint = f" for kind={kind!r} (alpha=1 is KL)"
-        check_real(alpha, "alpha", strict=True, hint=hint)
+        check_real(
+            alpha,
+            "alpha",
+            strict=True,
+            hint=" for {kind} ({one} is KL)",
+            kind=Setting("kind", kind),
+            one=Setting("alpha", 1),
+        )
     return info
 
 

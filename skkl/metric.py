@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as np
 
 from . import _kernels as kernels
+from ._errors import InputError, Setting
 from ._gaussians import (
     as_float_array,
     check_covariance_type,
@@ -27,6 +29,30 @@ def _tril_indices(d: int) -> tuple[np.ndarray, np.ndarray]:
     rows.setflags(write=False)
     cols.setflags(write=False)
     return rows, cols
+
+
+def _warn_trap(metric: KLMetric) -> None:
+    """Warn that scikit-learn mirrored an asymmetric divergence.
+
+    scikit-learn's callable-metric loop (``pairwise_distances`` with ``Y=None``
+    or ``Y is X``, and every estimator that calls it so: ``NearestNeighbors``
+    and ``DBSCAN`` on their fitted data) computes the upper triangle, mirrors
+    it, then fills the diagonal with ``metric(x, x)``: the same row object
+    twice, which no call on two arrays makes. By then the mirrored half is
+    already wrong for an asymmetric kind.
+    """
+    warnings.warn(
+        f"{metric!r} was called with the same row as both arguments, as "
+        "scikit-learn does after computing only one triangle of a matrix and "
+        "mirroring it (pairwise_distances with Y=None or Y is X, or a "
+        "neighbour search on the fitted data). This divergence is not "
+        "symmetric, so the mirrored half is wrong. Use "
+        f"{metric!r}.pairwise(X) or skkl.pairwise_divergence with "
+        "metric='precomputed', skkl.GaussianNeighbors for neighbours, or pass "
+        "Y=X.copy().",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 class KLMetric:
@@ -54,8 +80,11 @@ class KLMetric:
        .fit(X).kneighbors(X)`` (the fitted array as query) or
        ``.kneighbors()`` do the same. For an asymmetric kind ('kl',
        'reverse_kl', 'renyi' with ``alpha != 0.5``) the mirrored half is
-       silently wrong, and so are the neighbours (most rows on 60 random 3-d
-       Gaussians). Use :class:`skkl.GaussianNeighbors` for neighbour
+       wrong, and so are the neighbours (most rows on 60 random 3-d
+       Gaussians). The metric warns (``UserWarning``) when scikit-learn
+       fills the diagonal of such a mirrored matrix, which it does by
+       passing the same row object twice; it cannot undo the mirroring.
+       Use :class:`skkl.GaussianNeighbors` for neighbour
        searches and graphs, or :meth:`pairwise` (or
        :func:`skkl.pairwise_divergence`) with ``metric='precomputed'``.
        The symmetric kinds ('jeffreys', 'bhattacharyya', 'hellinger',
@@ -101,8 +130,12 @@ class KLMetric:
            [4.5       , 4.94314718, 0.        ]])
     >>> np.allclose(pairwise_distances(X, X.copy(), metric=metric), metric.pairwise(X))
     True
-    >>> float(pairwise_distances(X, metric=metric)[1, 0])  # trap: KL(0 || 1) mirrored
-    0.443...
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     D = pairwise_distances(X, metric=metric)  # the trap: Y is None
+    >>> float(D[1, 0]), caught[0].category.__name__  # KL(0 || 1), mirrored
+    (0.443..., 'UserWarning')
     """
 
     def __init__(
@@ -110,10 +143,12 @@ class KLMetric:
     ):
         info = get_divergence(kind, alpha)
         if check_covariance_type(covariance_type) == "tied":
-            raise ValueError(
-                "covariance_type='tied' has no packed layout of its own: rows "
-                "packed from tied Gaussians are 'full' rows; use "
-                "covariance_type='full'."
+            raise InputError(
+                "{tied} has no packed layout of its own: rows packed from tied "
+                "Gaussians are 'full' rows; use {fix}.",
+                argument="covariance_type",
+                tied=Setting("covariance_type", "tied"),
+                fix=Setting("covariance_type", "full"),
             )
         # Read-only (properties below): the per-pair path caches the registry
         # record, so a changed kind would silently disagree with pairwise().
@@ -188,8 +223,10 @@ class KLMetric:
 
     def __call__(self, u, v) -> float:
         """Divergence ``D(u || v)`` between two packed rows."""
-        u = as_float_array(u, "u")
-        v = as_float_array(v, "v")
+        if u is v and not self.symmetric:
+            _warn_trap(self)
+        u = as_float_array(u, "u", copy=False)
+        v = as_float_array(v, "v", copy=False)
         if u.ndim != 1 or u.shape != v.shape:
             raise ValueError(
                 "KLMetric compares two packed rows of equal length, got shapes "

@@ -27,6 +27,7 @@ from sklearn.utils.parallel import Parallel, delayed
 
 from . import _kernels as kernels
 from ._blas import get_chunk_n_rows, runs_inline
+from ._errors import InputError
 from ._gaussians import Gaussians
 from ._kl_gemm import gemm_operands, gemm_structure, kl_operands
 from ._tiles import Plan, chunks, row_block, tile
@@ -62,9 +63,11 @@ def _check_fraction(rtol) -> float:
         or isinstance(rtol, bool)
         or not 0 <= rtol < 1
     ):
-        raise ValueError(
-            f"rtol must be a real number in [0, 1), got {rtol!r} (0 recomputes "
-            "every KL entry with the pointwise kernel)."
+        raise InputError(
+            "{argument} must be a real number in [0, 1), got {value!r} (0 "
+            "recomputes every KL entry with the pointwise kernel).",
+            argument="rtol",
+            value=rtol,
         )
     return float(rtol)
 
@@ -77,9 +80,11 @@ def _check_working_memory(working_memory) -> float:
         or isinstance(working_memory, bool)
         or not 0 < working_memory < np.inf
     ):
-        raise ValueError(
-            "working_memory must be a finite positive number of MiB (e.g. 1024), "
-            f"got {working_memory!r}."
+        raise InputError(
+            "{argument} must be a finite positive number of MiB (e.g. 1024), "
+            "got {value!r}.",
+            argument="working_memory",
+            value=working_memory,
         )
     return float(working_memory)
 
@@ -153,9 +158,11 @@ def _check_n_jobs(n_jobs) -> None:
         or isinstance(n_jobs, bool)
         or not n_jobs
     ):
-        raise ValueError(
-            "n_jobs must be None or a non-zero integer (-1 uses every core), "
-            f"got {n_jobs!r}."
+        raise InputError(
+            "{argument} must be None or a non-zero integer (-1 uses every core), "
+            "got {value!r}.",
+            argument="n_jobs",
+            value=n_jobs,
         )
 
 

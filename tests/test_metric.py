@@ -1,6 +1,7 @@
 """Tests for skkl.metric.KLMetric with scikit-learn's metric consumers."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -83,23 +84,38 @@ def test_symmetry_trap_and_guarded_routes():
     X = G.pack()
     truth = pairwise_divergence(G)
     assert not np.allclose(truth, truth.T)  # KL is asymmetric
-    # The trap: Y=None (or Y is X) with one job mirrors the upper triangle.
-    trapped = pairwise_distances(X, metric=KLMetric())
+    # The trap: Y=None (or Y is X) with one job mirrors the upper triangle,
+    # and the metric says so (issue 24, item 9).
+    with pytest.warns(UserWarning, match="mirrored half is wrong"):
+        trapped = pairwise_distances(X, metric=KLMetric())
     upper = np.triu(truth, 1)
     assert_allclose(trapped, upper + upper.T, rtol=1e-12)
     assert not np.allclose(trapped, truth)
-    assert_allclose(pairwise_distances(X, X, metric=KLMetric()), trapped, rtol=0)
-    # Guarded routes give the asymmetric matrix.
-    assert_allclose(KLMetric().pairwise(X), truth, rtol=1e-12)
-    assert_allclose(KLMetric().pairwise(X, X), truth, rtol=1e-12)
-    assert_allclose(pairwise_distances(truth, metric="precomputed"), truth)
-    # Symmetric kinds are safe with the shortcut.
-    for kind in ("jeffreys", "hellinger"):
-        metric = KLMetric(kind)
-        assert metric.symmetric
+    with pytest.warns(UserWarning, match=r"KLMetric\(kind='kl'.*\.pairwise\(X\)"):
+        assert_allclose(pairwise_distances(X, X, metric=KLMetric()), trapped, rtol=0)
+    # Guarded routes give the asymmetric matrix, without a false alarm.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_allclose(KLMetric().pairwise(X), truth, rtol=1e-12)
+        assert_allclose(KLMetric().pairwise(X, X), truth, rtol=1e-12)
+        assert_allclose(pairwise_distances(truth, metric="precomputed"), truth)
+        correct = pairwise_distances(X, X.copy(), metric=KLMetric())
+        assert_allclose(correct, truth, rtol=1e-12)
+        two_jobs = pairwise_distances(X, metric=KLMetric(), n_jobs=2)
+        assert_allclose(two_jobs, truth, rtol=1e-12)
+        # Views of one buffer are two arrays: every pair is computed.
         assert_allclose(
-            pairwise_distances(X, metric=metric), metric.pairwise(X), rtol=1e-12
+            pairwise_distances(X[:4], X[4:], metric=KLMetric()),
+            truth[:4, 4:],
+            rtol=1e-12,
         )
+        # Symmetric kinds are safe with the shortcut.
+        for kind in ("jeffreys", "hellinger"):
+            metric = KLMetric(kind)
+            assert metric.symmetric
+            assert_allclose(
+                pairwise_distances(X, metric=metric), metric.pairwise(X), rtol=1e-12
+            )
 
 
 def _brute_force_neighbors(D, n_neighbors):
@@ -112,7 +128,9 @@ def test_nearest_neighbors_match_brute_force():
     fit, query = _gaussians(rng, 15, 2), _gaussians(rng, 6, 2)
     nn = NearestNeighbors(n_neighbors=4, metric=KLMetric(), algorithm="brute")
     nn.fit(fit.pack())
-    dist, ind = nn.kneighbors(query.pack())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a query of other Gaussians: no alarm
+        dist, ind = nn.kneighbors(query.pack())
     order, expected = _brute_force_neighbors(pairwise_divergence(query, fit), 4)
     assert_array_equal(ind, order)
     assert_allclose(dist, expected, rtol=1e-12)
@@ -125,7 +143,8 @@ def test_kneighbors_without_x_trap_and_precomputed_route():
     masked = truth + np.diag(np.full(len(G), np.inf))  # a point is not its neighbour
     order, expected = _brute_force_neighbors(masked, 3)
     callable_nn = NearestNeighbors(n_neighbors=3, metric=KLMetric(), algorithm="brute")
-    dist_trap, _ = callable_nn.fit(G.pack()).kneighbors()
+    with pytest.warns(UserWarning, match="mirrored half is wrong"):
+        dist_trap, _ = callable_nn.fit(G.pack()).kneighbors()
     assert not np.allclose(dist_trap, expected)  # mirrored distances
     nn = NearestNeighbors(n_neighbors=3, metric="precomputed").fit(truth)
     dist, ind = nn.kneighbors()
