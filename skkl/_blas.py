@@ -14,10 +14,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-try:  # where older scikit-learn releases export it
-    from sklearn.utils import get_chunk_n_rows
-except ImportError:  # scikit-learn 1.9 keeps it in a private module
-    from sklearn.utils._chunking import get_chunk_n_rows
 
 __all__ = [
     "INLINE_FLOPS",
@@ -109,6 +105,19 @@ def blas_threads_for(flops: float) -> contextlib.AbstractContextManager:
     if flops < SINGLE_THREAD_FLOPS:
         return blas_single_thread()
     return contextlib.nullcontext()
+
+
+def get_chunk_n_rows(*args, **kwargs) -> int:
+    """scikit-learn's ``get_chunk_n_rows`` (imported on first use).
+
+    ``import skkl`` does not load scikit-learn: the validated core
+    (``Gaussians``, the pointwise divergences) imports this module.
+    """
+    try:  # where older scikit-learn releases export it
+        from sklearn.utils import get_chunk_n_rows as chunk_n_rows
+    except ImportError:  # scikit-learn 1.9 keeps it in a private module
+        from sklearn.utils._chunking import get_chunk_n_rows as chunk_n_rows
+    return chunk_n_rows(*args, **kwargs)
 
 
 def _pool() -> ThreadPoolExecutor:

@@ -43,32 +43,41 @@ _SMALL = 4096
 # strings; skkl rejects both, naming the argument.
 
 
+_ALL_REAL = object()  # no element of an object array is anything but a number
+
+
 def _first_non_real(raw: np.ndarray):
-    """The first element of an object array that is not a real number, or None."""
-    return next((v for v in raw.reshape(-1) if not isinstance(v, numbers.Real)), None)
+    """The first element of an object array that is not a real number."""
+    return next(
+        (v for v in raw.reshape(-1) if not isinstance(v, numbers.Real)), _ALL_REAL
+    )
 
 
 def _reject_non_real(raw: np.ndarray, name: str) -> None:
     """TypeError naming ``name`` for complex, string and non-numeric input."""
     kind = raw.dtype.kind
-    bad = _first_non_real(raw) if kind == "O" else None
+    bad = _first_non_real(raw) if kind == "O" else _ALL_REAL
     if kind == "c" or isinstance(bad, numbers.Complex):
         raise TypeError(
             f"{name} is complex; Gaussians here are real: pass the real part "
             "explicitly (np.real) if the imaginary part is rounding noise."
         )
     if kind in "USa" or isinstance(bad, (str, bytes)):
-        example = f" (e.g. {bad!r})" if bad is not None else ""
+        example = f" (e.g. {bad!r})" if bad is not _ALL_REAL else ""
         raise TypeError(
             f"{name} must be a numeric array-like of real numbers, got "
             f"strings{example}; skkl does not parse text (numbers read as text "
             "usually mean a parsing problem upstream): convert them first, "
             f"e.g. np.asarray({name}, dtype=float)."
         )
-    if kind not in "biufO":
+    if kind not in "biufO" or bad is not _ALL_REAL:
+        got = (
+            f"dtype {raw.dtype}"
+            if bad is _ALL_REAL
+            else f"{type(bad).__name__} ({bad!r})"
+        )
         raise TypeError(
-            f"{name} must be a numeric array-like of real numbers, got dtype "
-            f"{raw.dtype}."
+            f"{name} must be a numeric array-like of real numbers, got {got}."
         )
 
 
