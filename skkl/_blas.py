@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-
 __all__ = [
     "INLINE_FLOPS",
     "SINGLE_THREAD_FLOPS",
