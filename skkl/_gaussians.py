@@ -367,17 +367,32 @@ def n_features_from_packed(n_columns: int, covariance_type: str) -> int:
     else:
         d = n - 1
     if d < 1 or packed_size(d, cov_type) != n:
-        valid = ", ".join(str(packed_size(k, cov_type)) for k in range(1, 6))
-        raise InputError(
-            "a packed row of length {n} is impossible for {ctype} (valid "
-            "lengths: {valid}, ...); pack rows with Gaussians.pack() and use the "
-            "same {argument}.",
-            argument="covariance_type",
-            n=n,
-            ctype=Setting("covariance_type", cov_type),
-            valid=valid,
-        )
+        _raise_packed_length(n, cov_type, None)
     return d
+
+
+def _raise_packed_length(n: int, cov_type: str, name: str | None):
+    """The error for a packed row of impossible length (of argument ``name``)."""
+    valid = ", ".join(str(packed_size(k, cov_type)) for k in range(1, 6))
+    whose = "" if name is None else "{argument}: "
+    raise InputError(
+        whose + "a packed row of length {n} is impossible for {ctype} (valid "
+        "lengths: {valid}, ...); pack rows with Gaussians.pack() and use the "
+        "same {same}.",
+        argument=name,
+        n=n,
+        ctype=Setting("covariance_type", cov_type),
+        valid=valid,
+        same=Setting("covariance_type"),
+    )
+
+
+def packed_dimension(n_columns: int, covariance_type: str, name: str) -> int:
+    """:func:`n_features_from_packed` for the rows of argument ``name``."""
+    try:
+        return n_features_from_packed(n_columns, covariance_type)
+    except InputError:
+        _raise_packed_length(n_columns, covariance_type, name)
 
 
 class Gaussians:
@@ -757,7 +772,7 @@ def gaussians_from_packed(X, covariance_type: str, name: str) -> Gaussians:
         X = X[None, :]
     if X.ndim != 2:
         raise ValueError(f"{name} must have shape (K, n_columns), got {X.shape}.")
-    d = n_features_from_packed(X.shape[1], cov_type)
+    d = packed_dimension(X.shape[1], cov_type, name)
     means = np.array(X[:, :d], order="C")  # a copy, even of a single row
     factor = X[:, d:]
     if cov_type == "full":

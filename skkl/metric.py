@@ -13,7 +13,7 @@ from ._gaussians import (
     as_float_array,
     check_covariance_type,
     gaussians_from_packed,
-    n_features_from_packed,
+    packed_dimension,
     packed_size,
 )
 from .divergence import get_divergence
@@ -232,7 +232,7 @@ class KLMetric:
                 "KLMetric compares two packed rows of equal length, got shapes "
                 f"{u.shape} and {v.shape}."
             )
-        d = n_features_from_packed(u.shape[0], self.covariance_type)
+        d = packed_dimension(u.shape[0], self.covariance_type, "u")
         p = self._operand(u, d, "u")
         q = self._operand(v, d, "v")
         return float(kernels.compute(self._info, p, q, self._alpha_value))
