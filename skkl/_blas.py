@@ -30,9 +30,8 @@ __all__ = [
 SINGLE_THREAD_FLOPS = 2**26
 # Below this much arithmetic a call runs inline on the calling thread, with no
 # joblib dispatch, thread pool or threadpool-limit context: entering any of
-# them costs from tens of microseconds to milliseconds, more than the work
-# (2**21 flops is a fraction of a millisecond on one core), and OpenBLAS does
-# not start threads for products this small anyway.
+# them costs more than 2**21 flops of work, and OpenBLAS does not start
+# threads for products this small anyway.
 INLINE_FLOPS = 2**21
 
 _CONTROLLER: Any = None

@@ -37,7 +37,9 @@ __all__ = [
 _RIDGE_HINT = "add a small ridge to the diagonal (e.g. {fix})"
 # Above this dimension a per-matrix LAPACK call beats vectorised substitution.
 _LAPACK_MIN_DIM = 48
-# Largest diagonal block that inv_lower inverts by scalar substitution.
+# Largest diagonal block that inv_lower inverts by scalar substitution: the
+# substitution's Python loop has b (b + 1) / 2 steps, so the blocks stay
+# small and the batched products of the levels above do the rest.
 _INV_BASE = 4
 _EPS = np.finfo(np.float64).eps
 
@@ -333,10 +335,10 @@ def _trtrs(L: np.ndarray, B: np.ndarray) -> np.ndarray:
     """The BLAS triangular solve (trsm) for one (d, d) factor and a (d, m) block.
 
     Called directly: ``scipy.linalg.solve_triangular`` (batched since scipy
-    1.15) adds tens of microseconds of argument handling per call, and
-    OpenBLAS's LAPACK ``trtrs`` always runs its threaded path, which on a busy
-    machine waits milliseconds for sleeping threads even for a 2 x 2 solve;
-    ``trsm`` stays on the calling thread for small operands.
+    1.15) spends more on argument handling than a small solve takes, and
+    OpenBLAS's LAPACK ``trtrs`` always takes its threaded path, which waits
+    for sleeping threads even for a 2 x 2 solve; ``trsm`` stays on the
+    calling thread for small operands.
     """
     if L.shape[0] == 0 or B.size == 0:
         return np.zeros(B.shape)

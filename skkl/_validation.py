@@ -63,6 +63,8 @@ def _reject_non_real(raw: np.ndarray, name: str) -> None:
             "explicitly (np.real) if the imaginary part is rounding noise."
         )
     if kind in "USa" or isinstance(bad, (str, bytes)):
+        if bad is _ALL_REAL and raw.size:  # a str or bytes array
+            bad = raw.reshape(-1)[0].item()
         example = f" (e.g. {bad!r})" if bad is not _ALL_REAL else ""
         raise TypeError(
             f"{name} must be a numeric array-like of real numbers, got "

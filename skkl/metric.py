@@ -22,7 +22,12 @@ from .pairwise import pairwise_divergence
 __all__ = ["KLMetric"]
 
 
-@functools.lru_cache(maxsize=64)
+# Dimensions whose packed-layout indices are kept: a handful in any program;
+# 64 of them are a few MiB at most.
+_CACHED_DIMENSIONS = 64
+
+
+@functools.lru_cache(maxsize=_CACHED_DIMENSIONS)
 def _tril_indices(d: int) -> tuple[np.ndarray, np.ndarray]:
     """Row-major lower-triangle indices (the packed layout), read-only."""
     rows, cols = np.tril_indices(d)

@@ -205,6 +205,38 @@ def _run(func, arglist, n_jobs) -> Iterator:
     yield from Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
 
 
+def _row_blocks(plan: Plan, reduce_func, n_jobs) -> Iterator:
+    """The row blocks of the matrix (through ``reduce_func`` if given), in order."""
+    blocks = chunks(plan.n_p, plan.chunk)
+    if reduce_func is None:
+        yield from _run(row_block, [(plan, r0, r1) for r0, r1 in blocks], n_jobs)
+        return
+    arglist = [(plan, r0, r1, reduce_func) for r0, r1 in blocks]
+    yield from _run(_reduced_row_block, arglist, n_jobs)
+
+
+def _matrix(plan: Plan, n_jobs) -> np.ndarray:
+    """The whole matrix, from row blocks or, symmetric, from upper tiles mirrored."""
+    blocks = chunks(plan.n_p, plan.chunk)
+    out = np.empty((plan.n_p, plan.n_q))
+    if not plan.symmetric:
+        if _in_process(plan, n_jobs, len(blocks)):
+            # In process: write every block straight into the result.
+            for r0, r1 in blocks:
+                tile(plan, r0, r1, 0, plan.n_q, out=out[r0:r1])
+            return out
+        arglist = [(plan, r0, r1, 0, plan.n_q) for r0, r1 in blocks]
+        for (r0, r1), block in zip(blocks, _run(tile, arglist, n_jobs), strict=True):
+            out[r0:r1] = block
+        return out
+    pairs = [(r, c) for r in blocks for c in blocks if c[0] >= r[0]]
+    arglist = [(plan, *r, *c) for r, c in pairs]
+    for (r, c), part in zip(pairs, _run(tile, arglist, n_jobs), strict=True):
+        out[r[0] : r[1], c[0] : c[1]] = part
+        out[c[0] : c[1], r[0] : r[1]] = part.T
+    return out
+
+
 # -- public API --------------------------------------------------------------
 
 
@@ -221,21 +253,17 @@ def pairwise_divergence_chunked(
 ) -> Iterator:
     """Row blocks of the matrix of divergences D(P[i], Q[j]).
 
-    Like :func:`sklearn.metrics.pairwise_distances_chunked`, this yields
-    consecutive blocks of rows whose intermediates fit in ``working_memory``,
-    so any number of Gaussians can be processed with bounded memory (the
-    per-Gaussian operands, of the size of the input, aside). Blocks are
-    computed in parallel through scikit-learn's ``Parallel``; a joblib
-    backend such as dask (``joblib.parallel_config(backend='dask')``) applies.
+    Like :func:`sklearn.metrics.pairwise_distances_chunked`: consecutive
+    blocks of rows whose intermediates fit in ``working_memory`` (the
+    per-Gaussian operands, of the size of the input, aside), computed through
+    scikit-learn's ``Parallel`` (a joblib backend such as dask applies).
 
     Parameters
     ----------
     P : Gaussians of length K_P
         Row Gaussians.
     Q : Gaussians of length K_Q, default=None
-        Column Gaussians; None means ``Q = P`` (then the diagonal is exactly
-        0 and symmetric kinds are exactly symmetric). Covariance types may
-        differ between P and Q.
+        Column Gaussians, as in :func:`pairwise_divergence`.
     kind : str, default='kl'
         A key of :data:`skkl.DIVERGENCES`; entry (i, j) is
         ``skkl.divergence(P[i], Q[j], kind)``.
@@ -252,13 +280,11 @@ def pairwise_divergence_chunked(
         MiB of intermediates per block; None uses
         ``sklearn.get_config()['working_memory']``.
     reduce_func : callable, default=None
-        As in :func:`sklearn.metrics.pairwise_distances_chunked`:
-        ``reduce_func(D_chunk, start)`` receives each block and the index of
-        its first row, and its result is yielded instead of the block. It
-        runs where the block was computed (inside the joblib worker), so only
-        the reduced result travels. It must return None, or a sequence (or a
-        tuple of sequences) with one item per row of the block. Any extra
-        memory it allocates comes on top of ``working_memory``.
+        As in :func:`sklearn.metrics.pairwise_distances_chunked`: its result
+        for ``(D_chunk, start)`` (the block, its first row) is yielded instead
+        of the block, computed in the worker (only the result travels). It
+        returns None, or one item per row (a sequence, or a tuple of them);
+        its own memory comes on top of ``working_memory``.
 
     Yields
     ------
@@ -291,13 +317,9 @@ def pairwise_divergence_chunked(
             f"reduce_func must be a callable (D_chunk, start) or None, got "
             f"{type(reduce_func).__name__}."
         )
-    plan = make_plan(P, Q, kind, alpha, rtol, working_memory)
-    blocks = chunks(plan.n_p, plan.chunk)
-    if reduce_func is None:
-        yield from _run(row_block, [(plan, r0, r1) for r0, r1 in blocks], n_jobs)
-        return
-    arglist = [(plan, r0, r1, reduce_func) for r0, r1 in blocks]
-    yield from _run(_reduced_row_block, arglist, n_jobs)
+    yield from _row_blocks(
+        make_plan(P, Q, kind, alpha, rtol, working_memory), reduce_func, n_jobs
+    )
 
 
 def pairwise_divergence(
@@ -370,23 +392,4 @@ def pairwise_divergence(
     True
     """
     _check_n_jobs(n_jobs)
-    plan = make_plan(P, Q, kind, alpha, rtol, working_memory)
-    blocks = chunks(plan.n_p, plan.chunk)
-    out = np.empty((plan.n_p, plan.n_q))
-    if not plan.symmetric:
-        if _in_process(plan, n_jobs, len(blocks)):
-            # In process: write every block straight into the result.
-            for r0, r1 in blocks:
-                tile(plan, r0, r1, 0, plan.n_q, out=out[r0:r1])
-            return out
-        arglist = [(plan, r0, r1, 0, plan.n_q) for r0, r1 in blocks]
-        for (r0, r1), block in zip(blocks, _run(tile, arglist, n_jobs), strict=True):
-            out[r0:r1] = block
-        return out
-    # Symmetric self-pairwise: upper tiles only, mirrored.
-    pairs = [(r, c) for r in blocks for c in blocks if c[0] >= r[0]]
-    arglist = [(plan, *r, *c) for r, c in pairs]
-    for (r, c), part in zip(pairs, _run(tile, arglist, n_jobs), strict=True):
-        out[r[0] : r[1], c[0] : c[1]] = part
-        out[c[0] : c[1], r[0] : r[1]] = part.T
-    return out
+    return _matrix(make_plan(P, Q, kind, alpha, rtol, working_memory), n_jobs)
