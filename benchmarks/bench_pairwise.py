@@ -1,33 +1,38 @@
-"""Benchmark: all-pairs KL with skkl against the GEMM floor, torch and the snippet.
+"""Benchmark: all-pairs KL from raw arrays against the one floor, torch and the snippet.
+
+The floor (one definition, stated wherever a ratio to it is quoted): the bare
+GEMM of the one-GEMM formula, one ``(K, n) @ (n, K)`` product of two random
+float64 operands with n = d(d+1)/2 for full covariances and 2d for diagonal
+ones, timed with the default BLAS threads and with one BLAS thread, the
+faster of the two (on a loaded machine BLAS threads can slow a small product
+down several times).
 
 For each configuration it times, side by side in one run,
 
-- ``skkl.pairwise_divergence(G)`` (self-pairwise KL matrix, default rtol);
-- the bare GEMM floor: one (K, n) x (n, K) product with n = d(d+1)/2 for
-  full covariances and 2d for diagonal ones (the operand width of the
-  one-GEMM formula);
+- ``skkl.pairwise_divergence(Gaussians(M, S))`` from raw arrays, validation
+  and factorisation included (self-pairwise KL matrix, default rtol);
+- the floor above;
 - ``torch.distributions.kl_divergence`` batched over the same K^2 pairs
   (CPU, float64, in chunks; extrapolated from the chunks done when the full
   run would exceed the time budget);
-- the classic ``kl_mvn`` snippet (inv/det, one Python call per pair, loaded
-  from tests/_reference.py), extrapolated from a sample of pairs;
+- the classic ``kl_mvn`` snippet (inv/det, one Python call per pair) from
+  tests/_reference.py, extrapolated from a sample of pairs;
 
-and prints the ratios and the maximum relative differences between methods.
-A scaling run then streams K = 1000 ... 20000 (d=16, full) through
-``pairwise_divergence_chunked`` and reports time and tracemalloc peak memory.
+and prints the ratios and the largest relative differences between methods.
+A small-call table times one ``kl_divergence`` call against one ``kl_mvn``
+call at d = 2, 8, 32 (min over many short batches, interleaved), and a
+scaling run streams K = 1000 ... 20000 (d=16, full) through
+``pairwise_divergence_chunked`` with time and tracemalloc peak memory.
 
 Usage::
 
     python benchmarks/bench_pairwise.py [--quick] [--repeat N] [--only K,d ...]
 
 Each configuration alternates skkl and the floor ``--repeat`` times and
-reports the min and the median of the times and of the paired ratios; the
-floor is also timed with one BLAS thread (a loaded machine makes threaded
-small GEMMs slow), and skkl / floor uses the faster of the two.
+reports the min and the median of the times and of the paired ratios.
 ``--only K,d`` runs just that full-covariance configuration (repeatable)
-and skips the scaling run.
-
-The BLAS library and thread count in use are printed (threadpoolctl).
+and skips the other tables. The BLAS library and kernel (threadpoolctl),
+the load average before and after, and the total time are printed.
 """
 
 from __future__ import annotations
@@ -44,11 +49,16 @@ import tracemalloc
 import numpy as np
 import scipy
 import sklearn
-from _common import blas_kernel, make_gaussians
+from _common import blas_kernel, load_average, make_arrays, make_gaussians
 from threadpoolctl import threadpool_limits
 
 import skkl
-from skkl import pairwise_divergence, pairwise_divergence_chunked
+from skkl import (
+    Gaussians,
+    kl_divergence,
+    pairwise_divergence,
+    pairwise_divergence_chunked,
+)
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -156,31 +166,7 @@ def max_rel_diff(a, b):
     return float(np.max(np.abs(a - b)[keep] / np.maximum(np.abs(a), np.abs(b))[keep]))
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller, faster run")
-    parser.add_argument(
-        "--only",
-        metavar="K,d",
-        action="append",
-        help="run only this full-covariance configuration (repeatable); "
-        "skips the scaling run",
-    )
-    parser.add_argument("--repeat", type=int, help="repeats of skkl and the floor")
-    parser.add_argument(
-        "--kind",
-        default="kl",
-        choices=["kl", "reverse_kl", "jeffreys"],
-        help="GEMM kind for the skkl / floor ratio (torch and the snippet are KL)",
-    )
-    args = parser.parse_args()
-    quick = args.quick
-    kl_mvn = load_snippet()
-    try:
-        import torch
-    except ImportError:  # pragma: no cover
-        torch = None
-
+def _header(args, torch):
     print(f"## Pairwise KL benchmark (skkl / floor for kind={args.kind!r})\n")
     print(f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
     print(
@@ -194,10 +180,55 @@ def main():
         f"torch {torch.__version__ if torch else 'absent'}"
     )
     print(f"- BLAS: {blas_kernel(with_file=True)}")
-    if torch is not None:
-        print(f"- torch threads: {torch.get_num_threads()}")
-    print()
+    print(f"- load average (1 / 5 / 15 min) at start: {load_average()}")
+    print(
+        "- floor: one (K, n) @ (n, K) float64 product, n = d(d+1)/2 (full) or "
+        "2d (diag), the faster of default BLAS threads and one thread\n"
+    )
 
+
+def _alternate(M, S, covariance_type, kind, n, repeat):
+    """skkl from raw arrays and the floor, alternated: (times, floors, matrix)."""
+    K = len(M)
+    t_skkl, t_floor, D = [], [], None
+    for _ in range(repeat):
+        t, D = best_time(
+            lambda: pairwise_divergence(Gaussians(M, S, covariance_type), kind=kind),
+            1,
+        )
+        t_skkl.append(t)
+        threaded = gemm_floor(K, n, 1)
+        with threadpool_limits(1, user_api="blas"):
+            single = gemm_floor(K, n, 1)
+        t_floor.append(min(threaded, single))
+    return np.array(t_skkl), np.array(t_floor), D
+
+
+def _peers(G, D, torch, kl_mvn, budget, n_pairs):
+    """Cells for torch and the snippet: times, ratios and largest differences."""
+    cells = {}
+    if torch is not None:
+        t_torch, frac, rows = torch_kl(G, budget)
+        cells["diff_torch"] = max(
+            max_rel_diff(
+                v[_off_diagonal(r0, v.shape)],
+                D[r0 : r0 + len(v)][_off_diagonal(r0, v.shape)],
+            )
+            for r0, v in rows.items()
+        )
+        extrapolated = "" if frac >= 1 else f" (extrap. {frac:.0%})"
+        cells["torch"] = f"{t_torch:.3g}{extrapolated}"
+        cells["t_torch"] = t_torch
+    if kl_mvn is not None:
+        t_snip, i, j, values = snippet_kl(G, kl_mvn, n_pairs)
+        off = i != j
+        cells["diff_snip"] = max_rel_diff(values[off], D[i, j][off])
+        cells["snippet"] = f"{t_snip:.3g}"
+        cells["t_snip"] = t_snip
+    return cells
+
+
+def _configs(args):
     configs = [
         ("full", 1000, 32),
         ("full", 2000, 64),
@@ -205,80 +236,77 @@ def main():
         ("full", 300, 16),
         ("diag", 5000, 64),
     ]
-    if quick:
-        configs = [
-            ("full", 300, 32),
-            ("full", 200, 64),
-            ("full", 300, 16),
-            ("diag", 2000, 64),
-        ]
+    if args.quick:
+        configs = [("full", 300, 32), ("full", 200, 64), ("full", 300, 16)]
+        configs.append(("diag", 2000, 64))
     if args.only:
         configs = [("full", *map(int, kd.split(","))) for kd in args.only]
-    repeat = args.repeat or (5 if quick else 11)
-    budget = 3.0 if quick else 15.0
-    n_pairs = 100 if quick else 300
+    return configs
 
+
+def _main_table(args, torch, kl_mvn):
+    repeat = args.repeat or (5 if args.quick else 11)
+    budget = 3.0 if args.quick else 15.0
+    n_pairs = 100 if args.quick else 300
     print(
-        "| cov | K | d | skkl (s) min / med | GEMM floor (s) min / med "
-        "| floor, 1 BLAS thread (s) | skkl / floor min / med | torch (s) "
-        "| torch / skkl min / med | snippet (s, extrap.) | snippet / skkl min / med "
-        "| recomputed | max rel diff torch | max rel diff snippet |"
+        "| cov | K | d | skkl from arrays (s) min / med | floor (s) min / med "
+        "| skkl / floor min / med | torch (s) | torch / skkl (med) "
+        "| snippet (s, extrap.) | snippet / skkl (med) | recomputed "
+        "| max rel diff torch | max rel diff snippet |"
     )
     print("|" + "---|" * 13)
-    for covariance_type, K, d in configs:
-        G = make_gaussians(K, d, covariance_type)
+    for covariance_type, K, d in _configs(args):
+        M, S = make_arrays(K, d, covariance_type)
         n = d * (d + 1) // 2 if covariance_type == "full" else 2 * d
-        # Alternate skkl and the floor; each skkl / floor ratio pairs runs
-        # made back to back, so a burst of load on a shared machine hits
-        # both alike. Min and median over the repeats are reported.
-        t_skkl, t_floor, t_floor1 = [], [], []
-        for _ in range(repeat):
-            t, D = best_time(lambda G=G: pairwise_divergence(G, kind=args.kind), 1)
-            t_skkl.append(t)
-            t_floor.append(gemm_floor(K, n, 1))
-            with threadpool_limits(1, user_api="blas"):
-                t_floor1.append(gemm_floor(K, n, 1))
-        t_skkl, t_floor = np.array(t_skkl), np.array(t_floor)
-        # Strict: against the faster of the threaded and 1-thread floors.
-        ratio = t_skkl / np.minimum(t_floor, t_floor1)
-        s_min, s_med = t_skkl.min(), np.median(t_skkl)
-        recomputed = _count_recomputed(G)
+        t_skkl, t_floor, D = _alternate(M, S, covariance_type, args.kind, n, repeat)
+        ratio = t_skkl / t_floor
+        G = Gaussians(M, S, covariance_type)
         if args.kind != "kl":  # the peers compute KL: compare with skkl's KL
             D = pairwise_divergence(G)
-        if torch is not None:
-            t_torch, frac, rows = torch_kl(G, budget)
-            diff_torch = max(
-                max_rel_diff(
-                    v[_off_diagonal(r0, v.shape)],
-                    D[r0 : r0 + len(v)][_off_diagonal(r0, v.shape)],
-                )
-                for r0, v in rows.items()
-            )
-            torch_cell = f"{t_torch:.3g}" + (
-                "" if frac >= 1 else f" (extrap. {frac:.0%})"
-            )
-            torch_ratio = f"{t_torch / s_min:.0f}x / {t_torch / s_med:.0f}x"
-        else:
-            torch_cell, torch_ratio, diff_torch = "n/a", "n/a", float("nan")
-        if kl_mvn is not None:
-            t_snip, i, j, values = snippet_kl(G, kl_mvn, n_pairs)
-            off = i != j
-            diff_snip = max_rel_diff(values[off], D[i, j][off])
-            snip_cell = f"{t_snip:.3g}"
-            snip_ratio = f"{t_snip / s_min:.0f}x / {t_snip / s_med:.0f}x"
-        else:
-            snip_cell, snip_ratio, diff_snip = "n/a", "n/a", float("nan")
+        cells = _peers(G, D, torch, kl_mvn, budget, n_pairs)
+        med = np.median(t_skkl)
+        torch_ratio = f"{cells['t_torch'] / med:.0f}x" if "t_torch" in cells else "n/a"
+        snip_ratio = f"{cells['t_snip'] / med:.0f}x" if "t_snip" in cells else "n/a"
         print(
-            f"| {covariance_type} | {K} | {d} | {s_min:.4f} / {s_med:.4f} "
-            f"| {t_floor.min():.4f} / {np.median(t_floor):.4f} | {min(t_floor1):.4f} "
-            f"| {ratio.min():.2f} / {np.median(ratio):.2f} | {torch_cell} "
-            f"| {torch_ratio} | {snip_cell} | {snip_ratio} | {recomputed} "
-            f"| {diff_torch:.1e} | {diff_snip:.1e} |",
+            f"| {covariance_type} | {K} | {d} | {t_skkl.min():.4f} / {med:.4f} "
+            f"| {t_floor.min():.4f} / {np.median(t_floor):.4f} "
+            f"| {ratio.min():.2f} / {np.median(ratio):.2f} "
+            f"| {cells.get('torch', 'n/a')} | {torch_ratio} "
+            f"| {cells.get('snippet', 'n/a')} | {snip_ratio} | {_count_recomputed(G)} "
+            f"| {cells.get('diff_torch', float('nan')):.1e} "
+            f"| {cells.get('diff_snip', float('nan')):.1e} |",
             flush=True,
         )
-    if args.only:
-        return
 
+
+def _per_call(func, batch=10, rounds=300):
+    """Least time per call over many short interleavable batches (seconds)."""
+    best = np.inf
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(batch):
+            func()
+        best = min(best, (time.perf_counter() - t0) / batch)
+    return best
+
+
+def _small_calls(kl_mvn):
+    print("\n### One pair: `kl_divergence` against the `kl_mvn` snippet\n")
+    print("| d | snippet (us) | kl_divergence (us) | kl_divergence / snippet |")
+    print("|---|---|---|---|")
+    for d in (2, 8, 32):
+        M, S = make_arrays(2, d, "full", seed=d)
+        pair = (M[0], S[0], M[1], S[1])
+        # Interleaved rounds: a burst of load hits both alike.
+        snip, ours = [], []
+        for _ in range(10):
+            snip.append(_per_call(lambda p=pair: kl_mvn(*p), rounds=30))
+            ours.append(_per_call(lambda p=pair: kl_divergence(*p), rounds=30))
+        a, b = min(snip), min(ours)
+        print(f"| {d} | {a * 1e6:.1f} | {b * 1e6:.1f} | {b / a:.2f} |", flush=True)
+
+
+def _scaling(quick):
     print("\n### Scaling: pairwise_divergence_chunked, full, d=16, ", end="")
     print("working_memory=64 MiB\n")
     print("| K | time (s) | tracemalloc peak (MiB) | full matrix (MiB) | checksum |")
@@ -302,6 +330,42 @@ def main():
             f"| {total:.6g} |",
             flush=True,
         )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller, faster run")
+    parser.add_argument(
+        "--only",
+        metavar="K,d",
+        action="append",
+        help="run only this full-covariance configuration (repeatable); "
+        "skips the other tables",
+    )
+    parser.add_argument("--repeat", type=int, help="repeats of skkl and the floor")
+    parser.add_argument(
+        "--kind",
+        default="kl",
+        choices=["kl", "reverse_kl", "jeffreys"],
+        help="GEMM kind for the skkl / floor ratio (torch and the snippet are KL)",
+    )
+    args = parser.parse_args()
+    start = time.perf_counter()
+    kl_mvn = load_snippet()
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        torch = None
+    _header(args, torch)
+    if torch is not None:
+        print(f"- torch threads: {torch.get_num_threads()}\n")
+    _main_table(args, torch, kl_mvn)
+    if not args.only:
+        if kl_mvn is not None:
+            _small_calls(kl_mvn)
+        _scaling(args.quick)
+    print(f"\n- load average at end: {load_average()}")
+    print(f"- total time: {time.perf_counter() - start:.0f} s")
 
 
 def _off_diagonal(r0, shape):
