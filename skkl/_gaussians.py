@@ -10,6 +10,7 @@ is not copied.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -143,11 +144,20 @@ def _owned(arr: np.ndarray, source) -> bool:
 def _factor_block(blk: np.ndarray, name: str, offset: int, batch_shape):
     """Check and factor one block of matrices: ``(symmetrised or None, L, logdet)``.
 
-    Finite entries, positive variances and symmetry are checked in that
-    order (each message is about the first failing check), then the
-    Cholesky factorisation decides positive definiteness: a failed factor is
-    NaN, a successful one has a finite log-determinant.
+    The common case costs three passes: exact symmetry, the Cholesky
+    factorisation and its diagonal. A successful factorisation of an exactly
+    symmetric block proves the rest: every lower-triangle entry is read by
+    the factorisation, and a NaN or infinity there leaves a NaN or infinity
+    on the factor's diagonal (or makes it fail), so a finite log-determinant
+    means finite entries and positive definiteness. Anything else takes the
+    checks one by one, in the order of their messages: finite entries,
+    positive variances, symmetry within tolerance, positive definiteness.
     """
+    if (blk == np.swapaxes(blk, -1, -2)).all():
+        L = cholesky_or_nan(blk)
+        ld = logdet_from_cholesky(L)
+        if math.isfinite(ld.sum()):
+            return None, L, ld
     if blk.size > _SMALL_BLOCK:
         with np.errstate(over="ignore", invalid="ignore"):
             finite = np.isfinite(np.add.reduce(blk, axis=None))

@@ -449,6 +449,20 @@ def inv_lower(L: np.ndarray) -> np.ndarray:
 _EXPM1_SERIES = tuple(1.0 / math.factorial(n) for n in range(11, 1, -1))
 # Below this |u|, exp(u) - 1 - u takes the series (the direct form cancels).
 _EXPM1_SERIES_BELOW = 0.1
+# Up to this many entries, expm1_minus_x works on Python floats.
+_SCALAR_ENTRIES = 8
+
+
+def _expm1_minus_x_scalar(x: float) -> float:
+    if abs(x) < _EXPM1_SERIES_BELOW:
+        total = _EXPM1_SERIES[0]
+        for c in _EXPM1_SERIES[1:]:
+            total = total * x + c
+        return total * x * x
+    try:
+        return math.expm1(x) - x
+    except OverflowError:
+        return math.inf
 
 
 def expm1_minus_x(u: np.ndarray) -> np.ndarray:
@@ -456,6 +470,9 @@ def expm1_minus_x(u: np.ndarray) -> np.ndarray:
 
     ``u`` is a float64 array; beyond ``u = 709`` the value overflows to inf
     (the caller decides whether that is an error and silences the warning).
+    A few entries (a pointwise call in low dimension) are evaluated as Python
+    floats, the same series and the same ``expm1``: for them numpy's cost per
+    call exceeds the arithmetic.
 
     Examples
     --------
@@ -464,13 +481,18 @@ def expm1_minus_x(u: np.ndarray) -> np.ndarray:
     >>> float(expm1_minus_x(np.array(1e-8)))  # u**2 / 2
     5.00000001666...e-17
     """
+    u = np.asarray(u, dtype=np.float64)
+    if u.size <= _SCALAR_ENTRIES:
+        return np.array([_expm1_minus_x_scalar(x) for x in u.ravel().tolist()]).reshape(
+            u.shape
+        )
     direct = np.expm1(u)
     direct -= u
     small = np.abs(u) < _EXPM1_SERIES_BELOW
     if not small.any():
         return direct
-    # Horner on every entry (cheaper than selecting the small ones for the
-    # short arrays of a pointwise call), kept where |u| is small.
+    # Horner on every entry (cheaper than selecting the small ones), kept
+    # where |u| is small.
     series = np.full_like(u, _EXPM1_SERIES[0])
     for c in _EXPM1_SERIES[1:]:
         series *= u
