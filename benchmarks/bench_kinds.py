@@ -249,3 +249,7 @@ def big_run(K, d, kinds):
             f"| {peak:.0f} | {load} |",
             flush=True,
         )
+
+
+if __name__ == "__main__":
+    main()
