@@ -41,6 +41,7 @@ __all__ = [
     "as_operand",
     "compute",
     "compute_pairs",
+    "gather_pairs",
     "kl_diag",
     "kl_full",
     "operand_from_arrays",
@@ -205,6 +206,27 @@ def align(p: Operand, q: Operand, names=("p", "q")) -> tuple[Operand, Operand]:
     if p.structure != q.structure:
         p, q = p.as_full(), q.as_full()
     return p, q
+
+
+def gather_pairs(mask, x0, x1, func, block_bytes: int):
+    """``func(x0[k], x1[k])`` for the pairs where the broadcast ``mask`` holds.
+
+    ``x0`` and ``x1`` are (..., d, d) stacks broadcasting to ``mask``'s shape;
+    the selected pairs are gathered ``block_bytes`` of (d, d) matrices at a
+    time, so a kernel call holding many pairs never copies all of them.
+    """
+    d = x0.shape[-1]
+    mask = np.atleast_1d(mask)  # one pair: a batch of one
+    idx = np.nonzero(mask)
+    a = np.broadcast_to(x0, (*mask.shape, d, d))
+    b = np.broadcast_to(x1, (*mask.shape, d, d))
+    n = idx[0].size
+    step = max(1, block_bytes // (8 * d * d))
+    parts = []
+    for lo in range(0, n, step):
+        pick = tuple(i[lo : lo + step] for i in idx)
+        parts.append(func(a[pick], b[pick]))
+    return np.concatenate(parts) if parts else np.empty(0)
 
 
 def _solve_vec(L: np.ndarray, v: np.ndarray) -> np.ndarray:

@@ -16,7 +16,15 @@ from __future__ import annotations
 import numpy as np
 
 from ._errors import InputError, Setting
-from ._kernels import EPS, NEAR_RTOL, Operand, kl_diag, kl_full, overflow_error
+from ._kernels import (
+    EPS,
+    NEAR_RTOL,
+    Operand,
+    gather_pairs,
+    kl_diag,
+    kl_full,
+    overflow_error,
+)
 from ._linalg import cholesky_or_nan, logdet_from_cholesky, solve_lower
 
 __all__ = ["log_mix_over_c", "renyi_diag", "renyi_full"]
@@ -90,9 +98,9 @@ def _renyi_log_near(L0: np.ndarray, L1: np.ndarray, alpha: float) -> np.ndarray:
 # _AUGMENTED - |R^{-1} dm|^2 stays positive for any finite quadratic term.
 _AUGMENTED = np.finfo(np.float64).max
 # Pairs per batched factorisation in the Renyi kernels: their augmented
-# matrices and factors (2 x 8 (d + 1)^2 bytes a pair) stay in the per-core
-# (L2) cache, while a kernel call may hold many more pairs.
-_FACTOR_BLOCK_BYTES = 2**19
+# matrices and factors (2 x 8 (d + 1)^2 bytes a pair) stay in cache, while a
+# kernel call may hold many more pairs.
+_FACTOR_BLOCK_BYTES = 2**20
 
 
 def _augmented(S0c, S1a, dm, d: int) -> np.ndarray:
@@ -225,13 +233,15 @@ def renyi_full(p: Operand, q: Operand, alpha: float) -> np.ndarray:
     quad, log_term, err = _renyi_direct(
         p.cov, q.cov, p.logdet, q.logdet, q.mean - p.mean, alpha
     )
-    d = p.factor.shape[-1]
 
     def near_log(mask):
-        shape = mask.shape
-        L0 = np.broadcast_to(p.factor, (*shape, d, d))[mask]
-        L1 = np.broadcast_to(q.factor, (*shape, d, d))[mask]
-        return _renyi_log_near(L0, L1, alpha)
+        return gather_pairs(
+            mask,
+            p.factor,
+            q.factor,
+            lambda L0, L1: _renyi_log_near(L0, L1, alpha),
+            _FACTOR_BLOCK_BYTES,
+        )
 
     return _renyi_from_parts(quad, log_term, err, near_log)
 

@@ -45,6 +45,7 @@ class Plan:
     rtol: float
     chunk: int
     pair_batch: int
+    call_pairs: int
 
     @property
     def info(self) -> DivergenceInfo:
@@ -91,7 +92,8 @@ def _pairs_tile(plan: Plan, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
 
     Rows ``P[a:b]`` (as a column of operands) meet columns ``Q[lo:hi]`` in
     one broadcast kernel call: slices are views, so nothing is gathered, and
-    a call holds about ``pair_batch`` pairs (cache-sized). In a diagonal
+    a call holds about ``call_pairs`` pairs (the kernels of these kinds go
+    through them in cache-sized tiles themselves). In a diagonal
     tile of a symmetric self-pairwise matrix, a block of rows starts its
     columns at its first row: only the upper triangle (and a small square per
     block) is computed; the rest is mirrored by the caller. Row blocks write
@@ -102,13 +104,13 @@ def _pairs_tile(plan: Plan, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
     info = plan.info
     # Square-ish calls: the per-Gaussian temporaries of a call (rows plus
     # columns) stay small beside its per-pair ones (rows times columns).
-    rows_per_call = max(1, min(math.isqrt(plan.pair_batch), r1 - r0))
+    rows_per_call = max(1, min(math.isqrt(plan.call_pairs), r1 - r0))
 
     def row_block(a, b):
         p = plan.p.rows(r0 + a, r0 + b)
         # Diagonal entries are exactly 0 (set below): a single row skips its own.
         start = (c0 + a + (b - a == 1)) if triangle else c0
-        cols = max(1, plan.pair_batch // (b - a))
+        cols = max(1, plan.call_pairs // (b - a))
         for lo, hi in chunks(c1 - start, cols):
             q = plan.q.cols(start + lo, start + hi)
             values = kernels.compute(info, *kernels.align(p, q), plan.alpha)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernels import EPS, NEAR_RTOL, Operand, overflow_error
+from ._kernels import EPS, NEAR_RTOL, Operand, gather_pairs, overflow_error
 
 __all__ = ["wasserstein_diag", "wasserstein_full"]
 
@@ -141,11 +141,7 @@ def wasserstein_full(p: Operand, q: Operand, alpha=None) -> np.ndarray:
     bures = np.broadcast_to(bures, shape).copy()
     near = ~(np.broadcast_to(err, shape) <= NEAR_RTOL * (dist + np.maximum(bures, 0)))
     if np.any(near):
-        d = L0.shape[-1]
-        bures[near] = _procrustes(
-            np.broadcast_to(L0, (*shape, d, d))[near],
-            np.broadcast_to(L1, (*shape, d, d))[near],
-        )
+        bures[near] = gather_pairs(near, L0, L1, _procrustes, _EIG_BLOCK_BYTES)
     return dist + np.maximum(bures, 0.0)
 
 

@@ -40,9 +40,15 @@ __all__ = ["pairwise_divergence", "pairwise_divergence_chunked"]
 # indices.
 _GEMM_ENTRY_BYTES = 2 * 8
 _PAIR_ENTRY_BYTES = 3 * 8
-# Bytes of one (d, d) (or (d,)) temporary per pointwise kernel call: a call's
-# temporaries stay in the per-core cache (larger calls only add traffic).
+# Bytes of one (d, d) (or (d,)) temporary per pointwise kernel call (the
+# recomputation of flagged entries): a call's temporaries stay in cache.
 _PAIR_BLOCK_BYTES = 2**21
+# Per-pair bytes of a kernel call in the tiles of the other kinds: their
+# kernels go through the pairs in cache-sized tiles themselves, so a call
+# holds vectors of d and about _CALL_SCALARS numbers per pair, and calls this
+# large make their fixed cost (tens of numpy calls) negligible.
+_CALL_BYTES = 2**21
+_CALL_SCALARS = 16
 
 
 # -- validation and planning -------------------------------------------------
@@ -146,6 +152,7 @@ def make_plan(P, Q, kind, alpha, rtol, working_memory) -> Plan:
         rtol=rtol,
         chunk=chunk,
         pair_batch=max(1, _PAIR_BLOCK_BYTES // (8 * (d * d if full else d))),
+        call_pairs=max(1, _CALL_BYTES // (8 * (d + _CALL_SCALARS))),
     )
 
 

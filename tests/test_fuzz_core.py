@@ -347,8 +347,9 @@ def test_packed_rows_and_metric(seed):
     kind=st.sampled_from(["kl", "jeffreys", "hellinger", "wasserstein"]),
 )
 def test_results_scale_with_the_data_or_raise(k, d, seed, kind):
-    # Scaling the data by 2^k is exact: the divergences are unchanged bit for
-    # bit where the computation is scale free; W2^2 scales by exactly 4^k.
+    # Scaling the data by 2^k is exact: the divergences are unchanged (to the
+    # engine's accuracy: the one-GEMM formula's rounding depends on the
+    # centring); W2^2 scales by 4^k, to rounding.
     # Beyond float64 (covariances past ~1e308 or below ~1e-308), a clear
     # ValueError instead.
     rng = np.random.default_rng(seed)
@@ -370,4 +371,6 @@ def test_results_scale_with_the_data_or_raise(k, d, seed, kind):
     if kind == "wasserstein":
         np.testing.assert_allclose(np.ldexp(Dk, -2 * k), D, rtol=1e-13, atol=0)
     else:
-        np.testing.assert_allclose(Dk, D, rtol=1e-10, atol=1e-300)
+        # Each matrix is within the engine's rtol (1e-10) of the truth per
+        # entry, so the two are within twice that of each other.
+        np.testing.assert_allclose(Dk, D, rtol=2e-10, atol=1e-300)
