@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _kernels as kernels
-from ._blas import map_blocks, stack_threads
+from ._blas import blas_threads_for, map_blocks, stack_threads
 from ._kernels import Operand
 from ._kl_gemm import GemmOperands, flagged
 from .divergence import DIVERGENCES, DivergenceInfo
@@ -166,12 +166,16 @@ def _add_transpose_upper(M: np.ndarray) -> None:
 def _product(g: GemmOperands, r0, r1, c0, c1, both: bool, out) -> np.ndarray:
     """``sum_k R[k][r0:r1] @ C[k][c0:c1].T`` (one direction, then ``V + V'``)."""
     parts = 1 if both else len(g.R)
-    with np.errstate(over="ignore", invalid="ignore"):
-        value = np.matmul(g.R[0][r0:r1], g.C[0][c0:c1].T, out=out)
-        for R, C in zip(g.R[1:parts], g.C[1:parts], strict=True):
-            value += R[r0:r1] @ C[c0:c1].T
-        if both:
-            _add_transpose_upper(value)
+    width = sum(R.shape[1] for R in g.R[:parts])
+    # A small product gains little from BLAS threads and, on a busy machine,
+    # loses much more waiting for them: one thread below SINGLE_THREAD_FLOPS.
+    with blas_threads_for(2.0 * (r1 - r0) * (c1 - c0) * width):
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = np.matmul(g.R[0][r0:r1], g.C[0][c0:c1].T, out=out)
+            for R, C in zip(g.R[1:parts], g.C[1:parts], strict=True):
+                value += R[r0:r1] @ C[c0:c1].T
+            if both:
+                _add_transpose_upper(value)
     return value
 
 
