@@ -202,3 +202,15 @@ def test_logdet_from_variances_and_diagonal_factor():
     )
     L = diagonal_factor(np.sqrt(v))
     np.testing.assert_allclose(L[0] @ L[0].T, np.diag(v[0]), rtol=1e-15)
+
+
+@pytest.mark.parametrize("d, m", [(40, 50), (32, 32), (8, 3), (31, 33)])
+def test_solve_lower_narrow_solves_match_scipy(d, m):
+    # Small solves that OpenBLAS would thread are split into narrower ones
+    # (skkl._linalg._TRSM_THREADED): the result is the same solve.
+    rng = np.random.default_rng(d * m)
+    L = np.linalg.cholesky(_spd_stack(rng, (), d))
+    B = rng.standard_normal((d, m))
+    np.testing.assert_allclose(
+        solve_lower(L, B), solve_triangular(L, B, lower=True), rtol=1e-12, atol=1e-14
+    )
