@@ -56,24 +56,33 @@ memberships become float rows in chunks.
 from __future__ import annotations
 
 import numpy as np
+from joblib import effective_n_jobs
 from sklearn import get_config
 from sklearn.utils.parallel import Parallel, delayed
-from threadpoolctl import threadpool_info
 
-from .._blas import blas_single_thread, get_chunk_n_rows
+from .._blas import blas_single_thread, blas_thread_count, get_chunk_n_rows, runs_inline
 
-__all__ = ["GRAM_PARTS", "gram_flops", "gram_parts", "gram_peak_bytes"]
+__all__ = ["GRAM_PARTS", "STATISTICS", "gram_flops", "gram_parts", "gram_peak_bytes", "run"]
 
 #: Statistics returned by :func:`gram_parts`, in this column order.
 GRAM_PARTS = ("mean", "second_moment", "trace")
+#: The engine's parts: the Gram parts and the largest per-feature statistic.
+PARTS = (*GRAM_PARTS, "feature_max")
+_SECOND = ("second_moment", "trace", "feature_max")
+#: Parts (and weights) of each ``statistic``: 'combined' puts most weight on
+#: the mean part (as the moment engine does) and shares the rest among the
+#: second-moment changes; 'lrt' weighs every part alike.
+STATISTICS = {
+    "combined": {"mean": 0.6, **dict.fromkeys(_SECOND, 0.4 / 3)},
+    "lrt": dict.fromkeys(PARTS, 0.25),
+    "mean": {"mean": 1.0},
+    "covariance": dict.fromkeys(_SECOND, 1.0 / 3),
+}
 
 # Blocks of the Gram matrix: about this many per side, of at least
 # _MIN_BLOCK rows (unless N is smaller).
 _BLOCKS_PER_SIDE = 8
 _MIN_BLOCK = 256
-
-# Below about this many flops, gram_parts runs in one thread.
-_THREADS_FLOPS = 2**30
 
 # Largest N * ||z||^2 for which N^2 squared Gram entries sum without overflow.
 _MAX_SQ_NORM = 1e150
@@ -84,17 +93,15 @@ def _mean_via_features(n_samples: int, n_features: int) -> bool:
     return n_features < n_samples
 
 
-def _n_workers(n_samples: int, n_features: int, n_rows: int) -> int:
-    """Threads to use: as many as BLAS may use (each then runs 1-thread BLAS).
-
-    One thread for small problems, where starting threads costs more than
-    the products.
+def _n_workers(n_samples: int, n_features: int, n_rows: int, n_jobs=None) -> int:
+    """Threads to use, each running single-threaded BLAS: ``n_jobs`` threads,
+    or as many as BLAS may use; one for work below the package's inline
+    threshold (``skkl._blas.runs_inline``).
     """
     N = float(n_samples)
-    if N * N * n_features + n_rows * N * (N + n_features) < _THREADS_FLOPS:
+    if runs_inline(N * N * n_features + n_rows * N * (N + n_features)):
         return 1
-    counts = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
-    return max(counts, default=1)
+    return effective_n_jobs(n_jobs) if n_jobs is not None else blas_thread_count()
 
 
 def _layout(n_samples, n_features, n_rows, working_memory, n_workers):
@@ -356,6 +363,7 @@ def gram_parts(
     *,
     sample_weight: np.ndarray | None = None,
     working_memory: float | None = None,
+    n_jobs: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Observed and permuted Gram-space part statistics of a two-sample split.
 
@@ -390,6 +398,9 @@ def gram_parts(
     working_memory : float or None, default=None
         Budget in MiB for the Gram blocks and membership chunks; None uses
         ``sklearn.get_config()['working_memory']``.
+    n_jobs : int or None, default=None
+        Threads over blocks of the Gram matrix (None: as many as BLAS may
+        use); the result does not depend on it.
 
     Returns
     -------
@@ -423,7 +434,7 @@ def gram_parts(
     A = np.concatenate([observed_row, A])
 
     via_z = _mean_via_features(N, d)
-    n_workers = _n_workers(N, d, n_rows)
+    n_workers = _n_workers(N, d, n_rows, n_jobs)
     block, rows, _, _ = _layout(N, d, n_rows, working_memory, n_workers)
     rows = min(rows, -(-n_rows // n_workers))  # work for every thread
     row_chunks = [slice(i, min(i + rows, n_rows)) for i in range(0, n_rows, rows)]
@@ -507,3 +518,64 @@ def gram_parts(
             "pooled standard deviation) before testing."
         )
     return parts[0], parts[1:]
+
+
+def run(problem):
+    """The Gram engine on a prepared problem (see :mod:`._engines`).
+
+    The rows are standardised by the pooled sample and whitened by the
+    effect metric (the pooled covariance, shrunk when ``shrinkage`` is set,
+    with its variance floors): every part then measures change as the
+    Gaussian KL does, so a change that breaks a near-deterministic relation
+    between features is seen along the direction of small pooled variance it
+    moves. The metric depends on the pooled sample only: the test stays
+    exact. The mean and second-moment parts *are* the effect's
+    U-statistics, so the effect and its null spread come for free.
+    """
+    from ._effect import EffectEstimate, effect_values, feature_scores
+    from ._effect import feature_sums_from_rows, metric_from_rows
+    from ._engines import EngineResult, SplitSampler
+    from ._permutation import feature_parts
+    from ._prepare import Standardiser
+
+    prep = problem.prepared
+    X = np.vstack([prep.ref.X, prep.new.X])
+    n1 = prep.ref.X.shape[0]
+    w = np.concatenate([prep.ref.weights, np.ones(prep.new.X.shape[0])])
+    Z = Standardiser.pooled(prep.ref.stats, prep.new.stats).apply(X)
+    metric, _ = metric_from_rows(Z, w, True, problem.shrinkage)
+    A = SplitSampler(Z.shape[0], n1, problem.n_permutations, problem.seed).all()
+    unit = prep.ref.w is None or bool(np.all(prep.ref.w == 1.0))
+    observed, null = gram_parts(
+        metric.whiten(Z),
+        n1,
+        A[1:],
+        sample_weight=None if unit else w,
+        n_jobs=problem.n_jobs,
+    )
+    parts = np.vstack([observed, null])
+    features = feature_parts(Z, w, A)
+    W1 = np.full(A.shape[0], float(n1)) if unit else A @ w
+    W = float(w.sum())
+    bf = metric.balance_factor
+    effects = effect_values(parts[:, 0], parts[:, 1], W1 * (W - W1) / (W * W) * bf, bf)
+    scores = feature_scores(
+        feature_sums_from_rows(Z[:n1], w[:n1]),
+        feature_sums_from_rows(Z[n1:], w[n1:]),
+        metric.inflation,
+        1.0,
+    )
+    effect = EffectEstimate(
+        float(effects[0]),
+        float(np.std(effects[1:], ddof=1)) if effects.size > 2 else float("nan"),
+        scores,
+        np.flatnonzero(metric.inflation > 1.0),
+    )
+    return EngineResult(
+        engine="gram",
+        part_names=PARTS,
+        effect=effect,
+        values=np.column_stack([parts, features.max(axis=1)]),
+        part_weights=STATISTICS,
+        feature_values=features,
+    )
