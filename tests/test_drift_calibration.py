@@ -100,7 +100,9 @@ def test_asymptotic_falls_back_with_a_warning_when_it_cannot_be_calibrated():
     # Wine halves: 89 rows for 13 + 91 moment parameters.
     X, Y = _splits("wine", np.random.default_rng(1))
     det = GaussianDriftDetector(method="asymptotic", n_permutations=50)
-    with pytest.warns(UserWarning, match="method='asymptotic' cannot run here.*89 rows"):
+    with pytest.warns(
+        UserWarning, match="method='asymptotic' cannot run here.*89 rows"
+    ):
         res = det.fit(X).test(Y)
     assert res.method in ("permutation", "gram") and res.null_distribution is not None
     assert any("asymptotic" in n for n in res.notes)

@@ -209,7 +209,9 @@ def _wald(delta, V, ref_var):
     keep = lam > RANK_RTOL * lam_max
     y = U.T @ x
     resid = y[~keep]
-    if resid.size and np.sqrt(resid @ resid) > _NULL_SLACK * np.sqrt(RANK_RTOL * lam_max):
+    if resid.size and np.sqrt(resid @ resid) > _NULL_SLACK * np.sqrt(
+        RANK_RTOL * lam_max
+    ):
         comp = U[:, ~keep] @ resid
         raise _NullDirection(int(np.flatnonzero(live)[np.argmax(np.abs(comp))]))
     T2 = float(np.sum(y[keep] ** 2 / lam[keep]))
@@ -538,14 +540,16 @@ def run(problem):
     std = Standardiser.reference(prep.ref.stats, prep.new.stats)
     args = (std, problem.covariance_type, prep.keep, problem.n_jobs)
     ref, new = _sample_sums(prep.ref, std, *args[1:]), _sample_sums(prep.new, *args)
-    statistics = STATISTICS if ref.covariance_type == "full" and ref.d > 1 else (
-        STATISTICS_DIAG
+    statistics = (
+        STATISTICS if ref.covariance_type == "full" and ref.d > 1 else (STATISTICS_DIAG)
     )
     try:
         res = asymptotic_test(ref, new)
     except DriftBeyondResolution as exc:
         if not prep.evident:
-            raise EngineDeclined(f"a moment barely varies in one sample ({exc})") from None
+            raise EngineDeclined(
+                f"a moment barely varies in one sample ({exc})"
+            ) from None
         feat_p = np.zeros(ref.d)
         if exc.feature is not None:
             feat_p = np.ones(ref.d)

@@ -141,7 +141,9 @@ def _statistic_values(result, weights: dict) -> np.ndarray:
 def combine(result, statistic: str, alpha: float) -> Combined:
     """One p-value from an :class:`~._engines.EngineResult` (see the module)."""
     if result.beyond_resolution is not None:
-        return Combined(np.inf, 0.0, float(-np.log(alpha)), None, result.feature_p_values)
+        return Combined(
+            np.inf, 0.0, float(-np.log(alpha)), None, result.feature_p_values
+        )
     weights = result.part_weights[statistic]
     if result.values is None:
         stat, p, crit = combine_p_values(

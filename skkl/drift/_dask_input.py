@@ -52,7 +52,9 @@ def _reduce(func, merge, X, sample_weight):
     from .._dask import reduce_blocks
 
     if is_dask_collection(X):
-        return reduce_blocks(func, merge, X, sample_weight, names=["X", "sample_weight"])
+        return reduce_blocks(
+            func, merge, X, sample_weight, names=["X", "sample_weight"]
+        )
     return func(X, sample_weight)
 
 

@@ -386,7 +386,9 @@ class GaussianDriftDetector(BaseEstimator):
         ref = self._reference_sample(settings)
         new = self._new_sample(X, settings)
         names = getattr(self, "feature_names_in_", None)
-        return run_test(settings, ref, new, names=names, seed=self._seed(), stacklevel=3)
+        return run_test(
+            settings, ref, new, names=names, seed=self._seed(), stacklevel=3
+        )
 
     def is_drift(self, X) -> bool:
         """Whether the batch ``X`` as a whole has drifted (``test(X).is_drift``).

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn import get_config
 
-from .._errors import InputError, Setting
+from .._errors import InputError
 from ._sums import n_second
 
 __all__ = [
@@ -482,9 +482,14 @@ def engine_table(cases=None, n_permutations: int = 1000) -> str:
         rows.append((what, str(d), first.name, f"{first.cost(sizes).flops:.1e}"))
     widths = [max(len(r[k]) for r in rows) for k in range(4)]
     rule = "  ".join("=" * w for w in widths)
-    lines = [rule, "  ".join(c.ljust(w) for c, w in zip(rows[0], widths)), rule]
+    lines = [
+        rule,
+        "  ".join(c.ljust(w) for c, w in zip(rows[0], widths, strict=True)),
+        rule,
+    ]
     lines += [
-        "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows[1:]
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        for r in rows[1:]
     ]
     lines.append(rule)
     return "\n".join(line.rstrip() for line in lines)

@@ -62,7 +62,14 @@ from sklearn.utils.parallel import Parallel, delayed
 
 from .._blas import blas_single_thread, blas_thread_count, get_chunk_n_rows, runs_inline
 
-__all__ = ["GRAM_PARTS", "STATISTICS", "gram_flops", "gram_parts", "gram_peak_bytes", "run"]
+__all__ = [
+    "GRAM_PARTS",
+    "STATISTICS",
+    "gram_flops",
+    "gram_parts",
+    "gram_peak_bytes",
+    "run",
+]
 
 #: Statistics returned by :func:`gram_parts`, in this column order.
 GRAM_PARTS = ("mean", "second_moment", "trace")
@@ -427,81 +434,108 @@ def gram_parts(
     """
     Z, sq_norms, n1, A, w = _check(Z, n1, memberships, sample_weight)
     N, d = Z.shape
-    B = A.shape[0]
-    n_rows = B + 1
     observed_row = np.zeros((1, N), dtype=bool)
     observed_row[0, :n1] = True
-    A = np.concatenate([observed_row, A])
+    gp = _GramPass(Z, sq_norms, np.concatenate([observed_row, A]), w, n_jobs)
+    gp.layout(working_memory)
+    with blas_single_thread():
+        q, s = gp.block_sums()
+        q_k, q_h = q
+        s_k, s_h = s
+        if gp.via_z:
+            # K0 w = Z (Z' w) - diag(K) w.
+            s_k = Z @ (Z.T @ gp.w) - sq_norms * gp.w
+        r_k, r_h, W1, V1, T1 = gp.row_sums(s_k, s_h, q_k)
+    return _finish(gp, n1, (q_k, q_h), (r_k, r_h), (s_k, s_h), (W1, V1, T1))
 
-    via_z = _mean_via_features(N, d)
-    n_workers = _n_workers(N, d, n_rows, n_jobs)
-    block, rows, _, _ = _layout(N, d, n_rows, working_memory, n_workers)
-    rows = min(rows, -(-n_rows // n_workers))  # work for every thread
-    row_chunks = [slice(i, min(i + rows, n_rows)) for i in range(0, n_rows, rows)]
-    if w is None:
-        w = np.ones(N)
-        ones = True
-    else:
-        ones = False
 
-    tiles = [slice(i, min(i + block, N)) for i in range(0, N, block)]
-    T = len(tiles)
-    # Task k takes block rows k and T-1-k of the upper triangle (T + 1
-    # blocks): balanced, and summed in task order whatever the thread count.
-    tasks = [sorted({k, T - 1 - k}) for k in range((T + 1) // 2)]
+class _GramPass:
+    """One pass over the upper-triangle blocks of K and K o K (see the module).
 
-    def block_rows_task(block_rows):
-        q = np.zeros((2, n_rows))  # u' P0 u for K, K o K
-        s = np.zeros((2, N))  # P0 w for K, K o K
-        for ti in block_rows:
-            I = tiles[ti]
-            for J in tiles[ti:]:
-                _block_sums(Z, A, w, ones, I, J, row_chunks, via_z, q, s)
-        return q, s
+    Threads over blocks with single-threaded BLAS: many mid-sized products
+    with multi-threaded BLAS each pay a thread rendezvous, which a busy
+    machine turns into a stall.
+    """
 
-    # Threads over blocks with single-threaded BLAS: many mid-sized products
-    # with multi-threaded BLAS each pay a thread rendezvous, which a busy
-    # machine turns into a stall.
-    def run(func, items):
-        if n_workers == 1 or len(items) == 1:
+    def __init__(self, Z, sq_norms, A, w, n_jobs):
+        self.Z, self.sq_norms, self.A = Z, sq_norms, A
+        self.N, self.d = Z.shape
+        self.n_rows = A.shape[0]
+        self.ones = w is None
+        self.w = np.ones(self.N) if w is None else w
+        self.via_z = _mean_via_features(self.N, self.d)
+        self.n_workers = _n_workers(self.N, self.d, self.n_rows, n_jobs)
+
+    def layout(self, working_memory):
+        N, n_rows = self.N, self.n_rows
+        block, rows, _, _ = _layout(N, self.d, n_rows, working_memory, self.n_workers)
+        rows = min(rows, -(-n_rows // self.n_workers))  # work for every thread
+        self.row_chunks = [
+            slice(i, min(i + rows, n_rows)) for i in range(0, n_rows, rows)
+        ]
+        self.tiles = [slice(i, min(i + block, N)) for i in range(0, N, block)]
+        T = len(self.tiles)
+        # Task k takes block rows k and T-1-k of the upper triangle (T + 1
+        # blocks): balanced, and summed in task order whatever the threads.
+        self.tasks = [sorted({k, T - 1 - k}) for k in range((T + 1) // 2)]
+
+    def _map(self, func, items):
+        if self.n_workers == 1 or len(items) == 1:
             return [func(item) for item in items]
-        return Parallel(n_jobs=min(n_workers, len(items)), prefer="threads")(
+        return Parallel(n_jobs=min(self.n_workers, len(items)), prefer="threads")(
             delayed(func)(item) for item in items
         )
 
-    with blas_single_thread():
-        out = run(block_rows_task, tasks)
+    def _block_rows(self, block_rows):
+        q = np.zeros((2, self.n_rows))  # u' P0 u for K, K o K
+        s = np.zeros((2, self.N))  # P0 w for K, K o K
+        for ti in block_rows:
+            I = self.tiles[ti]
+            for J in self.tiles[ti:]:
+                _block_sums(
+                    self.Z, self.A, self.w, self.ones, I, J, self.row_chunks,
+                    self.via_z, q, s,
+                )  # fmt: skip
+        return q, s
+
+    def block_sums(self):
+        out = self._map(self._block_rows, self.tasks)
         q, s = out[0]
         for q_t, s_t in out[1:]:
             q += q_t
             s += s_t
-        q_k, q_h = q
-        s_k, s_h = s
-        if via_z:
-            # K0 w = Z (Z' w) - diag(K) w.
-            s_k = Z @ (Z.T @ w) - sq_norms * w
+        return q, s
+
+    def row_sums(self, s_k, s_h, q_k):
+        """``r = u' P0 w``, group-1 weight, squared weight and norm sums; the
+        mean part's ``q`` through Z when d < N (written into ``q_k``)."""
+        n_rows, w, Z, sq = self.n_rows, self.w, self.Z, self.sq_norms
         r_k, r_h = np.empty(n_rows), np.empty(n_rows)
         W1, V1, T1 = np.empty(n_rows), np.empty(n_rows), np.empty(n_rows)
 
-        def rows_task(sl):
-            # r = u' P0 w and the group-1 weight, squared weight and norm sums;
-            # the mean part through Z when d < N.
-            U = A[sl].astype(np.float64)
-            if not ones:
+        def task(sl):
+            U = self.A[sl].astype(np.float64)
+            if not self.ones:
                 U *= w
             r_k[sl], r_h[sl] = U @ s_k, U @ s_h
-            W1[sl], V1[sl], T1[sl] = U.sum(axis=1), U @ w, U @ sq_norms
-            if via_z:
+            W1[sl], V1[sl], T1[sl] = U.sum(axis=1), U @ w, U @ sq
+            if self.via_z:
                 G = U @ Z
                 # u_i^2 = u_i w_i for u = a o w with a in {0, 1}.
-                q_k[sl] = np.einsum("ij,ij->i", G, G) - U @ (w * sq_norms)
+                q_k[sl] = np.einsum("ij,ij->i", G, G) - U @ (w * sq)
 
-        run(rows_task, row_chunks)
+        self._map(task, self.row_chunks)
+        return r_k, r_h, W1, V1, T1
+
+
+def _finish(gp, n1, q, r, s, sums):
+    """The parts of every split from the pass's sums (see the module)."""
+    (q_k, q_h), (r_k, r_h), (s_k, s_h), (W1, V1, T1) = q, r, s, sums
+    w, sq_norms, N, n_rows = gp.w, gp.sq_norms, gp.N, gp.n_rows
     S_k, S_h = float(w @ s_k), float(w @ s_h)
-
     W_tot, V_tot, T_tot = float(w.sum()), float(w @ w), float(w @ sq_norms)
     W2, V2 = W_tot - W1, V_tot - V1
-    if ones:  # exact integers for the unweighted U-statistics
+    if gp.ones:  # exact integers for the unweighted U-statistics
         W1, W2 = np.full(n_rows, float(n1)), np.full(n_rows, float(N - n1))
         D1, D2 = W1 * (W1 - 1.0), W2 * (W2 - 1.0)
     else:
@@ -532,8 +566,13 @@ def run(problem):
     exact. The mean and second-moment parts *are* the effect's
     U-statistics, so the effect and its null spread come for free.
     """
-    from ._effect import EffectEstimate, effect_values, feature_scores
-    from ._effect import feature_sums_from_rows, metric_from_rows
+    from ._effect import (
+        EffectEstimate,
+        effect_values,
+        feature_scores,
+        feature_sums_from_rows,
+        metric_from_rows,
+    )
     from ._engines import EngineResult, SplitSampler
     from ._permutation import feature_parts
     from ._prepare import Standardiser

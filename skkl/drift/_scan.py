@@ -68,7 +68,9 @@ def window_bounds(n: int, window: int, step=None, partial: str = "drop"):
     """
     step = _check(n, window, step, "fixed", partial)
     bounds = [(s, s + window) for s in range(0, n - window + 1, step)]
-    skipped = [(e, s2) for (_, e), (s2, _) in zip(bounds, bounds[1:]) if s2 > e]
+    skipped = [
+        (e, s2) for (_, e), (s2, _) in zip(bounds, bounds[1:], strict=False) if s2 > e
+    ]
     nxt = bounds[-1][0] + step
     last = None
     if nxt < n and partial == "test" and n - nxt >= 2:

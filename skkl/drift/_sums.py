@@ -215,7 +215,11 @@ class FeatureStats:
         const = lo == hi
         mean = np.where(const, lo, m * scale)
         zero = np.where(const, 0.0, 1.0)
-        m2, m3, m4 = (wp @ dev2) * zero, (wp @ (dev2 * dev)) * zero, (wp @ dev2**2) * zero
+        m2, m3, m4 = (
+            (wp @ dev2) * zero,
+            (wp @ (dev2 * dev)) * zero,
+            (wp @ dev2**2) * zero,
+        )
         return cls(W, rows, int(pos.sum()), lo, hi, mean, m2, m3, m4, scale)
 
     def merge(self, other: FeatureStats) -> FeatureStats:
@@ -229,7 +233,12 @@ class FeatureStats:
         a, b = self.scale / scale, other.scale / scale  # powers of two: exact
         na, nb = self.n, other.n
         n, mean_s, m2, delta = chan_merge(
-            na, self.mean / scale, self.m2 * a**2, nb, other.mean / scale, other.m2 * b**2
+            na,
+            self.mean / scale,
+            self.m2 * a**2,
+            nb,
+            other.mean / scale,
+            other.m2 * b**2,
         )
         m3, m4 = merge_higher(
             na, nb, delta, self.m2 * a**2, other.m2 * b**2, self.m3 * a**3,
