@@ -213,7 +213,7 @@ class DriftDisplay:
             lw=2,
             label=f"observed, p={res.p_value:.3g}",
         )
-        threshold = res.threshold if np.isfinite(res.threshold) else np.nan
+        threshold = res.critical_value if np.isfinite(res.critical_value) else np.nan
         self.threshold_line_ = ax0.axvline(
             threshold,
             color="k",
