@@ -7,6 +7,7 @@ Python's ``repr`` round trip of floats, and closed-form packed layouts.
 
 from __future__ import annotations
 
+import argparse
 import bz2
 import gzip
 import lzma
@@ -22,16 +23,14 @@ from sklearn.datasets import load_iris
 
 from skkl import Gaussians
 from skkl.cli._errors import CLIError
-from skkl.cli._io import (
-    NA_VALUES,
-    DelimitedTable,
+from skkl.cli._flags import sep as parse_sep
+from skkl.cli._gaussian_files import (
     layout_from_columns,
-    open_table,
     packed_columns,
-    parse_sep,
     read_gaussians,
     write_packed,
 )
+from skkl.cli._readers import NA_VALUES, DelimitedTable, open_table
 
 DATA = Path(__file__).parent / "data"
 NAMES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -130,7 +129,7 @@ def test_sep_flag_and_a_header_that_hides_the_delimiter(tmp_path):
     assert "no column named 'mean radius'" in message
     assert "one column that contains semicolons" in message
     assert "--sep semicolon" in message
-    with pytest.raises(ValueError, match="one character"):
+    with pytest.raises(argparse.ArgumentTypeError, match="one character"):
         parse_sep("ab")
 
 
@@ -286,7 +285,8 @@ def test_write_packed_then_read_gaussians(tmp_path, kind):
         covs = rng.uniform(0.5, 2, size=K)
     G = Gaussians(means, covs, kind)
     path = str(tmp_path / "g.csv")
-    write_packed(path, G, names=["a", "b", "c", "d"])
+    with open(path, "w", newline="") as fh:
+        write_packed(fh, G, names=["a", "b", "c", "d"])
     H, labels = read_gaussians(path)
     assert labels == ["a", "b", "c", "d"]
     assert H.covariance_type == ("full" if kind == "tied" else kind)
