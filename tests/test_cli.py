@@ -20,7 +20,7 @@ from sklearn.datasets import load_iris
 
 from skkl import Gaussians, kl_divergence
 from skkl._progress import ProgressBar
-from skkl.cli import _main, _pairwise, main
+from skkl.cli import _pairwise, main
 from skkl.divergence import divergence
 
 

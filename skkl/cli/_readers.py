@@ -86,6 +86,23 @@ def _csv_reading(path: Path, where=lambda: ""):
         csv.field_size_limit(limit)
 
 
+@contextlib.contextmanager
+def _damage_first(path: Path, fh):
+    """On a malformed line of a compressed file, report damage to it first.
+
+    A damaged stream decompresses to garbage that a checksum at its end
+    catches: the real cause of the malformed line.
+    """
+    try:
+        yield
+    except CLIError:
+        if compression(path) is not None:
+            with reading(path):
+                while fh.read(1 << 20):
+                    pass
+        raise
+
+
 def _lines_note(lines) -> str:
     """'line 3' / 'lines 3, 7, 9, ...' for the first few of ``lines``."""
     lines = [int(v) for v in lines]
@@ -507,7 +524,10 @@ class DelimitedTable(_Table):
         with reading(self.path), open_binary(self.path, bar) as fh:
             tf = io.TextIOWrapper(fh, encoding="utf-8-sig", newline="")
             reader = csv.reader(tf, delimiter=self.delimiter)
-            with _csv_reading(self.path, lambda: f"line {reader.line_num + 1}: "):
+            with (
+                _damage_first(self.path, fh),
+                _csv_reading(self.path, lambda: f"line {reader.line_num + 1}: "),
+            ):
                 for _ in range(self.skip):  # blank lines, then the header
                     next(reader, None)
                 end = reader.line_num
@@ -586,8 +606,8 @@ class DelimitedTable(_Table):
             )
         if self.decimal != "." and any("." in e for e in examples):
             parts.append(
-                "with --decimal comma a number has no point (is '1.234' one "
-                "thousand and more, or one and a bit?)"
+                "with --decimal comma a number with a point is ambiguous ('1.234': "
+                "one thousand and more, or one and a bit?)"
             )
         if any("_" in e for e in examples):
             parts.append("digit separators such as '1_000' are not numbers")

@@ -88,9 +88,7 @@ def output(flag: str, path: str, formats: dict, stdout: str | None) -> Output:
     if p.is_dir():
         raise CLIError(f"{flag} {path} is a directory; give a file name.")
     if not p.parent.is_dir():
-        raise CLIError(
-            f"{flag} {path}: no such directory {p.parent}; create it first."
-        )
+        raise CLIError(f"{flag} {path}: no such directory {p.parent}; create it first.")
     return Output(flag, path, fmt)
 
 
