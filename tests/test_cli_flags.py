@@ -203,11 +203,11 @@ def _constrained():
     ]
 
 
-def _parsed(command, flag, value):
+def _parsed(command, flag, value, parser=build_parser()):  # noqa: B008 (one build)
     """The parsed value of ``flag``, or None when the parser refuses it."""
     argv = [command, *_POSITIONALS[command], flag, value]
     try:
-        args = build_parser().parse_args(argv)
+        args = parser.parse_args(argv)
     except SystemExit:
         return None
     return vars(args)[flag.lstrip("-").replace("-", "_")]

@@ -171,7 +171,7 @@ class _Table:
 
     def _columns_note(self) -> str:
         shown = ", ".join(
-            c if len(c) <= 40 else short(c) for c in self.columns[:_SHOWN_COLUMNS]
+            c if c and len(c) <= 40 else short(c) for c in self.columns[:_SHOWN_COLUMNS]
         )
         if len(self.columns) > _SHOWN_COLUMNS:
             shown += f", ... ({len(self.columns)} columns)"

@@ -54,28 +54,33 @@ def _labels(values: np.ndarray) -> tuple[np.ndarray, bool]:
     return values, True
 
 
-def _check_classes(y: np.ndarray, numeric: bool, target: str) -> None:
+def _check_classes(y: np.ndarray, numeric: bool, target: str, path: str) -> None:
     """Clear errors for a continuous-looking target and for tiny classes."""
     classes, counts = np.unique(y, return_counts=True)
     single = int(np.sum(counts == 1))
     if numeric and len(classes) > _MAX_NUMERIC_CLASSES and single:
         raise CLIError(
-            f"the target column {short(target)} looks continuous: {len(classes)} "
+            f"{path}: the target column {short(target)} looks continuous: {len(classes)} "
             f"distinct numeric values in {len(y)} rows, {single} of them in a "
             "single row. separability compares classes: pass a class column with "
             "--target, or bin the values into classes first."
         )
     if len(classes) < 2:
         raise CLIError(
-            f"the target column {short(target)} has a single class "
-            f"({classes[0].item()!r}); separability needs at least 2."
+            f"{path}: the target column {short(target)} has a single class "
+            f"({_label(classes[0])}); separability needs at least 2."
         )
     if counts.min() < 2:
-        small = classes[np.argmin(counts)].item()
+        small = _label(classes[np.argmin(counts)])
         raise CLIError(
-            f"too few rows: class {small!r} of {short(target)} has 1 row; every "
-            "class needs at least 2."
+            f"{path}: too few rows: class {small} of {short(target)} has 1 row; "
+            "every class needs at least 2."
         )
+
+
+def _label(value) -> str:
+    value = value.item()
+    return short(value) if isinstance(value, str) else repr(value)
 
 
 def _least_separated(D: np.ndarray) -> tuple[int, int, float]:
@@ -103,7 +108,7 @@ def _read(args):
     note_dropped(frame, args.data, "separability")
     require_rows(len(frame.numeric), 4, args.data)
     y, numeric = _labels(frame.text[target])
-    _check_classes(y, numeric, target)
+    _check_classes(y, numeric, target, args.data)
     return names, frame, y
 
 
