@@ -60,10 +60,10 @@ def _check_classes(y: np.ndarray, numeric: bool, target: str, path: str) -> None
     single = int(np.sum(counts == 1))
     if numeric and len(classes) > _MAX_NUMERIC_CLASSES and single:
         raise CLIError(
-            f"{path}: the target column {short(target)} looks continuous: {len(classes)} "
-            f"distinct numeric values in {len(y)} rows, {single} of them in a "
-            "single row. separability compares classes: pass a class column with "
-            "--target, or bin the values into classes first."
+            f"{path}: the target column {short(target)} looks continuous: "
+            f"{len(classes)} distinct numeric values in {len(y)} rows, {single} of "
+            "them in a single row. separability compares classes: pass a class "
+            "column with --target, or bin the values into classes first."
         )
     if len(classes) < 2:
         raise CLIError(
