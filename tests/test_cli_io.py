@@ -496,3 +496,25 @@ def test_unnamed_columns_are_named_in_the_error(tmp_path):
     with pytest.raises(CLIError, match=r"t\.csv: column 3 of 3 has no name"):
         table.data_columns()
     np.testing.assert_array_equal(table.read(["a", "b"]).numeric, [[1, 2], [3, 4]])
+
+
+def test_a_non_ascii_delimiter_is_counted_by_characters(tmp_path, engine):
+    # '§' is two bytes in UTF-8: rows are checked on the pure-Python pass.
+    path = _write(tmp_path / "s.csv", "a§b\n1§2\n3§4\n")
+    np.testing.assert_array_equal(
+        open_table(path, sep="§").read(["a", "b"]).numeric, [[1, 2], [3, 4]]
+    )
+    path = _write(tmp_path / "r.csv", "a§b\n1§2\n3§4§5\n")
+    with pytest.raises(CLIError, match=r"has 3 fields \(line 3\)"):
+        open_table(path, sep="§").read(["a"])
+
+
+def test_a_first_line_beyond_any_header_is_refused(tmp_path, monkeypatch):
+    # Bounded so that a file without line breaks is not read into memory.
+    from skkl.cli import _readers
+
+    monkeypatch.setattr(_readers, "_HEADER_BYTES", 1000)
+    path = _write(tmp_path / "one.csv", "x" * 1001)
+    with pytest.raises(CLIError, match="the first line is longer than"):
+        open_table(path)
+    assert open_table(_write(tmp_path / "ok.csv", "x" * 999 + "\n1\n")).columns

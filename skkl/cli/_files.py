@@ -163,7 +163,8 @@ class FieldCounter:
     line as the bytes stream past. Blank lines are skipped as the parsers
     skip them. Quoted cells (a delimiter may hide inside) and lone ``\\r``
     line ends cannot be counted this way: ``ok`` is then False, as for a
-    wrong count, and the reader takes the pure-Python pass that names the line.
+    wrong count, and the reader takes the pure-Python pass that names the line
+    (so does a non-ASCII delimiter).
 
     Examples
     --------
@@ -184,7 +185,8 @@ class FieldCounter:
         self._n_delimiters = n_fields - 1
         self._skip = skip  # lines before the data: blank ones and the header
         self._pending, self._size = [], 0
-        self.ok = True
+        # A delimiter of several UTF-8 bytes is not counted byte by byte.
+        self.ok = len(delimiter) == 1
 
     def feed(self, block) -> None:
         """Count the complete lines of ``block``; an empty block ends the file."""

@@ -42,6 +42,7 @@ from ._numbers import DECIMALS, parse_float
 __all__ = [
     "DELIMITERS",
     "NA_VALUES",
+    "PARQUET_SUFFIXES",
     "TEXT_SUFFIXES",
     "DelimitedTable",
     "Frame",
@@ -487,9 +488,9 @@ class DelimitedTable(_Table):
             ):
                 # numpy 1.23-1.26 warn that blank lines no longer count as rows.
                 warnings.filterwarnings("ignore", "Input line", UserWarning)
-                tf = io.TextIOWrapper(fh, encoding="utf-8-sig", newline="")
                 values = np.loadtxt(
-                    tf,
+                    fh,  # bytes, decoded by numpy: read in large blocks
+                    encoding="utf-8-sig",
                     delimiter=self.delimiter,
                     skiprows=self.skip,
                     usecols=usecols,
