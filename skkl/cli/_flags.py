@@ -19,16 +19,22 @@ from ._readers import DELIMITERS
 __all__ = [
     "MAX_COUNT",
     "MAX_SEED",
+    "TABLE_HELP",
     "count",
+    "covariance_types",
     "decimal",
+    "decimal_arg",
     "fit_args",
     "kind_args",
     "level",
     "n_jobs",
+    "names_list",
     "non_negative",
     "order",
+    "renamed",
     "seed",
     "sep",
+    "sep_arg",
     "shrinkage",
     "table_args",
 ]
@@ -176,7 +182,7 @@ def covariance_types() -> list[str]:
     return list(COVARIANCE_TYPES)
 
 
-def kind_args(default: str, *, order_param: str | None = None) -> tuple[Arg, ...]:
+def kind_args(default: str) -> tuple[Arg, ...]:
     """``--kind`` and ``--order``, for the commands that take a divergence."""
     kinds = _kinds()
     return (
@@ -189,7 +195,7 @@ def kind_args(default: str, *, order_param: str | None = None) -> tuple[Arg, ...
         ),
         arg(
             "--order",
-            param=order_param,
+            param="alpha",
             type=order,
             default=0.5,
             help="order of the 'renyi' divergence, > 0 (default 0.5)",

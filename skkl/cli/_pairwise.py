@@ -88,7 +88,7 @@ COMMAND = Command(
     handler=cmd_pairwise,
     arguments=(
         arg("file", metavar="FILE", help=".npz, or packed rows: " + TABLE_HELP),
-        *kind_args("kl", order_param="alpha"),
+        *kind_args("kl"),
         arg(
             "--covariance-type",
             choices=covariance_types(),

@@ -209,7 +209,7 @@ COMMAND = Command(
             help="feature columns (default: all others)",
         ),
         *table_args(),
-        *kind_args("bhattacharyya", order_param="alpha"),
+        *kind_args("bhattacharyya"),
         *fit_args(covariance_types()),
         arg(
             "--reg-covar",
