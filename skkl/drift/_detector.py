@@ -178,6 +178,20 @@ class DriftResult:
             "effect_null_sd": float(self.effect_null_sd),
         }
 
+    def _repr_html_(self) -> str:
+        from .._display import drift_result_html
+
+        return drift_result_html(self)
+
+    def to_html(self, path):
+        """Write a self-contained HTML report of this test to ``path``.
+
+        See :func:`skkl._display.write_drift_report`; returns the path.
+        """
+        from .._display import write_drift_report
+
+        return write_drift_report(self, path)
+
 
 _SCAN_COLUMNS = (
     "start",
@@ -242,6 +256,20 @@ class DriftScan(list):
         )
         table.attrs["alpha"] = self.alpha
         return table
+
+    def _repr_html_(self) -> str:
+        from .._display import drift_scan_html
+
+        return drift_scan_html(self)
+
+    def to_html(self, path):
+        """Write a self-contained HTML report of this scan to ``path``.
+
+        See :func:`skkl._display.write_drift_report`; returns the path.
+        """
+        from .._display import write_drift_report
+
+        return write_drift_report(self, path)
 
 
 # -- helpers ----------------------------------------------------------------
