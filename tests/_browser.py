@@ -217,10 +217,10 @@ class Page:
             raise BrowserError(f"{expression}: {result['exceptionDetails']}")
         return result["result"].get("value")
 
-    def screenshot(self) -> bytes:
-        """A PNG of the whole page, beyond the viewport."""
+    def screenshot(self, full_page: bool = True) -> bytes:
+        """A PNG of the whole page (beyond the viewport), or of the viewport."""
         data = self.send(
-            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}
+            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": full_page}
         )["data"]
         return base64.b64decode(data)
 

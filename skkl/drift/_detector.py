@@ -184,9 +184,34 @@ class DriftResult:
         return drift_result_html(self)
 
     def to_html(self, path):
-        """Write a self-contained HTML report of this test to ``path``.
+        """Write this test as a self-contained HTML report page.
 
-        See :func:`skkl._display.write_drift_report`; returns the path.
+        The verdict and p-value, the effect with its spread without drift,
+        the engine, the per-feature table, the drift figure (with matplotlib)
+        and the notes, in one file that loads nothing from the network and
+        reads on a phone and on paper.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (replaced if it exists).
+
+        Returns
+        -------
+        path : pathlib.Path
+
+        Examples
+        --------
+        >>> import pathlib, tempfile
+        >>> import numpy as np
+        >>> from skkl import GaussianDriftDetector
+        >>> rng = np.random.default_rng(0)
+        >>> det = GaussianDriftDetector(random_state=0).fit(rng.normal(size=(200, 2)))
+        >>> res = det.test(rng.normal(size=(200, 2)) + [1, 0])
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     page = res.to_html(pathlib.Path(tmp) / "drift.html").read_text("utf-8")
+        >>> "Drift detected" in page
+        True
         """
         from .._display import write_drift_report
 
@@ -263,9 +288,20 @@ class DriftScan(list):
         return drift_scan_html(self)
 
     def to_html(self, path):
-        """Write a self-contained HTML report of this scan to ``path``.
+        """Write this scan as a self-contained HTML report page.
 
-        See :func:`skkl._display.write_drift_report`; returns the path.
+        The verdict over all windows, the timeline of p-values and effects,
+        the table of windows, and the window with the strongest evidence in
+        full (as :meth:`DriftResult.to_html` shows one test).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (replaced if it exists).
+
+        Returns
+        -------
+        path : pathlib.Path
         """
         from .._display import write_drift_report
 
