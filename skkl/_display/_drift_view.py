@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..plotting._drift import evidence_order, feature_labels
+
 __all__ = ["OPTIONAL_ATTRIBUTES", "DriftView", "FeatureRow", "ScanView", "drift_view"]
 
 #: Attributes every result has (the view cannot be built without them).
@@ -106,9 +108,10 @@ class DriftView:
 
     def ranked(self) -> list:
         """Features by evidence: Holm p-value, then larger effect, then index."""
-        return sorted(
-            self.features, key=lambda f: (f.p_value, -_finite(f.effect), f.index)
+        order = evidence_order(
+            [f.p_value for f in self.features], [f.effect for f in self.features]
         )
+        return [self.features[j] for j in order]
 
 
 @dataclass(frozen=True)
@@ -118,10 +121,6 @@ class ScanView:
     windows: tuple
     alpha: float
     skipped: tuple | None
-
-
-def _finite(x: float) -> float:
-    return x if np.isfinite(x) else -np.inf
 
 
 def _per_feature(result, field: str, d: int):
@@ -169,19 +168,6 @@ def check_result(result, what: str = "result") -> None:
         )
 
 
-def _names(result, d: int) -> list:
-    names = getattr(result, "feature_names", None)
-    if names is None:
-        return [f"x{j}" for j in range(d)]
-    names = [str(n) for n in np.asarray(names, dtype=object).ravel()]
-    if len(names) != d:
-        raise ValueError(
-            f"the result has {len(names)} feature_names for {d} features; "
-            "it must have one per feature."
-        )
-    return names
-
-
 def drift_view(result) -> DriftView:
     """Read a DriftResult's public attributes into a :class:`DriftView`."""
     check_result(result)
@@ -205,7 +191,7 @@ def drift_view(result) -> DriftView:
             dropped=j in dropped,
             **{f: extra[f][j] for f in FEATURE_FIELDS},
         )
-        for j, name in enumerate(_names(result, d))
+        for j, name in enumerate(feature_labels(result))
     )
     null = getattr(result, "null_distribution", None)
     reason = getattr(result, OPTIONAL_ATTRIBUTES["method_reason"], None)

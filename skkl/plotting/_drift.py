@@ -45,7 +45,7 @@ def _check_result(result) -> None:
         )
 
 
-def _feature_labels(result, feature_names) -> list:
+def feature_labels(result, feature_names=None) -> list:
     """One label per feature: ``feature_names``, the result's, or x0, x1, ..."""
     d = np.size(result.feature_scores)
     names = feature_names
@@ -80,11 +80,18 @@ def _shown_features(result, max_features) -> np.ndarray:
         )
     if max_features is None or max_features >= scores.size:
         return np.arange(scores.size)
-    p = np.asarray(result.feature_p_values, dtype=np.float64)
-    # Smallest p first, then largest effect (nan effects last), then index.
-    effect = np.where(np.isnan(scores), -np.inf, scores)
-    order = np.lexsort((np.arange(scores.size), -effect, p))
-    return order[:max_features]
+    return evidence_order(result.feature_p_values, scores)[:max_features]
+
+
+def evidence_order(p_values, scores) -> np.ndarray:
+    """Feature indices, strongest evidence first: smallest p, largest effect.
+
+    Ties in both keep feature order; a nan effect counts as the smallest.
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    effect = np.asarray(scores, dtype=np.float64)
+    effect = np.where(np.isnan(effect), -np.inf, effect)
+    return np.lexsort((np.arange(effect.size), -effect, p))
 
 
 def _check_table(table) -> None:
@@ -257,7 +264,7 @@ class DriftDisplay:
         if self.result is not None:
             _check_result(self.result)
             shown = _shown_features(self.result, max_features)
-            labels = _feature_labels(self.result, self.feature_names)
+            labels = feature_labels(self.result, self.feature_names)
         else:
             _check_table(self.table)
         if ax is None:
