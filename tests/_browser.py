@@ -220,7 +220,8 @@ class Page:
     def screenshot(self, full_page: bool = True) -> bytes:
         """A PNG of the whole page (beyond the viewport), or of the viewport."""
         data = self.send(
-            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": full_page}
+            "Page.captureScreenshot",
+            {"format": "png", "captureBeyondViewport": full_page},
         )["data"]
         return base64.b64decode(data)
 

@@ -240,6 +240,16 @@ def test_asymptotic_and_all_constant_results_render(no_figures):
     assert "No drift detected" in html
 
 
+def test_a_result_without_effect_says_so(drifted, no_figures):
+    d = drifted.feature_scores.size
+    bare = dataclasses.replace(
+        drifted, effect=np.nan, effect_null_sd=np.nan, feature_scores=np.full(d, np.nan)
+    )
+    root = parse(drift_report_html(bare))
+    assert "Effect: not computed." in root.find("div", "skkl-verdict").text()
+    assert {r[1] for r in _feature_rows(drift_report_html(bare))[1:]} == {"n/a"}
+
+
 def test_many_features_draw_the_top_30_and_list_all():
     pytest.importorskip("matplotlib")
     rng = np.random.default_rng(2)

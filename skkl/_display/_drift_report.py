@@ -41,6 +41,8 @@ VERDICT_FEATURES = 5
 
 
 def _effect_text(v) -> str:
+    if np.isnan(v.effect):
+        return "not computed"
     text = f"{plus_minus(v.effect, v.effect_null_sd)} nats"
     sd = v.effect_null_sd
     if np.isfinite(sd) and sd > 0 and np.isfinite(v.effect):

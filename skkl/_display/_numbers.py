@@ -62,7 +62,7 @@ def plus_minus(value, spread) -> str:
     Examples
     --------
     >>> plus_minus(247.1234, 2.2345), plus_minus(0.00375, 0.0102)
-    ('247.1 ± 2.2', '0.0037 ± 0.010')
+    ('247.1 ± 2.2', '0.004 ± 0.010')
     >>> plus_minus(5.0, float("nan")), plus_minus(3e250, 1e248)
     ('5', '3e+250 ± 1e+248')
     """
