@@ -89,16 +89,19 @@ class Browser:
         self._profile = tempfile.TemporaryDirectory(prefix="skkl-chromium-")
         cmd_r, self._cmd_w = os.pipe()
         self._out_r, out_w = os.pipe()
+        # The browser's log goes to a file: a pipe nobody reads could fill up
+        # and stall the browser.
+        self._log = open(Path(self._profile.name) / "stderr.log", "w+b")
         self.process = subprocess.Popen(
             [
                 executable,
                 *FLAGS,
-                f"--user-data-dir={self._profile.name}",
+                f"--user-data-dir={Path(self._profile.name) / 'profile'}",
                 "about:blank",
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self._log,
             close_fds=False,  # descriptors 3 and 4 must reach the browser
             preexec_fn=_child_pipes(cmd_r, out_w),
         )
@@ -126,7 +129,9 @@ class Browser:
 
     def _stderr(self) -> str:
         self.process.kill()
-        return self.process.stderr.read().decode(errors="replace")[-2000:]
+        self.process.wait()
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")[-2000:]
 
     def send(self, method: str, params: dict | None = None, session: str | None = None):
         """Run one command and return its result (events are kept in ``events``)."""
@@ -134,7 +139,10 @@ class Browser:
         message = {"id": self._next_id, "method": method, "params": params or {}}
         if session is not None:
             message["sessionId"] = session
-        os.write(self._cmd_w, json.dumps(message).encode() + b"\0")
+        try:
+            os.write(self._cmd_w, json.dumps(message).encode() + b"\0")
+        except BrokenPipeError:
+            raise BrowserError(f"the browser exited: {self._stderr()}") from None
         deadline = time.monotonic() + self.timeout
         while True:
             reply = self._read_message(deadline)
@@ -186,7 +194,7 @@ class Browser:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        self.process.stderr.close()
+        self._log.close()
         os.close(self._cmd_w)
         os.close(self._out_r)
         self._profile.cleanup()
