@@ -28,14 +28,17 @@ as repetitions).
 
 from __future__ import annotations
 
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+
+from ._blas import blas_single_thread, runs_inline
 
 __all__ = [
     "GroupMoments",
+    "encode_groups",
     "covariances_from_moments",
     "group_moments",
     "merge_moments",
@@ -84,19 +87,186 @@ class GroupMoments:
         return self.fourth is not None
 
 
-# Rows per block: blocks of about 2 MiB stay in cache while they are gathered,
-# centred and multiplied, so X itself is read from memory once.
-_BLOCK_BYTES = 1 << 21
+# A piece (rows of one group centred and multiplied in one BLAS call) fills a
+# scratch buffer of this size: small enough to stay in cache between the
+# gather, the centring and the product, large enough for the product to run
+# at full speed.
+_PIECE_BYTES = 1 << 20
+# Rows are sorted by group within blocks of contiguous rows. A block holds
+# this many rows per group on average (at least), so that every group's rows in
+# it fill whole pieces: smaller blocks mean more, shorter pieces, each with a
+# fixed cost of several calls.
+_MIN_ROWS_PER_GROUP = 4096
+# Integer labels spanning at most this range (or the number of samples) are
+# encoded through a lookup table rather than sorted.
+_MAX_LOOKUP_RANGE = 1 << 16
+# Piece moments waiting to be merged into the running per-group moments are
+# kept up to this many bytes (at least two pieces).
+_PENDING_BYTES = 1 << 24
 
 
-def _sort_by_group(groups: np.ndarray, n_groups: int):
-    """Permutation that sorts samples by group, and each group's slice bounds."""
-    # numpy's stable sort is a radix sort for integers of 16 bits or fewer.
-    small = groups.astype(np.uint16) if n_groups <= 1 << 16 else groups
-    order = np.argsort(small, kind="stable")
-    bounds = np.zeros(n_groups + 1, dtype=np.intp)
-    np.cumsum(np.bincount(groups, minlength=n_groups), out=bounds[1:])
-    return order, bounds
+def _ger_inplace():
+    from scipy.linalg.blas import dger
+
+    return dger
+
+
+def _center(Xb: np.ndarray, mean: np.ndarray, ones: np.ndarray) -> None:
+    """``Xb -= mean`` in place as one BLAS rank-1 update (faster than numpy's
+    broadcasting subtraction, which loops over rows in Python-level chunks)."""
+    if Xb.shape[0] == 0:
+        return
+    # Xb.T is the Fortran-ordered (d, m) view that ger updates in place.
+    _ger_inplace()(-1.0, mean, ones[: Xb.shape[0]], a=Xb.T, overwrite_a=1)
+
+
+def _one_block(Xb, wb, ones, full: bool, higher: bool):
+    """(weight, mean, scatter, third, fourth) of one piece; centres Xb in place.
+
+    ``wb`` holds the piece's weights, None for unit weights; ``ones`` is a
+    vector of ones at least as long as the piece.
+    """
+    m = Xb.shape[0]
+    unit = wb is None
+    W = float(m) if unit else float(wb.sum())
+    if W <= 0:
+        return 0.0, 0.0, 0.0, 0.0, 0.0
+    mean = ((ones[:m] if unit else wb) @ Xb) / W
+    _center(Xb, mean, ones)
+    # Xw' Xw with Xw = sqrt(w) * (X - m): numpy hands A.T @ A to syrk.
+    Xw = Xb if unit else Xb * np.sqrt(wb)[:, None]
+    scatter = Xw.T @ Xw if full else np.einsum("ij,ij->j", Xw, Xw)
+    if not higher:
+        return W, mean, scatter, None, None
+    r = np.einsum("ij,ij->i", Xb, Xb)
+    wr = r if unit else wb * r
+    return W, mean, scatter, wr @ Xb, float(wr @ r)
+
+
+class _Accumulator:
+    """Running moments of K groups, fed piece by piece (one per thread).
+
+    Pieces are buffered and merged into the running moments of the groups
+    they touch in one vectorised update (:func:`_reduce_by_group`), so the
+    per-piece cost is a few array writes.
+    """
+
+    def __init__(self, K: int, d: int, full: bool, higher: bool):
+        self.K, self.full, self.higher = K, full, higher
+        shape = (d, d) if full else (d,)
+        cap = max(2, _PENDING_BYTES // (8 * int(np.prod(shape))))
+        self.total = _empty_moments(K, d, full, higher)
+        self.pending = _empty_moments(cap, d, full, higher)
+        self.group = np.zeros(cap, dtype=np.intp)
+        self.n = 0
+
+    def add(self, g: int, count: int, parts) -> None:
+        i = self.n
+        p = self.pending
+        p.weight[i], p.mean[i], p.scatter[i], t3, q4 = parts
+        p.count[i] = count
+        if self.higher:
+            p.third[i], p.fourth[i] = t3, q4
+        self.group[i] = g
+        self.n += 1
+        if self.n == len(self.group):
+            self.flush()
+
+    def flush(self) -> GroupMoments:
+        if self.n:
+            touched, local = np.unique(self.group[: self.n], return_inverse=True)
+            t, p, n = self.total, self.pending, self.n
+            both = GroupMoments(
+                *(
+                    None
+                    if getattr(t, f) is None
+                    else np.concatenate([getattr(t, f)[touched], getattr(p, f)[:n]])
+                    for f in GroupMoments.__dataclass_fields__
+                )
+            )
+            ids = np.concatenate([np.arange(len(touched)), local])
+            merged = _reduce_by_group(both, ids, len(touched))
+            for f in GroupMoments.__dataclass_fields__:
+                if getattr(t, f) is not None:
+                    getattr(t, f)[touched] = getattr(merged, f)
+            self.n = 0
+        return self.total
+
+
+def _empty_moments(K: int, d: int, full: bool, higher: bool) -> GroupMoments:
+    return GroupMoments(
+        np.zeros(K),
+        np.zeros(K, dtype=np.int64),
+        np.zeros((K, d)),
+        np.zeros((K, d, d) if full else (K, d)),
+        np.zeros((K, d)) if higher else None,
+        np.zeros(K) if higher else None,
+    )
+
+
+def _block_rows(n: int, d: int, K: int) -> tuple[int, int]:
+    """(rows per block sorted by group, rows per piece)."""
+    piece = max(16, _PIECE_BYTES // (8 * max(d, 1)))
+    block = max(piece, _MIN_ROWS_PER_GROUP * K) if K > 1 else piece
+    return min(block, max(n, 1)), min(piece, max(n, 1))
+
+
+def _moments_of_blocks(X, codes, sample_weight, K, starts, block, piece, layout):
+    """Moments of the blocks of rows beginning at ``starts`` (one thread's share).
+
+    Each block's rows are put in group order by a stable radix sort of their
+    codes; every group's rows are then gathered, a piece at a time, into a
+    cache-resident buffer, centred on their own mean and multiplied.
+    """
+    full, higher = layout
+    n, d = X.shape
+    acc = _Accumulator(K, d, full, higher)
+    buffer = np.empty((piece, d))
+    ones = np.ones(piece)
+    for s in starts:
+        e = min(s + block, n)
+        src = X[s:e]
+        w = None if sample_weight is None else sample_weight[s:e]
+        if codes is None:
+            order, bounds = None, [0, e - s]
+        else:
+            counts = np.bincount(codes[s:e], minlength=K)
+            order = np.argsort(codes[s:e], kind="stable")
+            bounds = np.concatenate([[0], np.cumsum(counts)])
+        for g in np.flatnonzero(np.diff(bounds)) if order is not None else [0]:
+            for a in range(bounds[g], bounds[g + 1], piece):
+                b = min(a + piece, bounds[g + 1])
+                Xb = buffer[: b - a]
+                if order is None:
+                    Xb[...] = src[a:b]
+                    rows = slice(a, b)
+                else:
+                    rows = order[a:b]
+                    np.take(src, rows, axis=0, out=Xb, mode="clip")
+                wb = None if w is None else w[rows]
+                count = b - a if wb is None else int(np.count_nonzero(wb))
+                acc.add(g, count, _one_block(Xb, wb, ones, full, higher))
+    return acc.flush()
+
+
+def encode_groups(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(labels, return_inverse=True)``, in O(n) for small integer labels.
+
+    Labels that are already the codes ``0 .. K-1`` (all present) are returned
+    as they are, without a copy.
+    """
+    if labels.dtype.kind in "iub" and labels.size:
+        low, high = int(labels.min()), int(labels.max())
+        # A lookup table over the label range: linear time, bounded memory.
+        if high - low <= max(_MAX_LOOKUP_RANGE, labels.size):
+            offset = labels if low == 0 else labels.astype(np.intp) - low
+            present = np.bincount(offset) > 0
+            classes = (np.flatnonzero(present) + low).astype(labels.dtype)
+            if low == 0 and present.all():
+                return classes, labels
+            lookup = np.cumsum(present) - 1
+            return classes, lookup[offset]
+    return np.unique(labels, return_inverse=True)
 
 
 def group_moments(
@@ -114,7 +284,8 @@ def group_moments(
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features), float64
-        Samples (already validated; never modified).
+        Samples (already validated, except for finiteness: a nan or inf in X
+        gives non-finite moments; never modified).
     groups : ndarray of shape (n_samples,) of ints in ``[0, n_groups)`` or None
         Group of each sample; None puts every sample in one group.
     n_groups : int, default=1
@@ -127,7 +298,7 @@ def group_moments(
         Also compute the third and fourth central moments (requires ``full``).
     n_threads : int, default=1
         Threads over blocks of rows, each with single-threaded BLAS (the
-        blocks are small: threads inside BLAS would only synchronise). The
+        products are small: threads inside BLAS would only synchronise). The
         result does not depend on it.
 
     Returns
@@ -151,98 +322,60 @@ def group_moments(
         raise ValueError("higher moments require full=True.")
     n, d = X.shape
     K = int(n_groups)
-    if groups is None:
-        if K != 1:
-            raise ValueError("groups=None puts all samples in one group: n_groups=1.")
-        order, bounds = None, np.array([0, n])
-    else:
-        order, bounds = _sort_by_group(groups, K)
-    # Blocks of at most `rows` samples of one group each, in sorted order.
-    rows = max(16, _BLOCK_BYTES // (8 * max(d, 1)))
-    block_group = np.repeat(np.arange(K), -(-np.diff(bounds) // rows))
-    n_blocks = len(block_group)
-    weight = np.zeros(n_blocks)
-    count = np.zeros(n_blocks, dtype=np.int64)
-    mean = np.zeros((n_blocks, d))
-    scatter = np.zeros((n_blocks, d, d) if full else (n_blocks, d))
-    third = np.zeros((n_blocks, d)) if higher else None
-    fourth = np.zeros(n_blocks) if higher else None
-    tasks = [
-        (start, min(start + rows, bounds[g + 1]))
-        for g in range(K)
-        for start in range(bounds[g], bounds[g + 1], rows)
-    ]
-
-    def run(indices):
-        buffer = np.empty((min(rows, n), d))
-        ones = np.ones(len(buffer))  # column sums as a GEMV: 5x faster than .sum(0)
-        # errstate is per thread: overflow is reported once, below.
-        with np.errstate(over="ignore", invalid="ignore"):
-            _run_blocks(indices, buffer, ones)
-
-    def _run_blocks(indices, buffer, ones):
-        for i in indices:
-            start, stop = tasks[i]
-            # A cache-resident copy, centred in place: X is never modified.
-            Xb = buffer[: stop - start]
-            if order is None:
-                Xb[...] = X[start:stop]
-                wb = None if sample_weight is None else sample_weight[start:stop]
-            else:
-                idx = order[start:stop]
-                np.take(X, idx, axis=0, out=Xb, mode="clip")
-                wb = None if sample_weight is None else sample_weight[idx]
-            count[i] = stop - start if wb is None else np.count_nonzero(wb)
-            weight[i], mean[i], scatter[i], t3, q4 = _one_block(
-                Xb, wb, ones, full, higher
-            )
-            if higher:
-                third[i], fourth[i] = t3, q4
-
-    # Overflow (|X| beyond ~1e154) is reported once, below, not warned about.
-    with np.errstate(over="ignore", invalid="ignore"):
-        n_threads = max(1, min(int(n_threads), n_blocks))
+    if groups is None and K != 1:
+        raise ValueError("groups=None puts all samples in one group: n_groups=1.")
+    # numpy's stable sort is a radix sort for integers of 16 bits or fewer.
+    codes = None
+    if groups is not None:
+        small = np.uint8 if K <= 1 << 8 else np.uint16 if K <= 1 << 16 else np.intp
+        codes = groups.astype(small, copy=False)
+    block, piece = _block_rows(n, d, K)
+    starts = range(0, n, block)
+    n_threads = max(1, min(int(n_threads), len(starts)))
+    layout = (full, higher)
+    work = flops_of_moments(n, d, full)
+    # Overflow (|X| beyond ~1e154) is reported once, below, not warned about;
+    # errstate is per thread, hence also set inside every worker.
+    # The products are small: threads inside BLAS would only synchronise.
+    limit = contextlib.nullcontext() if runs_inline(work) else blas_single_thread()
+    with np.errstate(over="ignore", invalid="ignore"), limit:
         if n_threads == 1:
-            run(range(n_blocks))
+            out = _moments_of_blocks(
+                X, codes, sample_weight, K, starts, block, piece, layout
+            )
         else:
-            # Every block writes only its own rows of the outputs.
-            with threadpool_limits(1), ThreadPoolExecutor(n_threads) as pool:
-                list(
-                    pool.map(
-                        run, [range(k, n_blocks, n_threads) for k in range(n_threads)]
+            shares = [starts[k::n_threads] for k in range(n_threads)]
+
+            def run(share):
+                with np.errstate(over="ignore", invalid="ignore"):
+                    return _moments_of_blocks(
+                        X, codes, sample_weight, K, share, block, piece, layout
                     )
-                )
-        blocks = GroupMoments(weight, count, mean, scatter, third, fourth)
-        out = _reduce_by_group(blocks, block_group, K)
+
+            with ThreadPoolExecutor(n_threads) as pool:
+                parts = list(pool.map(run, shares))
+            out = parts[0]
+            for part in parts[1:]:
+                out = merge_moments(out, part)
     if not (np.all(np.isfinite(out.scatter)) and np.all(np.isfinite(out.mean))):
-        raise ValueError(
-            "the moments of X overflow float64 (|X| is too large); rescale X, e.g. "
-            "with StandardScaler, before fitting."
-        )
+        _raise_not_finite(X)
     return out
 
 
-def _one_block(Xb, wb, ones, full: bool, higher: bool):
-    """(weight, mean, scatter, third, fourth) of one block; centres Xb in place.
+def _raise_not_finite(X: np.ndarray):
+    """The error for non-finite moments: nan/inf in X, or overflow."""
+    from sklearn.utils.validation import _assert_all_finite
 
-    ``wb`` holds the block's weights, None for unit weights; ``ones`` is a
-    vector of ones at least as long as the block.
-    """
-    m = Xb.shape[0]
-    unit = wb is None
-    W = float(m) if unit else float(wb.sum())
-    if W <= 0:
-        return 0.0, 0.0, 0.0, 0.0, 0.0
-    mean = ((ones[:m] if unit else wb) @ Xb) / W
-    Xb -= mean
-    # Xw' Xw with Xw = sqrt(w) * (X - m): numpy hands A.T @ A to syrk.
-    Xw = Xb if unit else Xb * np.sqrt(wb)[:, None]
-    scatter = Xw.T @ Xw if full else np.einsum("ij,ij->j", Xw, Xw)
-    if not higher:
-        return W, mean, scatter, None, None
-    r = np.einsum("ij,ij->i", Xb, Xb)
-    wr = r if unit else wb * r
-    return W, mean, scatter, wr @ Xb, float(wr @ r)
+    _assert_all_finite(X, input_name="X")
+    raise ValueError(
+        "the moments of X overflow float64 (|X| is too large); rescale X, e.g. "
+        "with StandardScaler, before fitting."
+    )
+
+
+def flops_of_moments(n: int, d: int, full: bool) -> float:
+    """Arithmetic of :func:`group_moments` on n x d data, for threading rules."""
+    return float(n) * d * (d if full else 2)
 
 
 def _shift(mom: GroupMoments, delta: np.ndarray):
@@ -278,19 +411,32 @@ def _reduce_by_group(parts: GroupMoments, group: np.ndarray, K: int) -> GroupMom
     """
     W = np.bincount(group, weights=parts.weight, minlength=K)
     count = np.bincount(group, weights=parts.count, minlength=K).astype(np.int64)
-    mean = np.zeros((K, parts.mean.shape[1]))
-    np.add.at(mean, group, parts.weight[:, None] * parts.mean)
+    mean = _sum_by_group(parts.weight[:, None] * parts.mean, group, K)
     mean /= np.where(W > 0, W, 1.0)[:, None]
     S, T, Q = _shift(parts, mean[group] - parts.mean)
+    return GroupMoments(
+        W,
+        count,
+        mean,
+        _sum_by_group(S, group, K),
+        None if T is None else _sum_by_group(T, group, K),
+        None if Q is None else _sum_by_group(Q, group, K),
+    )
 
-    def total(values):
-        if values is None:
-            return None
-        out = np.zeros((K, *values.shape[1:]))
-        np.add.at(out, group, values)
-        return out
 
-    return GroupMoments(W, count, mean, total(S), total(T), total(Q))
+def _sum_by_group(values: np.ndarray, group: np.ndarray, K: int) -> np.ndarray:
+    """``out[k] = values[group == k].sum(0)`` for every k, in one pass.
+
+    One sparse (K, P) indicator times the (P, ...) values: linear in the
+    number of parts P whatever K, with no Python loop (``np.add.at`` and
+    ``np.add.reduceat`` are an order of magnitude slower on these shapes).
+    """
+    from scipy import sparse
+
+    P = len(group)
+    rows = values.reshape(P, -1)
+    indicator = sparse.csr_array((np.ones(P), (group, np.arange(P))), shape=(K, P))
+    return np.asarray(indicator @ rows).reshape(K, *values.shape[1:])
 
 
 def merge_moments(a: GroupMoments, b: GroupMoments) -> GroupMoments:
@@ -444,9 +590,10 @@ def covariances_from_moments(mom: GroupMoments, covariance_type: str, shrinkage=
         than None/float, and ``higher`` moments for 'ledoit_wolf'. Every group
         must have positive weight.
     covariance_type : {'full', 'diag', 'spherical', 'tied'}
-    shrinkage : None, 'ledoit_wolf', 'oas' or float in [0, 1], default=None
+    shrinkage : None, 'ledoit_wolf', 'oas', float in [0, 1] or ndarray, default=None
         Shrinks each covariance towards ``trace(S) / d * I`` (the pooled one
-        for 'tied'); see :func:`shrink`.
+        for 'tied'); see :func:`shrink`. An array gives one intensity per
+        covariance.
 
     Returns
     -------
@@ -481,12 +628,12 @@ def covariances_from_moments(mom: GroupMoments, covariance_type: str, shrinkage=
 
     if shrinkage is None:
         coef = np.zeros(len(weight))
-    elif shrinkage == "ledoit_wolf":
+    elif isinstance(shrinkage, str) and shrinkage == "ledoit_wolf":
         coef = ledoit_wolf_coefficient(weight, covs, fourth)
-    elif shrinkage == "oas":
+    elif isinstance(shrinkage, str) and shrinkage == "oas":
         coef = oas_coefficient(weight, covs)
-    else:
-        coef = np.full(len(weight), float(shrinkage))
+    else:  # one intensity, or one per group
+        coef = np.broadcast_to(np.asarray(shrinkage, np.float64), weight.shape).copy()
 
     covs = shrink(covs, coef)
     if covs.ndim == 3:
