@@ -18,13 +18,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _dask
 from ._errors import InputError, Setting
 from ._gaussians import Gaussians, gaussians_from_parts
 from ._linalg import cholesky, logdet_from_cholesky
-from ._moments import GroupMoments, covariances_from_moments, oas_coefficient
-from ._validation import check_priors, format_feature, format_label
+from ._moments import (
+    GroupMoments,
+    covariances_from_moments,
+    encode_groups,
+    group_moments,
+    oas_coefficient,
+)
+from ._validation import check_class_labels, check_priors, format_feature, format_label
 
-__all__ = ["GroupFit", "SingularCovarianceWarning", "fit_gaussians", "moment_layout"]
+__all__ = [
+    "GroupFit",
+    "SingularCovarianceWarning",
+    "class_moments",
+    "fit_gaussians",
+    "moment_layout",
+]
 
 # With reg_covar=0, a feature whose variance left unexplained by the features
 # before it is below this fraction of its own variance is collinear: its
@@ -68,6 +81,45 @@ def moment_layout(covariance_type: str, shrinkage) -> tuple[bool, bool]:
     """(full scatter needed, third/fourth moments needed) for a fit."""
     full = covariance_type in ("full", "tied") or shrinkage in ("ledoit_wolf", "oas")
     return full, shrinkage == "ledoit_wolf"
+
+
+def class_moments(
+    X, y, *, full: bool, higher: bool = False, what: str
+) -> tuple[np.ndarray, GroupMoments, np.ndarray | None]:
+    """Validated classes, per-class moments and feature names of (X, y).
+
+    The path of :meth:`skkl.GroupGaussians.fit` for the scoring functions,
+    which need the moments but no estimator: numpy or pandas X (finiteness
+    checked on the moments), or a dask collection reduced on its workers.
+    ``what`` names the computation in the error for a missing ``y``.
+    """
+    from types import SimpleNamespace
+
+    from sklearn.utils.validation import _get_feature_names, check_X_y
+
+    if y is None:
+        raise InputError(
+            f"{{argument}} is None; {what} needs class labels.", argument="y"
+        )
+    if _dask.is_dask_collection(X):
+        holder = SimpleNamespace()
+        X = _dask.validate_features(holder, X, reset=True)
+        if _dask.is_dask_collection(y):
+            classes = _dask.unique_labels(y, "y")
+        else:
+            y = np.asarray(y)
+            check_class_labels(y)
+            classes = np.unique(y)
+        mom = _dask.group_moments(X, y, None, classes, full=full, higher=higher)
+        return classes, mom, getattr(holder, "feature_names_in_", None)
+    names = _get_feature_names(X)
+    X, y = check_X_y(
+        X, _dask.compute_if_dask(y), dtype=np.float64, ensure_all_finite=False
+    )
+    check_class_labels(y)
+    classes, groups = encode_groups(y)
+    mom = group_moments(X, groups, len(classes), full=full, higher=higher)
+    return classes, mom, names
 
 
 def fit_gaussians(
