@@ -67,6 +67,11 @@ class GroupMoments:
         ``sum_i w_i ||x_i - m||^2 (x_i - m)`` (``higher=True`` only).
     fourth : ndarray of shape (K,) or None
         ``sum_i w_i ||x_i - m||^4`` (``higher=True`` only).
+    residual : ndarray of shape (K, d) or None
+        ``sum_i w_i (x_i - m)`` as computed: zero in exact arithmetic, but not
+        when ``m`` is rounded (e.g. data at 1e12 with unit spread). Carried by
+        the pieces of one computation so that merging them keeps every digit
+        (see :func:`_reduce_by_group`); merged moments have it folded in.
     """
 
     weight: np.ndarray
@@ -75,6 +80,7 @@ class GroupMoments:
     scatter: np.ndarray
     third: np.ndarray | None = None
     fourth: np.ndarray | None = None
+    residual: np.ndarray | None = None
 
     @property
     def full(self) -> bool:
@@ -130,17 +136,20 @@ def _one_block(Xb, wb, ones, full: bool, higher: bool):
     unit = wb is None
     W = float(m) if unit else float(wb.sum())
     if W <= 0:
-        return 0.0, 0.0, 0.0, 0.0, 0.0
-    mean = ((ones[:m] if unit else wb) @ Xb) / W
+        return 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+    w = ones[:m] if unit else wb
+    mean = (w @ Xb) / W
     _center(Xb, mean, ones)
+    # Not zero where the mean was rounded (a large offset): see GroupMoments.
+    residual = w @ Xb
     # Xw' Xw with Xw = sqrt(w) * (X - m): numpy hands A.T @ A to syrk.
     Xw = Xb if unit else Xb * np.sqrt(wb)[:, None]
     scatter = Xw.T @ Xw if full else np.einsum("ij,ij->j", Xw, Xw)
     if not higher:
-        return W, mean, scatter, None, None
+        return W, mean, scatter, None, None, residual
     r = np.einsum("ij,ij->i", Xb, Xb)
     wr = r if unit else wb * r
-    return W, mean, scatter, wr @ Xb, float(wr @ r)
+    return W, mean, scatter, wr @ Xb, float(wr @ r), residual
 
 
 class _Accumulator:
@@ -163,7 +172,7 @@ class _Accumulator:
     def add(self, g: int, count: int, parts) -> None:
         i = self.n
         p = self.pending
-        p.weight[i], p.mean[i], p.scatter[i], t3, q4 = parts
+        p.weight[i], p.mean[i], p.scatter[i], t3, q4, p.residual[i] = parts
         p.count[i] = count
         if self.higher:
             p.third[i], p.fourth[i] = t3, q4
@@ -173,19 +182,22 @@ class _Accumulator:
             self.flush()
 
     def flush(self) -> GroupMoments:
+        """Merge the pending pieces into the running moments; return those."""
         if self.n:
             touched, local = np.unique(self.group[: self.n], return_inverse=True)
             t, p, n = self.total, self.pending, self.n
+
+            def stacked(f):
+                old, new = getattr(t, f), getattr(p, f)
+                if new is None:
+                    return None
+                return np.concatenate([old[touched], new[:n]])
+
             both = GroupMoments(
-                *(
-                    None
-                    if getattr(t, f) is None
-                    else np.concatenate([getattr(t, f)[touched], getattr(p, f)[:n]])
-                    for f in GroupMoments.__dataclass_fields__
-                )
+                *(stacked(f) for f in GroupMoments.__dataclass_fields__)
             )
             ids = np.concatenate([np.arange(len(touched)), local])
-            merged = _reduce_by_group(both, ids, len(touched))
+            merged = _reduce_by_group(both, ids, len(touched), fold=False)
             for f in GroupMoments.__dataclass_fields__:
                 if getattr(t, f) is not None:
                     getattr(t, f)[touched] = getattr(merged, f)
@@ -201,6 +213,7 @@ def _empty_moments(K: int, d: int, full: bool, higher: bool) -> GroupMoments:
         np.zeros((K, d, d) if full else (K, d)),
         np.zeros((K, d)) if higher else None,
         np.zeros(K) if higher else None,
+        np.zeros((K, d)),
     )
 
 
@@ -340,8 +353,10 @@ def group_moments(
     limit = contextlib.nullcontext() if runs_inline(work) else blas_single_thread()
     with np.errstate(over="ignore", invalid="ignore"), limit:
         if n_threads == 1:
-            out = _moments_of_blocks(
-                X, codes, sample_weight, K, starts, block, piece, layout
+            out = _fold(
+                _moments_of_blocks(
+                    X, codes, sample_weight, K, starts, block, piece, layout
+                )
             )
         else:
             shares = [starts[k::n_threads] for k in range(n_threads)]
@@ -354,9 +369,9 @@ def group_moments(
 
             with ThreadPoolExecutor(n_threads) as pool:
                 parts = list(pool.map(run, shares))
-            out = parts[0]
-            for part in parts[1:]:
-                out = merge_moments(out, part)
+            # One merge of every thread's moments, residuals folded at the end.
+            groups_of = np.tile(np.arange(K), len(parts))
+            out = _reduce_by_group(_concatenate(parts), groups_of, K)
     if not (np.all(np.isfinite(out.scatter)) and np.all(np.isfinite(out.mean))):
         _raise_not_finite(X)
     return out
@@ -382,12 +397,20 @@ def _shift(mom: GroupMoments, delta: np.ndarray):
     """Central moments of ``mom`` taken about ``mean + delta`` instead of ``mean``.
 
     With u = x - m (sum of w u = 0) and x - (m + delta) = u - delta, the
-    cross terms that are odd in u vanish.
+    cross terms that are odd in u vanish; for the scatter, the computed
+    ``residual`` (sum of w u) keeps them where the mean was rounded.
     """
     W = mom.weight
     S = mom.scatter
     dd = np.einsum("ki,kj->kij", delta, delta) if mom.full else delta * delta
     S_new = S + W[:, None, None] * dd if mom.full else S + W[:, None] * dd
+    if mom.residual is not None:
+        r = mom.residual
+        if mom.full:
+            rd = np.einsum("ki,kj->kij", r, delta)
+            S_new -= rd + rd.transpose(0, 2, 1)
+        else:
+            S_new -= 2.0 * r * delta
     if not mom.higher:
         return S_new, None, None
     # ||u - delta||^2 = ||u||^2 - 2 u'delta + ||delta||^2
@@ -401,26 +424,54 @@ def _shift(mom: GroupMoments, delta: np.ndarray):
     return S_new, third, fourth
 
 
-def _reduce_by_group(parts: GroupMoments, group: np.ndarray, K: int) -> GroupMoments:
+def _reduce_by_group(
+    parts: GroupMoments, group: np.ndarray, K: int, *, fold: bool = True
+) -> GroupMoments:
     """Combine the moments of disjoint parts (row i belongs to group[i]) per group.
 
     The exact multi-way form of the pairwise update of Chan et al.: the group
     mean is the weighted mean of the part means, and each part's central
     moments are shifted to it by the small differences ``m_group - m_part``
-    (never through raw sums of powers), then summed.
+    (never through raw sums of powers), then summed. Parts that carry a
+    ``residual`` give a result about the exact group mean (``fold=True``) or
+    keep it as the result's own residual (``fold=False``, for further merges).
     """
     W = np.bincount(group, weights=parts.weight, minlength=K)
     count = np.bincount(group, weights=parts.count, minlength=K).astype(np.int64)
     mean = _sum_by_group(parts.weight[:, None] * parts.mean, group, K)
-    mean /= np.where(W > 0, W, 1.0)[:, None]
-    S, T, Q = _shift(parts, mean[group] - parts.mean)
-    return GroupMoments(
+    safe = np.where(W > 0, W, 1.0)
+    mean /= safe[:, None]
+    delta = mean[group] - parts.mean
+    S, T, Q = _shift(parts, delta)
+    S = _sum_by_group(S, group, K)
+    R = None
+    if parts.residual is not None:
+        R = _sum_by_group(parts.residual - parts.weight[:, None] * delta, group, K)
+    out = GroupMoments(
         W,
         count,
         mean,
-        _sum_by_group(S, group, K),
+        S,
         None if T is None else _sum_by_group(T, group, K),
         None if Q is None else _sum_by_group(Q, group, K),
+        R,
+    )
+    return _fold(out) if fold else out
+
+
+def _fold(mom: GroupMoments) -> GroupMoments:
+    """Moments about the exact mean ``mean + R / W``: scatter ``S - R R' / W``."""
+    R = mom.residual
+    if R is None:
+        return mom
+    safe = np.where(mom.weight > 0, mom.weight, 1.0)
+    if mom.full:
+        scatter = mom.scatter - np.einsum("ki,kj->kij", R, R) / safe[:, None, None]
+    else:
+        scatter = mom.scatter - R * R / safe[:, None]
+    mean = mom.mean + R / safe[:, None]
+    return GroupMoments(
+        mom.weight, mom.count, mean, scatter, mom.third, mom.fourth, None
     )
 
 
@@ -464,17 +515,20 @@ def merge_moments(a: GroupMoments, b: GroupMoments) -> GroupMoments:
             f"{b.scatter.shape} (higher={b.higher})."
         )
     K = len(a.weight)
+    return _reduce_by_group(_concatenate([a, b]), np.tile(np.arange(K), 2), K)
 
-    def stack(x, y):
-        return None if x is None else np.concatenate([x, y])
 
-    both = GroupMoments(
-        *(
-            stack(getattr(a, f), getattr(b, f))
-            for f in GroupMoments.__dataclass_fields__
-        )
-    )
-    return _reduce_by_group(both, np.tile(np.arange(K), 2), K)
+def _concatenate(parts: list[GroupMoments]) -> GroupMoments:
+    """The moments of several computations, one after the other (not merged)."""
+    fields = GroupMoments.__dataclass_fields__
+
+    def joined(f):
+        values = [getattr(part, f) for part in parts]
+        if any(v is None for v in values):
+            return None
+        return np.concatenate(values)
+
+    return GroupMoments(*(joined(f) for f in fields))
 
 
 def _mean_eigenvalue_and_frobenius2(covariance: np.ndarray):

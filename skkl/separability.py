@@ -632,8 +632,19 @@ def _feature_scores(fm: _FeatureMoments, kind, alpha, var_smoothing) -> np.ndarr
         )
         weighted += priors[i] * (priors @ D)
     scores = weighted / (1.0 - priors @ priors)
-    if kind == "wasserstein":  # the one kind that scales with the feature
-        scores /= fm.scale**2
+    if kind == "wasserstein" and np.any(fm.scale != 1.0):
+        # The one kind that scales with the feature (as its square): undo the
+        # rescaling, in two steps so that neither factor overflows first.
+        unit = 1.0 / fm.scale
+        with np.errstate(over="ignore", under="ignore"):
+            scores = scores * unit * unit
+        if not np.all(np.isfinite(scores)):
+            raise InputError(
+                "the squared Wasserstein scores of {argument} overflow float64 "
+                "(its features are too large); rescale {argument}, or use a "
+                "scale-invariant kind such as 'bhattacharyya'.",
+                argument="X",
+            )
     return scores
 
 
