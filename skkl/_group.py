@@ -104,7 +104,8 @@ class GroupGaussians(ClassifierMixin, TransformerMixin, BaseEstimator):
         its per-feature variances); 'tied': one covariance shared by all
         groups, the pooled within-group covariance (groups weighted by their
         total sample weight).
-    shrinkage : None, 'ledoit_wolf', 'oas' or float in [0, 1], default=None
+    shrinkage : 'auto', None, 'ledoit_wolf', 'oas' or float in [0, 1], \
+            default='auto'
         Shrinks each group's maximum-likelihood covariance S towards
         ``mu * I`` with ``mu = trace(S) / n_features``:
         ``(1 - a) * S + a * mu * I``, as
@@ -115,6 +116,17 @@ class GroupGaussians(ClassifierMixin, TransformerMixin, BaseEstimator):
         group's total sample weight); for 'tied' the pooled covariance is
         shrunk. For 'diag', the diagonal of the shrunk matrix is used; for
         'spherical' shrinkage has no effect (the target is already spherical).
+        'auto' keeps the maximum-likelihood covariance of every group except
+        those that are singular up to ``reg_covar`` (fewer samples than
+        features, a feature constant within the group, collinear features:
+        the ridge would set some variance), which get 'oas' ('full' and
+        'tied'; 'diag' and 'spherical' are never shrunk). A
+        ``SingularCovarianceWarning`` names those groups and features, with
+        'auto' and with None alike. On the digits data every class has blank
+        pixels: without shrinkage the log-densities reach -5e7 and
+        ``make_pipeline(StandardScaler(), GroupGaussians(),
+        LogisticRegression())`` scores 0.37 in 5-fold cross-validation; with
+        'auto', 0.93.
     reg_covar : float >= 0, default=1e-6
         Added to the diagonal of every covariance after shrinkage, as in
         :class:`sklearn.mixture.GaussianMixture`. With ``reg_covar=0``, a group
@@ -133,11 +145,13 @@ class GroupGaussians(ClassifierMixin, TransformerMixin, BaseEstimator):
         Group prior probabilities used by ``transform_kind='proba'``; None uses
         the groups' shares of the total sample weight.
     n_jobs : int or None, default=None
-        Number of threads over blocks of rows in :meth:`fit` and
-        :meth:`partial_fit` (results do not depend on it) and over row chunks
-        in :meth:`transform`, and the default ``n_jobs`` of
-        :meth:`divergence_matrix`. ``None`` means 1 unless in a
-        :func:`joblib.parallel_config` context; -1 means all cores.
+        Threads over blocks of rows in :meth:`fit` and :meth:`partial_fit`
+        (results do not depend on it): ``None`` uses as many as the BLAS may
+        (``threadpoolctl`` limits are honoured), as a BLAS product on the
+        same data would; -1 means all cores. Also the number of joblib
+        threads over row chunks in :meth:`transform` (``None``: 1 unless in
+        a :func:`joblib.parallel_config` context) and the default ``n_jobs``
+        of :meth:`divergence_matrix`. 0 is an error.
 
     Attributes
     ----------
@@ -324,7 +338,7 @@ class GroupGaussians(ClassifierMixin, TransformerMixin, BaseEstimator):
         self._moments = _dask.group_moments(
             X, y, sample_weight, classes, full=full, higher=higher
         )
-        self._set_gaussians()
+        self._set_gaussians(stacklevel=4)
         return self
 
     @available_if(_has_no_clusterer)
