@@ -37,7 +37,6 @@ from threadpoolctl import threadpool_limits
 
 from skkl import GroupGaussians
 
-
 CLOCK = time.perf_counter
 
 
