@@ -140,17 +140,9 @@ def fit_gaussians(
     mom : GroupMoments
         Moments in the layout of :func:`moment_layout`.
     classes : ndarray of shape (K,)
-        Group labels, for messages.
-    covariance_type : {'full', 'diag', 'spherical', 'tied'}
-    shrinkage : 'auto', None, 'ledoit_wolf', 'oas' or float in [0, 1]
-        'auto': 'oas' for the groups whose covariance is effectively singular
-        ('full'; for 'tied' the pooled covariance), none for the others and
-        for 'diag' and 'spherical'.
-    reg_covar : float >= 0
-        Ridge added to every covariance after shrinkage.
-    priors : array-like of shape (K,) or None
-    feature_names : ndarray of str or None
-        For messages.
+        Group labels, for messages (as are ``feature_names``).
+    covariance_type, shrinkage, reg_covar, priors
+        As in :class:`~skkl.GroupGaussians`.
     stacklevel : int, default=1
         The warning is attributed to this many frames above the caller.
 
@@ -196,31 +188,11 @@ def fit_gaussians(
     if reg_covar == 0:
         _check_estimable(mom, variances, coef, where)
     if covs.ndim == 3:
-        covs[:, np.arange(covs.shape[-1]), np.arange(covs.shape[-1])] += reg_covar
-        factor = _factor(covs, reg_covar, where)
-        singular = _ridge_dominated(factor, covs, reg_covar)
-        if auto and singular:
-            covs, coef = _shrink_singular(mom, covariance_type, covs, coef, singular)
-            covs[:, np.arange(covs.shape[-1]), np.arange(covs.shape[-1])] += reg_covar
-            factor = _factor(covs, reg_covar, where)
-        _warn_singular(singular, reg_covar, auto, where, stacklevel)
-        logdet = logdet_from_cholesky(factor)
-        if covariance_type == "tied":
-            K = len(classes)
-            covs, factor, logdet = covs[0], factor[0], np.full(K, logdet[0])
+        covs, factor, logdet, coef = _factor_matrices(
+            mom, covs, coef, reg_covar, auto, where, stacklevel
+        )
     else:
-        covs = covs + reg_covar
-        if reg_covar > 0 and covariance_type == "diag":
-            low = covs <= _RIDGE_DOMINATED * reg_covar
-            singular = {
-                g: [(int(j), "constant") for j in np.flatnonzero(low[g])]
-                for g in np.flatnonzero(low.any(axis=1))
-            }
-            _warn_singular(singular, reg_covar, False, where, stacklevel)
-        factor = np.sqrt(covs)
-        logdet = np.log(covs)
-        d = mom.mean.shape[1]
-        logdet = logdet.sum(axis=1) if covariance_type == "diag" else d * logdet
+        covs, factor, logdet = _factor_variances(covs, reg_covar, where, stacklevel)
     gaussians = gaussians_from_parts(
         mom.mean.copy(), covs, covariance_type, factor, logdet
     )
@@ -228,6 +200,46 @@ def fit_gaussians(
     weights = W / W.sum() if priors is None else check_priors(priors, len(W))
     K = len(classes)
     return GroupFit(gaussians, weights, np.broadcast_to(coef, (K,)).copy(), W.copy())
+
+
+def _factor_matrices(mom, covs, coef, reg_covar, auto, where, stacklevel):
+    """(covariances, Cholesky factors, log-determinants, shrinkage): 'full', 'tied'.
+
+    With ``auto``, the groups singular up to the ridge are shrunk (OAS) and
+    factored again.
+    """
+    d = covs.shape[-1]
+    covs[:, np.arange(d), np.arange(d)] += reg_covar
+    factor = _factor(covs, reg_covar, where)
+    singular = _ridge_dominated(factor, covs, reg_covar)
+    if auto and singular:
+        covs, coef = _shrink_singular(mom, where.covariance_type, coef, singular)
+        covs[:, np.arange(d), np.arange(d)] += reg_covar
+        factor = _factor(covs, reg_covar, where)
+    _warn_singular(singular, reg_covar, auto, where, stacklevel + 1)
+    logdet = logdet_from_cholesky(factor)
+    if where.covariance_type == "tied":
+        K = len(where.classes)
+        return covs[0], factor[0], np.full(K, logdet[0]), coef
+    return covs, factor, logdet, coef
+
+
+def _factor_variances(covs, reg_covar, where, stacklevel):
+    """(variances, standard deviations, log-determinants): 'diag', 'spherical'."""
+    covs = covs + reg_covar
+    if reg_covar > 0 and where.covariance_type == "diag":
+        low = covs <= _RIDGE_DOMINATED * reg_covar
+        singular = {
+            g: [(int(j), "constant") for j in np.flatnonzero(low[g])]
+            for g in np.flatnonzero(low.any(axis=1))
+        }
+        _warn_singular(singular, reg_covar, False, where, stacklevel + 1)
+    logdet = np.log(covs)
+    if where.covariance_type == "diag":
+        logdet = logdet.sum(axis=1)
+    else:
+        logdet = where.n_features * logdet
+    return covs, np.sqrt(covs), logdet
 
 
 @dataclass(frozen=True)
@@ -389,7 +401,7 @@ def _ridge_dominated(L: np.ndarray, covs: np.ndarray, reg_covar: float) -> dict:
     return out
 
 
-def _shrink_singular(mom, covariance_type, covs, coef, singular):
+def _shrink_singular(mom, covariance_type, coef, singular):
     """Covariances with OAS shrinkage on the groups listed in ``singular``."""
     groups = np.array(sorted(singular))
     ml, _, _ = covariances_from_moments(mom, covariance_type, None)

@@ -118,8 +118,8 @@ def _ger_inplace():
 
 
 def _center(Xb: np.ndarray, mean: np.ndarray, ones: np.ndarray) -> None:
-    """``Xb -= mean`` in place as one BLAS rank-1 update (faster than numpy's
-    broadcasting subtraction, which loops over rows in Python-level chunks)."""
+    """``Xb -= mean`` in place, as one BLAS rank-1 update (one pass over the
+    piece, without numpy's broadcasting loop over rows)."""
     if Xb.shape[0] == 0:
         return
     # Xb.T is the Fortran-ordered (d, m) view that ger updates in place.
@@ -352,26 +352,8 @@ def group_moments(
     # The products are small: threads inside BLAS would only synchronise.
     limit = contextlib.nullcontext() if runs_inline(work) else blas_single_thread()
     with np.errstate(over="ignore", invalid="ignore"), limit:
-        if n_threads == 1:
-            out = _fold(
-                _moments_of_blocks(
-                    X, codes, sample_weight, K, starts, block, piece, layout
-                )
-            )
-        else:
-            shares = [starts[k::n_threads] for k in range(n_threads)]
-
-            def run(share):
-                with np.errstate(over="ignore", invalid="ignore"):
-                    return _moments_of_blocks(
-                        X, codes, sample_weight, K, share, block, piece, layout
-                    )
-
-            with ThreadPoolExecutor(n_threads) as pool:
-                parts = list(pool.map(run, shares))
-            # One merge of every thread's moments, residuals folded at the end.
-            groups_of = np.tile(np.arange(K), len(parts))
-            out = _reduce_by_group(_concatenate(parts), groups_of, K)
+        shares = [starts[k::n_threads] for k in range(n_threads)]
+        out = _run_shares(shares, X, codes, sample_weight, K, block, piece, layout)
     if not (np.all(np.isfinite(out.scatter)) and np.all(np.isfinite(out.mean))):
         _raise_not_finite(X)
     return out
@@ -386,6 +368,25 @@ def _raise_not_finite(X: np.ndarray):
         "the moments of X overflow float64 (|X| is too large); rescale X, e.g. "
         "with StandardScaler, before fitting."
     )
+
+
+def _run_shares(shares, X, codes, sample_weight, K, block, piece, layout):
+    """Moments of every share of blocks (a thread each), merged and folded."""
+
+    def run(share):
+        # errstate is per thread: overflow is reported by the caller.
+        with np.errstate(over="ignore", invalid="ignore"):
+            return _moments_of_blocks(
+                X, codes, sample_weight, K, share, block, piece, layout
+            )
+
+    if len(shares) == 1:
+        return _fold(run(shares[0]))
+    with ThreadPoolExecutor(len(shares)) as pool:
+        parts = list(pool.map(run, shares))
+    # One merge of every thread's moments, residuals folded at the end.
+    groups_of = np.tile(np.arange(K), len(parts))
+    return _reduce_by_group(_concatenate(parts), groups_of, K)
 
 
 def flops_of_moments(n: int, d: int, full: bool) -> float:

@@ -499,57 +499,45 @@ def gaussian_divergence_score(
 ):
     """Score features by the divergence between their class Gaussians.
 
-    A ``score_func`` for :class:`~sklearn.feature_selection.SelectKBest` and
-    :class:`~sklearn.feature_selection.SelectPercentile`. Each feature is
-    modelled, within each class, by a univariate Gaussian; unlike the ANOVA F
-    test (:func:`~sklearn.feature_selection.f_classif`) it sees classes that
-    differ in spread as well as those that differ in location.
+    A ``score_func`` for :class:`~sklearn.feature_selection.SelectKBest`.
+    Each feature is modelled, within each class, by a univariate Gaussian:
+    unlike :func:`~sklearn.feature_selection.f_classif` it sees classes that
+    differ in spread as well as in location.
 
     The score of a feature is the prior-weighted mean divergence between its
-    class Gaussians, ``sum_{i != j} p_i p_j D(N_i, N_j) / sum_{i != j} p_i
-    p_j``: the ``aggregate='weighted'`` summary of :func:`separability_score`
-    on that one feature. The default 'bhattacharyya' is symmetric, equals an
-    eighth of the squared standardised mean difference for equal variances and
-    adds ``log((r + 1/r + 2) / 4) / 4`` for a variance ratio ``r``: it grows
-    only logarithmically with ``r``, so features that are (nearly) constant
-    within one class do not swamp the ranking, as they do with 'kl' or
-    'jeffreys' (on the digits data, the pixels that are blank in one class).
-
-    The p-value is that of the likelihood-ratio test of H0 "every class has
-    the same mean and variance": ``LRT = N log s^2 - sum_k n_k log s_k^2``
-    (maximum-likelihood variances, without ``var_smoothing``, so the test
-    keeps its level whatever the smoothing), chi-square with ``2 (K - 1)`` degrees of
-    freedom after a Bartlett correction that rescales the statistic by its
-    exact null mean, so that small classes are calibrated too.
+    class Gaussians (the ``aggregate='weighted'`` summary of
+    :func:`separability_score` on that one feature). The default
+    'bhattacharyya' grows only logarithmically with a variance ratio, so
+    features nearly constant within one class do not swamp the ranking as
+    they do with 'kl'. The p-value is that of the likelihood-ratio test of
+    "every class has the same mean and variance" (maximum-likelihood
+    variances, without ``var_smoothing``), chi-square with ``2 (K - 1)``
+    degrees of freedom after a Bartlett correction by its exact null mean.
+    The user guide gives the formulas.
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
-        Dense data (numpy or pandas).
+    X : array-like or dask collection of shape (n_samples, n_features)
     y : array-like of shape (n_samples,)
-        Class labels; at least two classes, each with at least two samples.
+        Class labels; at least two classes of at least two samples each.
     kind : str, default='bhattacharyya'
-        A divergence of ``skkl.DIVERGENCES``. All kinds but 'wasserstein' are
-        invariant to the scale of each feature.
+        A divergence of ``skkl.DIVERGENCES`` (all but 'wasserstein' are
+        invariant to the scale of each feature).
     alpha : float, default=0.5
-        Order of the Rényi divergence (``kind='renyi'`` only).
+        Order of the Rényi divergence.
     var_smoothing : float, default=0.05
         Added to every class variance for the score, times the feature's
         total variance (the relative form of
         :class:`~sklearn.naive_bayes.GaussianNB`'s smoothing, so scores stay
         invariant to the scale of each feature). It keeps a feature that is
-        constant within a class at a finite score; the default 5% was chosen
-        on digits, where it lifts the 5-fold LDA accuracy on the top-10 pixels
-        from 0.22 (1e-9) to 0.79 (f_classif: 0.81) and leaves wine and breast
-        cancer unchanged. With 0, such a feature raises ``ValueError``.
+        constant within a class at a finite score (chosen on digits: see the
+        user guide). With 0, such a feature raises ``ValueError``.
 
     Returns
     -------
-    scores : ndarray of shape (n_features,)
-        Higher is more separated. Constant features score 0.
-    pvalues : ndarray of shape (n_features,)
-        Constant features get p-value 1 (they cannot separate anything); a
-        ``UserWarning`` lists them.
+    scores, pvalues : ndarray of shape (n_features,)
+        Higher scores are more separated. Constant features score 0 with
+        p-value 1; a ``UserWarning`` lists them.
 
     Examples
     --------

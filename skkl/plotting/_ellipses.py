@@ -197,6 +197,35 @@ def _scale_note(variances: np.ndarray, estimator) -> str:
     return "; unscaled features"
 
 
+def _pca_view(means, covs, weights, estimator):
+    """(center, (d, 2) projection, axis labels) of the mixture's first two PCs."""
+    if means.shape[1] < 2:
+        raise ValueError("pca=True needs at least 2 features.")
+    center = weights @ means
+    dm = means - center
+    mix_cov = np.einsum("k,kij->ij", weights, covs) + (dm.T * weights) @ dm
+    vals, vecs = np.linalg.eigh(mix_cov)
+    W = vecs[:, ::-1][:, :2]
+    # Deterministic signs: the largest loading of each axis is positive.
+    W = W * np.sign(W[np.argmax(np.abs(W), axis=0), [0, 1]])
+    share = vals[::-1][:2] / vals.sum()
+    note = _scale_note(np.diag(mix_cov), estimator)
+    labels = tuple(f"PC{i + 1} ({100 * s:.0f}% var{note})" for i, s in enumerate(share))
+    return center, W, labels
+
+
+def _feature_view(features, estimator, d: int):
+    """(center, (d, 2) projection, axis labels) of two chosen features."""
+    if len(features) != 2:
+        raise ValueError(f"features must be a pair, got {features!r}.")
+    idx = [_feature_index(f, estimator, d) for f in features]
+    if idx[0] == idx[1]:
+        raise ValueError(f"features must be two different features, got {features!r}.")
+    names = getattr(estimator, "feature_names_in_", None)
+    labels = tuple(str(names[i]) if names is not None else f"feature {i}" for i in idx)
+    return np.zeros(d), np.eye(d)[:, idx], labels
+
+
 class GaussianEllipsesDisplay:
     """Ellipses of constant density of each group's Gaussian, in a 2-D view.
 
@@ -388,33 +417,9 @@ class GaussianEllipsesDisplay:
         d = G.n_features
         means, covs = G.means, G.to_full().covariances
         if pca:
-            if d < 2:
-                raise ValueError("pca=True needs at least 2 features.")
-            center = weights @ means
-            dm = means - center
-            mix_cov = np.einsum("k,kij->ij", weights, covs) + (dm.T * weights) @ dm
-            vals, vecs = np.linalg.eigh(mix_cov)
-            W = vecs[:, ::-1][:, :2]
-            # Deterministic signs: the largest loading of each axis is positive.
-            W = W * np.sign(W[np.argmax(np.abs(W), axis=0), [0, 1]])
-            share = vals[::-1][:2] / vals.sum()
-            note = _scale_note(np.diag(mix_cov), estimator)
-            axis_labels = tuple(
-                f"PC{i + 1} ({100 * s:.0f}% var{note})" for i, s in enumerate(share)
-            )
+            center, W, axis_labels = _pca_view(means, covs, weights, estimator)
         else:
-            if len(features) != 2:
-                raise ValueError(f"features must be a pair, got {features!r}.")
-            idx = [_feature_index(f, estimator, d) for f in features]
-            if idx[0] == idx[1]:
-                raise ValueError(
-                    f"features must be two different features, got {features!r}."
-                )
-            center, W = np.zeros(d), np.eye(d)[:, idx]
-            names = getattr(estimator, "feature_names_in_", None)
-            axis_labels = tuple(
-                str(names[i]) if names is not None else f"feature {i}" for i in idx
-            )
+            center, W, axis_labels = _feature_view(features, estimator, d)
         X2 = None
         if X is not None:
             X = _check_finite(X, "X")
