@@ -33,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg.blas import dger
 
 from ._blas import blas_single_thread, runs_inline
 
@@ -103,27 +104,29 @@ _PIECE_BYTES = 1 << 20
 # it fill whole pieces: smaller blocks mean more, shorter pieces, each with a
 # fixed cost of several calls.
 _MIN_ROWS_PER_GROUP = 4096
+# Pieces of fewer values than this are centred by numpy (the BLAS wrapper's
+# fixed cost exceeds the work).
+_SMALL_PIECE = 1 << 12
 # Integer labels spanning at most this range (or the number of samples) are
 # encoded through a lookup table rather than sorted.
 _MAX_LOOKUP_RANGE = 1 << 16
+# Group sums over at most this many (group, part) pairs use a dense indicator
+# matrix: building a sparse one costs more below it.
+_DENSE_INDICATOR = 1 << 16
 # Piece moments waiting to be merged into the running per-group moments are
 # kept up to this many bytes (at least two pieces).
 _PENDING_BYTES = 1 << 24
 
 
-def _ger_inplace():
-    from scipy.linalg.blas import dger
-
-    return dger
-
-
 def _center(Xb: np.ndarray, mean: np.ndarray, ones: np.ndarray) -> None:
-    """``Xb -= mean`` in place, as one BLAS rank-1 update (one pass over the
-    piece, without numpy's broadcasting loop over rows)."""
-    if Xb.shape[0] == 0:
+    """``Xb -= mean`` in place: one BLAS rank-1 update (one pass over the
+    piece, without numpy's broadcasting loop over rows) once the piece is
+    large enough to repay the wrapper's call cost."""
+    if Xb.size < _SMALL_PIECE:
+        Xb -= mean
         return
     # Xb.T is the Fortran-ordered (d, m) view that ger updates in place.
-    _ger_inplace()(-1.0, mean, ones[: Xb.shape[0]], a=Xb.T, overwrite_a=1)
+    dger(-1.0, mean, ones[: Xb.shape[0]], a=Xb.T, overwrite_a=1)
 
 
 def _one_block(Xb, wb, ones, full: bool, higher: bool):
@@ -160,10 +163,11 @@ class _Accumulator:
     per-piece cost is a few array writes.
     """
 
-    def __init__(self, K: int, d: int, full: bool, higher: bool):
+    def __init__(self, K: int, d: int, full: bool, higher: bool, most: int):
         self.K, self.full, self.higher = K, full, higher
         shape = (d, d) if full else (d,)
-        cap = max(2, _PENDING_BYTES // (8 * int(np.prod(shape))))
+        # ``most``: an upper bound on the pieces to come.
+        cap = max(2, min(most, _PENDING_BYTES // (8 * int(np.prod(shape)))))
         self.total = _empty_moments(K, d, full, higher)
         self.pending = _empty_moments(cap, d, full, higher)
         self.group = np.zeros(cap, dtype=np.intp)
@@ -233,7 +237,9 @@ def _moments_of_blocks(X, codes, sample_weight, K, starts, block, piece, layout)
     """
     full, higher = layout
     n, d = X.shape
-    acc = _Accumulator(K, d, full, higher)
+    # Pieces: at most one per group in each block, plus one per full piece.
+    most = len(starts) * min(K, block) + len(starts) * block // piece
+    acc = _Accumulator(K, d, full, higher, most)
     buffer = np.empty((piece, d))
     ones = np.ones(piece)
     for s in starts:
@@ -479,14 +485,18 @@ def _fold(mom: GroupMoments) -> GroupMoments:
 def _sum_by_group(values: np.ndarray, group: np.ndarray, K: int) -> np.ndarray:
     """``out[k] = values[group == k].sum(0)`` for every k, in one pass.
 
-    One sparse (K, P) indicator times the (P, ...) values: linear in the
-    number of parts P whatever K, with no Python loop (``np.add.at`` and
-    ``np.add.reduceat`` are an order of magnitude slower on these shapes).
+    The (K, P) indicator of the P parts' groups times the (P, ...) values:
+    dense while it is small, sparse beyond (linear in P whatever K), with no
+    Python loop (``np.add.at`` and ``np.add.reduceat`` are an order of
+    magnitude slower on these shapes).
     """
-    from scipy import sparse
-
     P = len(group)
     rows = values.reshape(P, -1)
+    if K * P <= _DENSE_INDICATOR:
+        indicator = (group == np.arange(K)[:, None]).astype(np.float64)
+        return (indicator @ rows).reshape(K, *values.shape[1:])
+    from scipy import sparse
+
     indicator = sparse.csr_array((np.ones(P), (group, np.arange(P))), shape=(K, P))
     return np.asarray(indicator @ rows).reshape(K, *values.shape[1:])
 

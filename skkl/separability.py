@@ -512,8 +512,7 @@ def gaussian_divergence_score(
     they do with 'kl'. The p-value is that of the likelihood-ratio test of
     "every class has the same mean and variance" (maximum-likelihood
     variances, without ``var_smoothing``), chi-square with ``2 (K - 1)``
-    degrees of freedom after a Bartlett correction by its exact null mean.
-    The user guide gives the formulas.
+    degrees of freedom after a Bartlett correction (formulas: user guide).
 
     Parameters
     ----------
@@ -529,9 +528,8 @@ def gaussian_divergence_score(
         Added to every class variance for the score, times the feature's
         total variance (the relative form of
         :class:`~sklearn.naive_bayes.GaussianNB`'s smoothing, so scores stay
-        invariant to the scale of each feature). It keeps a feature that is
-        constant within a class at a finite score (chosen on digits: see the
-        user guide). With 0, such a feature raises ``ValueError``.
+        invariant to the scale of each feature). It keeps a feature constant
+        within a class at a finite score; with 0 that is a ``ValueError``.
 
     Returns
     -------
