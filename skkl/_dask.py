@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ._moments import GroupMoments, merge_moments
+from ._moments import GroupMoments, group_codes, merge_moments
 from ._moments import group_moments as _group_moments
 
 __all__ = [
@@ -396,9 +396,7 @@ def block_group_moments(
                 f"y and X have different lengths in one block ({len(yb)} and {n}); "
                 "partition y like X."
             )
-        groups = np.searchsorted(classes, yb)
-        groups[groups == len(classes)] = 0
-        unknown = yb[classes[groups] != yb] if n else yb[:0]
+        groups, unknown = group_codes(yb, classes)
         if unknown.size:
             raise ValueError(
                 f"y contains labels {np.unique(unknown).tolist()} that are not in "

@@ -27,7 +27,7 @@ from sklearn.utils.validation import (
 from . import _classifier, _dask
 from ._blas import blas_thread_count
 from ._fit import fit_gaussians, moment_layout
-from ._moments import encode_groups, group_moments, merge_moments
+from ._moments import encode_groups, group_codes, group_moments, merge_moments
 from ._validation import check_class_labels
 
 __all__ = ["GroupGaussians"]
@@ -395,10 +395,10 @@ class GroupGaussians(ClassifierMixin, TransformerMixin, BaseEstimator):
         if first_call:
             self.classes_ = unique_labels(y if classes is None else classes)
         self._check_same_classes(classes, first_call)
-        unknown = np.setdiff1d(y, self.classes_)
+        groups, unknown = group_codes(y, self.classes_)
         if unknown.size:
             raise ValueError(
-                f"y contains labels {unknown.tolist()} that are not in "
+                f"y contains labels {np.unique(unknown).tolist()} that are not in "
                 f"classes_={self.classes_.tolist()}; pass every label in "
                 "`classes` on the first call to partial_fit."
             )
@@ -408,7 +408,7 @@ class GroupGaussians(ClassifierMixin, TransformerMixin, BaseEstimator):
             )
         batch = group_moments(
             X,
-            np.searchsorted(self.classes_, y),
+            groups,
             len(self.classes_),
             sample_weight,
             full=full,

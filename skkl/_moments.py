@@ -40,6 +40,7 @@ from ._blas import blas_single_thread, runs_inline
 __all__ = [
     "GroupMoments",
     "encode_groups",
+    "group_codes",
     "covariances_from_moments",
     "group_moments",
     "merge_moments",
@@ -286,6 +287,30 @@ def encode_groups(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             lookup = np.cumsum(present) - 1
             return classes, lookup[offset]
     return np.unique(labels, return_inverse=True)
+
+
+def group_codes(labels: np.ndarray, classes: np.ndarray):
+    """(index of every label in the sorted ``classes``, labels not in it).
+
+    Labels that are already the codes ``0 .. K-1`` are returned as they are;
+    other small integer ranges go through a lookup table; anything else
+    through a binary search.
+    """
+    K = len(classes)
+    if labels.size and labels.dtype.kind in "iu" and classes.dtype.kind in "iu":
+        low, high = int(labels.min()), int(labels.max())
+        if int(classes[0]) == 0 and int(classes[-1]) == K - 1 and low >= 0:
+            if high < K:  # classes are 0 .. K-1 and every label is one of them
+                return labels, labels[:0]
+        if high - low <= max(_MAX_LOOKUP_RANGE, labels.size):
+            table = np.full(high - low + 1, -1, dtype=np.intp)
+            known = (classes >= low) & (classes <= high)
+            table[classes[known] - low] = np.flatnonzero(known)
+            codes = table[labels - low]
+            return codes, labels[codes < 0]
+    codes = np.searchsorted(classes, labels)
+    codes[codes == K] = 0
+    return codes, labels[classes[codes] != labels] if labels.size else labels[:0]
 
 
 def group_moments(

@@ -25,7 +25,7 @@ from skkl import (
 )
 from skkl._errors import InputError
 from skkl._fit import SingularCovarianceWarning
-from skkl._moments import encode_groups, group_moments
+from skkl._moments import encode_groups, group_codes, group_moments
 from skkl.separability import bayes_error_bounds_gaussians
 
 
@@ -239,3 +239,21 @@ def test_encode_groups_matches_numpy_unique(labels):
     expected_classes, expected_groups = np.unique(labels, return_inverse=True)
     assert_array_equal(classes, expected_classes)
     assert_array_equal(groups, expected_groups)
+
+
+@pytest.mark.parametrize(
+    ("labels", "classes"),
+    [
+        (np.array([0, 2, 1, 2]), np.array([0, 1, 2])),
+        (np.array([0, 2, 1, 5]), np.array([0, 1, 2])),
+        (np.array([-3, 7, 7]), np.array([-3, 4, 7])),
+        (np.array([-3, 8, 7]), np.array([-3, 4, 7])),
+        (np.array([0, 10**12]), np.array([0, 10**12])),
+        (np.array(["b", "a", "z"]), np.array(["a", "b"])),
+    ],
+)
+def test_group_codes_match_a_search_of_the_classes(labels, classes):
+    codes, unknown = group_codes(labels, classes)
+    known = np.isin(labels, classes)
+    assert_array_equal(np.sort(unknown), np.sort(labels[~known]))
+    assert_array_equal(classes[codes[known]], labels[known])
