@@ -35,8 +35,8 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
 import gc
+import os
 import resource
 import sys
 import time
