@@ -301,7 +301,7 @@ def _check_estimable(mom, variances, shrink, where: _Where) -> None:
         n = int(mom.count[g])
         need = d + 1 if covariance_type == "full" and shrink[g] == 0 else 2
         if n < need:
-            more = ", use {shrink} or covariance_type='diag'" if n >= 2 else ""
+            more = ", use {shrink} or {diag}" if n >= 2 else ""
             raise InputError(
                 "class {label} has {n} sample(s): too few for a "
                 f"{covariance_type!r} covariance in {d} dimensions (needs at least "
@@ -310,6 +310,7 @@ def _check_estimable(mom, variances, shrink, where: _Where) -> None:
                 label=format_label(c),
                 n=n,
                 shrink=Setting("shrinkage"),
+                diag=Setting("covariance_type", "diag"),
                 **_ridge_fields(),
             )
         const = variances[g] <= (n * eps * np.abs(mom.mean[g])) ** 2

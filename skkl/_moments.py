@@ -35,8 +35,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg.blas import dger
 
-from ._blas import blas_single_thread, runs_inline
-
 __all__ = [
     "GroupMoments",
     "encode_groups",
@@ -381,6 +379,9 @@ def group_moments(
     # Overflow (|X| beyond ~1e154) is reported once, below, not warned about;
     # errstate is per thread, hence also set inside every worker.
     # The products are small: threads inside BLAS would only synchronise.
+    # (_blas loads scikit-learn, which `import skkl` must not.)
+    from ._blas import blas_single_thread, runs_inline
+
     limit = contextlib.nullcontext() if runs_inline(work) else blas_single_thread()
     with np.errstate(over="ignore", invalid="ignore"), limit:
         shares = [starts[k::n_threads] for k in range(n_threads)]
@@ -394,10 +395,13 @@ def _raise_not_finite(X: np.ndarray):
     """The error for non-finite moments: nan/inf in X, or overflow."""
     from sklearn.utils.validation import _assert_all_finite
 
+    from ._errors import InputError
+
     _assert_all_finite(X, input_name="X")
-    raise ValueError(
-        "the moments of X overflow float64 (|X| is too large); rescale X, e.g. "
-        "with StandardScaler, before fitting."
+    raise InputError(
+        "the moments of {argument} overflow float64 (|{argument}| is too large); "
+        "rescale {argument}, e.g. with StandardScaler, before fitting.",
+        argument="X",
     )
 
 

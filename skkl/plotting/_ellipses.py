@@ -9,7 +9,6 @@ import numpy as np
 
 from .._errors import InputError
 from .._gaussians import Gaussians
-from .._validation import format_feature
 from ._base import check_matplotlib_support, get_axes
 
 __all__ = ["GaussianEllipsesDisplay"]
@@ -184,6 +183,8 @@ def _scale_note(variances: np.ndarray, estimator) -> str:
     if positive.size < 2 or positive.max() <= _SCALE_RATIO * positive.min():
         return ""
     j = int(np.argmax(variances))
+    from .._validation import format_feature  # loads scikit-learn: on use only
+
     name = format_feature(j, getattr(estimator, "feature_names_in_", None))
     ratio = positive.max() / positive.min()
     warnings.warn(
