@@ -110,7 +110,7 @@ def test_page_shows_verdict_numbers_and_every_feature_as_the_result_says(
         )
     )
     assert facts["p-value"] == f"{res.p_value:.2g} (permutation, B = 999)"
-    assert facts["engine"] == "permutation"
+    assert facts["engine"] == f"permutation: {res.method_reason}"
     assert facts["reference rows"] == "89" and facts["current rows"] == "89"
     assert facts["effect"].startswith(
         f"{res.effect:.2f} ± {res.effect_null_sd:.2f} nats"
@@ -176,7 +176,7 @@ def test_optional_fields_become_columns_and_category_tables(drifted, no_figures)
         },
     }
     assert set(extra) == set(OPTIONAL_ATTRIBUTES.values())
-    rich = types.SimpleNamespace(**dataclasses.asdict(res), **extra)
+    rich = types.SimpleNamespace(**{**dataclasses.asdict(res), **extra})
     html = drift_report_html(rich)
     rows = _feature_rows(html)
     assert rows[0][4:] == [
