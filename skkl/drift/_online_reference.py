@@ -1,0 +1,228 @@
+"""The online monitor's reference: one map from raw rows to standardised rows.
+
+:func:`fit_reference` summarises the reference rows; :meth:`Reference.transform`
+is the ONE place where a raw row becomes numbers the statistic reads (a later
+preprocessing hook for mixed tables and missing values replaces it). Two
+coordinates come out of it:
+
+- ``u``, each feature centred and scaled by the reference (``(x - mean) /
+  sd``): per-feature parts and attribution are read here;
+- ``z = L^{-1} u``, whitened by the Cholesky factor ``L`` of the reference's
+  (optionally shrunk) correlation matrix: the global parts are read here, so
+  a change that breaks a near-deterministic relation between features is
+  seen at its true size.
+
+Features are first scaled by an exact power of two (``ldexp``), so rows of
+any magnitude (1e-200 to 1e200) give the same ``u`` and ``z`` as unit data.
+
+:func:`bootstrap_reference` and :func:`parametric_reference` draw the
+reference's estimation error for calibration: the first refits on rows
+resampled from the reference, the second draws the mean and scatter from
+their Gaussian sampling law (normal mean, Wishart scatter), which costs
+``O(d^3)`` per draw and no rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg import solve_triangular
+
+from .._errors import InputError, Setting
+from .._linalg import cholesky
+from .._moments import covariances_from_moments, group_moments
+
+__all__ = [
+    "Reference",
+    "bootstrap_reference",
+    "fit_reference",
+    "parametric_reference",
+]
+
+# Rows per block when standardising: a few MiB of rows at a time.
+_BLOCK_BYTES = 1 << 22
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What the monitor keeps of its reference sample (``O(d^2)`` numbers).
+
+    Attributes
+    ----------
+    exponent : ndarray of shape (d,), int
+        Features are multiplied by ``2**-exponent`` (exact) before anything else.
+    mean, scale : ndarray of shape (d,)
+        Mean and standard deviation of the scaled features.
+    factor : ndarray of shape (d, d)
+        Lower Cholesky factor ``L`` of the (shrunk) correlation matrix.
+    n : int
+        Number of reference rows.
+    shrinkage : float
+        Shrinkage intensity applied to the correlation matrix.
+    correlation : ndarray of shape (d, d)
+        The correlation matrix before shrinkage (the parametric calibration's
+        model of the data).
+    """
+
+    exponent: np.ndarray
+    mean: np.ndarray
+    scale: np.ndarray
+    factor: np.ndarray
+    n: int
+    shrinkage: float
+    correlation: np.ndarray
+
+    @property
+    def n_features(self) -> int:
+        return len(self.mean)
+
+    def standardise(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(u, z)`` of rows already scaled by ``2**-exponent``."""
+        U = (X - self.mean) / self.scale
+        Z = solve_triangular(self.factor, U.T, lower=True, check_finite=False).T
+        return U, np.ascontiguousarray(Z)
+
+    def transform(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(u, z)`` of raw rows ``X`` (validated, finite, float64)."""
+        return self.standardise(np.ldexp(X, -self.exponent))
+
+
+def _exponents(X: np.ndarray) -> np.ndarray:
+    """Per-feature power of two that brings ``max |x|`` into [0.5, 1)."""
+    top = np.max(np.abs(X), axis=0)
+    _, e = np.frexp(top)
+    return np.where(top > 0, e, 0).astype(np.int64)
+
+
+def _constant_error(j: int, value: float, names) -> InputError:
+    label = repr(str(names[j])) if names is not None else str(j)
+    return InputError(
+        "feature {feature} of {argument} is constant ({value:g} in every row): "
+        "it cannot be standardised and no change of its spread can be measured "
+        "against it. Drop that column before fitting.",
+        argument="X_ref",
+        column=j,
+        feature=label,
+        value=value,
+    )
+
+
+def _shrunk_correlation(
+    U: np.ndarray, shrinkage
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """ML correlation matrix of standardised rows, shrunk as asked."""
+    mom = group_moments(U, higher=shrinkage == "ledoit_wolf")
+    raw = mom.scatter[0] / mom.weight[0]
+    covs, _, coef = covariances_from_moments(mom, "full", shrinkage)
+    return covs[0], raw, float(coef[0])
+
+
+def _factor(R: np.ndarray, d: int, n: int) -> np.ndarray:
+    hint = (
+        "the reference's features are linearly dependent"
+        + (f" (only {n} rows for {d} features)" if n <= d else "")
+        + f"; use {Setting('shrinkage', 'ledoit_wolf')} or drop redundant columns"
+    )
+    return cholesky(R, name="the reference's correlation matrix", hint=hint)
+
+
+def fit_reference(X: np.ndarray, shrinkage=None, names=None) -> Reference:
+    """Summarise validated reference rows ``X`` (n, d) into a :class:`Reference`.
+
+    Raises
+    ------
+    InputError
+        If a feature is constant, or the correlation matrix is singular and
+        no shrinkage is asked for.
+    """
+    n, d = X.shape
+    exponent = _exponents(X)
+    Xs = np.ldexp(X, -exponent)
+    mom = group_moments(Xs)
+    mean = mom.mean[0]
+    var = np.diagonal(mom.scatter[0]) / n
+    # A spread within rounding of the values themselves is no spread at all.
+    tiny = var <= (64 * np.finfo(float).eps) ** 2 * np.maximum(mean**2, 1e-300)
+    if np.any(tiny):
+        j = int(np.flatnonzero(tiny)[0])
+        raise _constant_error(j, float(X[0, j]), names)
+    scale = np.sqrt(var)
+    U = (Xs - mean) / scale
+    R, raw, coef = _shrunk_correlation(U, shrinkage)
+    return Reference(exponent, mean, scale, _factor(R, d, n), n, coef, raw)
+
+
+def bootstrap_reference(U: np.ndarray, shrinkage, rng) -> Reference:
+    """A reference refitted on rows resampled from the standardised rows ``U``.
+
+    The result standardises rows of ``U`` (already in the fitted reference's
+    ``u`` coordinates, so its ``exponent`` is 0).
+    """
+    n, d = U.shape
+    Ub = U[rng.integers(0, n, size=n)]
+    mom = group_moments(Ub)
+    mean = mom.mean[0]
+    scale = np.sqrt(np.diagonal(mom.scatter[0]) / n)
+    # A resample can miss every distinct value of a nearly constant feature.
+    scale = np.where(scale > 0, scale, np.min(scale[scale > 0], initial=1.0))
+    R, raw, coef = _shrunk_correlation((Ub - mean) / scale, shrinkage)
+    R = R + np.eye(d) * 1e-12 * (coef == 0)  # duplicated rows: keep it factorable
+    try:
+        L = np.linalg.cholesky(R)
+    except np.linalg.LinAlgError:
+        L = np.linalg.cholesky(R + np.eye(d) * 1e-6)
+    return Reference(np.zeros(d, np.int64), mean, scale, L, n, coef, raw)
+
+
+def _bartlett(df: int, d: int, rng) -> np.ndarray:
+    """Lower factor T with T T' ~ Wishart(df, I_d) (Bartlett decomposition)."""
+    T = np.tril(rng.standard_normal((d, d)), -1)
+    T[np.diag_indices(d)] = np.sqrt(rng.chisquare(df - np.arange(d)))
+    return T
+
+
+def _gaussian_fourth(C: np.ndarray, n: int) -> float:
+    """``sum_i ||x_i - m||^4`` expected for n Gaussian rows of covariance C."""
+    return n * (np.trace(C) ** 2 + 2.0 * np.sum(C * C))
+
+
+def parametric_reference(truth_factor: np.ndarray, n: int, shrinkage, rng):
+    """A reference estimated from n Gaussian rows of N(0, F F'), drawn as sums.
+
+    The mean is ``F g / sqrt(n)`` and the scatter ``(F T)(F T)'`` with ``T``
+    a Bartlett factor of Wishart(n - 1, I); shrinkage follows the same rule as
+    :func:`fit_reference` (Ledoit-Wolf with the Gaussian fourth moment).
+    """
+    d = truth_factor.shape[0]
+    mean = truth_factor @ rng.standard_normal(d) / np.sqrt(n)
+    A = truth_factor @ _bartlett(max(n - 1, d), d, rng)
+    C = A @ A.T / n
+    scale = np.sqrt(np.diagonal(C))
+    R = C / np.outer(scale, scale)
+    if shrinkage is None:
+        coef = 0.0
+    elif shrinkage == "ledoit_wolf":
+        from .._moments import ledoit_wolf_coefficient
+
+        coef = float(
+            ledoit_wolf_coefficient(
+                np.array([n]), R[None], np.array([_gaussian_fourth(R, n)])
+            )[0]
+        )
+    elif shrinkage == "oas":
+        from .._moments import oas_coefficient
+
+        coef = float(oas_coefficient(np.array([n]), R[None])[0])
+    else:
+        coef = float(shrinkage)
+    Rs = (1 - coef) * R + coef * np.eye(d)
+    L = np.linalg.cholesky(Rs + np.eye(d) * 1e-12 * (coef == 0))
+    return Reference(np.zeros(d, np.int64), mean, scale, L, n, coef, R)
+
+
+def iter_blocks(n: int, d: int):
+    """Slices of about ``_BLOCK_BYTES`` of rows covering ``range(n)``."""
+    rows = max(1, _BLOCK_BYTES // (8 * max(d, 1)))
+    for start in range(0, n, rows):
+        yield slice(start, min(start + rows, n))
