@@ -354,6 +354,13 @@ def build_parser() -> argparse.ArgumentParser:
     dr.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     dr.add_argument("--json", action="store_true", help="print the result as JSON")
     dr.set_defaults(_parser=dr)
+
+    from ._monitor import add_monitor_arguments
+
+    add_monitor_arguments(
+        _command(sub, "monitor", help="watch a stream for drift against a reference"),
+        _shrinkage,
+    )
     return parser
 
 
@@ -379,6 +386,10 @@ def _run(args) -> int:
         from ._demo import cmd_demo
 
         return cmd_demo(args)
+    if args.func == "monitor":
+        from ._monitor import cmd_monitor
+
+        return cmd_monitor(args)
     from . import _commands
 
     return getattr(_commands, f"cmd_{args.func}")(args)

@@ -249,33 +249,22 @@ class Stream:
         return ev, part, length
 
     def _row_parts(self, rows):
-        lay = self.layout
-        d, n = lay.d, lay.n_ref
-        m = lay.lengths
-        end = rows - self.row0 + 1
-        start = end[:, None] - m[None, :]
-        valid = m[None, :] <= rows[:, None] + 1
-        D = self._P[end][:, None, :] - self._P[np.maximum(start, 0)]
-        mf = m.astype(float)
-        meff = mf * n / (mf + n)
-        S1z, S1u, S2u, Sq = (
-            D[..., :d],
-            D[..., d : 2 * d],
-            D[..., 2 * d : 3 * d],
-            D[..., 3 * d],
-        )
-        with np.errstate(divide="ignore", invalid="ignore"):
-            T_mean = meff / (2 * mf * mf) * np.einsum("bcj,bcj->bc", S1z, S1z)
-            mu2 = np.square(S1u / mf[:, None])
-            var = (S2u - mf[:, None] * mu2 + PSEUDO_ROWS) / (mf[:, None] + PSEUDO_ROWS)
-            T_feat = meff / 2 * np.max(_kl_1d(mu2, np.maximum(var, _TINY)), axis=-1)
-            q = (Sq + PSEUDO_ROWS) / (mf * d + PSEUDO_ROWS)
-            T_scale = meff * d / 2 * (q - 1.0 - np.log(np.maximum(q, _TINY)))
+        d = self.layout.d
+        B = len(rows)
+        e0 = rows[0] - self.row0 + 1  # prefix index after the chunk's first row
         # Each part's evidence grows with its ratio: the best window first.
-        T = np.stack([T_mean, T_feat, T_scale])  # (parts, B, C)
-        T[:, ~valid] = -1.0
-        k = np.argmax(T, axis=2)  # (parts, B)
-        T = np.take_along_axis(T, k[..., None], axis=2)[..., 0]
+        T = np.full((3, B), -1.0)
+        k = np.zeros((3, B), dtype=np.int64)
+        for m in self.layout.lengths:
+            first = max(0, int(m) - 1 - int(rows[0]))  # rows with m rows behind
+            if first >= B:
+                break
+            D = self._P[e0 + first : e0 + B] - self._P[e0 + first - m : e0 + B - m]
+            Tm = self._row_ratios(D, float(m))
+            cur, arg = T[:, first:], k[:, first:]
+            upd = Tm > cur
+            cur[upd] = Tm[upd]
+            arg[upd] = m
         E = np.stack(
             [
                 self._logw["mean"] - _log_sf_gamma(d / 2, T[0]),
@@ -286,7 +275,23 @@ class Stream:
         E[:, T[0] < 0] = -np.inf  # no window yet (never: m = 1 is valid)
         best = np.argmax(E, axis=0)
         cols = np.arange(len(rows))
-        return E[best, cols], best, m[k[best, cols]]
+        return E[best, cols], best, k[best, cols]
+
+    def _row_ratios(self, D: np.ndarray, m: float) -> np.ndarray:
+        """Likelihood ratios (mean, feature, scale) of windows of m rows, (3, B)."""
+        d, n = self.layout.d, self.layout.n_ref
+        meff = m * n / (m + n)
+        S1z, S1u, S2u, Sq = D[:, :d], D[:, d : 2 * d], D[:, 2 * d : 3 * d], D[:, 3 * d]
+        out = np.empty((3, len(D)))
+        np.einsum("ij,ij->i", S1z, S1z, out=out[0])
+        out[0] *= meff / (2 * m * m)
+        mu2 = np.square(S1u / m)
+        var = (S2u - m * mu2 + PSEUDO_ROWS) / (m + PSEUDO_ROWS)
+        np.max(_kl_1d(mu2, np.maximum(var, _TINY)), axis=1, out=out[1])
+        out[1] *= meff / 2
+        q = (Sq + PSEUDO_ROWS) / (m * d + PSEUDO_ROWS)
+        out[2] = meff * d / 2 * (q - 1.0 - np.log(np.maximum(q, _TINY)))
+        return out
 
     def _pair_part(self, rows, ev, part, length):
         """Pair evidence at the block ends among ``rows``; updates in place."""
