@@ -105,8 +105,7 @@ def add_monitor_arguments(parser: argparse.ArgumentParser, shrinkage_type) -> No
         "--window",
         type=_positive(int),
         default=None,
-        help="longest post-change window in rows (default: min(500, rows of "
-        "REF / 4))",
+        help="longest post-change window in rows (default: min(500, rows of REF / 4))",
     )
     parser.add_argument(
         "--calibration",
@@ -142,14 +141,12 @@ def add_monitor_arguments(parser: argparse.ArgumentParser, shrinkage_type) -> No
         "--batch-size",
         type=_positive(int),
         default=10000,
-        help="rows read and fed at a time (default 10000); alarms do not "
-        "depend on it",
+        help="rows read and fed at a time (default 10000); alarms do not depend on it",
     )
     parser.add_argument(
         "--save-reference",
         metavar="FILE.npz",
-        help="write the fitted reference and threshold to FILE.npz, for later "
-        "runs",
+        help="write the fitted reference and threshold to FILE.npz, for later runs",
     )
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of the calibration (default 0)"

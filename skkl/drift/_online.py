@@ -19,7 +19,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._errors import InputError
-from ._online_calibration import Calibration, calibrate
+from ._online_calibration import calibrate
 from ._online_reference import fit_reference
 from ._online_statistic import Stream, make_layout, window_summary
 
@@ -27,9 +27,15 @@ __all__ = ["GaussianDriftMonitor", "MonitorAlarm", "MonitorState"]
 
 # Features named in an alarm's summary.
 _TOP_FEATURES = 3
-# Default window: at most this many rows, and a quarter of the reference
-# (beyond that the reference's own estimation error dominates long windows).
+# Default window: at most this many rows, a quarter of the reference (beyond
+# that the reference's own estimation error dominates long windows) and half
+# the ERT (a window longer than the run length is never filled).
 _MAX_WINDOW = 500
+
+
+def default_window(n_ref: int, ert: float) -> int:
+    """``min(500, n_ref // 4, ert // 2)``, at least 1."""
+    return int(max(1, min(_MAX_WINDOW, n_ref // 4, ert // 2)))
 
 
 @dataclass(frozen=True)
@@ -163,7 +169,8 @@ class GaussianDriftMonitor(BaseEstimator):
         Longest candidate post-change window, in rows. Longer windows detect
         smaller changes (a change of KL ``k`` nats per row needs about
         ``log(ert) / k`` rows) but cost memory and are more sensitive to the
-        reference's own estimation error. None: ``min(500, n_ref // 4)``.
+        reference's own estimation error. None: ``min(500, n_ref // 4, ert //
+        2)``.
     calibration : {'resample', 'parametric'}, default='resample'
         'resample' (distribution-free): thresholds from null streams resampled
         from the reference, the reference refitted on each resample, so its
@@ -274,12 +281,14 @@ class GaussianDriftMonitor(BaseEstimator):
         _check_finite(X, "X_ref")
         names = self._names()
         self.reference_ = fit_reference(X, self.shrinkage, names)
+        if self.calibration == "parametric":
+            self.reference_ = self.reference_.gaussian()
         n, d = X.shape
         self.n_ref_ = n
         self.window_ = (
             int(self.window)
             if self.window is not None
-            else int(max(1, min(_MAX_WINDOW, n // 4)))
+            else default_window(n, float(self.ert))
         )
         layout = make_layout(d, n, self.window_)
         U_ref = (
@@ -300,6 +309,7 @@ class GaussianDriftMonitor(BaseEstimator):
         )
         self.threshold_ = self.calibration_.threshold
         self._stream = Stream(layout)
+        self._stream.use_tail_factors(*self.reference_.tail_factors())
         self.reset()
         return self
 
@@ -482,7 +492,7 @@ def _check_finite(X: np.ndarray, name: str, offset: int = 0) -> None:
     n_bad = int(bad.any(axis=1).sum())
     raise InputError(
         "{argument} has {n_bad} row(s) with a missing (NaN) or infinite value, the "
-        "first at row {row}, feature {col}; the monitor needs complete rows: drop "
+        "first at row {first_row}, feature {col}; the monitor needs complete rows: drop "
         "or impute them first.",
         argument=name,
         row=int(row) + offset,
@@ -491,6 +501,3 @@ def _check_finite(X: np.ndarray, name: str, offset: int = 0) -> None:
         n_bad=n_bad,
         col=int(col),
     )
-
-
-__all__ += ["Calibration"]

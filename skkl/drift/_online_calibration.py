@@ -54,6 +54,8 @@ __all__ = ["Calibration", "calibrate", "simulate_paths"]
 # Simulated rows after warm-up, as a multiple of the ERT (about this many
 # first passages at the threshold: Monte Carlo error ~ 1 / sqrt of it).
 DEFAULT_EVENTS = 40
+# The parametric mode reads each replicate's hazard: ~5 events per replicate.
+PARAMETRIC_EVENTS = 100
 _MIN_REPLICATES = 20
 _MAX_REPLICATES = 60
 # Fewest pooled events at a level for its hazard to be read directly.
@@ -102,10 +104,18 @@ class Calibration:
     spread: float
 
 
-def _sizes(ert: float, window: int, n_rows: int | None):
+def _sizes(ert: float, window: int, n_rows: int | None, mode: str):
     """(replicates, rows per replicate after warm-up)."""
-    total = int(DEFAULT_EVENTS * ert) if n_rows is None else int(n_rows)
-    R = int(np.clip(total // max(4 * window, 500), _MIN_REPLICATES, _MAX_REPLICATES))
+    if n_rows is None:
+        per = PARAMETRIC_EVENTS if mode == "parametric" else DEFAULT_EVENTS
+        n_rows = int(per * ert)
+    total = int(n_rows)
+    if mode == "parametric":  # each replicate's own hazard is estimated
+        R = _MIN_REPLICATES
+    else:
+        R = int(
+            np.clip(total // max(4 * window, 500), _MIN_REPLICATES, _MAX_REPLICATES)
+        )
     return R, max(window, -(-total // R))
 
 
@@ -120,10 +130,11 @@ def simulate_paths(
     paths = np.empty((n_replicates, length))
     for r in range(n_replicates):
         if mode == "parametric":
-            ref = parametric_reference(truth, n, shrink, rng)
+            ref = parametric_reference(truth, n, shrink, rng).gaussian()
         else:
             ref = bootstrap_reference(U_ref, shrink, rng)
         stream.reset()
+        stream.use_tail_factors(*ref.tail_factors())
         for a in range(0, length, stream.chunk):
             b = min(length, a + stream.chunk)
             if mode == "parametric":
@@ -205,15 +216,25 @@ def _pooled_hazard(table: _Table) -> np.ndarray:
     return np.maximum(out, 1e-300)
 
 
-def _spread(table: _Table, lam: np.ndarray) -> tuple[float, float]:
-    """(sd of the log hazard over replicates, level where it was read)."""
-    mean_events = table.events.mean(axis=0)
-    ok = np.flatnonzero(mean_events >= 10)
-    g = ok[-1] if len(ok) else 0
-    e = table.events[:, g] + 0.5
-    log_rate = np.log(e / np.maximum(table.at_risk[:, g], 1.0))
-    var = np.var(log_rate, ddof=1) - np.mean(1.0 / e)
-    return float(np.sqrt(max(var, 0.0))), float(table.levels[g])
+def _spread(table: _Table) -> np.ndarray:
+    """sd over replicates of the log hazard at each level, net of Poisson noise.
+
+    Read where replicates average at least 3 events; above, grown in
+    proportion to the level (a reference's error shifts the statistic, which
+    multiplies tail rates more the higher the level).
+    """
+    e = table.events + 0.5
+    log_rate = np.log(e / np.maximum(table.at_risk, 1.0))
+    var = np.var(log_rate, axis=0, ddof=1) - np.mean(1.0 / e, axis=0)
+    tau = np.sqrt(np.maximum(var, 0.0))
+    ok = np.flatnonzero(table.events.mean(axis=0) >= 3)
+    if not len(ok):
+        return np.zeros_like(tau)
+    top = ok[-1]
+    tau = np.maximum.accumulate(tau)  # never less spread higher up
+    h = table.levels
+    tau[top + 1 :] = tau[top] * np.maximum(1.0, h[top + 1 :] / max(h[top], 1e-9))
+    return tau
 
 
 def _ert_curve(table: _Table, lam: np.ndarray) -> np.ndarray:
@@ -260,7 +281,7 @@ def calibrate(
     n_rows: int | None = None,
 ) -> Calibration:
     """Threshold of the statistic for a target ERT (see the module docstring)."""
-    R, stationary = _sizes(ert, layout.window, n_rows)
+    R, stationary = _sizes(ert, layout.window, n_rows, mode)
     W = layout.window
     paths = simulate_paths(
         reference, U_ref, layout, mode, R, W + stationary, rng, shrinkage
@@ -268,9 +289,8 @@ def calibrate(
     levels = _levels(paths, W, ert)
     table = _count(paths, W, levels)
     lam = _pooled_hazard(table)
-    spread, h0 = _spread(table, lam)
+    tau = _spread(table)
     if mode == "parametric":
-        tau = spread * np.maximum(1.0, levels / max(h0, 1e-9))
         lam_q = lam * np.exp(ndtri(1.0 - delta) * tau - tau**2 / 2)
         curve = table.warm_mean + table.survive / lam_q
     else:
@@ -287,5 +307,5 @@ def calibrate(
         events=int(table.events[:, g].sum()),
         rows=int(paths.size),
         replicates=R,
-        spread=spread,
+        spread=float(tau[g]),
     )

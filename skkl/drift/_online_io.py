@@ -106,7 +106,8 @@ def load_monitor(cls, path):
     monitor = cls(**meta["params"])
     ref_fields = {k: data[f"reference_{k}"] for k in _REFERENCE}
     ref_fields["n"] = int(ref_fields["n"])
-    ref_fields["shrinkage"] = float(ref_fields["shrinkage"])
+    for k in ("shrinkage", "radius", "scale_var"):
+        ref_fields[k] = float(ref_fields[k])
     monitor.reference_ = Reference(**ref_fields)
     d = int(meta["n_features"])
     monitor.n_features_in_ = d
@@ -118,6 +119,7 @@ def load_monitor(cls, path):
     monitor.threshold_ = monitor.calibration_.threshold
     layout = make_layout(d, monitor.n_ref_, monitor.window_, meta["block"])
     st = Stream(layout)
+    st.use_tail_factors(*monitor.reference_.tail_factors())
     for k in _STREAM_ARRAYS:
         saved = data[f"stream{k}"]
         getattr(st, k)[...] = saved if saved.shape == getattr(st, k).shape else 0.0

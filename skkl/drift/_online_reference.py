@@ -24,7 +24,7 @@ their Gaussian sampling law (normal mean, Wishart scatter), which costs
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.linalg import solve_triangular
@@ -63,6 +63,25 @@ class Reference:
     correlation : ndarray of shape (d, d)
         The correlation matrix before shrinkage (the parametric calibration's
         model of the data).
+    low, high : ndarray of shape (d,)
+        Range of each feature's ``u`` in the reference: stream values beyond
+        it are clipped to it.
+    radius : float
+        Largest ``||z||`` in the reference: longer stream rows are shrunk to it.
+    kurtosis : ndarray of shape (d,)
+        ``E[u^4]`` of each feature (3 for Gaussian data).
+    scale_var : float
+        Variance of ``||z||^2`` (``2d`` for Gaussian data).
+    pair_fourth : ndarray of shape (d, d)
+        ``E[z_i^2 z_j^2]`` (1 off the diagonal for Gaussian data).
+
+    Clipping to the reference's range bounds what one row can contribute, so
+    that streams resampled from the reference show the tails that new data
+    will (nothing beyond the reference's extremes counts more than they do);
+    the fourth moments put each variance and correlation part on its own
+    scale (their Gaussian-theory variance is off by the kurtosis). A
+    Gaussian reference (:meth:`gaussian`) has no clipping and Gaussian
+    fourth moments.
     """
 
     exponent: np.ndarray
@@ -72,16 +91,56 @@ class Reference:
     n: int
     shrinkage: float
     correlation: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    radius: float
+    kurtosis: np.ndarray
+    scale_var: float
+    pair_fourth: np.ndarray
 
     @property
     def n_features(self) -> int:
         return len(self.mean)
 
     def standardise(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(u, z)`` of rows already scaled by ``2**-exponent``."""
+        """``(u, z)`` of rows already scaled by ``2**-exponent``, clipped."""
         U = (X - self.mean) / self.scale
         Z = solve_triangular(self.factor, U.T, lower=True, check_finite=False).T
-        return U, np.ascontiguousarray(Z)
+        Z = np.ascontiguousarray(Z)
+        if np.isfinite(self.radius):
+            norm = np.sqrt(np.einsum("ij,ij->i", Z, Z))
+            far = norm > self.radius
+            Z[far] *= (self.radius / norm[far])[:, None]
+            np.clip(U, self.low, self.high, out=U)
+        return U, Z
+
+    def gaussian(self) -> Reference:
+        """This reference with Gaussian constants: no clipping, Gaussian tails."""
+        d = self.n_features
+        return replace(
+            self,
+            low=np.full(d, -np.inf),
+            high=np.full(d, np.inf),
+            radius=float("inf"),
+            kurtosis=np.full(d, 3.0),
+            scale_var=2.0 * d,
+            pair_fourth=np.ones((d, d)),
+        )
+
+    def tail_factors(self):
+        """Multipliers of the variance, scale and pair ratios (1 if Gaussian).
+
+        A ratio's Gaussian-theory null variance over its actual one: ``2 /
+        (kurtosis - 1)`` per feature, ``2d / Var ||z||^2`` for the scale,
+        ``1 / E[z_i^2 z_j^2]`` per pair; each at most 2 (a variance that
+        barely varies in the reference is no reason to trust a change in it
+        without limit).
+        """
+        d = self.n_features
+        feat = np.minimum(2.0 / np.maximum(self.kurtosis - 1.0, 1e-12), 2.0)
+        scale = min(2.0 * d / max(self.scale_var, 1e-12), 2.0)
+        pair = np.minimum(1.0 / np.maximum(self.pair_fourth, 1e-12), 2.0)
+        return feat, scale, pair
 
     def transform(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(u, z)`` of raw rows ``X`` (validated, finite, float64)."""
@@ -150,7 +209,29 @@ def fit_reference(X: np.ndarray, shrinkage=None, names=None) -> Reference:
     scale = np.sqrt(var)
     U = (Xs - mean) / scale
     R, raw, coef = _shrunk_correlation(U, shrinkage)
-    return Reference(exponent, mean, scale, _factor(R, d, n), n, coef, raw)
+    return _with_tails(exponent, mean, scale, _factor(R, d, n), n, coef, raw, U)
+
+
+def _with_tails(exponent, mean, scale, L, n, coef, raw, U) -> Reference:
+    """A Reference whose range and fourth moments are read from its rows ``U``."""
+    Z = solve_triangular(L, U.T, lower=True, check_finite=False).T
+    Z2 = Z * Z
+    r2 = Z2.sum(axis=1)
+    return Reference(
+        exponent=exponent,
+        mean=mean,
+        scale=scale,
+        factor=L,
+        n=n,
+        shrinkage=coef,
+        correlation=raw,
+        low=U.min(axis=0),
+        high=U.max(axis=0),
+        radius=float(np.sqrt(r2.max())),
+        kurtosis=np.mean(np.square(U * U), axis=0),
+        scale_var=float(np.var(r2)),
+        pair_fourth=Z2.T @ Z2 / len(Z2),
+    )
 
 
 def bootstrap_reference(U: np.ndarray, shrinkage, rng) -> Reference:
@@ -166,13 +247,14 @@ def bootstrap_reference(U: np.ndarray, shrinkage, rng) -> Reference:
     scale = np.sqrt(np.diagonal(mom.scatter[0]) / n)
     # A resample can miss every distinct value of a nearly constant feature.
     scale = np.where(scale > 0, scale, np.min(scale[scale > 0], initial=1.0))
-    R, raw, coef = _shrunk_correlation((Ub - mean) / scale, shrinkage)
+    Us = (Ub - mean) / scale
+    R, raw, coef = _shrunk_correlation(Us, shrinkage)
     R = R + np.eye(d) * 1e-12 * (coef == 0)  # duplicated rows: keep it factorable
     try:
         L = np.linalg.cholesky(R)
     except np.linalg.LinAlgError:
         L = np.linalg.cholesky(R + np.eye(d) * 1e-6)
-    return Reference(np.zeros(d, np.int64), mean, scale, L, n, coef, raw)
+    return _with_tails(np.zeros(d, np.int64), mean, scale, L, n, coef, raw, Us)
 
 
 def _bartlett(df: int, d: int, rng) -> np.ndarray:
@@ -218,7 +300,22 @@ def parametric_reference(truth_factor: np.ndarray, n: int, shrinkage, rng):
         coef = float(shrinkage)
     Rs = (1 - coef) * R + coef * np.eye(d)
     L = np.linalg.cholesky(Rs + np.eye(d) * 1e-12 * (coef == 0))
-    return Reference(np.zeros(d, np.int64), mean, scale, L, n, coef, R)
+    inf = np.full(d, np.inf)
+    return Reference(
+        np.zeros(d, np.int64),
+        mean,
+        scale,
+        L,
+        n,
+        coef,
+        R,
+        -inf,
+        inf,
+        float("inf"),
+        np.full(d, 3.0),
+        2.0 * d,
+        np.ones((d, d)),
+    )
 
 
 def iter_blocks(n: int, d: int):

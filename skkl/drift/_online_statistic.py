@@ -10,16 +10,18 @@ each in nats (about ``m`` times the KL divergence per row of the change):
 part       tier   likelihood ratio (``m`` rows, ``m_eff = m n / (m + n)``)
 ========== ====== =========================================================
 mean       row    ``m_eff / 2 ||mean(z)||^2`` (Hotelling; d degrees of freedom)
-feature    row    max over features of ``m_eff / 2 (mean(u_j)^2 + v_j - 1 -
-                  log v_j)``, ``v_j`` the window variance (2 each)
-scale      row    ``m_eff d / 2 (q - 1 - log q)``, ``q = mean(||z||^2) / d``
+feature    row    max over features of ``m_eff / 2 (mean(u_j)^2 + g_j (v_j - 1
+                  - log v_j))``, ``v_j`` the window variance (2 each)
+scale      row    ``m_eff d / 2 g (q - 1 - log q)``, ``q = mean(||z||^2) / d``
                   (1)
-pair       block  max over pairs of ``-m_eff / 2 log(1 - r_ij^2)``, ``r_ij``
+pair       block  ``-m_eff / 2 log(1 - max g_ij r_ij^2)`` over pairs, ``r_ij``
                   the window correlation of whitened coordinates (1 each)
 ========== ====== =========================================================
 
 ``m_eff`` is the two-sample effective size: the reference is itself a
-sample of ``n`` rows. Each part's likelihood ratio ``T`` is turned into
+sample of ``n`` rows. The factors ``g`` (1 for Gaussian data) put variance
+and correlation parts on the scale of the reference's own fourth moments
+(``Reference.tail_factors``). Each part's likelihood ratio ``T`` is turned into
 evidence ``-log(J P(chi2_k / 2 >= T) / w)`` (Gaussian theory, Bonferroni
 over its ``J`` maxima, weight ``w``), so parts of different degrees of
 freedom compete fairly, as the offline detector's weighted Tippett
@@ -178,7 +180,15 @@ class Stream:
         self._diag = np.flatnonzero(self._iu[0] == self._iu[1])
         self._off = np.flatnonzero(self._iu[0] != self._iu[1])
         self._logw = dict(zip(layout.part_names, layout.log_weights(), strict=True))
+        self.use_tail_factors(np.ones(d), 1.0, np.ones((d, d)))
         self.reset()
+
+    def use_tail_factors(self, feature, scale, pair) -> None:
+        """Multipliers of the variance parts (see ``Reference.tail_factors``)."""
+        self._g_feat = np.asarray(feature, dtype=float)
+        self._g_scale = float(scale)
+        i, j = self._iu
+        self._g_pair = np.asarray(pair, dtype=float)[i[self._off], j[self._off]]
 
     def reset(self) -> None:
         """Forget every row (the next row is row 0 of a new run)."""
@@ -287,10 +297,12 @@ class Stream:
         out[0] *= meff / (2 * m * m)
         mu2 = np.square(S1u / m)
         var = (S2u - m * mu2 + PSEUDO_ROWS) / (m + PSEUDO_ROWS)
-        np.max(_kl_1d(mu2, np.maximum(var, _TINY)), axis=1, out=out[1])
+        v = np.maximum(var, _TINY)
+        np.max(mu2 + self._g_feat * (v - 1.0 - np.log(v)), axis=1, out=out[1])
         out[1] *= meff / 2
         q = (Sq + PSEUDO_ROWS) / (m * d + PSEUDO_ROWS)
-        out[2] = meff * d / 2 * (q - 1.0 - np.log(np.maximum(q, _TINY)))
+        g = self._g_scale
+        out[2] = meff * d / 2 * g * (q - 1.0 - np.log(np.maximum(q, _TINY)))
         return out
 
     def _pair_part(self, rows, ev, part, length):
@@ -342,7 +354,7 @@ class Stream:
         iv = 1.0 / np.sqrt(np.maximum(v, _TINY))
         off = self._off
         r = C[..., off] * iv[..., i[off]] * iv[..., j[off]]
-        r2 = np.minimum(np.max(np.square(r), axis=-1), 1.0 - 1e-16)
+        r2 = np.minimum(np.max(np.square(r) * self._g_pair, axis=-1), 1.0 - 1e-16)
         meff = mf * n / (mf + n)
         return -meff / 2 * np.log1p(-r2)
 
