@@ -25,12 +25,13 @@ their Gaussian sampling law (normal mean, Wishart scatter), which costs
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
-from scipy.linalg import solve_triangular
 
 from .._errors import InputError, Setting
-from .._linalg import cholesky
+from .._blas import blas_threads_for
+from .._linalg import cholesky, inv_lower
 from .._moments import covariances_from_moments, group_moments
 
 __all__ = [
@@ -102,11 +103,18 @@ class Reference:
     def n_features(self) -> int:
         return len(self.mean)
 
+    @cached_property
+    def inverse_factor(self) -> np.ndarray:
+        """``L^{-1}``, by a triangular solve against the identity."""
+        return inv_lower(self.factor)
+
     def standardise(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(u, z)`` of rows already scaled by ``2**-exponent``, clipped."""
         U = (X - self.mean) / self.scale
-        Z = solve_triangular(self.factor, U.T, lower=True, check_finite=False).T
-        Z = np.ascontiguousarray(Z)
+        # A product with L^{-1} (a triangular solve against I, once): a
+        # triangular solve per batch starts BLAS threads for tiny work.
+        with blas_threads_for(2.0 * U.size * self.n_features):
+            Z = U @ self.inverse_factor.T
         if np.isfinite(self.radius):
             norm = np.sqrt(np.einsum("ij,ij->i", Z, Z))
             far = norm > self.radius
@@ -214,7 +222,8 @@ def fit_reference(X: np.ndarray, shrinkage=None, names=None) -> Reference:
 
 def _with_tails(exponent, mean, scale, L, n, coef, raw, U) -> Reference:
     """A Reference whose range and fourth moments are read from its rows ``U``."""
-    Z = solve_triangular(L, U.T, lower=True, check_finite=False).T
+    with blas_threads_for(2.0 * U.size * U.shape[1]):
+        Z = U @ inv_lower(L).T
     Z2 = Z * Z
     r2 = Z2.sum(axis=1)
     return Reference(

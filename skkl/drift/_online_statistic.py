@@ -50,6 +50,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from .._blas import blas_threads_for
+
 __all__ = [
     "PARTS",
     "PSEUDO_ROWS",
@@ -230,10 +232,11 @@ class Stream:
         Returns arrays of shape (len(U),): the statistic, the index of the
         part in ``layout.part_names`` that gave it and the window length.
         """
-        out = [
-            self._advance_chunk(U[i : i + self.chunk], Z[i : i + self.chunk])
-            for i in range(0, len(U), self.chunk)
-        ]
+        with blas_threads_for(2.0 * min(len(U), self.chunk) * self.n_features**2):
+            out = [
+                self._advance_chunk(U[i : i + self.chunk], Z[i : i + self.chunk])
+                for i in range(0, len(U), self.chunk)
+            ]
         if not out:
             empty = np.zeros(0)
             return empty, empty.astype(np.int64), empty.astype(np.int64)
