@@ -101,11 +101,16 @@ def test_statistic_matches_naive_loop(d):
 def test_standardisation_is_the_reference_whitening():
     X = load_breast_cancer().data
     ref = fit_reference(X)
-    U, Z = ref.transform(X)
+    U, Z = ref.standardise(np.ldexp(X, -ref.exponent), clip=False)
     want_u = (X - X.mean(0)) / X.std(0)
     np.testing.assert_allclose(U, want_u, atol=1e-9)
     # Whitened rows of the reference have identity covariance.
     np.testing.assert_allclose(np.cov(Z.T, bias=True), np.eye(30), atol=1e-6)
+    # Clipping: |u| <= 3.29 and ||z||^2 <= chi2_30's 0.999 quantile.
+    Uc, Zc = ref.transform(X)
+    assert np.abs(Uc).max() == pytest.approx(stats.norm.isf(5e-4))
+    assert np.max(np.sum(Zc * Zc, axis=1)) <= stats.chi2.isf(1e-3, 30) * (1 + 1e-12)
+    np.testing.assert_array_equal(Uc[np.abs(U) < 3], U[np.abs(U) < 3])
     np.testing.assert_allclose(ref.factor @ ref.factor.T, np.corrcoef(X.T), atol=1e-12)
 
 

@@ -291,8 +291,13 @@ class GaussianDriftMonitor(BaseEstimator):
             else default_window(n, float(self.ert))
         )
         layout = make_layout(d, n, self.window_)
+        # Unclipped: streams are resampled from these, then clipped as data are.
         U_ref = (
-            self.reference_.transform(X)[0] if self.calibration == "resample" else None
+            self.reference_.standardise(np.ldexp(X, -self.reference_.exponent), False)[
+                0
+            ]
+            if self.calibration == "resample"
+            else None
         )
         self.calibration_ = calibrate(
             self.reference_,

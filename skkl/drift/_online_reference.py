@@ -28,9 +28,10 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
+from scipy import stats
 
-from .._errors import InputError, Setting
 from .._blas import blas_threads_for
+from .._errors import InputError, Setting
 from .._linalg import cholesky, inv_lower
 from .._moments import covariances_from_moments, group_moments
 
@@ -43,6 +44,11 @@ __all__ = [
 
 # Rows per block when standardising: a few MiB of rows at a time.
 _BLOCK_BYTES = 1 << 22
+#: Standardised values are clipped where a Gaussian exceeds them with this
+#: chance (``|u| <= 3.29``, ``||z||^2 <= chi2_d`` quantile): one row's evidence
+#: is bounded, and heavy-tailed data reach the clipping points often enough
+#: for the reference, and streams resampled from it, to show how often.
+CLIP_TAIL = 1e-3
 
 
 @dataclass(frozen=True)
@@ -65,10 +71,10 @@ class Reference:
         The correlation matrix before shrinkage (the parametric calibration's
         model of the data).
     low, high : ndarray of shape (d,)
-        Range of each feature's ``u`` in the reference: stream values beyond
-        it are clipped to it.
+        Clipping range of each feature's ``u`` (see ``CLIP_TAIL``): values
+        beyond it are clipped to it.
     radius : float
-        Largest ``||z||`` in the reference: longer stream rows are shrunk to it.
+        Clipping radius of ``||z||``: longer rows are shrunk to it.
     kurtosis : ndarray of shape (d,)
         ``E[u^4]`` of each feature (3 for Gaussian data).
     scale_var : float
@@ -76,9 +82,10 @@ class Reference:
     pair_fourth : ndarray of shape (d, d)
         ``E[z_i^2 z_j^2]`` (1 off the diagonal for Gaussian data).
 
-    Clipping to the reference's range bounds what one row can contribute, so
+    Clipping bounds what one row can contribute (a robust statistic), so
     that streams resampled from the reference show the tails that new data
-    will (nothing beyond the reference's extremes counts more than they do);
+    will: beyond the clipping points only the chance of reaching them counts,
+    and the reference estimates it;
     the fourth moments put each variance and correlation part on its own
     scale (their Gaussian-theory variance is off by the kurtosis). A
     Gaussian reference (:meth:`gaussian`) has no clipping and Gaussian
@@ -108,14 +115,14 @@ class Reference:
         """``L^{-1}``, by a triangular solve against the identity."""
         return inv_lower(self.factor)
 
-    def standardise(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def standardise(self, X: np.ndarray, clip: bool = True):
         """``(u, z)`` of rows already scaled by ``2**-exponent``, clipped."""
         U = (X - self.mean) / self.scale
         # A product with L^{-1} (a triangular solve against I, once): a
         # triangular solve per batch starts BLAS threads for tiny work.
         with blas_threads_for(2.0 * U.size * self.n_features):
             Z = U @ self.inverse_factor.T
-        if np.isfinite(self.radius):
+        if clip and np.isfinite(self.radius):
             norm = np.sqrt(np.einsum("ij,ij->i", Z, Z))
             far = norm > self.radius
             Z[far] *= (self.radius / norm[far])[:, None]
@@ -221,11 +228,18 @@ def fit_reference(X: np.ndarray, shrinkage=None, names=None) -> Reference:
 
 
 def _with_tails(exponent, mean, scale, L, n, coef, raw, U) -> Reference:
-    """A Reference whose range and fourth moments are read from its rows ``U``."""
-    with blas_threads_for(2.0 * U.size * U.shape[1]):
+    """A Reference whose clipping range and fourth moments come from its rows."""
+    d = U.shape[1]
+    high = np.full(d, stats.norm.isf(CLIP_TAIL / 2))
+    low = -high
+    with blas_threads_for(2.0 * U.size * d):
         Z = U @ inv_lower(L).T
+    r2 = np.einsum("ij,ij->i", Z, Z)
+    radius = float(np.sqrt(stats.chi2.isf(CLIP_TAIL, d)))
+    far = r2 > radius**2
+    Z[far] *= (radius / np.sqrt(r2[far]))[:, None]
+    Uc = np.clip(U, low, high)
     Z2 = Z * Z
-    r2 = Z2.sum(axis=1)
     return Reference(
         exponent=exponent,
         mean=mean,
@@ -234,11 +248,11 @@ def _with_tails(exponent, mean, scale, L, n, coef, raw, U) -> Reference:
         n=n,
         shrinkage=coef,
         correlation=raw,
-        low=U.min(axis=0),
-        high=U.max(axis=0),
-        radius=float(np.sqrt(r2.max())),
-        kurtosis=np.mean(np.square(U * U), axis=0),
-        scale_var=float(np.var(r2)),
+        low=low,
+        high=high,
+        radius=radius,
+        kurtosis=np.mean(np.square(Uc * Uc), axis=0),
+        scale_var=float(np.var(Z2.sum(axis=1))),
         pair_fourth=Z2.T @ Z2 / len(Z2),
     )
 
