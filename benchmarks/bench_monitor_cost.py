@@ -80,7 +80,7 @@ def stream_cost(d: int, rows: int, tmp: str) -> list[dict]:
     mon = GaussianDriftMonitor(ert=10**6, window=500, random_state=0).fit(ref)
     out = []
     t0 = time.perf_counter()
-    for a in range(0, rows, 10**4):
+    for _ in range(0, rows, 10**4):
         mon.update(rng.standard_normal((10**4, d)))
     out.append({"what": f"API {rows} rows d={d}", "wall_s": time.perf_counter() - t0})
     import pandas as pd

@@ -167,7 +167,7 @@ def test_part_weights_sum_to_one():
     assert np.exp(lay.log_weights()).sum() == pytest.approx(1.0)
 
 
-# -- calibration ------------------------------------------------------------------------
+# -- calibration ---------------------------------------------------------------------
 
 
 def test_hazard_machinery_on_iid_paths():
@@ -245,7 +245,7 @@ def test_calibration_reports_its_monte_carlo_error():
     assert cal.rows >= 6000 and cal.replicates >= 20
 
 
-# -- detection ----------------------------------------------------------------------
+# -- detection -----------------------------------------------------------------------
 
 
 def test_detects_a_shift_and_names_the_feature():
@@ -295,7 +295,7 @@ def test_one_row_update():
     assert mon.update(rng.normal(size=3)).n_rows == 1
 
 
-# -- persistence --------------------------------------------------------------------
+# -- persistence ---------------------------------------------------------------------
 
 
 def test_save_load_resumes_exactly(tmp_path):
@@ -335,7 +335,7 @@ def test_load_rejects_other_files(tmp_path):
         GaussianDriftMonitor.load(tmp_path / "missing.npz")
 
 
-# -- errors ---------------------------------------------------------------------------
+# -- errors --------------------------------------------------------------------------
 
 
 def test_missing_values_name_row_and_column():

@@ -496,9 +496,9 @@ def _check_finite(X: np.ndarray, name: str, offset: int = 0) -> None:
     row, col = np.argwhere(bad)[0]
     n_bad = int(bad.any(axis=1).sum())
     raise InputError(
-        "{argument} has {n_bad} row(s) with a missing (NaN) or infinite value, the "
-        "first at row {first_row}, feature {col}; the monitor needs complete rows: drop "
-        "or impute them first.",
+        "{argument} has {n_bad} row(s) with a missing (NaN) or infinite value, "
+        "the first at row {first_row}, feature {col}; the monitor needs complete "
+        "rows: drop or impute them first.",
         argument=name,
         row=int(row) + offset,
         first_row=int(row) + offset,
