@@ -41,8 +41,8 @@ def _naive_evidence(Z, U, layout, factors):
     w = dict(zip(layout.part_names, np.exp(layout.log_weights()), strict=True))
     out = np.full(len(Z), -np.inf)
     for t in range(len(Z)):
-        for m in layout.lengths:
-            if m > t + 1:
+        for m, step in zip(layout.lengths, layout.strides, strict=True):
+            if m > t + 1 or (t + 1) % step:
                 continue
             z, u = Z[t + 1 - m : t + 1], U[t + 1 - m : t + 1]
             me = m * n / (m + n)
@@ -62,9 +62,9 @@ def _naive_evidence(Z, U, layout, factors):
             out[t] = max(out[t], np.log(w["scale"]) - stats.chi2.logsf(2 * T, 1))
         if not layout.has_pairs or (t + 1) % s:
             continue
-        for k in layout.block_lengths:
+        for k, step in zip(layout.block_lengths, layout.block_strides, strict=True):
             m = k * s
-            if m > t + 1:
+            if m > t + 1 or ((t + 1) // s) % step:
                 continue
             z = Z[t + 1 - m : t + 1]
             me = m * n / (m + n)
@@ -88,7 +88,7 @@ def test_statistic_matches_naive_loop(d):
     A = rng.normal(size=(d, d))
     X = rng.normal(size=(300, d)) @ A + 5.0
     ref = fit_reference(X)
-    layout = make_layout(d, 300, window=40, block=4)
+    layout = make_layout(d, 300, window=70, block=4)
     Y = (rng.normal(size=(90, d)) * 1.2 + 0.2) @ A + 5.0
     U, Z = ref.transform(Y)
     stream = Stream(layout)

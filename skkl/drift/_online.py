@@ -217,13 +217,14 @@ class GaussianDriftMonitor(BaseEstimator):
     >>> import numpy as np
     >>> from skkl import GaussianDriftMonitor
     >>> rng = np.random.default_rng(0)
-    >>> monitor = GaussianDriftMonitor(ert=500, random_state=0)
-    >>> monitor = monitor.fit(rng.normal(size=(2000, 3)))
-    >>> monitor.update(rng.normal(size=(200, 3))).alarm
+    >>> monitor = GaussianDriftMonitor(ert=200, random_state=0)
+    >>> monitor = monitor.fit(rng.normal(size=(1000, 3)))
+    >>> monitor.update(rng.normal(size=(20, 3))).alarm
     False
-    >>> state = monitor.update(rng.normal(loc=[1.0, 0, 0], size=(200, 3)))
-    >>> state.alarm, state.alarms[0].features[0]
-    (True, 'x0')
+    >>> state = monitor.update(rng.normal(loc=[1.5, 0, 0], size=(100, 3)))
+    >>> alarm = state.alarms[0]
+    >>> alarm.features[0], alarm.part, 20 <= alarm.change_point <= alarm.row < 60
+    ('x0', 'mean', True)
     """
 
     _parameter_constraints: dict = {

@@ -35,7 +35,8 @@ variance), and the pair part starts at two blocks of rows.
 Cost and memory. Candidate lengths form a geometric grid (ratio sqrt(2)) up
 to the window. Row-tier parts read prefix sums of ``[z, u, u^2, ||z||^2]``
 (``3d + 1`` numbers per row, kept for the last ``window`` rows): ``O(d)``
-per row and length. The pair part reads sums of ``z z'`` over blocks of
+per evaluation, a window of ``m`` rows being evaluated every ``max(1, m //
+8)`` rows (about nine evaluations per row in all). The pair part reads sums of ``z z'`` over blocks of
 ``block`` rows (``d(d+1)/2`` numbers per block) and is evaluated at block
 ends: ``O(d^2)`` per block and length. Memory is ``O(window d + window / block
 d^2)``, independent of the stream's length. Every evaluation time is fixed by
@@ -63,6 +64,8 @@ __all__ = [
 
 #: Rows at the reference's value added to a window's variances.
 PSEUDO_ROWS = 2.0
+#: A row-tier window of m rows is evaluated every ``m // STRIDE_DIVISOR`` rows.
+STRIDE_DIVISOR = 8
 # Ratio between successive candidate window lengths: a change is seen by a
 # window at most sqrt(2) times shorter than its post-change segment.
 _GRID_RATIO = np.sqrt(2.0)
@@ -111,6 +114,21 @@ class Layout:
     block_lengths: np.ndarray  # pair-part candidate lengths, in blocks
 
     @property
+    def block_strides(self) -> np.ndarray:
+        """Blocks between evaluations of each pair-part length (``k // 8``)."""
+        return np.maximum(1, self.block_lengths // STRIDE_DIVISOR)
+
+    @property
+    def strides(self) -> np.ndarray:
+        """Rows between evaluations of each row-tier length (``m // 8``, >= 1).
+
+        A window of m rows changes little from one row to the next: looking
+        every m/8 rows delays an alarm by at most an eighth of the window and
+        halves the cost per row.
+        """
+        return np.maximum(1, self.lengths // STRIDE_DIVISOR)
+
+    @property
     def has_pairs(self) -> bool:
         return self.d > 1 and len(self.block_lengths) > 0
 
@@ -126,7 +144,7 @@ class Layout:
 
 def default_block(d: int) -> int:
     """Rows per block of the pair part: its cost per row is ``d^2 / block``."""
-    return int(np.clip(d // 2, 8, 32))
+    return int(np.clip(d, 8, 32))
 
 
 def make_layout(d: int, n_ref: int, window: int, block: int | None = None) -> Layout:
@@ -176,11 +194,8 @@ class Stream:
         cap = W + 2 * s + self.chunk + 1
         self._P = np.zeros((cap, self._F))  # prefix sums of rows since row0
         self._Z = np.zeros((cap, d))  # whitened rows since row0
-        self._iu = np.triu_indices(d)
         self._nb_cap = W // s + self.chunk // s + 4
-        self._BP = np.zeros((self._nb_cap, len(self._iu[0])))  # block prefix sums
-        self._diag = np.flatnonzero(self._iu[0] == self._iu[1])
-        self._off = np.flatnonzero(self._iu[0] != self._iu[1])
+        self._BP = np.zeros((self._nb_cap, d, d))  # prefix sums of z z' by block
         self._logw = dict(zip(layout.part_names, layout.log_weights(), strict=True))
         self.use_tail_factors(np.ones(d), 1.0, np.ones((d, d)))
         self.reset()
@@ -189,8 +204,8 @@ class Stream:
         """Multipliers of the variance parts (see ``Reference.tail_factors``)."""
         self._g_feat = np.asarray(feature, dtype=float)
         self._g_scale = float(scale)
-        i, j = self._iu
-        self._g_pair = np.asarray(pair, dtype=float)[i[self._off], j[self._off]]
+        self._g_pair = np.array(pair, dtype=float)
+        np.fill_diagonal(self._g_pair, 0.0)
 
     def reset(self) -> None:
         """Forget every row (the next row is row 0 of a new run)."""
@@ -268,13 +283,18 @@ class Stream:
         # Each part's evidence grows with its ratio: the best window first.
         T = np.full((3, B), -1.0)
         k = np.zeros((3, B), dtype=np.int64)
-        for m in self.layout.lengths:
-            first = max(0, int(m) - 1 - int(rows[0]))  # rows with m rows behind
+        t0 = int(rows[0])
+        for m, step in zip(self.layout.lengths, self.layout.strides, strict=True):
+            first = max(0, int(m) - 1 - t0)  # rows with m rows behind
+            first += (-(t0 + first + 1)) % step  # evaluated every `step` rows
             if first >= B:
-                break
-            D = self._P[e0 + first : e0 + B] - self._P[e0 + first - m : e0 + B - m]
+                continue
+            D = (
+                self._P[e0 + first : e0 + B : step]
+                - self._P[e0 + first - m : e0 + B - m : step]
+            )
             Tm = self._row_ratios(D, float(m))
-            cur, arg = T[:, first:], k[:, first:]
+            cur, arg = T[:, first::step], k[:, first::step]
             upd = Tm > cur
             cur[upd] = Tm[upd]
             arg[upd] = m
@@ -311,7 +331,7 @@ class Stream:
     def _pair_part(self, rows, ev, part, length):
         """Pair evidence at the block ends among ``rows``; updates in place."""
         lay = self.layout
-        s, d, n = lay.block, lay.d, lay.n_ref
+        s, d = lay.block, lay.d
         ends = np.flatnonzero((rows + 1) % s == 0)
         if not len(ends):
             return
@@ -319,46 +339,47 @@ class Stream:
         first = (rows[ends[0]] + 1) // s - 1
         nb = len(ends)
         zb = self._Z[first * s - self.row0 : (first + nb) * s - self.row0]
-        G = np.matmul(zb.reshape(nb, s, d).transpose(0, 2, 1), zb.reshape(nb, s, d))
+        zb = zb.reshape(nb, s, d)
         jb = first - self.blk0
-        np.cumsum(
-            G[:, self._iu[0], self._iu[1]], axis=0, out=self._BP[jb + 1 : jb + nb + 1]
-        )
-        self._BP[jb + 1 : jb + nb + 1] += self._BP[jb]
-        kb = lay.block_lengths
+        out = self._BP[jb + 1 : jb + nb + 1]
+        np.cumsum(np.matmul(zb.transpose(0, 2, 1), zb), axis=0, out=out)
+        out += self._BP[jb]
         blocks = (rows[ends] + 1) // s  # blocks completed at each end
-        valid = kb[None, :] <= blocks[:, None]
-        bend = blocks - self.blk0
-        S2 = self._BP[bend][:, None, :] - self._BP[np.maximum(bend[:, None] - kb, 0)]
-        mf = (kb * s).astype(float)
-        rend = rows[ends] - self.row0 + 1
-        rstart = np.maximum(rend[:, None] - kb * s, 0)
-        S1 = self._P[rend][:, None, :d] - self._P[rstart][..., :d]
-        T = self._pair_lr(S1, S2, mf, n)
-        T[~valid] = -1.0
-        k = np.argmax(T, axis=1)
-        T = T[np.arange(len(ends)), k]
+        T = np.full(nb, -1.0)
+        k_best = np.zeros(nb, dtype=np.int64)
+        for k, step in zip(lay.block_lengths, lay.block_strides, strict=True):
+            sel = np.flatnonzero((blocks >= k) & (blocks % step == 0))
+            if not len(sel):
+                continue
+            bend = blocks[sel] - self.blk0
+            S2 = self._BP[bend] - self._BP[bend - k]
+            rend = rows[ends[sel]] - self.row0 + 1
+            S1 = self._P[rend, :d] - self._P[rend - k * s, :d]
+            Tk = self._pair_lr(S1, S2, float(k * s))
+            upd = Tk > T[sel]
+            T[sel[upd]] = Tk[upd]
+            k_best[sel[upd]] = k
         best = self._logw["pair"] - np.log(d * (d - 1) / 2) - _log_sf_gamma(0.5, T)
-        best[T < 0] = -np.inf  # no complete window yet
+        best[T < 0] = -np.inf  # no window evaluated here
         win = best > ev[ends]
         idx = ends[win]
         ev[idx] = best[win]
         part[idx] = self.layout.part_names.index("pair")
-        length[idx] = (kb[k] * s)[win]
+        length[idx] = k_best[win] * s
 
-    def _pair_lr(self, S1, S2, mf, n):
-        """Largest pair likelihood ratio of each window (packed sums)."""
-        i, j = self._iu
-        zbar = S1 / mf[:, None]
-        C = S2 / mf[:, None] - zbar[..., i] * zbar[..., j]
-        v = (mf[:, None] * C[..., self._diag] + PSEUDO_ROWS) / (
-            mf[:, None] + PSEUDO_ROWS
-        )
+    def _pair_lr(self, S1, S2, m: float):
+        """Largest pair likelihood ratio of windows of m rows, from full sums."""
+        n = self.layout.n_ref
+        zbar = S1 / m
+        C = S2 / m - zbar[:, :, None] * zbar[:, None, :]
+        v = (m * np.diagonal(C, axis1=1, axis2=2) + PSEUDO_ROWS) / (m + PSEUDO_ROWS)
         iv = 1.0 / np.sqrt(np.maximum(v, _TINY))
-        off = self._off
-        r = C[..., off] * iv[..., i[off]] * iv[..., j[off]]
-        r2 = np.minimum(np.max(np.square(r) * self._g_pair, axis=-1), 1.0 - 1e-16)
-        meff = mf * n / (mf + n)
+        C *= iv[:, :, None]
+        C *= iv[:, None, :]
+        np.square(C, out=C)
+        C *= self._g_pair  # zero on the diagonal
+        r2 = np.minimum(np.max(C, axis=(1, 2)), 1.0 - 1e-16)
+        meff = m * n / (m + n)
         return -meff / 2 * np.log1p(-r2)
 
     # -- what an alarm reports ----------------------------------------------------
