@@ -33,15 +33,16 @@ rows at the reference's value (so one or two rows never read as a vanished
 variance), and the pair part starts at two blocks of rows.
 
 Cost and memory. Candidate lengths form a geometric grid (ratio sqrt(2)) up
-to the window. Row-tier parts read prefix sums of ``[z, u, u^2, ||z||^2]``
-(``3d + 1`` numbers per row, kept for the last ``window`` rows): ``O(d)``
-per evaluation, a window of ``m`` rows being evaluated every ``max(1, m //
-8)`` rows (about nine evaluations per row in all). The pair part reads sums of ``z z'`` over blocks of
-``block`` rows (``d(d+1)/2`` numbers per block) and is evaluated at block
-ends: ``O(d^2)`` per block and length. Memory is ``O(window d + window / block
-d^2)``, independent of the stream's length. Every evaluation time is fixed by
-the row count since the start, never by how rows were batched, so the
-statistic does not depend on batch sizes.
+to the window; a window of ``m`` rows is evaluated every ``max(1, m // 8)``
+rows (it changes little from one row to the next), about nine evaluations
+per row in all. Row-tier parts read prefix sums of ``[z, u, u^2, ||z||^2]``
+(``3d + 1`` numbers per row, kept for the last ``window`` rows): ``O(d)`` per
+evaluation. The pair part reads sums of ``z z'`` over blocks of ``block``
+rows and is evaluated at block ends (long windows every ``k // 8`` blocks):
+``O(d^2)`` per evaluation. Memory is ``O(window d + window d^2 / block)``,
+independent of the stream's length. Every evaluation time is fixed by the
+row count since the start, never by how rows were batched, so the statistic
+does not depend on batch sizes.
 """
 
 from __future__ import annotations
