@@ -26,6 +26,7 @@ import numpy as np
 
 from .._errors import InputError
 from ._errors import EXIT_DRIFT, EXIT_OK, CLIError
+from ._commands import split_columns
 from ._io import NA_VALUES, open_table
 
 __all__ = ["add_monitor_arguments", "cmd_monitor", "iter_table_chunks"]
@@ -197,7 +198,7 @@ def _fit_monitor(args):
         raise CLIError("--ert is required when REF is a table (give the budget).")
     tab = open_table(args.reference, args.sep)
     tab.require_header()
-    columns = _split(args.columns) or tab.columns
+    columns = split_columns(args.columns) or tab.columns
     names = tab.select(columns)
     X = tab.read(names).numeric
     if len(X) < 2:
@@ -224,15 +225,6 @@ def _frame(X, names):
     return pd.DataFrame(X, columns=names)
 
 
-def _split(spec):
-    if spec is None:
-        return None
-    names = [c.strip() for c in spec.split(",") if c.strip()]
-    if not names:
-        raise CLIError("--columns is empty; give comma-separated names.")
-    return names
-
-
 def cmd_monitor(args) -> int:
     """Run ``skkl monitor``; 1 when an alarm was raised."""
     if args.sep is not None:
@@ -244,7 +236,7 @@ def cmd_monitor(args) -> int:
             raise CLIError(f"--sep {exc}") from None
     if _is_monitor_file(args.reference):
         monitor, names = _load_monitor(args)
-        if args.columns is not None and _split(args.columns) != names:
+        if args.columns is not None and split_columns(args.columns) != names:
             raise CLIError(
                 f"{args.reference} watches columns {', '.join(names)}; omit "
                 "--columns or fit a new reference."
