@@ -58,6 +58,11 @@ def first_alarm(det, stream) -> tuple[float, int]:
 
 
 def main() -> None:
+    import torch
+
+    # One thread, as skkl's monitor runs at these sizes (and on a shared
+    # machine spinning threads only slow both down).
+    torch.set_num_threads(1)
     folder, spec = sys.argv[1], json.loads(sys.argv[2])
     refs = np.load(f"{folder}/refs.npy")
     streams = np.load(f"{folder}/streams.npy", mmap_mode="r")
