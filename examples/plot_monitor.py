@@ -40,7 +40,9 @@ for a in alarms:
 
 # %%
 # The statistic (evidence, in nats) against its threshold. After each alarm
-# the monitor starts a new run, so a persisting change keeps alarming.
+# the monitor starts a new run, so a persisting change keeps alarming. Before
+# the change a false alarm is no surprise: with ``ert=5000`` the chance of
+# one in 3000 rows is ``1 - exp(-3000 / 5000)``, 45%.
 fig, ax = plt.subplots(figsize=(8, 3))
 ax.plot(statistics, lw=0.6)
 ax.axhline(monitor.threshold_, color="C3", ls="--", label="threshold")
@@ -50,4 +52,5 @@ for a in alarms:
 ax.set_xlabel("row")
 ax.set_ylabel("evidence (nats)")
 ax.legend(loc="upper left")
+fig.tight_layout()
 plt.show()
