@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import InputError
-from ._errors import EXIT_DRIFT, EXIT_OK, CLIError
 from ._commands import split_columns
+from ._errors import EXIT_DRIFT, EXIT_OK, CLIError
 from ._io import NA_VALUES, open_table
 
 __all__ = ["add_monitor_arguments", "cmd_monitor", "iter_table_chunks"]

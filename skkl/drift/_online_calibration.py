@@ -46,6 +46,7 @@ import numpy as np
 from scipy.ndimage import maximum_filter1d
 from scipy.special import ndtri
 
+from .._blas import blas_single_thread
 from ._online_reference import bootstrap_reference, parametric_reference
 from ._online_statistic import Stream
 
@@ -123,27 +124,34 @@ def simulate_paths(
     reference, U_ref, layout, mode, n_replicates, length, rng, shrinkage=None
 ):
     """Statistic of ``n_replicates`` fresh null streams of ``length`` rows."""
-    d, n = layout.d, reference.n
     shrink = shrinkage
     truth = _truth_factor(reference) if mode == "parametric" else None
     stream = Stream(layout)
     paths = np.empty((n_replicates, length))
-    for r in range(n_replicates):
-        if mode == "parametric":
-            ref = parametric_reference(truth, n, shrink, rng).gaussian()
-        else:
-            ref = bootstrap_reference(U_ref, shrink, rng)
-        stream.reset()
-        stream.use_tail_factors(*ref.tail_factors())
-        for a in range(0, length, stream.chunk):
-            b = min(length, a + stream.chunk)
-            if mode == "parametric":
-                rows = rng.standard_normal((b - a, d)) @ truth.T
-            else:
-                rows = U_ref[rng.integers(0, len(U_ref), size=b - a)]
-            u, z = ref.standardise(rows)
-            paths[r, a:b] = stream.advance(u, z)[0]
+    # Many small products: one BLAS thread each (threads only contend here).
+    with blas_single_thread():
+        for r in range(n_replicates):
+            _replicate(paths[r], stream, reference, U_ref, mode, truth, shrink, rng)
     return paths
+
+
+def _replicate(out, stream, reference, U_ref, mode, truth, shrink, rng) -> None:
+    """One simulated reference and the statistic of one null stream from it."""
+    n, d, length = reference.n, reference.n_features, len(out)
+    if mode == "parametric":
+        ref = parametric_reference(truth, n, shrink, rng).gaussian()
+    else:
+        ref = bootstrap_reference(U_ref, shrink, rng)
+    stream.reset()
+    stream.use_tail_factors(*ref.tail_factors())
+    for a in range(0, length, stream.chunk):
+        b = min(length, a + stream.chunk)
+        if mode == "parametric":
+            rows = rng.standard_normal((b - a, d)) @ truth.T
+        else:
+            rows = U_ref[rng.integers(0, len(U_ref), size=b - a)]
+        u, z = ref.standardise(rows)
+        out[a:b] = stream.advance(u, z)[0]
 
 
 def _truth_factor(reference) -> np.ndarray:
