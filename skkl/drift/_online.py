@@ -402,7 +402,7 @@ class GaussianDriftMonitor(BaseEstimator):
         return self._state(len(U), stats, tuple(alarms), part, length)
 
     def _alarm(self, run_row: int, statistic: float, part: int, length: int):
-        rows = self._window_rows(run_row, int(length))
+        rows = self._stream.window_rows(run_row, int(length))
         effect, scores, features = _summarise(
             rows, self.reference_.factor, self._names()
         )
@@ -417,11 +417,6 @@ class GaussianDriftMonitor(BaseEstimator):
             feature_scores=scores,
             features=features,
         )
-
-    def _window_rows(self, run_row: int, length: int) -> np.ndarray:
-        st = self._stream
-        a = run_row - length + 1 - st.row0
-        return st._Z[a : a + length].copy()
 
     def _state(self, n, stats, alarms, part, length) -> MonitorState:
         self.n_rows_ += n
@@ -449,7 +444,7 @@ class GaussianDriftMonitor(BaseEstimator):
             (),
             int(self.n_rows_ - length),
             self._stream.layout.part_names[part],
-            self._window_rows(run_row, int(length)),
+            self._stream.window_rows(run_row, int(length)),
             self.reference_.factor,
             self._names(),
         )

@@ -385,13 +385,17 @@ class Stream:
 
     # -- what an alarm reports ----------------------------------------------------
 
-    def window_sums(self, row: int, m: int):
-        """``(sum z, sum z z')`` of the ``m`` rows ending at ``row`` (still held)."""
-        a, b = row - m + 1 - self.row0, row + 1 - self.row0
-        if a < 0 or b > self.t - self.row0:
+    def window_rows(self, row: int, m: int) -> np.ndarray:
+        """A copy of the whitened rows of the ``m``-row window ending at ``row``.
+
+        ``row`` counts from the start of the run; the window must lie within
+        the rows still held (the last ``window`` rows before the current
+        chunk, and the chunk).
+        """
+        a = row - m + 1 - self.row0
+        if a < 0 or row + 1 > self.t:
             raise ValueError("the window is no longer held")  # internal misuse
-        Zw = self._Z[a:b]
-        return Zw.sum(axis=0), Zw.T @ Zw
+        return self._Z[a : a + m].copy()
 
 
 def window_summary(S1: np.ndarray, S2: np.ndarray, m: int, factor: np.ndarray):
