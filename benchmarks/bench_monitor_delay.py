@@ -120,6 +120,35 @@ def peer_tuned(peer, ref, target, args, rng, d):
     return history[-1]["nominal"], history
 
 
+def one_setup_peer(peer, ref, target, streams, base, args, rng, d) -> list:
+    """No tuning (one costly setup): null and change streams in one run.
+
+    The peer runs at nominal ERT = skkl's realised run length; its own
+    realised null run length is reported beside its delays.
+    """
+    T = args.tau + args.cap
+    null = streams_for("null", d, args.null_streams, 0, T, rng)
+    stack = np.concatenate([null] + [streams[c] for c in CHANGES])[None]
+    res = run_peer(peer, ref[None], stack, target, args.peer_window, 0)
+    first = np.array(res["run_lengths"], float)
+    realised = float(np.mean(np.minimum(first[: args.null_streams], T)))
+    print(json.dumps({"d": d, "detector": peer, "null_rl": realised}), flush=True)
+    out = []
+    for k, c in enumerate(CHANGES):
+        part = first[args.null_streams :].reshape(len(CHANGES), -1)[k]
+        row = {**base, "detector": peer, "change": c, "nominal_ert": target}
+        row.update(delays(part, args.tau, args.cap))
+        row.update(
+            peer_null_rl=realised,
+            setup_s=res["setup_s"],
+            per_row_ms=res["per_row_ms"],
+            n_bootstraps=res["n_bootstraps"],
+        )
+        out.append(row)
+        print(json.dumps(row), flush=True)
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true")
@@ -164,6 +193,9 @@ def main() -> None:
         if not os.path.exists(ALIBI_PYTHON):
             continue
         for peer in filter(None, args.peers.split(",")):
+            if args.tune_rounds == 0:
+                rows += one_setup_peer(peer, ref, target, streams, base, args, rng, d)
+                continue
             nominal, history = peer_tuned(peer, ref, target, args, rng, d)
             print(json.dumps({"d": d, "detector": peer, "tuning": history}), flush=True)
             stack = np.concatenate([streams[c] for c in CHANGES])[None]
