@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import bz2
-import contextlib
 import csv
 import gzip
 import io
@@ -24,22 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .._errors import InputError
-from ._commands import split_columns
-from ._errors import EXIT_DRIFT, EXIT_OK, CLIError
-from ._io import NA_VALUES, open_table
+from . import _flags as flags
+from ._command import Command, arg
+from ._errors import EXIT_DRIFT, EXIT_OK, CLIError, library_errors
+from ._readers import NA_VALUES, open_table
 
-__all__ = ["add_monitor_arguments", "cmd_monitor", "iter_table_chunks"]
+__all__ = ["COMMAND", "cmd_monitor", "iter_table_chunks"]
 
-_FLAGS = {
-    "X_ref": "REF",
-    "X": "STREAM",
-    "ert": "--ert",
-    "window": "--window",
-    "calibration": "--calibration",
-    "delta": "--delta",
-    "shrinkage": "--shrinkage",
-}
 _EPILOG = """\
 exit status:
   0  no alarm
@@ -77,95 +67,103 @@ def _unit(text: str) -> float:
     return value
 
 
-def add_monitor_arguments(parser: argparse.ArgumentParser, shrinkage_type) -> None:
-    """The arguments of ``skkl monitor`` (``shrinkage_type`` parses --shrinkage)."""
-    parser.description = (
-        "Watch the rows of STREAM, in order, for drift away from REF: an alarm "
-        "when the\nevidence of a change in mean, spread or correlation reaches a "
-        "threshold set so\nthat, without change, alarms come once every --ert "
-        "rows on average."
-    )
-    parser.epilog = _EPILOG
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument(
-        "reference",
-        metavar="REF",
-        help="reference table (header row; .csv/.tsv/... or .parquet), or a "
-        "monitor file (.npz) from --save-reference",
-    )
-    parser.add_argument(
-        "stream", metavar="STREAM", help="table to watch, read in chunks; - for stdin"
-    )
-    parser.add_argument(
-        "--ert",
-        type=_positive(float),
-        default=None,
-        help="expected rows between false alarms (required with a table REF)",
-    )
-    parser.add_argument(
-        "--window",
-        type=_positive(int),
-        default=None,
-        help="longest post-change window in rows (default: min(500, rows of REF / 4))",
-    )
-    parser.add_argument(
-        "--calibration",
-        choices=("resample", "parametric"),
-        default="resample",
-        help="resample (default: distribution-free, mean false-alarm rate "
-        "1/ERT) or parametric (Gaussian data: P(ARL >= ERT) >= 1 - --delta)",
-    )
-    parser.add_argument(
-        "--delta",
-        type=_unit,
-        default=0.05,
-        help="for --calibration parametric: allowed probability of an ARL "
-        "below ERT over reference samples (default 0.05)",
-    )
-    parser.add_argument(
-        "--shrinkage",
-        type=shrinkage_type,
-        default=None,
-        help="shrinkage of the reference's correlation: ledoit_wolf, oas or a "
-        "float in [0, 1]",
-    )
-    parser.add_argument(
-        "--columns", metavar="A,B,...", help="columns to watch (default: all of REF)"
-    )
-    parser.add_argument(
-        "--sep",
-        default=None,
-        metavar="SEP",
-        help="delimiter of both tables (default: sniffed)",
-    )
-    parser.add_argument(
-        "--batch-size",
-        type=_positive(int),
-        default=10000,
-        help="rows read and fed at a time (default 10000); alarms do not depend on it",
-    )
-    parser.add_argument(
-        "--save-reference",
-        metavar="FILE.npz",
-        help="write the fitted reference and threshold to FILE.npz, for later runs",
-    )
-    parser.add_argument(
-        "--seed", type=int, default=0, help="seed of the calibration (default 0)"
-    )
-    parser.add_argument(
-        "--json", action="store_true", help="print a JSON summary at the end"
+def _arguments() -> tuple:
+    return (
+        arg(
+            "reference",
+            metavar="REF",
+            param="X_ref",
+            help="reference table (header row; .csv/.tsv/... or .parquet), or a "
+            "monitor file (.npz) from --save-reference",
+        ),
+        arg(
+            "stream",
+            metavar="STREAM",
+            param="X",
+            help="table to watch, read in chunks; - for stdin",
+        ),
+        arg(
+            "--ert",
+            param="ert",
+            type=_positive(float),
+            default=None,
+            help="expected rows between false alarms (required with a table REF)",
+        ),
+        arg(
+            "--window",
+            param="window",
+            type=_positive(int),
+            default=None,
+            help="longest post-change window in rows (default: min(500, rows of "
+            "REF / 4, ERT / 2))",
+        ),
+        arg(
+            "--calibration",
+            param="calibration",
+            choices=("resample", "parametric"),
+            default="resample",
+            help="resample (default: distribution-free, mean false-alarm rate "
+            "1/ERT) or parametric (Gaussian data: P(ARL >= ERT) >= 1 - --delta)",
+        ),
+        arg(
+            "--delta",
+            param="delta",
+            type=_unit,
+            default=0.05,
+            help="for --calibration parametric: allowed probability of an ARL "
+            "below ERT over reference samples (default 0.05)",
+        ),
+        arg(
+            "--shrinkage",
+            param="shrinkage",
+            type=flags.shrinkage,
+            default=None,
+            help="shrinkage of the reference's correlation: ledoit_wolf, oas or "
+            "a float in [0, 1]",
+        ),
+        arg(
+            "--columns",
+            metavar="A,B,...",
+            type=flags.names_list,
+            help="columns to watch (default: all of REF)",
+        ),
+        arg(
+            "--sep",
+            type=flags.sep,
+            default=None,
+            metavar="SEP",
+            help="delimiter of both tables (default: sniffed)",
+        ),
+        arg(
+            "--batch-size",
+            type=_positive(int),
+            default=10000,
+            help="rows read and fed at a time (default 10000); alarms do not "
+            "depend on it",
+        ),
+        arg(
+            "--save-reference",
+            metavar="FILE.npz",
+            help="write the fitted reference and threshold to FILE.npz",
+        ),
+        arg(
+            "--seed",
+            param="random_state",
+            type=flags.seed,
+            default=0,
+            help="seed of the calibration (default 0)",
+        ),
+        arg("--json", action="store_true", help="print a JSON summary at the end"),
     )
 
 
-@contextlib.contextmanager
-def _library_errors():
+def _library_errors(args):
     """The library's errors about the user's data, as bad input with flags."""
-    try:
-        yield
-    except InputError as exc:
-        raise CLIError(exc.render(_FLAGS)) from exc
-    except ValueError as exc:
-        raise CLIError(str(exc)) from exc
+    return library_errors(
+        COMMAND.parameter_names(),
+        {"X_ref": args.reference, "X": args.stream},
+        about=args.reference,
+    )
 
 
 def _is_monitor_file(path: str) -> bool:
@@ -175,7 +173,7 @@ def _is_monitor_file(path: str) -> bool:
 def _load_monitor(args):
     from ..drift import GaussianDriftMonitor
 
-    with _library_errors():
+    with _library_errors(args):
         monitor = GaussianDriftMonitor.load(args.reference)
     given = {"ert": args.ert, "window": args.window}
     for name, value in given.items():
@@ -198,7 +196,7 @@ def _fit_monitor(args):
         raise CLIError("--ert is required when REF is a table (give the budget).")
     tab = open_table(args.reference, args.sep)
     tab.require_header()
-    columns = split_columns(args.columns) or tab.columns
+    columns = args.columns or tab.columns
     names = tab.select(columns)
     X = tab.read(names).numeric
     if len(X) < 2:
@@ -211,7 +209,7 @@ def _fit_monitor(args):
         shrinkage=args.shrinkage,
         random_state=args.seed,
     )
-    with _library_errors():
+    with _library_errors(args):
         monitor.fit(_frame(X, names))
     return monitor, names
 
@@ -227,16 +225,9 @@ def _frame(X, names):
 
 def cmd_monitor(args) -> int:
     """Run ``skkl monitor``; 1 when an alarm was raised."""
-    if args.sep is not None:
-        from ._io import parse_sep
-
-        try:
-            args.sep = parse_sep(args.sep)
-        except ValueError as exc:
-            raise CLIError(f"--sep {exc}") from None
     if _is_monitor_file(args.reference):
         monitor, names = _load_monitor(args)
-        if args.columns is not None and split_columns(args.columns) != names:
+        if args.columns is not None and args.columns != names:
             raise CLIError(
                 f"{args.reference} watches columns {', '.join(names)}; omit "
                 "--columns or fit a new reference."
@@ -257,7 +248,7 @@ def cmd_monitor(args) -> int:
     alarms = []
     n = 0
     for start, X in iter_table_chunks(args.stream, names, args.sep, args.batch_size):
-        with _library_errors():
+        with _library_errors(args):
             state = monitor.update(_frame(X, names))
         n = start + len(X)
         for a in state.alarms:
@@ -496,3 +487,17 @@ def _python_chunks(text, path, columns, sep, rows, header=None):
             start, buf = start + rows, []
     if buf:
         yield start, _checked(np.array(buf), start, path, columns)
+
+
+COMMAND = Command(
+    name="monitor",
+    help="watch a stream for drift against a reference, alarm on a change",
+    description="Watch the rows of STREAM, in order, for drift away from REF: "
+    "an alarm when the\nevidence of a change in mean, spread or correlation "
+    "reaches a threshold set so\nthat, without change, alarms come once every "
+    "--ert rows on average.",
+    epilog=_EPILOG,
+    raw_help=True,
+    handler=cmd_monitor,
+    arguments=_arguments(),
+)
