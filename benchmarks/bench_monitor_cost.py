@@ -45,7 +45,9 @@ def setup_cost(d: int, n: int, ert: float, mode: str) -> dict:
 
 def update_cost(d: int, batch: int, rows: int) -> dict:
     rng = np.random.default_rng(1)
-    mon = GaussianDriftMonitor(ert=10**6, window=500, random_state=0)
+    mon = GaussianDriftMonitor(
+        ert=10**6, window=500, random_state=0, n_simulated_rows=20000
+    )
     mon.fit(rng.standard_normal((5000, d)))
     Y = rng.standard_normal((rows, d))
     mon.update(Y[:batch])
@@ -77,7 +79,9 @@ def _peak_rss_mb(cmd) -> tuple[float, float]:
 def stream_cost(d: int, rows: int, tmp: str) -> list[dict]:
     rng = np.random.default_rng(2)
     ref = rng.standard_normal((5000, d))
-    mon = GaussianDriftMonitor(ert=10**6, window=500, random_state=0).fit(ref)
+    mon = GaussianDriftMonitor(
+        ert=10**6, window=500, random_state=0, n_simulated_rows=20000
+    ).fit(ref)
     out = []
     t0 = time.perf_counter()
     for _ in range(0, rows, 10**4):
