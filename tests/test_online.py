@@ -236,6 +236,14 @@ def test_run_length_on_gaussian_streams(calibration):
     assert stats.binom.sf(early - 1, len(rl), 0.15) > 1e-3
 
 
+def test_extrapolated_threshold_warns():
+    rng = np.random.default_rng(17)
+    with pytest.warns(UserWarning, match="extrapolated beyond the simulation"):
+        GaussianDriftMonitor(ert=50000, n_simulated_rows=3000, random_state=0).fit(
+            rng.normal(size=(300, 2))
+        )
+
+
 def test_calibration_reports_its_monte_carlo_error():
     rng = np.random.default_rng(6)
     mon = _fit(rng.normal(size=(400, 2)), n_simulated_rows=6000)

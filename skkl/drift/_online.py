@@ -9,6 +9,7 @@ and the portable file in ``_online_io``.
 from __future__ import annotations
 
 import numbers
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -25,6 +26,9 @@ from ._online_statistic import Stream, make_layout, window_summary
 
 __all__ = ["GaussianDriftMonitor", "MonitorAlarm", "MonitorState"]
 
+# Fewer simulated first passages at the threshold than this: a warning (the
+# log-linear tail extrapolation underestimates heavy tails far out).
+_MIN_EVENTS = 10
 # Features named in an alarm's summary.
 _TOP_FEATURES = 3
 # Default window: at most this many rows, a quarter of the reference (beyond
@@ -314,6 +318,15 @@ class GaussianDriftMonitor(BaseEstimator):
             n_rows=self.n_simulated_rows,
         )
         self.threshold_ = self.calibration_.threshold
+        if self.calibration_.events < _MIN_EVENTS:
+            warnings.warn(
+                f"the threshold was extrapolated beyond the simulation (only "
+                f"{self.calibration_.events} simulated false alarms at it): the "
+                "realised ERT may be far from the target. Leave n_simulated_rows="
+                "None (40 * ert) or raise it.",
+                UserWarning,
+                stacklevel=2,
+            )
         self._stream = Stream(layout)
         self._stream.use_tail_factors(*self.reference_.tail_factors())
         self.reset()
