@@ -68,6 +68,10 @@ def _unit(text: str) -> float:
 
 
 def _arguments() -> tuple:
+    return (*_data_arguments(), *_calibration_arguments(), *_reading_arguments())
+
+
+def _data_arguments() -> tuple:
     return (
         arg(
             "reference",
@@ -82,6 +86,11 @@ def _arguments() -> tuple:
             param="X",
             help="table to watch, read in chunks; - for stdin",
         ),
+    )
+
+
+def _calibration_arguments() -> tuple:
+    return (
         arg(
             "--ert",
             param="ert",
@@ -122,6 +131,18 @@ def _arguments() -> tuple:
             "a float in [0, 1]",
         ),
         arg(
+            "--seed",
+            param="random_state",
+            type=flags.seed,
+            default=0,
+            help="seed of the calibration (default 0)",
+        ),
+    )
+
+
+def _reading_arguments() -> tuple:
+    return (
+        arg(
             "--columns",
             metavar="A,B,...",
             type=flags.names_list,
@@ -145,13 +166,6 @@ def _arguments() -> tuple:
             "--save-reference",
             metavar="FILE.npz",
             help="write the fitted reference and threshold to FILE.npz",
-        ),
-        arg(
-            "--seed",
-            param="random_state",
-            type=flags.seed,
-            default=0,
-            help="seed of the calibration (default 0)",
         ),
         arg("--json", action="store_true", help="print a JSON summary at the end"),
     )
