@@ -80,7 +80,7 @@ def estimate_html(est) -> str:
     value, se = _pm(est.estimate, est.standard_error)
     low, high = est.confidence_interval(0.95)
     head = (
-        f"<strong>{html.escape(_quantity(est))}</strong> = "
+        f"<strong>{html.escape(_quantity(est).replace('||', '‖'))}</strong> = "
         f"<strong>{html.escape(value)}</strong> ± {html.escape(se)} "
         f'<span style="{_MUTED}">nats (estimate ± standard error)</span>'
     )

@@ -9,7 +9,12 @@ from scipy.special import logsumexp
 from sklearn import get_config
 from sklearn.exceptions import NotFittedError
 
-from .._gaussians import Gaussians, as_float_array, gaussians_from_parts
+from .._gaussians import (
+    Gaussians,
+    as_float_array,
+    gaussians_from_parts,
+    validate_means,
+)
 from .._linalg import inv_lower, solve_lower
 
 __all__ = [
@@ -145,25 +150,23 @@ class Mixture:
         if isinstance(estimator, GroupGaussians):
             _check_fitted(estimator, ("gaussians_", "weights_"))
             gaussians = estimator.gaussians_
-            weights = np.asarray(estimator.weights_, dtype=np.float64)
         elif hasattr(estimator, "covariance_type") and hasattr(
             estimator, "n_components"
         ):
             _check_fitted(estimator, ("weights_", "means_", "covariances_"))
+            means = validate_means(estimator.means_, f"{name}.means_")
             try:
                 gaussians = Gaussians(
-                    estimator.means_,
-                    estimator.covariances_,
-                    estimator.covariance_type,
+                    means, estimator.covariances_, estimator.covariance_type
                 )
-            except ValueError as exc:
-                raise ValueError(f"{name}.covariances_: {exc}") from None
-            weights = np.asarray(estimator.weights_, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"{name}.covariances_: {exc}") from None
         else:
             raise TypeError(
                 "estimator must be a fitted GaussianMixture, BayesianGaussianMixture "
                 f"or skkl.GroupGaussians, got {name}."
             )
+        weights = _check_weights(estimator.weights_, len(gaussians), f"{name}.weights_")
         keep = weights >= min_weight
         if min_weight > 0 and not np.all(keep):
             if not np.any(keep):
@@ -173,10 +176,9 @@ class Mixture:
                 )
             gaussians = gaussians[np.flatnonzero(keep)]
             weights = weights[keep] / weights[keep].sum()
-        try:
-            return cls(weights, gaussians)
-        except ValueError as exc:
-            raise ValueError(f"{name}.weights_: {exc}") from None
+        mixture = cls.__new__(cls)
+        mixture._set(weights, gaussians)
+        return mixture
 
     # -- basic properties ----------------------------------------------------
     @property

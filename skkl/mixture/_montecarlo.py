@@ -156,7 +156,7 @@ def _regress(h, C):
     return float(beta[0] / scale[0]), max(s2 * cov[0, 0] / scale[0] ** 2, 0.0), s2
 
 
-def _estimate(side: _Side, n_samples: int, target_error, rng):
+def _estimate(side: _Side, n_samples: int, target_error, rng, n_sides: int = 1):
     w = side.f.weights
     K = len(w)
     pilot = int(min(_MAX_PILOT, max(_MIN_PER_STRATUM, n_samples // (4 * K))))
@@ -171,7 +171,8 @@ def _estimate(side: _Side, n_samples: int, target_error, rng):
         # Neyman allocation gives variance (sum w_a sd_a)^2 / n.
         need = float(np.ceil((spread / target_error) ** 2))
         budget = int(min(budget, max(need, _MIN_PER_STRATUM * K)))
-    _check_memory(budget + _MIN_PER_STRATUM * K, side, n_samples, target_error)
+    n_draws = budget + _MIN_PER_STRATUM * K
+    _check_memory(n_draws, side, n_samples * n_sides, target_error, n_sides)
     share = w * sd / spread if spread > 0 else w
     counts = np.maximum(_MIN_PER_STRATUM, np.round(budget * share)).astype(np.int64)
     h, C, s = side.draw(counts, rng)
@@ -222,17 +223,20 @@ def _size(n_bytes: float) -> str:
     raise AssertionError("unreachable")
 
 
-def _check_memory(n_draws: float, side: _Side, n_samples, target_error) -> None:
-    """Refuse, before allocating, draws that cannot fit in memory."""
+def _check_memory(n_draws: float, side: _Side, n_samples, target_error, n_sides):
+    """Refuse, before allocating, draws that cannot fit in memory.
+
+    ``n_sides`` mixtures are sampled one after the other, ``n_samples /
+    n_sides`` draws each; one side's draws are held at a time.
+    """
     per_draw = _bytes_per_draw(side)
     limit = _memory_limit()
     if limit is None or n_draws * per_draw <= limit:
         return
-    fits = int(limit // per_draw)
     raise InputError(
-        "{argument}={n} needs about {need} for its draws and their "
-        "log-densities, more than {limit} ({share:.0%} of this machine's memory); at "
-        "most about {fits:.2g} draws fit here. Lower {argument}"
+        "{argument}={n} needs about {need} for the draws from one mixture and "
+        "their log-densities, more than {limit} ({share:.0%} of this machine's "
+        "memory); {argument} up to about {fits:.2g} fits here. Lower {argument}"
         + (
             ", or pass {fix} to stop at a standard error"
             if target_error is None
@@ -244,7 +248,7 @@ def _check_memory(n_draws: float, side: _Side, n_samples, target_error) -> None:
         need=_size(n_draws * per_draw),
         limit=_size(limit),
         share=_MEMORY_SHARE,
-        fits=float(fits),
+        fits=float(limit // per_draw * n_sides),
         fix=Setting("target_error"),
     )
 
@@ -365,7 +369,7 @@ def mixture_js_monte_carlo(
     rng = check_random_state(random_state)
     side_target = None if target_error is None else target_error * np.sqrt(2.0)
     results = [
-        _estimate(_Side(a, b, _js_integrand), half, side_target, rng)
+        _estimate(_Side(a, b, _js_integrand), half, side_target, rng, n_sides=2)
         for a, b in ((p, q), (q, p))
     ]
     est = 0.5 * (results[0][0] + results[1][0])
