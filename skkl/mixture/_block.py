@@ -58,6 +58,9 @@ _VUB_MAX_ITER = 200
 _VUB_STEP_GROWTH = 2.0
 
 
+_ZERO = np.zeros(1, dtype=np.intp)  # segment starts of a single mixture
+
+
 @dataclass
 class MixtureSet:
     """A list of mixtures as one batch of components."""
@@ -71,13 +74,20 @@ class MixtureSet:
 
     @classmethod
     def of(cls, mixtures: list[Mixture]) -> MixtureSet:
+        if len(mixtures) == 1:
+            m = mixtures[0]
+            return cls(
+                mixtures,
+                m.gaussians,
+                _ZERO,
+                np.array([len(m)]),
+                m.weights,
+                m.log_weights,
+            )
         sizes = np.array([m.n_components for m in mixtures])
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
-        if len(mixtures) == 1:
-            weights, log_weights = mixtures[0].weights, mixtures[0].log_weights
-        else:
-            weights = np.concatenate([m.weights for m in mixtures])
-            log_weights = np.concatenate([m.log_weights for m in mixtures])
+        weights = np.concatenate([m.weights for m in mixtures])
+        log_weights = np.concatenate([m.log_weights for m in mixtures])
         return cls(
             mixtures,
             concat_gaussians([m.gaussians for m in mixtures]),

@@ -114,19 +114,53 @@ def _tied_pairs(A: Gaussians, B: Gaussians, ma, mb):
     return logdet, maha
 
 
+def _bordered(M: np.ndarray, d: int):
+    """``(logdet, maha)`` of bordered matrices ``M = [[S, .], [D', c]]``.
+
+    ``M[..., :d, :d]`` holds ``S = S_a + S_b`` and ``M[..., d, :d]`` holds
+    ``D = m_a - m_b``; the factor's last row is ``L^{-1} D``.
+    """
+    M[..., d, d] = _BORDER
+    # Only the lower triangle is read: the border is the last row.
+    L = cholesky(
+        M,
+        name="covariances of p[a] + q[b] (bordered)",
+        hint="the components are too ill-conditioned; add reg_covar",
+    )
+    diag = np.diagonal(L, axis1=-2, axis2=-1)[..., :d]
+    row = L[..., d, :d]
+    return 2.0 * np.log(diag).sum(-1), np.sum(row * row, -1)
+
+
+def _fill_cross(M, Sa, Sb, ma, mb, d):
+    """Bordered matrices of every pair (a, b), M of shape (K_a, K_b, d+1, d+1)."""
+    np.add(Sa[:, None], Sb[None, :], out=M[..., :d, :d])
+    np.subtract(ma[:, None], mb[None, :], out=M[..., d, :d])
+
+
 def _full_pairs(A: Gaussians, B: Gaussians, ma, mb, n_self, working_memory):
-    """One Cholesky factor of the bordered ``S_a + S_b`` per pair.
+    """One Cholesky factor of the bordered ``S_a + S_b`` per pair."""
+    Ka, d = A.means.shape
+    Kb = len(B)
+    Sa, Sb = _full_covariances(A), _full_covariances(B)
+    if runs_inline(Ka * Kb * (d + 1) ** 3 / 3):  # a Cholesky per pair
+        # Every pair in one call: halving tiny work costs more than it saves.
+        M = np.empty((Ka, Kb, d + 1, d + 1))
+        _fill_cross(M, Sa, Sb, ma, mb, d)
+        return _bordered(M, d)
+    return _full_pairs_blocked(Sa, Sb, ma, mb, n_self, working_memory)
+
+
+def _full_pairs_blocked(Sa, Sb, ma, mb, n_self, working_memory):
+    """:func:`_full_pairs` in blocks of rows, over the BLAS's threads.
 
     The first ``n_self`` columns of B are A itself: there only the pairs
     ``a <= b`` are factored, and the rest mirrored. Bordered matrices are
     built row by row and by broadcasting, never by gathering pairs (fancy
     indexing of a stack of matrices costs several times the adds).
     """
-    Ka, d = A.means.shape
-    Kb = len(B)
-    Sa, Sb = _full_covariances(A), _full_covariances(B)
-    D1 = d + 1
-    n_cross = Kb - n_self
+    (Ka, d), Kb = ma.shape, len(mb)
+    D1, n_cross = d + 1, Kb - n_self
     ia, ib = np.triu_indices(Ka, m=n_self)  # row-major: each row's pairs together
     tri = np.searchsorted(ia, np.arange(Ka + 1))  # row a's pairs: tri[a]:tri[a+1]
 
@@ -139,24 +173,13 @@ def _full_pairs(A: Gaussians, B: Gaussians, ma, mb, n_self, working_memory):
             np.add(Sa[a], Sb[a:n_self], out=M[i:j, :d, :d])
             np.subtract(ma[a], mb[a:n_self], out=M[i:j, d, :d])
         cross = M[hi - lo :].reshape(e - s, n_cross, D1, D1)
-        np.add(Sa[s:e, None], Sb[None, n_self:], out=cross[..., :d, :d])
-        np.subtract(ma[s:e, None], mb[None, n_self:], out=cross[..., d, :d])
-        M[:, d, d] = _BORDER
-        # Only the lower triangle is read: the border is the last row.
-        L = cholesky(
-            M,
-            name="covariances of p[a] + q[b] (bordered)",
-            hint="the components are too ill-conditioned; add reg_covar",
-        )
-        logdet = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)[:, :d]).sum(-1)
-        maha = np.einsum("ij,ij->i", L[:, d, :d], L[:, d, :d])
-        return s, e, logdet, maha
+        _fill_cross(cross, Sa[s:e], Sb[n_self:], ma[s:e], mb[n_self:], d)
+        return (s, e, *_bordered(M, d))
 
     pairs_before = tri + np.arange(Ka + 1) * n_cross  # pairs of rows before a
     n_pairs = int(pairs_before[-1])
-    inline = runs_inline(n_pairs * D1**3 / 3)  # a Cholesky per pair
     # Enough tasks for every thread the BLAS may use, each within memory.
-    n_threads = 1 if inline else blas_thread_count()
+    n_threads = blas_thread_count()
     step = chunk_rows(3 * 8 * D1 * D1, n_pairs, working_memory)
     step = min(step, -(-n_pairs // n_threads))
     cuts = np.unique(np.searchsorted(pairs_before, np.arange(0, n_pairs, step)))
@@ -171,8 +194,7 @@ def _full_pairs(A: Gaussians, B: Gaussians, ma, mb, n_self, working_memory):
             parts = Parallel(n_jobs=n_threads, prefer="threads")(
                 delayed(rows)(s, e) for s, e in tasks
             )
-    logdet = np.empty((Ka, Kb))
-    maha = np.empty((Ka, Kb))
+    logdet, maha = np.empty((Ka, Kb)), np.empty((Ka, Kb))
     for s, e, ld, mh in parts:
         n_tri = tri[e] - tri[s]
         where = (ia[tri[s] : tri[e]], ib[tri[s] : tri[e]])
@@ -233,10 +255,17 @@ def log_overlaps(A: Gaussians, B: Gaussians, *, n_self: int = 0, working_memory=
 
 # -- segment reductions (a list of mixtures = consecutive components) ---------
 
+# Up to this many entries one np.logaddexp reduction (a log1p and an exp per
+# entry, as accurate) costs less than the six array operations of the
+# max-shifted form, whose per-call overhead dominates small arrays.
+_SMALL_LSE = 128
+
 
 def seg_lse_cols(X: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Log-sum-exp of each row over each column segment: (n, n_segments)."""
     if len(starts) == 1:
+        if X.size <= _SMALL_LSE:
+            return np.logaddexp.reduce(X, axis=1, keepdims=True)
         m = X.max(axis=1, keepdims=True)
         return m + np.log(np.exp(X - m).sum(axis=1, keepdims=True))
     m = np.maximum.reduceat(X, starts, axis=1)
@@ -314,12 +343,17 @@ def log_self_overlap(m) -> float:
 def cross_kl(m, G: Gaussians) -> np.ndarray:
     """``KL(m_a || G_b)``; m's own KL matrix comes in the same call if missing.
 
-    One call on the columns ``[m; G]`` costs less than two calls when the
-    fixed cost of a call dominates, and never more work.
+    On the pointwise path, one call on the columns ``[m; G]`` costs less than
+    two calls: there the fixed cost of a call dominates.
     """
-    if m.is_cached("self_kl"):
-        return kl_matrix(m.gaussians, G)
     k = m.n_components
+    if (
+        m.is_cached("self_kl")
+        or k * (k + len(G)) * G.n_features**2 > _POINTWISE_KL_ENTRIES
+    ):
+        # Beyond the pointwise path a call's fixed cost is small next to its
+        # work, and pairwise_divergence's error bounds are set per call.
+        return kl_matrix(m.gaussians, G)
     both = kl_matrix(m.gaussians, concat_gaussians([m.gaussians, G]))
     own = both[:, :k].copy()
     np.fill_diagonal(own, 0.0)  # exact: KL(f_a || f_a) = 0
