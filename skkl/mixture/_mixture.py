@@ -28,7 +28,9 @@ __all__ = [
 ]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
-# Weights whose sum is this close to 1 are renormalised silently.
+# Weights whose sum is this close to 1 are renormalised silently: a fitted
+# model's sum to 1 within rounding (~1e-15), and weights written out to ten
+# digits pass too; anything further off is a mistake to report.
 _WEIGHT_SUM_ATOL = 1e-10
 
 

@@ -33,7 +33,8 @@ _LOG_2 = float(np.log(2.0))
 _N_MATCHED = 3
 # Smallest number of draws per stratum: the regression has up to 5 coefficients.
 _MIN_PER_STRATUM = 10
-# Pilot draws per stratum: at most this many, and a quarter of the budget.
+# Pilot draws per stratum: at most this many (enough to rank the strata's
+# spreads for the allocation), and a quarter of the budget.
 _MAX_PILOT = 64
 _TINY = np.finfo(np.float64).tiny
 # The draws of one estimate are held at once (the per-stratum regressions
