@@ -29,6 +29,8 @@ from ._components import (
     seg_sum_rows,
     self_kl,
     self_overlap,
+    stacks_own_kl,
+    stacks_own_overlaps,
 )
 from ._mixture import Mixture, concat_gaussians
 
@@ -157,16 +159,18 @@ class Block:
     @cached_property
     def self_kl(self) -> np.ndarray:
         """:func:`._components.self_kl` of each row component, shape (M,)."""
-        if len(self.R.mixtures) == 1:
+        R, C = self.R, self.C
+        if len(R.mixtures) == 1 and stacks_own_kl(R.mixtures[0], C.gaussians):
             _ = self.kl  # the row mixture's own KL matrix comes in the same call
-        return self.R.flat(self_kl)
+        return R.flat(self_kl)
 
     @cached_property
     def self_overlap(self) -> np.ndarray:
         """:func:`._components.self_overlap` of each row component, shape (M,)."""
-        if len(self.R.mixtures) == 1:
-            _ = self._overlaps  # and its own overlaps
-        return self.R.flat(self_overlap)
+        R, C = self.R, self.C
+        if len(R.mixtures) == 1 and stacks_own_overlaps(R.mixtures[0], C.gaussians):
+            _ = self._overlaps  # its own overlaps come in the same call
+        return R.flat(self_overlap)
 
     @cached_property
     def kl_to_g(self) -> np.ndarray:

@@ -32,6 +32,8 @@ from ._mixture import chunk_rows, concat_gaussians, variances
 __all__ = [
     "cross_kl",
     "cross_overlaps",
+    "stacks_own_kl",
+    "stacks_own_overlaps",
     "kl_matrix",
     "log_overlaps",
     "log_self_overlap",
@@ -340,20 +342,31 @@ def log_self_overlap(m) -> float:
     return m.cached("log_sq", compute_)
 
 
-def cross_kl(m, G: Gaussians) -> np.ndarray:
-    """``KL(m_a || G_b)``; m's own KL matrix comes in the same call if missing.
+# A mixture's own matrices (KL and overlaps of its components with each
+# other) are needed next to the cross ones by most methods. Where a call's
+# fixed cost dominates its work, they come in the same call as the cross
+# matrices (columns ``[m; G]``); beyond, each is computed only if needed.
 
-    On the pointwise path, one call on the columns ``[m; G]`` costs less than
-    two calls: there the fixed cost of a call dominates.
-    """
+
+def stacks_own_kl(m, G: Gaussians) -> bool:
+    """Whether :func:`cross_kl` computes m's own KL matrix in the same call."""
     k = m.n_components
-    if (
-        m.is_cached("self_kl")
-        or k * (k + len(G)) * G.n_features**2 > _POINTWISE_KL_ENTRIES
-    ):
-        # Beyond the pointwise path a call's fixed cost is small next to its
-        # work, and pairwise_divergence's error bounds are set per call.
+    entries = k * (k + len(G)) * G.n_features**2
+    return not m.is_cached("self_kl") and entries <= _POINTWISE_KL_ENTRIES
+
+
+def stacks_own_overlaps(m, G: Gaussians) -> bool:
+    """Whether :func:`cross_overlaps` computes m's own overlaps in the same call."""
+    k = m.n_components
+    flops = k * (k + len(G)) * (G.n_features + 1) ** 3 / 3  # a Cholesky per pair
+    return not m.is_cached("self_log_overlaps") and runs_inline(flops)
+
+
+def cross_kl(m, G: Gaussians) -> np.ndarray:
+    """``KL(m_a || G_b)``, and m's own KL matrix if :func:`stacks_own_kl`."""
+    if not stacks_own_kl(m, G):
         return kl_matrix(m.gaussians, G)
+    k = m.n_components
     both = kl_matrix(m.gaussians, concat_gaussians([m.gaussians, G]))
     own = both[:, :k].copy()
     np.fill_diagonal(own, 0.0)  # exact: KL(f_a || f_a) = 0
@@ -362,8 +375,8 @@ def cross_kl(m, G: Gaussians) -> np.ndarray:
 
 
 def cross_overlaps(m, G: Gaussians, working_memory=None):
-    """:func:`log_overlaps` of m's components with ``G``; m's own in the same call."""
-    if m.is_cached("self_log_overlaps"):
+    """:func:`log_overlaps` of m with ``G``; m's own if :func:`stacks_own_overlaps`."""
+    if not stacks_own_overlaps(m, G):
         return log_overlaps(m.gaussians, G, working_memory=working_memory)
     k = m.n_components
     Z, BC = log_overlaps(
