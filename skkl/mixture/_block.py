@@ -275,35 +275,35 @@ def upper_variational(b: Block) -> np.ndarray:
     step, is below the tolerance.
     """
     R, C, KL = b.R, b.C, b.kl
-    rw = R.log_weights[:, None]
+    rw, w = R.log_weights[:, None], R.weights[:, None]
     v = C.weights[None, :]
     base = C.log_weights[None, :] - KL  # log(v_b exp(-KL_ab))
     log_pi = np.broadcast_to(rw, KL.shape).copy()  # pi_ab = w_a: feasible
     row = seg_lse_cols(log_pi + base, C.starts)  # log r_a per column mixture
-    F = b.weighted_sum(row)
-    entropy = b.weighted_sum(rw)  # sum_a w_a log w_a
+    F = seg_sum_rows(w * row, R.starts)
+    entropy = seg_sum_rows(w * rw, R.starts)  # sum_a w_a log w_a
     eta = np.ones_like(F)
     active = np.ones(F.shape, dtype=bool)
     for _ in range(_VUB_MAX_ITER):
         log_g = rw - C.expand(row, 1) - KL
-        gap = seg_sum_cols(v * np.exp(seg_max_rows(log_g, R.starts)), C.starts)
         tol = _VUB_TOL * (1.0 + np.abs(entropy - F))
-        active &= gap - 1.0 > tol
+        gap = seg_sum_cols(v * np.exp(seg_max_rows(log_g, R.starts)), C.starts)
+        active &= gap > 1.0 + tol
         if not active.any():
             break
         trial = log_pi + R.expand(C.expand(eta, 1), 0) * log_g
         trial -= R.expand(seg_lse_rows(trial, R.starts), 0)
         trial_row = seg_lse_cols(trial + base, C.starts)
-        trial_F = b.weighted_sum(trial_row)
+        trial_F = seg_sum_rows(w * trial_row, R.starts)
         # Per pair: a pair's iterates never depend on the other pairs of the
         # block, and freezing it once converged keeps the result independent
         # of how pairs are blocked.
         better = active & (trial_F >= F)
-        small = trial_F - F <= tol
         log_pi = np.where(R.expand(C.expand(better, 1), 0), trial, log_pi)
         row = np.where(R.expand(better, 0), trial_row, row)
+        # Stop on a small gain; a rejected step at eta = 1 (the monotone EM
+        # step) is rounding, nothing is left to gain.
+        active &= np.where(better, trial_F - F > tol, eta > 1.0)
         F = np.where(better, trial_F, F)
-        # A rejected step at eta = 1 (the monotone EM step) is rounding.
-        active &= np.where(better, ~small, eta > 1.0)
         eta = np.where(better, _VUB_STEP_GROWTH * eta, 1.0)
     return np.maximum(entropy - F, 0.0)

@@ -156,12 +156,14 @@ class Mixture:
             estimator, "n_components"
         ):
             _check_fitted(estimator, ("weights_", "means_", "covariances_"))
-            means = validate_means(estimator.means_, f"{name}.means_")
             try:
                 gaussians = Gaussians(
-                    means, estimator.covariances_, estimator.covariance_type
+                    estimator.means_, estimator.covariances_, estimator.covariance_type
                 )
             except (TypeError, ValueError) as exc:
+                # Name the attribute at fault: the means if they are, else the
+                # covariances (checked only on this error path).
+                validate_means(estimator.means_, f"{name}.means_")
                 raise type(exc)(f"{name}.covariances_: {exc}") from None
         else:
             raise TypeError(
