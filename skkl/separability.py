@@ -96,12 +96,22 @@ class SeparabilityResult:
             f"n_classes={len(self.classes)})"
         )
 
+    def _repr_html_(self) -> str:
+        from ._display import separability_html
+
+        return separability_html(self)
+
 
 class BayesErrorBounds(NamedTuple):
     """Lower and upper bound on the Bayes error (a ``(lower, upper)`` tuple)."""
 
     lower: float
     upper: float
+
+    def _repr_html_(self) -> str:
+        from ._display import bayes_error_html
+
+        return bayes_error_html(self)
 
 
 # -- helpers ------------------------------------------------------------------
