@@ -25,7 +25,6 @@ from .._blas import runs_inline
 from .._errors import InputError
 from . import _block as q
 from ._block import Block, MixtureSet
-from ._display import bounds_html, bounds_text
 from ._mixture import Mixture, as_mixture, check_pair
 
 __all__ = [
@@ -396,9 +395,13 @@ class MixtureKLBounds:
         return 0.5 * (self.lower + self.upper)
 
     def __repr__(self) -> str:
+        from ._display import bounds_text  # the display toolkit loads on first use
+
         return bounds_text(self)
 
     def _repr_html_(self) -> str:
+        from ._display import bounds_html  # the display toolkit loads on first use
+
         return bounds_html(self)
 
 

@@ -23,7 +23,6 @@ from sklearn.utils._param_validation import Interval, validate_params
 
 from .._errors import InputError, Setting
 from ._components import kl_matrix
-from ._display import estimate_html, estimate_text
 from ._mixture import Mixture, check_pair, check_random_state
 
 __all__ = ["MonteCarloEstimate", "mixture_js_monte_carlo", "mixture_kl_monte_carlo"]
@@ -68,7 +67,7 @@ class MonteCarloEstimate:
     >>> from skkl.mixture import MonteCarloEstimate
     >>> r = MonteCarloEstimate(0.1853, 0.0012, 20000, 0.0051, "KL(p || q)")
     >>> r
-    MonteCarloEstimate(KL(p || q) = 0.1853 ± 0.0012, 95% CI [0.18295, 0.18765], \
+    MonteCarloEstimate(KL(p || q) = 0.1853 ± 0.0012, 95% CI [0.1829, 0.1877], \
 n_samples=20000)
     """
 
@@ -79,9 +78,13 @@ n_samples=20000)
     quantity: str | None = None
 
     def __repr__(self) -> str:
+        from ._display import estimate_text  # the display toolkit loads on first use
+
         return estimate_text(self)
 
     def _repr_html_(self) -> str:
+        from ._display import estimate_html  # the display toolkit loads on first use
+
         return estimate_html(self)
 
     @property
