@@ -256,4 +256,3 @@ class DriftScan(list):
         from .._display import write_drift_report
 
         return write_drift_report(self, path)
-
