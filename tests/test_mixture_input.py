@@ -193,6 +193,14 @@ def test_nan_means_name_the_argument():
         _mixture().score_samples([[np.nan, 0.0]])
 
 
+def test_singular_components_are_refused():
+    """A singular component has no density: refused, not a RuntimeWarning later."""
+    S = np.array([[[1.0, 1.0], [1.0, 1.0]], [[1.0, 0.0], [0.0, 1.0]]])
+    G = Gaussians(np.zeros((2, 2)), S, allow_singular=True)
+    with pytest.raises(ValueError, match=r"gaussians\[0\] has a singular covariance"):
+        Mixture([0.5, 0.5], G)
+
+
 # -- results scale with the data (1e-150 to 1e150) --------------------------------
 
 _SCALES = [1e-150, 1e-100, 1e100, 1e150]

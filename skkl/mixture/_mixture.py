@@ -34,6 +34,18 @@ _LOG_2PI = float(np.log(2.0 * np.pi))
 _WEIGHT_SUM_ATOL = 1e-10
 
 
+def _check_densities(gaussians: Gaussians, name: str) -> None:
+    """A mixture needs densities: no singular (allow_singular=True) component."""
+    singular = gaussians.singular
+    if singular.any():
+        raise ValueError(
+            f"{name}[{int(np.argmax(singular))}] has a singular covariance "
+            "(Gaussians(..., allow_singular=True)): it has no density, and a "
+            "mixture's divergences are integrals of densities; add a ridge "
+            "(e.g. reg_covar=1e-6) to its covariance."
+        )
+
+
 def _check_weights(weights, n_components: int, name: str) -> np.ndarray:
     # Complex and string input is refused, never cast (as_float_array).
     w = as_float_array(weights, name)
@@ -104,6 +116,7 @@ class Mixture:
                 "gaussians must be a skkl.Gaussians (e.g. Gaussians(means, "
                 f"covariances, covariance_type)), got {type(gaussians).__name__}."
             )
+        _check_densities(gaussians, "gaussians")
         w = _check_weights(weights, len(gaussians), "weights")
         self._set(w, gaussians)
 
@@ -170,6 +183,7 @@ class Mixture:
                 "estimator must be a fitted GaussianMixture, BayesianGaussianMixture "
                 f"or skkl.GroupGaussians, got {name}."
             )
+        _check_densities(gaussians, f"{name}.gaussians_")
         weights = _check_weights(estimator.weights_, len(gaussians), f"{name}.weights_")
         keep = weights >= min_weight
         if min_weight > 0 and not np.all(keep):
