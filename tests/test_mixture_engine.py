@@ -128,10 +128,14 @@ def test_threaded_and_inline_factorisations_agree(monkeypatch):
     np.testing.assert_allclose(inline[0], full[0], rtol=1e-13, atol=1e-13)
 
 
-@pytest.mark.parametrize(("kind", "d"), [("full", 2), ("full", 4), ("diag", 3)])
-def test_tiny_kl_path_is_accurate(kind, d):
+@pytest.mark.parametrize(
+    ("kinds", "d"),
+    [(("full", "full"), 2), (("full", "full"), 4), (("diag", "diag"), 3)]
+    + [(("diag", "full"), 2), (("full", "diag"), 3)],
+)
+def test_tiny_kl_path_is_accurate(kinds, d):
     """The pointwise-kernel path against mpmath, and against pairwise_divergence."""
-    A, B = _mixture(3, d, 0, kind).gaussians, _mixture(4, d, 1, kind).gaussians
+    A, B = _mixture(3, d, 0, kinds[0]).gaussians, _mixture(4, d, 1, kinds[1]).gaussians
     assert len(A) * len(B) * d * d <= _components._POINTWISE_KL_ENTRIES
     KL = _components.kl_matrix(A, B)
     Sa, Sb = _full(A), _full(B)

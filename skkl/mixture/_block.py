@@ -56,9 +56,13 @@ _VUB_TOL = 1e-10
 # components in 2-d, near-ties between couplings) are within 2e-7 nats of
 # the optimal coupling's bound after this many, and still a valid bound.
 _VUB_MAX_ITER = 200
-# After an accepted step the step size doubles (mirror ascent with a
-# multiplicative step, reset to the monotone EM step on a rejection).
-_VUB_STEP_GROWTH = 2.0
+# Mirror ascent with a multiplicative step: the first step is this many EM
+# steps' worth, each accepted step multiplies it by _VUB_STEP_GROWTH, and a
+# rejected one resets it to the monotone EM step (1). Steps only change the
+# path, never the validity of the bound; this pair needed the fewest
+# iterations on mixtures of 3-10 components (about 7, against 10 for 1 and 2).
+_VUB_FIRST_STEP = 4.0
+_VUB_STEP_GROWTH = 3.0
 
 
 _ZERO = np.zeros(1, dtype=np.intp)  # segment starts of a single mixture
@@ -282,7 +286,7 @@ def upper_variational(b: Block) -> np.ndarray:
     row = seg_lse_cols(log_pi + base, C.starts)  # log r_a per column mixture
     F = seg_sum_rows(w * row, R.starts)
     entropy = seg_sum_rows(w * rw, R.starts)  # sum_a w_a log w_a
-    eta = np.ones_like(F)
+    eta = np.full_like(F, _VUB_FIRST_STEP)
     active = np.ones(F.shape, dtype=bool)
     for _ in range(_VUB_MAX_ITER):
         log_g = rw - C.expand(row, 1) - KL
