@@ -59,7 +59,7 @@ def check_permutations(alpha: float, n_permutations: int, method: str) -> None:
             "{fix} (no permutations) for samples large enough for it.",
             argument="n_permutations",
             B=n_permutations,
-            level=Setting("alpha", f"{alpha:g}"),
+            level=Setting("alpha", alpha),
             need=need_text,
             fix=Setting("method", "asymptotic"),
         )
@@ -147,7 +147,7 @@ def _check_splits(settings: Settings, n1: int, n2: int) -> None:
                 n1=n1,
                 n2=n2,
                 splits=splits,
-                level=Setting("alpha", f"{settings.alpha:g}"),
+                level=Setting("alpha", settings.alpha),
             )
 
 
