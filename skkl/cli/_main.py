@@ -354,6 +354,11 @@ def build_parser() -> argparse.ArgumentParser:
     dr.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     dr.add_argument("--json", action="store_true", help="print the result as JSON")
     dr.set_defaults(_parser=dr)
+
+    from . import _frechet
+
+    fr = _command(sub, "frechet", help=_frechet.HELP, description=_frechet.DESCRIPTION)
+    _frechet.add_arguments(fr)
     return parser
 
 
@@ -379,6 +384,10 @@ def _run(args) -> int:
         from ._demo import cmd_demo
 
         return cmd_demo(args)
+    if args.func == "frechet":
+        from ._frechet import cmd_frechet
+
+        return cmd_frechet(args)
     from . import _commands
 
     return getattr(_commands, f"cmd_{args.func}")(args)

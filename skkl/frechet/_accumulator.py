@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy import linalg
 from scipy.linalg import blas
 
 from .._errors import InputError
@@ -450,7 +451,8 @@ class FeatureMoments:
     def _symmetric(self) -> np.ndarray:
         """The full symmetric matrix from the stored upper triangle (a new array)."""
         S = np.triu(self._scatter)
-        S += np.triu(S, 1).T
+        S += S.T
+        S[np.diag_indices_from(S)] *= 0.5
         return S
 
     def _copy(self) -> FeatureMoments:
@@ -510,10 +512,14 @@ def part_moments(total: FeatureMoments, X, index, name: str) -> FeatureMoments:
 def moments_fit(mom: FeatureMoments, name: str) -> Fit:
     """The scaled Gaussian fit of ``mom`` that the distances use."""
     mom._require_rows(2, name)
-    S = mom._symmetric()
-    if mom._n is not None:
-        S /= mom._n - 1.0
-    factor, lower = covariance_factor(S, f"the covariance of {name}")
+    divisor = 1.0 if mom._n is None else mom._n - 1.0
+    try:  # LAPACK reads the stored upper triangle: no symmetric copy
+        U = linalg.cholesky(mom._scatter, lower=False, check_finite=False)
+        factor, lower = U.T * (1.0 / np.sqrt(divisor)), True
+    except linalg.LinAlgError:  # singular: the eigen-factor of the full matrix
+        S = mom._symmetric()
+        S /= divisor
+        factor, lower = covariance_factor(S, f"the covariance of {name}")
     return Fit(mom._mean.copy(), factor, mom._exp, mom._n, lower, mom._shift)
 
 
