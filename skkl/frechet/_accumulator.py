@@ -390,13 +390,17 @@ class FeatureMoments:
                 arrays = {k: data[k] for k in data.files}
         except (OSError, ValueError, EOFError) as exc:
             raise InputError(
-                "{file}: not a readable .npz file ({exc}).", file=str(path), exc=exc
+                "{path}: not a readable .npz file ({exc}).",
+                path=str(path),
+                file=str(path),
+                exc=exc,
             ) from None
         missing = [k for k in ("mu", "sigma") if k not in arrays]
         if missing:
             raise InputError(
-                "{file}: statistics need arrays 'mu' and 'sigma' (pytorch-fid's "
+                "{path}: statistics need arrays 'mu' and 'sigma' (pytorch-fid's "
                 "keys); missing {missing} (found {found}).",
+                path=str(path),
                 file=str(path),
                 missing=missing,
                 found=sorted(arrays),
@@ -405,7 +409,8 @@ class FeatureMoments:
         if n is not None:
             if n.shape != () or n.dtype.kind not in "iu":
                 raise InputError(
-                    "{file}: 'n_samples' must be one integer, got {n!r}.",
+                    "{path}: 'n_samples' must be one integer, got {n!r}.",
+                    path=str(path),
                     file=str(path),
                     n=n,
                 )
@@ -413,7 +418,9 @@ class FeatureMoments:
         try:
             return cls.from_moments(arrays["mu"], arrays["sigma"], n)
         except (ValueError, TypeError) as exc:
-            raise InputError("{file}: {exc}", file=str(path), exc=exc) from None
+            raise InputError(
+                "{path}: {exc}", path=str(path), file=str(path), exc=exc
+            ) from None
 
     # -- results ------------------------------------------------------------------
 

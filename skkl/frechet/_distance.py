@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import linalg
 
-from .._errors import InputError
+from .._errors import InputError, Setting
 from ._fit import (
     Fit,
     check_features,
@@ -259,9 +259,10 @@ def frechet_distance(X, Y, *, unbiased_mean_term: bool = False) -> float:
     fit_y = as_fit(Y, "Y")
     if len(fit_x.mean) != len(fit_y.mean):
         raise InputError(
-            "X has {a} features but Y has {b}; both feature sets must come from "
-            "the same extractor.",
+            "{x} has {a} features but {argument} has {b}; both feature sets must "
+            "come from the same extractor.",
             argument="Y",
+            x=Setting("X"),
             a=len(fit_x.mean),
             b=len(fit_y.mean),
         )

@@ -87,7 +87,7 @@ def _curve(side, reference_fit, n_sizes: int, rng) -> tuple[np.ndarray, np.ndarr
 
 @validate_params(
     {
-        "X": ["array-like"],
+        "X": ["array-like", FeatureMoments],  # rejected below, with the reason
         "reference": ["array-like", FeatureMoments],
         "n_sizes": [Interval(Integral, 2, None, closed="left")],
         "n_groups": [Interval(Integral, 2, None, closed="left")],

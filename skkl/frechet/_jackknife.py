@@ -29,7 +29,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, validate_params
 
-from .._errors import InputError
+from .._errors import InputError, Setting
 from ._accumulator import (
     FeatureMoments,
     moments_fit,
@@ -139,7 +139,7 @@ def sides_of(objects: dict) -> list[Side]:
                 "must come from the same extractor.",
                 argument=side.name,
                 a=len(side.fit.mean),
-                first=sides[0].name,
+                first=Setting(sides[0].name),
                 d=d,
             )
     if all(side.rows is None for side in sides):
@@ -159,22 +159,21 @@ def jackknife(sides, terms, weights, n_groups: int, rng, confidence_level: float
     """
     weights = np.asarray(weights, dtype=np.float64)
     full = np.array([distance(sides[i].fit, sides[j].fit) for i, j in terms])
-    plug = weights @ full
-    parts = []  # (bias, variance, groups) per output and resampled side
+    replicates = []
     for s, side in enumerate(sides):
-        if side.rows is None:
-            continue
-        n = len(side.rows)
-        G = min(n_groups, n)
-        groups = np.array_split(rng.permutation(n), G)
-        reps = np.tile(full, (G, 1))
-        for g, group in enumerate(groups):
-            fit = side.leave_out(group)
-            for t, (i, j) in enumerate(terms):
-                if s in (i, j):
-                    fits = [fit if k == s else sides[k].fit for k in (i, j)]
-                    reps[g, t] = distance(*fits)
-        out = reps @ weights.T  # (G, n_outputs)
+        if side.rows is not None:
+            replicates.append(
+                (s, side, _replicates(sides, s, terms, full, n_groups, rng))
+            )
+    # Spreads are computed in units of a power of two near the largest value:
+    # squares of distances near 1e200 would overflow.
+    top = max([np.abs(full).max()] + [np.abs(r).max() for *_, r in replicates])
+    unit = 2.0 ** int(np.frexp(top)[1]) if top > 0 else 1.0
+    plug = weights @ (full / unit)
+    parts = []  # (bias, variance, groups, name, outputs it enters) per side
+    for s, side, reps in replicates:
+        G = len(reps)
+        out = (reps / unit) @ weights.T  # (G, n_outputs)
         mean = out.mean(axis=0)
         bias = (G - 1) * (mean - plug)
         var = (G - 1) / G * np.square(out - mean).sum(axis=0)
@@ -184,6 +183,7 @@ def jackknife(sides, terms, weights, n_groups: int, rng, confidence_level: float
     return [
         _interval(
             plug[k],
+            unit,
             [(b[k], v[k], G) for b, v, G, _, enters in parts if enters[k]],
             confidence_level,
             tuple(name for *_, name, enters in parts if enters[k]),
@@ -193,7 +193,24 @@ def jackknife(sides, terms, weights, n_groups: int, rng, confidence_level: float
     ]
 
 
-def _interval(plug, parts, level, names, clip: bool) -> FrechetInterval:
+def _replicates(sides, s: int, terms, full, n_groups: int, rng) -> np.ndarray:
+    """(G, n_terms) term values with each of G random groups of side s left out."""
+    side = sides[s]
+    n = len(side.rows)
+    G = min(n_groups, n)
+    reps = np.tile(full, (G, 1))
+    for g, group in enumerate(np.array_split(rng.permutation(n), G)):
+        fit = side.leave_out(group)
+        for t, (i, j) in enumerate(terms):
+            if s in (i, j):
+                reps[g, t] = distance(
+                    *[fit if k == s else sides[k].fit for k in (i, j)]
+                )
+    return reps
+
+
+def _interval(plug, unit, parts, level, names, clip: bool) -> FrechetInterval:
+    """The interval from per-side (bias, variance, groups), all in ``unit``s."""
     from scipy.stats import t as student
 
     estimate = plug - sum(b for b, _, _ in parts)
@@ -204,11 +221,11 @@ def _interval(plug, parts, level, names, clip: bool) -> FrechetInterval:
     half = float(student.ppf(0.5 + level / 2, df)) * se if se > 0 else 0.0
     low = estimate - half
     return FrechetInterval(
-        plug_in=float(plug),
-        estimate=float(estimate),
-        standard_error=se,
-        low=float(max(low, 0.0) if clip else low),
-        high=float(estimate + half),
+        plug_in=float(plug * unit),
+        estimate=float(estimate * unit),
+        standard_error=se * unit,
+        low=float(max(low, 0.0) if clip else low) * unit,
+        high=float(estimate + half) * unit,
         confidence_level=float(level),
         df=float(df),
         resampled=names,
