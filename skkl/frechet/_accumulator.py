@@ -27,6 +27,7 @@ from numpy.typing import ArrayLike
 from scipy import linalg
 from scipy.linalg import blas
 
+from .._blas import blas_threads_for
 from .._errors import InputError
 from .._moments import GroupMoments, merge_moments
 from ._fit import (
@@ -157,7 +158,10 @@ class FeatureMoments:
         rows = max(1, min(n, _BUFFER_BYTES // (8 * d)))
         buffer = np.empty((rows, d))
         ones = np.ones(rows)
-        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        with (
+            blas_threads_for(float(rows) * d * d),  # one chunk's syrk
+            np.errstate(over="ignore", invalid="ignore", under="ignore"),
+        ):
             for a in range(0, n, rows):
                 b = min(a + rows, n)
                 rows_ab = slice(a, b) if index is None else index[a:b]

@@ -28,6 +28,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import linalg
 
+from .._blas import blas_threads_for
 from .._errors import InputError, Setting
 from ._fit import (
     Fit,
@@ -167,7 +168,10 @@ def distance(fit1: Fit, fit2: Fit, unbiased_mean_term: bool = False) -> float:
     diff = fit1.mean_difference(fit2, c)
     value = float(diff @ diff)
     if not (F1.shape == F2.shape and np.array_equal(F1, F2)):
-        value += _covariance_term(F1, F2, fit1.lower and fit2.lower)
+        d, r = F1.shape[0], min(F1.shape[1], F2.shape[1])
+        # C = F2' F1, its Gram matrix and the eigenvalues: about 2 d r^2 + 3 r^3
+        with blas_threads_for(2.0 * d * r * r + 3.0 * r**3):
+            value += _covariance_term(F1, F2, fit1.lower and fit2.lower)
     # else the same covariance: its term is exactly 0
     if unbiased_mean_term:
         for fit, F, name in ((fit1, F1, "X"), (fit2, F2, "Y")):
