@@ -85,6 +85,27 @@ def _curve(side, reference_fit, n_sizes: int, rng) -> tuple[np.ndarray, np.ndarr
     return n / np.arange(1, n_sizes + 1), np.array(distances)
 
 
+def _sides(X, reference, n_sizes: int):
+    """The candidate (rows, at least 3 per smallest part) and the reference."""
+    if isinstance(X, FeatureMoments):
+        raise InputError(
+            "{argument} must be feature rows: FID∞ subsamples them; only the "
+            "reference may be given as FeatureMoments.",
+            argument="X",
+        )
+    sides = sides_of({"X": X, "reference": reference})
+    if len(sides[0].rows) < 3 * n_sizes:
+        raise InputError(
+            "{argument} has {n} rows; n_sizes={k} needs at least {need} (3 rows "
+            "in each of the smallest parts).",
+            argument="X",
+            n=len(sides[0].rows),
+            k=n_sizes,
+            need=3 * n_sizes,
+        )
+    return sides
+
+
 @validate_params(
     {
         "X": ["array-like", FeatureMoments],  # rejected below, with the reason
@@ -154,23 +175,8 @@ def frechet_infinity(
     >>> round(res.plug_in, 3), round(res.value, 3), round(res.standard_error, 3)
     (0.155, 0.076, 0.016)
     """
-    if isinstance(X, FeatureMoments):
-        raise InputError(
-            "{argument} must be feature rows: FID∞ subsamples them; only the "
-            "reference may be given as FeatureMoments.",
-            argument="X",
-        )
-    sides = sides_of({"X": X, "reference": reference})
+    sides = _sides(X, reference, n_sizes)
     side = sides[0]
-    if len(side.rows) < 3 * n_sizes:
-        raise InputError(
-            "{argument} has {n} rows; n_sizes={k} needs at least {need} (3 rows "
-            "in each of the smallest parts).",
-            argument="X",
-            n=len(side.rows),
-            k=n_sizes,
-            need=3 * n_sizes,
-        )
     rng = generator(random_state)
     sizes, distances = _curve(side, sides[1].fit, n_sizes, rng)
     design = np.column_stack([np.ones(n_sizes), 1.0 / sizes])
