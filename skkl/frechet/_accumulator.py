@@ -27,7 +27,7 @@ from numpy.typing import ArrayLike
 from scipy import linalg
 from scipy.linalg import blas
 
-from .._blas import blas_threads_for
+from .._blas import blas_threads_for, get_chunk_n_rows
 from .._errors import InputError
 from .._moments import GroupMoments, merge_moments
 from ._fit import (
@@ -129,7 +129,8 @@ class FeatureMoments:
         """Add the rows of ``X`` (n_samples, n_features); returns self.
 
         Any numeric dtype, including float32 and memory-mapped arrays; rows
-        are read in chunks of about 32 MiB of float64, never copied whole.
+        are read in chunks of at most 32 MiB of float64 (less if
+        scikit-learn's ``working_memory`` says so), never copied whole.
         ``X`` is not modified.
 
         Parameters
@@ -155,7 +156,9 @@ class FeatureMoments:
                 n=d,
                 d=len(self._shift),
             )
+        # scikit-learn's working_memory may ask for smaller chunks still
         rows = max(1, min(n, _BUFFER_BYTES // (8 * d)))
+        rows = get_chunk_n_rows(row_bytes=8 * d, max_n_rows=rows)
         buffer = np.empty((rows, d))
         ones = np.ones(rows)
         with (
@@ -290,7 +293,8 @@ class FeatureMoments:
             for p, mean in ((self, self._mean), (other, other_mean))
         ]
         both = merge_moments(*parts)
-        out = self._copy()
+        out = FeatureMoments()
+        out._shift = self._shift
         out._n = self._n + other._n
         out._mean = self._mean * (self._n / out._n) + other_mean * (other._n / out._n)
         out._scatter = np.asfortranarray(both.scatter[0])
@@ -543,7 +547,8 @@ def moments_without(total: FeatureMoments, part: FeatureMoments) -> FeatureMomen
     """
     if part._shift is not total._shift:
         raise ValueError("moments_without needs both moments on one shift.")
-    rest = total._copy()
+    rest = FeatureMoments()
+    rest._shift = total._shift
     rest._n = total._n - part._n
     target = max(total._exp, part._exp)
     scatter = total._symmetric() * 4.0 ** (total._exp - target)

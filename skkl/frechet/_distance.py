@@ -203,8 +203,9 @@ def frechet_distance(X, Y, *, unbiased_mean_term: bool = False) -> float:
     ``||m1 - m2||^2 + tr S1 + tr S2 - 2 tr (S1^1/2 S2 S1^1/2)^1/2``.
 
     Moments are accumulated in float64 whatever the input dtype, over chunks
-    of rows (no float64 copy of the whole array), each centred on its own
-    mean. Fewer samples than features are allowed (the covariances are then
+    of rows of at most 32 MiB (or scikit-learn's ``working_memory``, if
+    smaller; no float64 copy of the whole array), each centred on its own
+    mean and merged with Chan's update (see :class:`FeatureMoments`). Fewer samples than features are allowed (the covariances are then
     singular): the centred samples serve as an exact factor. The trace term
     comes from the eigenvalues of a symmetric matrix (no ``sqrtm``); when the
     two sets are so close that this form would cancel, the covariance term
