@@ -121,6 +121,7 @@ class Side:
         """The fit without the rows ``group``."""
         n, d = self.rows.shape
         if n - len(group) > d and self.total is not None:
+            group = np.sort(group)  # gather rows in memory order
             part = part_moments(self.total, self.rows, group, self.name)
             return moments_fit(moments_without(self.total, part), self.name)
         keep = np.ones(n, dtype=bool)
