@@ -3,7 +3,7 @@ torchmetrics and clean-fid, and streaming statistics.
 
 Cases (``--cases``, comma-separated; all by default):
 
-``moments``
+``moments`` (and ``near``, the nearly identical sets)
     d=2048, all methods on the same float64 means and covariances; the peers
     are the floor. Feature sets are Inception-like (non-negative, decaying
     spectrum); the second is ``Y = X T + b`` with ``T`` symmetric positive
@@ -256,8 +256,15 @@ def run_moments(args, peer_list, rng):
         peer_list,
         1,
     )
-    # Nearly identical: the same mean, covariance term 1e-6 and 1e-10 of the
-    # trace (Y = (X - m) T + m, so that only the cancelling term remains).
+    _moments_targets(summary)
+    return X
+
+
+def run_near(args, peer_list, rng, X):
+    """Nearly identical: the same mean, covariance term 1e-6 and 1e-10 of the
+    trace (Y = (X - m) T + m, so that only the cancelling term remains)."""
+    d = X.shape[1]
+    summary = {}
     Xc = X - X.mean(0)
     H = spd_map(d, rng, 1.0) - np.eye(d)
     norm = np.linalg.norm(Xc @ H)
@@ -274,6 +281,13 @@ def run_moments(args, peer_list, rng):
             peer_list,
             1,
         )
+    print("\n### Relative errors, nearly identical sets")
+    for key, near in summary.items():
+        errors = ", ".join(f"{name} {err:.1e}" for name, (_, err) in near.items())
+        print(f"- {key}: {errors}")
+
+
+def _moments_targets(summary):
     print("\n### Targets (moments)")
     for name, (ratio, _) in summary["pd"].items():
         if name.startswith("pytorch-fid"):
@@ -468,7 +482,7 @@ def main():
     parser.add_argument(
         "--quick", action="store_true", help="d=256, n=2000/200, 10^5 streamed rows"
     )
-    parser.add_argument("--cases", default="moments,features,files,stream")
+    parser.add_argument("--cases", default="moments,near,features,files,stream")
     parser.add_argument(
         "--threads",
         type=int,
@@ -497,8 +511,12 @@ def main():
     print("peers: " + ", ".join(name for name, _ in peer_list))
     rng = np.random.default_rng(0)
     cases = args.cases.split(",")
+    X = None
     if "moments" in cases:
-        run_moments(args, peer_list, rng)
+        X = run_moments(args, peer_list, rng)
+    if "near" in cases:
+        X = inception_like(args.n, args.d, rng)[0] if X is None else X
+        run_near(args, peer_list, rng, X)
     if "features" in cases:
         run_features(args, rng)
     if "files" in cases:
