@@ -180,14 +180,14 @@ class FeatureMoments:
         where = a if isinstance(rows, slice) else rows  # rows, for messages
         if self._shift is None:
             self._shift = _first_mean(Xb, ones, name, where)
-        Xb -= self._shift
-        mean = (ones @ Xb) / m
+        mean = (ones @ Xb) / m  # to eps times the offset
         exponent, ordinary = 0, False
         if np.isfinite(mean).all():
             Xb -= mean
-            # Second pass: the mean to eps times the spread (the scatter about
-            # the first estimate exceeds the centred one by m r r', with r the
-            # correction: negligible).
+            # Second pass on the centred chunk: the mean relative to the shift
+            # to eps times the spread (the scatter about the first estimate
+            # exceeds the centred one by m r r', r the correction: negligible).
+            mean -= self._shift
             mean += (ones @ Xb) / m
             top = float(np.einsum("ij,ij->j", Xb, Xb).max())
             # A zero sum of squares is ordinary only for constant columns
