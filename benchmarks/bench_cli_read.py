@@ -23,7 +23,7 @@ import numpy as np
 
 CODE = """
 import resource, sys, time
-from skkl.cli._io import DelimitedTable, open_table
+from skkl.cli._readers import DelimitedTable, open_table
 DelimitedTable.engines = ({engine!r},)
 t = open_table({path!r})
 for m in ("pandas", "pyarrow.csv"):  # the baseline RSS includes the imports

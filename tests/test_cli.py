@@ -6,6 +6,7 @@ through ``python -m skkl``, and ``skkl drift`` with pandas unimportable.
 """
 
 import csv
+import gzip
 import io
 import json
 import os
@@ -20,7 +21,7 @@ from sklearn.datasets import load_iris
 
 from skkl import Gaussians, kl_divergence
 from skkl._progress import ProgressBar
-from skkl.cli import _commands, main
+from skkl.cli import _pairwise, main
 from skkl.divergence import divergence
 
 
@@ -267,7 +268,7 @@ def test_pairwise_progress_bar_on_a_terminal(tmp_path, capsys, monkeypatch):
 
     term = Terminal()
     monkeypatch.setattr(sys, "stderr", term)
-    monkeypatch.setattr(_commands, "PROGRESS_MIN_ROWS", 1)
+    monkeypatch.setattr(_pairwise, "PROGRESS_MIN_ROWS", 1)
     assert (
         main(["pairwise", str(tmp_path / "g.npz"), "--out", str(tmp_path / "D.npy")])
         == 0
@@ -331,7 +332,7 @@ def test_pairwise_errors(tmp_path, capsys):
         (["g.json"], "expected a .npz, a .csv"),
         (["short.csv", "--covariance-type", "full"], "impossible"),
         (["ok.npz", "--out", "D.txt"], "--out must end in .npy or .csv"),
-        (["ok.npz", "--out", str(tmp_path / "no_dir" / "D.npy")], "No such file"),
+        (["ok.npz", "--out", str(tmp_path / "no_dir" / "D.npy")], "no such directory"),
     ]
     for args, message in cases:
         argv = ["pairwise", str(tmp_path / args[0]), *args[1:]]
@@ -426,13 +427,13 @@ def test_separability_errors(tmp_path, iris_csv, capsys):
         ([one, "--target", "y"], "single class"),
         ([lonely, "--target", "y"], "class 1 of 'y' has 1 row"),
         ([few, "--target", "y"], "2 data row(s); at least 4"),
-        ([dup, "--target", "y"], "duplicate column names ['x']"),
+        ([dup, "--target", "y"], "duplicate column names 'x'"),
         ([str(tmp_path / "empty.csv"), "--target", "y"], "the file is empty"),
         ([str(tmp_path / "binary.csv"), "--target", "y"], "not a UTF-8 text file"),
         ([str(tmp_path), "--target", "y"], "not a regular file"),
         (
             [str(tmp_path / "ragged.csv"), "--target", "y"],
-            "data row 2 has 1 fields (line 3)",
+            "data row 2 has 1 fields (line 3), the header has 2",
         ),
         ([iris_csv, "--target", "species", "--shrinkage", "2"], "--shrinkage"),
     ]
@@ -471,6 +472,24 @@ def test_drift_exit_codes_and_json(drift_csvs, capsys):
     assert top[0] == "b"  # the shifted feature leads
 
 
+def test_drift_names_the_engine_and_writes_a_report(tmp_path, drift_csvs, capsys):
+    (ref, _), _, (shifted, _) = drift_csvs
+    page = tmp_path / "drift.html"
+    cols = ["--columns", "a,b,c", "--seed", "3"]
+    assert main(["drift", ref, shifted, *cols, "--report", str(page)]) == 1
+    captured = capsys.readouterr()
+    assert "engine: permutation (" in captured.out
+    assert f"report: {page}" in captured.err
+    html = page.read_text("utf-8")
+    assert "Drift detected" in html and ">b<" in html
+    assert main(["drift", ref, shifted, *cols, "--json"]) == 1
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["method"] == "permutation" and payload["method_reason"]
+    # A level no permutation count can reach answers at once (it looped).
+    assert main(["drift", ref, shifted, *cols, "--level", "1e-30"]) == 2
+    assert "--method asymptotic" in capsys.readouterr().err
+
+
 def test_drift_errors(tmp_path, drift_csvs, capsys):
     (ref, _), (same, _), _ = drift_csvs
     other = _write_csv(tmp_path / "other.csv", ["a", "b"], [[1, 2], [3, 4], [5, 7]])
@@ -481,8 +500,8 @@ def test_drift_errors(tmp_path, drift_csvs, capsys):
         ([ref, same, "--columns", "a,zz"], "no column named 'zz'"),
         ([ref, other, "--columns", "a,c"], "other.csv: no column named 'c'"),
         ([ref, tiny, "--columns", "a,b"], "1 data row(s); at least 2"),
-        ([ref, same, "--columns", ","], "--columns is empty"),
-        ([ref, same, "--columns", "a", "--n-permutations", "0"], "positive integer"),
+        ([ref, same, "--columns", ","], "--columns: must name at least one"),
+        ([ref, same, "--columns", "a", "--n-permutations", "0"], "must be in [1, "),
         ([ref, same, "--columns", "a", "--level", "2"], "--level: must be in (0, 1)"),
         ([ref, same, "--alpha", "0.1"], "use --level for the test level"),
         ([ref, same, "--min-effect", "-1"], "--min-effect: must be in [0, inf)"),
@@ -598,7 +617,8 @@ def test_separability_continuous_target_and_library_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "'target' looks continuous" in err and "distinct numeric values" in err
     assert "bin the values into classes" in err
-    # A library error about the data comes back in the CLI's flag names.
+    # A library error about the data is bad input, on one line; its flag
+    # names are tested in test_cli_flags.py.
     few = _write_csv(
         tmp_path / "few.csv",
         ["a", "b", "y"],
@@ -607,9 +627,8 @@ def test_separability_continuous_target_and_library_errors(tmp_path, capsys):
     argv = ["separability", few, "--target", "y", "--reg-covar", "0"]
     assert main(argv) == 2
     err = capsys.readouterr().err
+    assert err.startswith("skkl separability: error: ") and err.count("\n") == 1
     assert "class 0 has 2 sample(s)" in err
-    assert "--reg-covar > 0" in err and "--covariance-type diag" in err
-    assert "reg_covar" not in err and "covariance_type=" not in err
 
 
 def test_separability_fits_the_class_gaussians_once(iris_csv, monkeypatch, capsys):
@@ -706,19 +725,17 @@ def test_drift_method_is_passed_to_the_detector(method, drift_csvs, capsys):
     assert payload["statistic"] == pytest.approx(expected.statistic, rel=1e-12)
 
 
-def test_drift_library_errors_use_flag_names(tmp_path, drift_csvs, capsys):
+def test_drift_library_errors_name_the_file(tmp_path, drift_csvs, capsys):
+    # Which file a library error is about: the one the fit or the test read
+    # (or, for an InputError, the one its argument was read from).
     (ref, _), (same, _), _ = drift_csvs
-    argv = ["drift", ref, same, "--columns", "a,b", "--method", "asymptotic"]
-    assert main([*argv, "--shrinkage", "oas"]) == 2
-    err = capsys.readouterr().err
-    assert "--shrinkage is not used by the asymptotic test" in err
-    assert "--method auto" in err
     three = _write_csv(tmp_path / "three.csv", ["a", "b", "c"], np.eye(3).tolist())
-    assert main(["drift", three, same, "--columns", "a,b,c"]) == 2
-    err = capsys.readouterr().err
-    assert "REFERENCE has 3 rows but --covariance-type full" in err
-    assert "needs at least 4 rows" in err
-    assert "use --shrinkage ledoit_wolf" in err and "--covariance-type diag" in err
+    for argv, path in [([three, same], three), ([ref, three], three)]:
+        assert main(["drift", *argv, "--columns", "a,b,c"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("skkl drift: error: ") and "has 3 rows" in err
+        assert path in err
+        assert err.count("\n") == 1
 
 
 def test_drift_progress_on_a_terminal_and_silence_off_it(
@@ -763,13 +780,22 @@ def test_drift_dropna_reports_and_counts(tmp_path, capsys):
 def test_bugs_are_not_reported_as_bad_input(monkeypatch, tmp_path, capsys):
     # A ValueError raised outside the library's handling of the user's data is
     # a bug: traceback, exit status 3 (never 1, which means drift).
-    def broken(args):
+    def broken(*args):
         raise ValueError("an internal inconsistency")
 
-    monkeypatch.setattr(_commands, "cmd_pairwise", broken)
+    monkeypatch.setattr(_pairwise, "read_gaussians", broken)
     assert main(["pairwise", str(tmp_path / "x.npz")]) == 3
     err = capsys.readouterr().err
     assert "Traceback" in err and "internal error: this is a bug in skkl" in err
+    # scikit-learn's parameter errors are bugs too: the command checks every
+    # flag's value first, so one that reaches the library is the CLI's fault.
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from skkl.cli._errors import library_errors
+    from skkl.drift import GaussianDriftDetector
+
+    with pytest.raises(InvalidParameterError), library_errors({"alpha": "--level"}):
+        GaussianDriftDetector(alpha=2.0).fit(np.zeros((5, 2)))
 
 
 def test_help_does_not_import_sklearn():
@@ -785,3 +811,196 @@ def test_help_does_not_import_sklearn():
         "assert 'pandas' not in sys.modules, 'pandas imported'\n"
     )
     _assert_runs(code)
+
+
+# -- hostile input end to end (issue 24) -------------------------------------------
+
+
+def test_drift_refuses_rows_with_extra_fields(tmp_path, drift_csvs, capsys):
+    # '1,234.5' is a thousands separator, not two cells: once read as a=1,
+    # b=234.5, c=7 and drift exited 0.
+    (ref, _), _, _ = drift_csvs
+    cur = tmp_path / "cur.csv"
+    cur.write_text("a,b,c\n1,2,3\n4,5,6\n1,234.5,7,8\n")
+    assert main(["drift", ref, str(cur), "--columns", "a,b,c"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"skkl drift: error: {cur}: data row 3 has 4 fields")
+    assert "(line 4), the header has 3" in err and err.count("\n") == 1
+
+
+def test_wide_headers_give_every_column(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    names = [f"feature_{j}_" + "x" * 230 for j in range(300)]  # a 73.7 KB header
+    header = ",".join(names)
+    assert len(header) > 1 << 16
+    paths = []
+    for name in ("r.csv", "c.csv"):
+        X = rng.normal(size=(40, 300))
+        rows = "\n".join(",".join(map(repr, r)) for r in X.tolist())
+        (tmp_path / name).write_text(header + "\n" + rows + "\n")
+        paths.append(str(tmp_path / name))
+    argv = ["drift", *paths, "--covariance-type", "diag", "--n-permutations", "50"]
+    assert main([*argv, "--json"]) in (0, 1)
+    assert len(json.loads(capsys.readouterr().out)["features"]) == 300
+
+
+def test_outputs_are_written_under_the_name_given(tmp_path, capsys):
+    means, covs = _full_gaussians(3, 2)
+    np.savez(tmp_path / "g.npz", means=means, covariances=covs)
+    g = str(tmp_path / "g.npz")
+    expected = _pointwise_kl_matrix(means, covs)
+    for name in ("D.NPY", "D.Npy", "E.CSV"):
+        out = tmp_path / name
+        assert main(["pairwise", g, "--out", str(out)]) == 0
+        assert capsys.readouterr().out.strip().endswith(f"to {out}")
+        assert out.exists() and not (tmp_path / f"{name}.npy").exists()
+        if name.lower().endswith(".npy"):
+            np.testing.assert_allclose(np.load(out), expected, rtol=1e-10)
+        else:
+            np.testing.assert_allclose(
+                np.loadtxt(out, delimiter=","), expected, rtol=1e-12
+            )
+    # '-' is standard output for every output flag; separability's report
+    # holds stdout, so it refuses - (and a file named '-' is ./-).
+    data = tmp_path / "d.csv"
+    data.write_text(
+        "a,b,y\n" + "\n".join(f"{i},{i % 3 + i},{i % 2}" for i in range(12))
+    )
+    argv = ["separability", str(data), "--target", "y"]
+    assert main([*argv, "--save-gaussians", "-"]) == 2
+    err = capsys.readouterr().err
+    assert "--save-gaussians -: standard output holds this command's report" in err
+    assert not (tmp_path / "-").exists() and not os.path.exists("-")
+    (tmp_path / "dir.csv").mkdir()
+    for bad, message in [
+        ("g.npy", "--save-gaussians must end in .csv, got"),
+        (str(tmp_path / "no" / "g.csv"), "no such directory"),
+        (str(tmp_path / "dir.csv"), "is a directory"),
+    ]:
+        assert main([*argv, "--save-gaussians", bad]) == 2
+        assert message in capsys.readouterr().err
+    (tmp_path / "dir.csv").rmdir()
+    upper = tmp_path / "G.CSV"
+    assert main([*argv, "--save-gaussians", str(upper)]) == 0
+    capsys.readouterr()
+    assert main(["pairwise", str(upper)]) == 0  # read back under the same name
+    assert "kl(row || column) between the 2 Gaussians" in capsys.readouterr().out
+
+
+def test_output_names_are_checked_before_computing(tmp_path, monkeypatch, capsys):
+    def fail(*args, **kwargs):
+        raise AssertionError("computed before the output name was checked")
+
+    monkeypatch.setattr(_pairwise, "read_gaussians", fail)
+    argv = ["pairwise", str(tmp_path / "g.npz"), "--out", str(tmp_path / "x" / "D.npy")]
+    assert main(argv) == 2
+    assert "no such directory" in capsys.readouterr().err
+
+
+def test_damaged_gzip_and_huge_cells_end_to_end(tmp_path, drift_csvs, capsys):
+    (ref, _), _, _ = drift_csvs
+    lines = b"a,b,c\n" + b"".join(
+        b"%d,%d,%d\n" % (i, i * 7 % 5, i % 3) for i in range(500)
+    )
+    gz = gzip.compress(lines)
+    bad = tmp_path / "bad.csv.gz"
+    bad.write_bytes(gz[:12] + b"\xff" + gz[13:])  # zlib.error inside
+    assert main(["drift", ref, str(bad), "--columns", "a,b,c"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err
+        == f"skkl drift: error: {bad}: not a readable gzip file "
+        + err.split("gzip file ", 1)[1]
+    )
+    assert "Traceback" not in err and err.count("\n") == 1
+    # A text cell over csv's 128 KiB limit, on the pure-Python path (the NA
+    # row sends it there): read whole, the NA row dropped.
+    rows = [[1.0, 2.0, "z" * 200_000]] + [
+        [float(i), float(i % 7), "t"] for i in range(30)
+    ]
+    rows[5][0] = "NA"
+    big = _write_csv(tmp_path / "big.csv", ["a", "b", "text"], rows)
+    assert main(["drift", ref, big, "--columns", "a,b", "--dropna"]) in (0, 1)
+    assert "dropped 1 of 31 rows" in capsys.readouterr().err
+
+
+def test_target_spellings_python_alone_reads_as_numbers(tmp_path, capsys):
+    # '1_000' is text (pyarrow, pandas and numpy agree), so it is not class 1000.
+    rows = [
+        [float(i), float(i * i % 7), "1_000" if i % 2 else "1000"] for i in range(20)
+    ]
+    path = _write_csv(tmp_path / "t.csv", ["a", "b", "y"], rows)
+    assert main(["separability", path, "--target", "y", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["classes"] == ["1000", "1_000"]
+
+
+def test_one_class_target_is_named_plainly(tmp_path, capsys):
+    path = _write_csv(tmp_path / "one.csv", ["a", "y"], [[i, "x"] for i in range(6)])
+    assert main(["separability", path, "--target", "y"]) == 2
+    err = capsys.readouterr().err
+    assert "has a single class ('x')" in err and "np.str_" not in err
+
+
+def test_trailing_delimiter_in_the_reference_header(tmp_path, drift_csvs, capsys):
+    (ref, _), (same, _), _ = drift_csvs
+    trailing = tmp_path / "trailing.csv"
+    trailing.write_text("a,b,\n" + "".join(f"{i},{i * i % 5},\n" for i in range(20)))
+    assert main(["drift", str(trailing), same]) == 2
+    err = capsys.readouterr().err
+    assert f"{trailing}: column 3 of 3 has no name" in err and "''" not in err
+    assert main(["drift", str(trailing), same, "--columns", "a,b"]) in (0, 1)
+
+
+def test_header_only_file(tmp_path, drift_csvs, capsys):
+    (ref, _), _, _ = drift_csvs
+    empty = _write_csv(tmp_path / "empty.csv", ["a", "b", "c"], [])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once: numpy's loadtxt warning
+        assert main(["drift", ref, empty, "--columns", "a,b,c"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err == f"skkl drift: error: {empty} has 0 data row(s); at least 2 are needed.\n"
+    )
+
+
+@pytest.mark.parametrize("command", ["drift", "separability"])
+def test_decimal_comma_reads_like_decimal_points(tmp_path, command, capsys):
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(40, 2)).round(4)
+    y = np.repeat(["u", "v"], 20)
+    point = _write_csv(
+        tmp_path / "point.csv",
+        ["a", "b", "y"],
+        [[*x, t] for x, t in zip(X.tolist(), y, strict=True)],
+    )
+    comma = tmp_path / "comma.csv"
+    comma.write_text(
+        "a;b;y\n"
+        + "".join(
+            f"{a!r};{b!r};{t}\n".replace(".", ",")
+            for (a, b), t in zip(X.tolist(), y, strict=True)
+        )
+    )
+
+    def argv(path, *flags):
+        if command == "drift":
+            return ["drift", path, path, "--columns", "a,b", "--json", *flags]
+        return ["separability", path, "--target", "y", "--json", *flags]
+
+    assert main(argv(str(comma))) == 2
+    assert "--decimal comma" in capsys.readouterr().err
+    expected_status = main(argv(point))
+    expected = json.loads(capsys.readouterr().out)
+    assert main(argv(str(comma), "--decimal", "comma")) == expected_status
+    got = json.loads(capsys.readouterr().out)
+    key = "p_value" if command == "drift" else "matrix"
+    assert got[key] == expected[key]
+
+
+def test_permutations_beyond_memory_are_bad_input(drift_csvs, capsys):
+    (ref, _), (same, _), _ = drift_csvs
+    argv = ["drift", ref, same, "--columns", "a,b", "--n-permutations", str(10**12)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("skkl drift: error: ") and err.count("\n") == 1
+    assert "Traceback" not in err

@@ -166,7 +166,7 @@ def test_from_rows_input_errors():
         a.merge(MomentSums.from_rows(np.zeros((3, 3))))
     with pytest.raises(TypeError, match="MomentSums"):
         a.merge(np.zeros(3))
-    with pytest.raises(ValueError, match="same layout"):
+    with pytest.raises(ValueError, match="different layouts"):
         asymptotic_test(
             a, MomentSums.from_rows(np.zeros((3, 2)), covariance_type="diag")
         )

@@ -24,7 +24,7 @@ from sklearn import datasets
 from threadpoolctl import threadpool_limits
 
 from skkl import GaussianDriftDetector
-from skkl.drift._detector import _asymptotic_module, _gram_module
+from skkl.drift._engines import Sizes, plan_engines
 
 ALPHA = 0.05
 R = 200
@@ -77,8 +77,7 @@ def _rejections(name, method, seed, **params):
         warnings.filterwarnings("ignore", "method='asymptotic'", UserWarning)
         for r in range(R):
             X, Y = _splits(name, rng)
-            det.set_params(random_state=r).fit(X)
-            res = det._run(det.reference_, det._ref_w, Y.astype(float), r, effect=False)
+            res = det.set_params(random_state=r).fit(X).test(Y)
             count += res.p_value < ALPHA
             methods.add(res.method)
     return count, methods
@@ -91,45 +90,30 @@ DATA = ["breast_cancer", "wine", "diabetes", "digits", "lognormal", "poisson"]
 @pytest.mark.parametrize("name", DATA)
 @pytest.mark.parametrize("method", ["auto", "asymptotic", "gram"])
 def test_false_positive_rate_in_band(name, method):
-    if method == "gram" and _gram_module() is None:
-        pytest.skip("sample-space engine not installed")
     # Fixed seeds: every engine answering here is exact, so each count is a
     # Binomial(200, ~0.048) draw (lognormal: 0.053 over 1000 other splits).
     count, methods = _rejections(name, method, seed=100 + DATA.index(name))
     assert LOW <= count <= HIGH, (name, method, methods, count / R)
 
 
-def test_run_without_effect_is_the_test_path():
-    # Plumbing: the calibration loops call the p-value path of test() without
-    # the effect size; everything else is the same.
-    X, Y = _splits("wine", np.random.default_rng(0))
-    det = GaussianDriftDetector(n_permutations=50, random_state=3).fit(X)
-    full = det.test(Y)
-    fast = det._run(det.reference_, det._ref_w, Y, 3, effect=False)
-    assert fast.p_value == full.p_value and fast.statistic == full.statistic
-    np.testing.assert_array_equal(fast.feature_p_values, full.feature_p_values)
-    assert np.isnan(fast.effect)
-
-
 def test_asymptotic_falls_back_with_a_warning_when_it_cannot_be_calibrated():
     # Wine halves: 89 rows for 13 + 91 moment parameters.
     X, Y = _splits("wine", np.random.default_rng(1))
     det = GaussianDriftDetector(method="asymptotic", n_permutations=50)
-    with pytest.warns(UserWarning, match="method='asymptotic' cannot be calibrated"):
+    with pytest.warns(
+        UserWarning, match="method='asymptotic' cannot run here.*89 rows"
+    ):
         res = det.fit(X).test(Y)
     assert res.method in ("permutation", "gram") and res.null_distribution is not None
     assert any("asymptotic" in n for n in res.notes)
 
 
-ENGINES = ["permutation"] + (["gram"] if _gram_module() is not None else [])
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ENGINES)
+@pytest.mark.parametrize("method", ["permutation", "gram"])
 def test_false_positive_rate_d_larger_than_n(method):
     if method == "gram":
-        det = GaussianDriftDetector(shrinkage="ledoit_wolf").fit(np.eye(100, 500))
-        assert det._select_engine(100, 100, 500)[0] == "gram"
+        plan = plan_engines("auto", Sizes(100, 100, 500, shrinkage=True))
+        assert plan.order[0].name == "gram"
     # d = 500, n = 100 + 100, Ledoit-Wolf shrinkage: 'auto' takes the
     # sample-space engine; the moment engine is checked on fewer features
     # (d(d+1)/2 = 125250 moment columns would dominate the run time).
@@ -142,7 +126,7 @@ def test_false_positive_rate_d_larger_than_n(method):
             X = rng.standard_t(5, size=(100, d))
             Y = rng.standard_t(5, size=(100, d))
             det.set_params(random_state=r, method=method)
-            res = det.fit(X)._run(X, np.ones(100), Y, r, effect=False)
+            res = det.fit(X).test(Y)
             assert res.method == method
             count += res.p_value < ALPHA
     assert LOW <= count <= HIGH, count / R
@@ -195,14 +179,12 @@ def test_effect_benign_vs_malignant_is_many_null_sds():
     assert res.is_drift and res.effect > 5 * res.effect_null_sd
 
 
-@pytest.mark.skipif(_asymptotic_module() is None, reason="asymptotic engine")
 def test_asymptotic_effect_is_centred():
     rng = np.random.default_rng(10)
     det = GaussianDriftDetector(method="asymptotic")
     effects = []
     for r in range(40):
-        # Skewed counts, 3000 + 3000 rows: larger than EFFECT_SUBSAMPLE, so
-        # the centring is the rescaled subsample estimate.
+        # Skewed counts, 3000 + 3000 rows.
         X = rng.poisson(2.0, size=(3000, 3)).astype(float)
         Y = rng.poisson(2.0, size=(3000, 3)).astype(float)
         res = det.set_params(random_state=r).fit(X).test(Y)
@@ -213,7 +195,6 @@ def test_asymptotic_effect_is_centred():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(_asymptotic_module() is None, reason="asymptotic engine")
 @pytest.mark.parametrize("kind", ["poisson", "gauss"])
 def test_false_positive_rate_when_the_asymptotic_test_is_used(kind):
     # Large n for few parameters: the asymptotic engine itself answers (no
@@ -230,8 +211,7 @@ def test_false_positive_rate_when_the_asymptotic_test_is_used(kind):
                 X, Y = rng.poisson(3.0, (5000, 3)), rng.poisson(3.0, (5000, 3))
             else:
                 X, Y = rng.normal(size=(2000, 4)), rng.normal(size=(2000, 4))
-            det.fit(X)
-            res = det._run(det.reference_, det._ref_w, Y.astype(float), r)
+            res = det.set_params(random_state=r).fit(X).test(Y)
             assert res.method == "asymptotic", res.notes
             count += res.p_value < ALPHA
     assert LOW <= count <= HIGH, count / R

@@ -100,7 +100,8 @@ def test_unbiased_mean_term_flag(files, capsys):
     code, _, err = _main(
         capsys, folder / "a.npy", folder / "b_pf.npz", "--unbiased-mean-term"
     )
-    assert code == 2 and "needs the number of rows behind B" in err
+    assert code == 2
+    assert "--unbiased-mean-term needs the number of rows behind B" in err
 
 
 def _bad_files(folder):

@@ -7,13 +7,15 @@ from pathlib import Path
 import numpy as np
 
 from .._version import __version__
+from ._command import Command, arg
 from ._errors import EXIT_OK, CLIError
+from ._flags import seed
 from ._tables import fmt as _fmt
 from ._tables import heading as _heading
 from ._tables import matrix_table as _matrix_table
 from ._tables import table as _table
 
-__all__ = ["cmd_demo"]
+__all__ = ["COMMAND", "cmd_demo"]
 
 _DEMO_K = 10  # features kept by SelectKBest on digits
 _DEMO_SHIFT = 1.0  # added to two standardised wine features (one std)
@@ -24,7 +26,7 @@ def cmd_demo(args) -> int:
     from threadpoolctl import threadpool_limits
 
     # Every array here is tiny: threaded BLAS only adds overhead, and on a
-    # busy machine its spinning threads slow the demo down tenfold.
+    # busy machine its spinning threads slow the demo down.
     with threadpool_limits(limits=1, user_api="blas"):
         return _run_demo(args)
 
@@ -106,13 +108,6 @@ def _demo_separability(gg, X, y) -> None:
 def _demo_selection(X, y, seed: int) -> None:
     import warnings
 
-    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-    from sklearn.feature_selection import SelectKBest, f_classif
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
-    from sklearn.pipeline import make_pipeline
-
-    from ..separability import gaussian_divergence_score as score_func
-
     k = _DEMO_K
     print(_heading("3. Feature selection on digits"))
     print(
@@ -127,66 +122,73 @@ def _demo_selection(X, y, seed: int) -> None:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Features .* are constant")
         warnings.filterwarnings("ignore", category=RuntimeWarning)  # f_classif
-        scores, pvalues = score_func(X, y)
-        F, _ = f_classif(X, y)
-        F = np.nan_to_num(F, nan=0.0)  # constant pixels
-        f_rank = np.empty(len(F), dtype=int)
-        f_rank[np.argsort(-F, kind="stable")] = np.arange(1, len(F) + 1)
-        top = np.argsort(-scores, kind="stable")[:k]
-        rows = [
-            [
-                r,
-                f"{j} ({j // 8},{j % 8})",
-                _fmt(scores[j]),
-                _fmt(pvalues[j], 3),
-                _fmt(F[j]),
-                f_rank[j],
-            ]
-            for r, j in enumerate(top, start=1)
-        ]
-        print()
-        print(
-            _table(
-                rows,
-                header=[
-                    "rank",
-                    "pixel (row,col)",
-                    "skkl score",
-                    "p-value",
-                    "f_classif F",
-                    "F rank",
-                ],
-                align=[">", "<", ">", ">", ">", ">"],
-            )
-        )
-        overlap = len(set(top) & set(np.argsort(-F, kind="stable")[:k]))
-        print(f"{overlap} of these {k} pixels are also in f_classif's top {k}.")
+        top = _selection_table(X, y, k)
         # Say so when the ranking is driven by pixels blank within some class:
         # a variance ratio against a (smoothed) zero variance is huge.
-        blank = sum(any(np.ptp(X[y == c, j]) == 0 for c in np.unique(y)) for j in top)
+        classes = np.unique(y)
+        blank = sum(any(np.ptp(X[y == c, j]) == 0 for c in classes) for j in top)
         if blank:
             print(
                 f"{blank} of them are blank in every image of some class: the "
                 "ratio of a class variance\nto that zero variance (smoothed by "
                 "var_smoothing) dominates their score."
             )
-        cv = StratifiedKFold(5, shuffle=True, random_state=seed)
-        print("\n5-fold CV accuracy of LDA on the selected pixels:")
-        rows = []
-        for name, func in [
-            ("gaussian_divergence_score", score_func),
-            ("f_classif", f_classif),
-        ]:
-            model = make_pipeline(SelectKBest(func, k=k), LinearDiscriminantAnalysis())
-            rows.append(
-                [
-                    f"{k} pixels by {name}",
-                    _fmt(cross_val_score(model, X, y, cv=cv).mean(), 3),
-                ]
-            )
-        acc = cross_val_score(LinearDiscriminantAnalysis(), X, y, cv=cv).mean()
-        rows.append(["all 64 pixels", _fmt(acc, 3)])
-        print(_table(rows))
+        _selection_cv(X, y, k, seed)
+
+
+def _selection_table(X, y, k: int) -> np.ndarray:
+    """Print the top ``k`` pixels by skkl's score next to f_classif; return them."""
+    from sklearn.feature_selection import f_classif
+
+    from ..separability import gaussian_divergence_score
+
+    scores, pvalues = gaussian_divergence_score(X, y)
+    F, _ = f_classif(X, y)
+    F = np.nan_to_num(F, nan=0.0)  # constant pixels
+    f_rank = np.empty(len(F), dtype=int)
+    f_rank[np.argsort(-F, kind="stable")] = np.arange(1, len(F) + 1)
+    top = np.argsort(-scores, kind="stable")[:k]
+    rows = [
+        [
+            r,
+            f"{j} ({j // 8},{j % 8})",
+            _fmt(scores[j]),
+            _fmt(pvalues[j], 3),
+            _fmt(F[j]),
+            f_rank[j],
+        ]
+        for r, j in enumerate(top, start=1)
+    ]
+    header = ["rank", "pixel (row,col)", "skkl score", "p-value", "f_classif F"]
+    print()
+    print(_table(rows, header=[*header, "F rank"], align=[">", "<", *">" * 4]))
+    overlap = len(set(top) & set(np.argsort(-F, kind="stable")[:k]))
+    print(f"{overlap} of these {k} pixels are also in f_classif's top {k}.")
+    return top
+
+
+def _selection_cv(X, y, k: int, seed: int) -> None:
+    """Print the cross-validated accuracy of LDA on each selection."""
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from sklearn.feature_selection import SelectKBest, f_classif
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+
+    from ..separability import gaussian_divergence_score
+
+    cv = StratifiedKFold(5, shuffle=True, random_state=seed)
+    print("\n5-fold CV accuracy of LDA on the selected pixels:")
+    rows = []
+    for name, func in [
+        ("gaussian_divergence_score", gaussian_divergence_score),
+        ("f_classif", f_classif),
+    ]:
+        model = make_pipeline(SelectKBest(func, k=k), LinearDiscriminantAnalysis())
+        accuracy = cross_val_score(model, X, y, cv=cv).mean()
+        rows.append([f"{k} pixels by {name}", _fmt(accuracy, 3)])
+    acc = cross_val_score(LinearDiscriminantAnalysis(), X, y, cv=cv).mean()
+    rows.append([f"all {X.shape[1]} pixels", _fmt(acc, 3)])
+    print(_table(rows))
 
 
 def _demo_drift(X, names, seed: int):
@@ -269,3 +271,16 @@ def _demo_plots(directory: Path, gg, X, y, drift, names) -> None:
         display.figure_.savefig(path, dpi=100, bbox_inches="tight")
         plt.close(display.figure_)
         print(path)
+
+
+COMMAND = Command(
+    name="demo",
+    help="tour on scikit-learn's bundled wine and digits data",
+    description="Class divergences, separability, feature selection and a "
+    "drift check on data bundled with scikit-learn (no download).",
+    handler=cmd_demo,
+    arguments=(
+        arg("--plot", metavar="DIR", help="write the figures as PNG to DIR"),
+        arg("--seed", type=seed, default=0, help="random seed (default 0)"),
+    ),
+)

@@ -55,20 +55,21 @@ covariance cannot be estimated reliably (see :func:`asymptotic_test`).
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats
 
-from .._blas import blas_single_thread, get_chunk_n_rows
+from .._blas import blas_single_thread
+from ._sums import MomentSums, check_same_layout, second_pairs
 
 __all__ = [
     "AsymptoticResult",
     "DriftBeyondResolution",
     "MomentSums",
+    "STATISTICS",
     "asymptotic_test",
+    "run",
     "CALIBRATION_MIN_RATIO",
     "CALIBRATION_MAX_KURTOSIS_RATIO",
     "RANK_RTOL",
@@ -87,31 +88,23 @@ PART_WEIGHTS = {"mean": 0.5, "variance": 0.25, "covariance": 0.25}
 PART_WEIGHTS_DIAG = {"mean": 0.5, "variance": 0.5}
 
 #: ``calibrated`` needs every group to have at least this many samples per
-#: moment parameter of the test (q = d + d (d + 1) / 2, or 2 d for 'diag').
+#: moment parameter of the test (q = d + d (d + 1) / 2, or 2 d for 'diag'):
+#: below it the q x q moment covariance is too noisy for a Wald test.
 CALIBRATION_MIN_RATIO = 5.0
 #: ... and at least this many samples per unit of the largest kurtosis of a
-#: moment feature. The sample kurtosis of n rows is at most about n, and near
-#: it when a few rows dominate a feature (lognormal sigma=2 at any n); the
-#: Wald variance of a feature's square is estimated to relative error about
-#: sqrt(kurtosis / n). Gaussian data (kurtosis of z^2 about 15) pass from
-#: n ~ 150, Poisson(1.5) counts (~50-130) from n ~ 1000. At 4 the halves of
-#: diabetes (diag, kurtosis ~55) passed with FPR 0.06-0.08, at the band's edge.
+#: moment feature: the Wald variance of a feature's square is estimated to
+#: relative error about sqrt(kurtosis / n), so n >= 8 kurtosis keeps it
+#: within ~35%. The sample kurtosis of n rows is at most about n, and near it
+#: when a few rows dominate a feature (lognormal sigma=2 at any n), which the
+#: rule then sends to a permutation engine.
 CALIBRATION_MAX_KURTOSIS_RATIO = 8.0
+# A difference along a direction in which neither sample varies counts as
+# real (drift beyond doubt) beyond this many times the rounding level
+# ``sqrt(RANK_RTOL)`` of that direction's scale.
+_NULL_SLACK = 1e3
 
-# Rows per block: ~4 MiB of moment features; blocks per thread task.
-_BLOCK_BYTES = 1 << 22
-_RUN = 32
-
-
-def _n_threads(n_jobs) -> int:
-    if n_jobs is None:
-        return os.cpu_count() or 1
-    from joblib import effective_n_jobs
-
-    return effective_n_jobs(n_jobs)
-
-
-# Relative rounding level of the centred sums: a feature whose standard
+# Relative rounding level of the centred sums (a thousand ulps: the Chan
+# updates over many blocks accumulate rounding): a feature whose standard
 # deviation is below this fraction of its magnitude is constant, and equal
 # constants agree to this fraction.
 _RESOLUTION = 1e3 * np.finfo(np.float64).eps
@@ -136,391 +129,6 @@ class DriftBeyondResolution(ValueError):
     def __init__(self, message: str, feature: int | None = None):
         super().__init__(message)
         self.feature = feature
-
-
-# -- moment features -----------------------------------------------------------
-
-
-def _n_second(d: int, covariance_type: str) -> int:
-    return d * (d + 1) // 2 if covariance_type == "full" else d
-
-
-def _pairs(d: int, covariance_type: str):
-    """Row/column indices (i, j) of the second-moment features, in order."""
-    if covariance_type == "full":
-        return np.triu_indices(d)
-    return np.arange(d), np.arange(d)
-
-
-def _fill_features(Z: np.ndarray, out: np.ndarray, covariance_type: str):
-    """Write ``[z, second(z)]`` of the rows ``Z`` into ``out`` (rows x q)."""
-    d = Z.shape[1]
-    out[:, :d] = Z
-    if covariance_type == "diag":
-        np.multiply(Z, Z, out=out[:, d:])
-        return
-    k = d
-    for i in range(d):  # row i of the upper triangle: z_i * z[i:]
-        np.multiply(Z[:, i : i + 1], Z[:, i:], out=out[:, k : k + d - i])
-        k += d - i
-
-
-@dataclass(frozen=True)
-class MomentSums:
-    """Mergeable sufficient statistics of the moment features of a sample.
-
-    For rows ``z`` (already centred and scaled; d features) and weights
-    ``w``, the moment features are ``f(z) = [z, second(z)]`` with
-    ``second(z)`` the upper triangle (row by row, ``numpy.triu_indices``
-    order) of ``z z'`` for ``covariance_type='full'`` and ``z**2`` for
-    ``'diag'``. Build them with :meth:`from_rows`, combine them with
-    :meth:`merge`.
-
-    Attributes
-    ----------
-    n : float
-        Total weight (weights act as frequencies).
-    count : int
-        Number of rows with positive weight.
-    mean : ndarray of shape (q,)
-        Weighted mean of ``f``.
-    scatter : ndarray of shape (q, q)
-        Centred cross-product ``sum_i w_i (f_i - mean)(f_i - mean)'``.
-    m3, m4 : ndarray of shape (q,)
-        ``sum_i w_i (f_ik - mean_k)^3`` and ``^4`` per column (tail checks).
-    d : int
-        Number of features of ``z``.
-    covariance_type : {'full', 'diag'}
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skkl.drift._asymptotic import MomentSums
-    >>> Z = np.random.default_rng(0).normal(size=(1000, 2))
-    >>> s = MomentSums.from_rows(Z[:300]).merge(MomentSums.from_rows(Z[300:]))
-    >>> s.n, s.mean.shape, s.scatter.shape
-    (1000.0, (5,), (5, 5))
-    >>> bool(np.allclose(s.covariance(), np.cov(Z.T)))
-    True
-    """
-
-    n: float
-    count: int
-    mean: np.ndarray
-    scatter: np.ndarray
-    m3: np.ndarray
-    m4: np.ndarray
-    d: int
-    covariance_type: str = "full"
-
-    @property
-    def q(self) -> int:
-        """Number of moment features, ``d + n_second``."""
-        return self.mean.size
-
-    @classmethod
-    def empty(cls, d: int, covariance_type: str = "full") -> MomentSums:
-        """Sums of no rows (the identity of :meth:`merge`).
-
-        Examples
-        --------
-        >>> from skkl.drift._asymptotic import MomentSums
-        >>> MomentSums.empty(3).q
-        9
-        """
-        _check_covariance_type(covariance_type)
-        q = d + _n_second(d, covariance_type)
-        return cls(
-            0.0, 0, np.zeros(q), np.zeros((q, q)), np.zeros(q), np.zeros(q), d,
-            covariance_type,
-        )  # fmt: skip
-
-    @classmethod
-    def from_rows(
-        cls,
-        Z,
-        sample_weight=None,
-        *,
-        covariance_type: str = "full",
-        working_memory: float | None = None,
-        shift=None,
-        scale=None,
-        n_jobs: int | None = None,
-    ) -> MomentSums:
-        """Moment sums of the rows of ``Z`` in one streaming pass.
-
-        Rows are processed in blocks sized by ``working_memory`` (MiB; the
-        scikit-learn setting when None); neither the full ``(n, q)`` feature
-        matrix nor a centred copy of ``Z`` is formed. Each block is centred
-        on its own mean, reduced with one symmetric rank-k product, and
-        merged into the running sums. Peak memory beyond ``Z``: one block of
-        about ``8 (3 q + d + 1)`` bytes per row plus ``O(q^2)``.
-
-        Parameters
-        ----------
-        Z : array-like of shape (n_samples, d)
-            Rows, centred and scaled (or made so by ``shift`` and ``scale``);
-            finite, not modified. A memory map or any array that slices to
-            numpy blocks is read block by block.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative frequency weights; None means 1 per row.
-        covariance_type : {'full', 'diag'}, default='full'
-        working_memory : float, default=None
-            MiB per block (``sklearn.get_config()['working_memory']`` when
-            None).
-        shift : array-like of shape (d,), default=None
-            Subtracted from every row (per block) before the features.
-        scale : float or array-like of shape (d,), default=None
-            Divides every shifted row (per block).
-        n_jobs : int, default=None
-            Threads over runs of blocks, each with one BLAS thread. None
-            uses every core (as numpy's BLAS would); the result does not
-            depend on it.
-
-        Returns
-        -------
-        sums : MomentSums
-            Weighted sums of the features of the rows of ``Z``.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from skkl.drift._asymptotic import MomentSums
-        >>> s = MomentSums.from_rows(np.array([[0.0], [1.0], [2.0]]))
-        >>> s.mean  # [mean of z, mean of z**2]
-        array([1.        , 1.66666667])
-        """
-        _check_covariance_type(covariance_type)
-        Z = np.asarray(Z)
-        if Z.ndim != 2:
-            raise ValueError(f"Z must be 2-dimensional, got shape {Z.shape}.")
-        if not np.issubdtype(Z.dtype, np.number) or np.iscomplexobj(Z):
-            raise TypeError(f"Z must hold real numbers, got dtype {Z.dtype}.")
-        n, d = Z.shape
-        w = None
-        if sample_weight is not None:
-            w = np.asarray(sample_weight, dtype=np.float64)
-            if w.shape != (n,):
-                raise ValueError(
-                    f"sample_weight must have shape ({n},), got {w.shape}."
-                )
-            if not np.all(np.isfinite(w)) or np.any(w < 0):
-                raise ValueError("sample_weight must be finite and non-negative.")
-        if shift is not None:
-            shift = np.asarray(shift, dtype=np.float64)
-            if shift.shape != (d,) or not np.all(np.isfinite(shift)):
-                raise ValueError(f"shift must be finite of shape ({d},).")
-        if scale is not None:
-            scale = np.asarray(scale, dtype=np.float64)
-            if scale.shape not in ((), (d,)) or not np.all(
-                np.isfinite(scale) & (scale > 0)
-            ):
-                raise ValueError(
-                    f"scale must be a positive finite float or of shape ({d},)."
-                )
-        q = d + _n_second(d, covariance_type)
-        # Per row: the features, their centred copy and the power scratch.
-        # Blocks of ~4 MiB of features stay in cache between the passes.
-        row_bytes = 8 * (3 * q + d + 1)
-        rows = get_chunk_n_rows(
-            row_bytes=row_bytes,
-            max_n_rows=max(1, min(n, _BLOCK_BYTES // (8 * q))),
-            working_memory=working_memory,
-        )
-        bounds = list(range(0, n, rows)) + [n]
-        blocks = list(zip(bounds[:-1], bounds[1:], strict=True))
-        # Fixed runs of blocks, each merged in order by one thread, then the
-        # runs in order: the result does not depend on n_jobs.
-        runs = [blocks[k : k + _RUN] for k in range(0, len(blocks), _RUN)]
-
-        def run(blocks_):
-            total = cls.empty(d, covariance_type)
-            F = np.empty((rows, q))
-            for start, stop in blocks_:
-                Zb = np.array(Z[start:stop], dtype=np.float64)
-                if shift is not None:
-                    Zb -= shift
-                if scale is not None:
-                    Zb /= scale
-                if not np.all(np.isfinite(Zb)):
-                    bad = np.flatnonzero(~np.isfinite(Zb).all(axis=1))[0]
-                    raise ValueError(
-                        f"Z has a non-finite value in row {start + int(bad)}."
-                    )
-                wb = None if w is None else w[start:stop]
-                # Overflow (rows ~1e77 from the centre) leaves inf in the
-                # sums; asymptotic_test reports it as drift beyond resolution.
-                with np.errstate(over="ignore", invalid="ignore"):
-                    block = _block_sums(Zb, wb, F[: stop - start], covariance_type)
-                total = total.merge(block)
-            return total
-
-        n_threads = max(1, min(_n_threads(n_jobs), len(runs)))
-        # Small products: one BLAS thread each, parallel over runs instead
-        # (threads inside BLAS only spin on blocks this size).
-        with blas_single_thread():
-            if n_threads == 1:
-                parts = [run(r) for r in runs]
-            else:
-                with ThreadPoolExecutor(n_threads) as pool:
-                    parts = list(pool.map(run, runs))
-        total = cls.empty(d, covariance_type)
-        for part in parts:
-            total = total.merge(part)
-        return total
-
-    def merge(self, other: MomentSums) -> MomentSums:
-        """Sums of the union of the two samples (Chan et al. pairwise update).
-
-        Each side's central moments are shifted to the merged mean, never
-        recomputed from raw power sums, so merging per-block or per-partition
-        sums in any order equals the one-pass sums to rounding error.
-
-        Parameters
-        ----------
-        other : MomentSums
-            Sums of another sample with the same ``d`` and covariance type.
-
-        Returns
-        -------
-        merged : MomentSums
-            Sums of the union of both samples.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from skkl.drift._asymptotic import MomentSums
-        >>> Z = np.arange(12.0).reshape(6, 2)
-        >>> a = MomentSums.from_rows(Z[:2]).merge(MomentSums.from_rows(Z[2:]))
-        >>> bool(np.allclose(a.scatter, MomentSums.from_rows(Z).scatter))
-        True
-        """
-        mismatch = "cannot merge moment sums of different layouts"
-        _check_same_layout(("self", self), ("other", other), mismatch)
-        na, nb = self.n, other.n
-        if nb == 0:
-            return self
-        if na == 0:
-            return other
-        # Overflowed sums stay inf; asymptotic_test reports them.
-        with np.errstate(over="ignore", invalid="ignore"):
-            return self._merge(other, na, nb)
-
-    def _merge(self, other, na, nb):
-        n = na + nb
-        delta = other.mean - self.mean
-        fb = nb / n
-        mean = self.mean + delta * fb
-        scatter = self.scatter + other.scatter + np.outer(delta, delta) * (na * fb)
-        a2, b2 = np.diagonal(self.scatter), np.diagonal(other.scatter)
-        d2 = delta * delta
-        m3 = (
-            self.m3
-            + other.m3
-            + d2 * delta * (na * nb * (na - nb) / (n * n))
-            + 3.0 * delta * (na * b2 - nb * a2) / n
-        )
-        m4 = (
-            self.m4
-            + other.m4
-            + d2 * d2 * (na * nb * (na * na - na * nb + nb * nb) / n**3)
-            + 6.0 * d2 * (na * na * b2 + nb * nb * a2) / (n * n)
-            + 4.0 * delta * (na * other.m3 - nb * self.m3) / n
-        )
-        return MomentSums(
-            n, self.count + other.count, mean, scatter, m3, m4, self.d,
-            self.covariance_type,
-        )  # fmt: skip
-
-    # -- what the detector needs for the effect size ---------------------------
-
-    def location(self) -> np.ndarray:
-        """Weighted mean of ``z``, shape (d,)."""
-        return self.mean[: self.d].copy()
-
-    def covariance(self, ddof: float = 1.0) -> np.ndarray:
-        """Covariance of ``z``: ``scatter / (n - ddof)``.
-
-        Full (d, d) for ``covariance_type='full'``, the (d,) variances for
-        ``'diag'``. Computed from the centred cross-product (no cancellation
-        however far the sample is from the centring point).
-
-        Parameters
-        ----------
-        ddof : float, default=1
-            0 gives the maximum-likelihood covariance.
-
-        Returns
-        -------
-        ndarray
-        """
-        if self.n - ddof <= 0:
-            raise ValueError(
-                f"the covariance with ddof={ddof} needs a total weight above "
-                f"{ddof}, got {self.n}."
-            )
-        d = self.d
-        C = self.scatter[:d, :d] / (self.n - ddof)
-        return C if self.covariance_type == "full" else np.diagonal(C).copy()
-
-    def feature_kurtosis(self) -> np.ndarray:
-        """Kurtosis ``E(f - Ef)^4 / Var(f)^2`` of each moment feature (q,).
-
-        Constant features get 1 (the smallest possible value).
-        """
-        var = np.diagonal(self.scatter) / max(self.n, 1e-300)
-        m4 = self.m4 / max(self.n, 1e-300)
-        ok = var > 0
-        out = np.ones(self.q)
-        with np.errstate(over="ignore", invalid="ignore"):
-            k = m4[ok] / var[ok] / var[ok]
-        out[ok] = np.where(np.isnan(k), np.inf, k)
-        return out
-
-
-def _check_same_layout(first, second, mismatch: str) -> None:
-    """TypeError unless both ``(name, value)`` pairs hold MomentSums, ValueError
-    (``mismatch``, then both layouts) unless their ``d`` and covariance type agree.
-    """
-    for name, s in (first, second):
-        if not isinstance(s, MomentSums):
-            raise TypeError(f"{name} must be MomentSums, got {type(s).__name__}.")
-    a, b = first[1], second[1]
-    if (a.d, a.covariance_type) != (b.d, b.covariance_type):
-        raise ValueError(
-            f"{mismatch}: d={a.d}, covariance_type={a.covariance_type!r} and "
-            f"d={b.d}, covariance_type={b.covariance_type!r}."
-        )
-
-
-def _check_covariance_type(covariance_type):
-    if covariance_type not in ("full", "diag"):
-        raise ValueError(
-            f"covariance_type must be 'full' or 'diag', got {covariance_type!r}."
-        )
-
-
-def _block_sums(Zb, wb, F, covariance_type) -> MomentSums:
-    """Moment sums of one block of rows; ``F`` is scratch of shape (rows, q)."""
-    m, d = Zb.shape
-    if wb is None:
-        W, count = float(m), m
-    else:
-        W, count = float(wb.sum()), int(np.count_nonzero(wb))
-    if W <= 0:
-        return MomentSums.empty(d, covariance_type)
-    _fill_features(Zb, F, covariance_type)
-    mean = (F.sum(axis=0) if wb is None else wb @ F) / W
-    F -= mean
-    # Fw' Fw with Fw = sqrt(w) (F - mean): numpy hands A.T @ A to syrk.
-    Fw = F if wb is None else F * np.sqrt(wb)[:, None]
-    scatter = Fw.T @ Fw
-    scatter = (scatter + scatter.T) * 0.5
-    sq = F * F
-    s2 = sq if wb is None else sq * wb[:, None]
-    m3 = np.einsum("ij,ij->j", s2, F)
-    m4 = np.einsum("ij,ij->j", s2, sq)
-    return MomentSums(W, count, mean, scatter, m3, m4, d, covariance_type)
 
 
 # -- the test ------------------------------------------------------------------
@@ -580,14 +188,14 @@ def _wald(delta, V, ref_var):
     correlation matrix and eigen-directions with eigenvalue at most
     ``RANK_RTOL * lambda_max`` are dropped. Raises ``_NullDirection`` (with
     the offending index) when ``delta`` has a component beyond
-    ``1e3 sqrt(RANK_RTOL)`` of its scale along a dropped direction: a
-    difference where neither sample varies.
+    ``_NULL_SLACK sqrt(RANK_RTOL)`` of its scale along a dropped direction:
+    a difference where neither sample varies.
     """
     var = np.diagonal(V)
     live = var > RANK_RTOL * ref_var
     dead = np.flatnonzero(~live)
     if dead.size:
-        slack = 1e3 * np.sqrt(RANK_RTOL * ref_var[dead])
+        slack = _NULL_SLACK * np.sqrt(RANK_RTOL * ref_var[dead])
         over = np.abs(delta[dead]) > slack
         if np.any(over):
             raise _NullDirection(int(dead[np.flatnonzero(over)[0]]))
@@ -601,7 +209,9 @@ def _wald(delta, V, ref_var):
     keep = lam > RANK_RTOL * lam_max
     y = U.T @ x
     resid = y[~keep]
-    if resid.size and np.sqrt(resid @ resid) > 1e3 * np.sqrt(RANK_RTOL * lam_max):
+    if resid.size and np.sqrt(resid @ resid) > _NULL_SLACK * np.sqrt(
+        RANK_RTOL * lam_max
+    ):
         comp = U[:, ~keep] @ resid
         raise _NullDirection(int(np.flatnonzero(live)[np.argmax(np.abs(comp))]))
     T2 = float(np.sum(y[keep] ** 2 / lam[keep]))
@@ -701,8 +311,7 @@ def asymptotic_test(ref: MomentSums, new: MomentSums) -> AsymptoticResult:
     >>> bool(asymptotic_test(ref, scaled).p_values[1] < 1e-6)
     True
     """
-    mismatch = "ref and new must have the same layout"
-    _check_same_layout(("ref", ref), ("new", new), mismatch)
+    check_same_layout(("ref", ref), ("new", new))
     for name, s in (("ref", ref), ("new", new)):
         if s.n <= 1:
             raise ValueError(
@@ -720,14 +329,10 @@ def asymptotic_test(ref: MomentSums, new: MomentSums) -> AsymptoticResult:
         return _test(ref, new)
 
 
-def _test(ref, new):
-    d, ctype = ref.d, ref.covariance_type
-    i, j = _pairs(d, ctype)
-    n1, n2 = ref.n, new.n
-    nu = n1 + n2 - 2.0
-
-    c1, c2 = _constant_features(ref), _constant_features(new)
-    both = c1 & c2
+def _constant_in_both(ref, new):
+    """Features constant in both samples; drift beyond doubt if their value moved."""
+    d = ref.d
+    both = _constant_features(ref) & _constant_features(new)
     mz1, mz2 = ref.mean[:d], new.mean[:d]
     tol_eq = _RESOLUTION * np.maximum(np.abs(mz1), np.abs(mz2))
     changed = both & (np.abs(mz1 - mz2) > tol_eq)
@@ -739,29 +344,21 @@ def _test(ref, new):
             "beyond doubt.",
             feature=f,
         )
-    # A feature constant (with one value) in both samples carries no evidence:
-    # leave out its mean, its square and its products.
-    keep = ~np.concatenate([both, both[i] | both[j]])
-    V = (ref.scatter + new.scatter) * ((1.0 / n1 + 1.0 / n2) / nu)
-    V = (V + V.T) * 0.5
-    delta = ref.mean - new.mean
+    return both
 
-    zi = np.flatnonzero(keep[:d])
-    var_idx = d + np.flatnonzero(i == j)
-    blocks = {"variance": var_idx[keep[var_idx]]}
-    if ctype == "full" and d > 1:
-        second = d + np.arange(i.size)
-        blocks["covariance"] = second[keep[second]]
-    weights_map = PART_WEIGHTS if "covariance" in blocks else PART_WEIGHTS_DIAG
 
-    def feature_of(k):
-        return k if k < d else int(i[k - d])
+class _Wald:
+    """Wald tests on blocks of ``delta`` with covariance ``V`` (see ``_wald``)."""
 
-    def wald(dl, Vb, ref_var, idx):
+    def __init__(self, delta, V, d, pairs):
+        self.delta, self.V, self.d, self.i = delta, V, d, pairs[0]
+
+    def __call__(self, dl, Vb, ref_var, idx):
         try:
             return _wald(dl, Vb, ref_var)
         except _NullDirection as e:
-            f = feature_of(int(idx[e.index]))
+            k = int(idx[e.index])
+            f = k if k < self.d else int(self.i[k - self.d])
             raise DriftBeyondResolution(
                 f"the samples differ in a moment of feature {f} along which "
                 "neither sample varies (a linear relation between the features' "
@@ -770,44 +367,67 @@ def _test(ref, new):
                 feature=f,
             ) from None
 
-    Vzz = V[np.ix_(zi, zi)]
-    T2_mean, k_mean = wald(delta[zi], Vzz, np.diagonal(Vzz), zi)
+    def conditional(self, idx, zi, Vzz_pinv):
+        """The block ``idx`` given the means ``zi`` (Schur complement)."""
+        V, delta = self.V, self.delta
+        Vbz = V[np.ix_(idx, zi)]
+        B = Vbz @ Vzz_pinv
+        Vbb = V[np.ix_(idx, idx)]
+        S = Vbb - B @ Vbz.T
+        return self(delta[idx] - B @ delta[zi], (S + S.T) * 0.5, np.diagonal(Vbb), idx)
+
+    def features(self, both, var_idx, nu):
+        """Per-feature (mean, second moment) statistics and p-values."""
+        feat_T, feat_p = np.zeros(self.d), np.ones(self.d)
+        for f in np.flatnonzero(~both):
+            idx = np.array([f, var_idx[f]])
+            Vb = self.V[np.ix_(idx, idx)]
+            feat_T[f], k = self(self.delta[idx], Vb, np.diagonal(Vb), idx)
+            feat_p[f] = _f_p_value(feat_T[f], k, nu)
+        return feat_T, feat_p
+
+
+def _test(ref, new):
+    d, ctype = ref.d, ref.covariance_type
+    i, j = second_pairs(d, ctype)
+    n1, n2 = ref.n, new.n
+    nu = n1 + n2 - 2.0
+    both = _constant_in_both(ref, new)
+    # A feature constant (with one value) in both samples carries no evidence:
+    # leave out its mean, its square and its products.
+    keep = ~np.concatenate([both, both[i] | both[j]])
+    V = (ref.scatter + new.scatter) * ((1.0 / n1 + 1.0 / n2) / nu)
+    wald = _Wald(ref.mean - new.mean, (V + V.T) * 0.5, d, (i, j))
+    zi = np.flatnonzero(keep[:d])
+    var_idx = d + np.flatnonzero(i == j)
+    blocks = {"variance": var_idx[keep[var_idx]]}
+    if ctype == "full" and d > 1:
+        second = d + np.arange(i.size)
+        blocks["covariance"] = second[keep[second]]
+    weights_map = PART_WEIGHTS if "covariance" in blocks else PART_WEIGHTS_DIAG
+    Vzz = wald.V[np.ix_(zi, zi)]
+    T2_mean, k_mean = wald(wald.delta[zi], Vzz, np.diagonal(Vzz), zi)
     names, T2s, ks = ["mean"], [T2_mean], [k_mean]
     ps = [_f_p_value(T2_mean, k_mean, nu)]
     # Conditional parts: regress the second-moment block on the means with
     # the pseudo-inverse of V_zz under the same rank rule.
     Vzz_pinv = _pinv(Vzz)
-    nu_c = nu - k_mean
     for name, idx in blocks.items():
-        Vbz = V[np.ix_(idx, zi)]
-        B = Vbz @ Vzz_pinv
-        Vbb = V[np.ix_(idx, idx)]
-        S = Vbb - B @ Vbz.T
-        S = (S + S.T) * 0.5
-        T2, k = wald(delta[idx] - B @ delta[zi], S, np.diagonal(Vbb), idx)
+        T2, k = wald.conditional(idx, zi, Vzz_pinv)
         names.append(name)
         T2s.append(T2)
         ks.append(k)
-        ps.append(_f_p_value(T2, k, nu_c))
+        ps.append(_f_p_value(T2, k, nu - k_mean))
     weights = np.array([weights_map[nm] for nm in names])
     ps = np.array(ps)
-    p = float(min(1.0, np.min(ps / weights)))
-
-    feat_T, feat_p = np.zeros(d), np.ones(d)
-    for f in np.flatnonzero(~both):
-        idx = np.array([f, var_idx[f]])
-        Vb = V[np.ix_(idx, idx)]
-        T2, k = wald(delta[idx], Vb, np.diagonal(Vb), idx)
-        feat_T[f] = T2
-        feat_p[f] = _f_p_value(T2, k, nu)
-
+    feat_T, feat_p = wald.features(both, var_idx, nu)
     calibrated, reason = _calibration(ref, new, keep)
     return AsymptoticResult(
         part_names=tuple(names),
         statistics=np.array(T2s),
         dfs=np.array(ks),
         p_values=ps,
-        p_value=p,
+        p_value=float(min(1.0, np.min(ps / weights))),
         weights=weights,
         feature_statistics=feat_T,
         feature_p_values=feat_p,
@@ -855,7 +475,7 @@ def _calibration(ref, new, keep):
         if k < d:
             what = f"feature {k}"
         else:
-            a, b = (int(t[k - d]) for t in _pairs(d, ref.covariance_type))
+            a, b = (int(t[k - d]) for t in second_pairs(d, ref.covariance_type))
             what = (
                 f"the square of feature {a}"
                 if a == b
@@ -870,3 +490,86 @@ def _calibration(ref, new, keep):
             f"the smaller has {n_min:.0f}." + fallback
         )
     return True, ""
+
+
+#: Parts (and weights) of each ``statistic``: 'combined' and the others as
+#: the weighted Bonferroni rule reads them (weights sum to 1).
+STATISTICS = {
+    "combined": PART_WEIGHTS,
+    "lrt": dict.fromkeys(("mean", "variance", "covariance"), 1.0 / 3),
+    "mean": {"mean": 1.0},
+    "covariance": {"variance": 0.5, "covariance": 0.5},
+}
+STATISTICS_DIAG = {
+    "combined": PART_WEIGHTS_DIAG,
+    "lrt": {"mean": 0.5, "variance": 0.5},
+    "mean": {"mean": 1.0},
+    "covariance": {"variance": 1.0},
+}
+
+
+def _sample_sums(sample, std, covariance_type, keep, n_jobs) -> MomentSums:
+    """Moment sums of one prepared sample in the reference's coordinates."""
+    if sample.sums is not None:
+        # Kept by a fit on a dask collection: features the reference does not
+        # vary were summed at unit scale; rescale them exactly.
+        ref_sd = sample.stats.sd
+        return sample.sums.rescaled(np.where(ref_sd > 0, 1.0, 1.0 / std.scale))
+    kw = dict(covariance_type=covariance_type, shift=std.centre, scale=std.scale)
+    if sample.X is not None:
+        return MomentSums.from_rows(sample.X, sample.w, n_jobs=n_jobs, **kw)
+    from ._dask_input import moment_sums
+
+    return moment_sums(sample.source, None, columns=keep, **kw)
+
+
+def run(problem):
+    """The asymptotic engine on a prepared problem (see :mod:`._engines`).
+
+    Rows (or a dask collection, blockwise) are reduced to :class:`MomentSums`
+    standardised by the reference; the effect comes from the same sums.
+    Declines (:class:`~._engines.EngineDeclined`) when the test cannot be
+    calibrated, or when a moment barely varies in one sample without other
+    evidence of drift.
+    """
+    from ._effect import EffectMetric, effect_from_moment_sums
+    from ._engines import EngineDeclined, EngineResult
+    from ._prepare import Standardiser
+
+    prep = problem.prepared
+    std = Standardiser.reference(prep.ref.stats, prep.new.stats)
+    args = (std, problem.covariance_type, prep.keep, problem.n_jobs)
+    ref, new = _sample_sums(prep.ref, std, *args[1:]), _sample_sums(prep.new, *args)
+    statistics = (
+        STATISTICS if ref.covariance_type == "full" and ref.d > 1 else (STATISTICS_DIAG)
+    )
+    try:
+        res = asymptotic_test(ref, new)
+    except DriftBeyondResolution as exc:
+        if not prep.evident:
+            raise EngineDeclined(
+                f"a moment barely varies in one sample ({exc})"
+            ) from None
+        feat_p = np.zeros(ref.d)
+        if exc.feature is not None:
+            feat_p = np.ones(ref.d)
+            feat_p[exc.feature] = 0.0
+        res, beyond = None, str(exc)
+    else:
+        if not res.calibrated:
+            raise EngineDeclined(res.reason)
+        feat_p, beyond = res.feature_p_values, None
+    with np.errstate(all="ignore"):
+        metric = EffectMetric.from_sums(ref.merge(new))
+        effect = effect_from_moment_sums(
+            ref, new, metric, (prep.ref.w2_ratio, prep.new.w2_ratio)
+        )
+    return EngineResult(
+        engine="asymptotic",
+        part_names=() if res is None else res.part_names,
+        effect=effect,
+        part_p_values=None if res is None else res.p_values,
+        part_weights=statistics,
+        feature_p_values=feat_p,
+        beyond_resolution=beyond,
+    )

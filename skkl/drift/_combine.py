@@ -1,45 +1,40 @@
-"""Combining part statistics into one p-value, and the effect size (private).
+"""Combining an engine's part statistics into one p-value (private).
 
-Every engine gives, for the observed split and every permutation, a few part
-statistics (larger = more drift): the moment engine the parts of the Gaussian
-likelihood-ratio statistic (``_permutation.PARTS``), the sample-space engine
-its U-statistics (``_gram.GRAM_PARTS``), the asymptotic engine p-values per
-part. This module turns them into the statistic the user asked for, its
-p-value and critical value, and computes the symmetric KL effect size of
-given group moments. It imports nothing from the engines but the part names.
+Every engine returns, in an :class:`~._engines.EngineResult`, named part
+statistics and the weights with which each ``statistic`` combines them.
+Permutation engines give the parts of the observed split and of every
+permutation: the parts are combined by a weighted Tippett rule over their
+partial permutation p-values (a nonparametric combination, itself calibrated
+by the same permutations). The asymptotic engine gives the parts' p-values:
+they are combined by the weighted Bonferroni rule, valid under any
+dependence. Per-feature p-values are Holm-adjusted.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from .._linalg import cholesky, solve_lower
-from .._moments import shrink
-from ._permutation import PARTS
+__all__ = [
+    "Combined",
+    "combine",
+    "combine_p_values",
+    "holm",
+    "npc",
+    "partial_log_p_values",
+    "perm_p_value",
+    "perm_threshold",
+]
 
-# statistic='combined': weighted Tippett over these parts' permutation
-# p-values. Weights come from the power study in benchmarks/bench_drift.py
-# (``--variants``; table in the user guide): the mean part keeps most of
-# Hotelling's power on mean shifts; the largest per-feature variance part and
-# the largest Fisher-z correlation change catch changes confined to one
-# feature or one pair; the variance and correlation parts of the LRT catch
-# changes spread over many features.
-COMBINED_WEIGHTS = {
-    "mean": 0.6,
-    "variance_max": 0.1,
-    "correlation_max": 0.1,
-    "variance": 0.1,
-    "correlation": 0.1,
-}
-# Without correlations (diagonal model or one feature) the correlation parts
-# are identically 0; their weight goes to the variance parts.
-COMBINED_WEIGHTS_DIAG = {"mean": 0.6, "variance_max": 0.2, "variance": 0.2}
-
-
-def combined_parts(correlations: bool = True):
-    """Column indices into ``PARTS`` and weights of statistic='combined'."""
-    spec = COMBINED_WEIGHTS if correlations else COMBINED_WEIGHTS_DIAG
-    return [PARTS.index(k) for k in spec], np.array(list(spec.values()))
+# Ties: permutation statistics within this relative distance of the observed
+# one count as equal to it (the same split computed in another order differs
+# by rounding, ~1e-15 relative; 1e-10 leaves margin for sums over 1e5 rows).
+_TIE_RTOL = 1e-10
+# Partial p-values are discrete, so Tippett scores tie often, and ties make
+# the test conservative: Fisher's sum, scaled far below one rank step,
+# breaks them (still one fixed function of each row: exactness holds).
+_TIE_BREAK = 1e-6
 
 
 def holm(p: np.ndarray) -> np.ndarray:
@@ -53,13 +48,17 @@ def holm(p: np.ndarray) -> np.ndarray:
     return out
 
 
-# -- permutation p-values -------------------------------------------------------
+def perm_p_value(obs, null: np.ndarray):
+    """``(1 + #{T_b >= T}) / (1 + B)`` per column, ties within rounding counted.
 
-
-def perm_p_value(obs: float, null: np.ndarray) -> float:
-    """``(1 + #{T_b >= T}) / (1 + B)``, ties within rounding counted."""
-    tol = 1e-10 * max(1.0, abs(obs))
-    return (1.0 + np.count_nonzero(null >= obs - tol)) / (1.0 + null.size)
+    ``obs`` is a scalar (``null`` of shape (B,)) or a vector (``null`` of shape
+    (B, k)); the result has the shape of ``obs``.
+    """
+    obs = np.asarray(obs, dtype=np.float64)
+    tol = _TIE_RTOL * np.maximum(1.0, np.abs(obs))
+    ge = np.count_nonzero(null >= obs - tol, axis=0)
+    out = (1.0 + ge) / (1.0 + null.shape[0])
+    return float(out) if out.ndim == 0 else out
 
 
 def perm_threshold(null: np.ndarray, alpha: float) -> float:
@@ -77,13 +76,17 @@ def partial_log_p_values(values: np.ndarray) -> np.ndarray:
 
     Row r of column k gets ``log(#{rows >= values[r, k]} / rows)``, its
     permutation p-value when the rows are the observed statistic and its
-    permutations.
+    permutations; values within rounding (``_TIE_RTOL``) count as ties, as
+    in :func:`perm_p_value` (a part that saturates -- the same largest
+    per-feature statistic on many splits -- must not rank by rounding).
     """
     R = values.shape[0]
     srt = np.sort(values, axis=0)
     logp = np.empty_like(values)
     for k in range(values.shape[1]):
-        ge = R - np.searchsorted(srt[:, k], values[:, k], side="left")
+        v = values[:, k]
+        low = v - _TIE_RTOL * np.maximum(1.0, np.abs(v))
+        ge = R - np.searchsorted(srt[:, k], low, side="left")
         logp[:, k] = np.log(ge / R)
     return logp
 
@@ -100,117 +103,61 @@ def npc(values: np.ndarray, weights=None) -> np.ndarray:
     logp = partial_log_p_values(values)
     if weights is None:
         weights = np.full(values.shape[1], 1.0 / values.shape[1])
-    # Partial p-values are discrete, so Tippett scores tie often and ties make
-    # the test conservative; Fisher's sum, scaled far below one rank step,
-    # breaks them (still one fixed function of each row: exactness holds).
-    return np.max(np.log(weights) - logp, axis=1) - 1e-6 * logp.sum(axis=1)
+    return np.max(np.log(weights) - logp, axis=1) - _TIE_BREAK * logp.sum(axis=1)
 
 
-def statistic_values(parts: np.ndarray, statistic: str, correlations: bool = True):
-    """Statistic of each row of ``parts`` (row 0 observed, then the null).
+def combine_p_values(names, p_values, weights: dict, alpha: float):
+    """Weighted Bonferroni of part p-values: ``min(1, min_k p_k / w_k)``.
 
-    ``correlations`` is False when the model has none (diagonal covariances
-    or a single feature).
+    Valid whatever the dependence between the parts. Returns the statistic
+    ``-log min_k (p_k / w_k)``, the p-value and the critical value
+    ``-log(alpha)`` of the statistic.
     """
-    if statistic == "lrt":
-        return parts[:, 0] + parts[:, 1]
-    if statistic in ("mean", "covariance"):
-        return parts[:, PARTS.index(statistic)]
-    cols, weights = combined_parts(correlations)
-    return npc(parts[:, cols], weights)
-
-
-# -- parts of the other engines ---------------------------------------------------
-
-#: Weight of the mean part in statistic='combined' for engines whose parts are
-#: named at run time (sample-space, asymptotic); the rest share the remainder.
-MEAN_WEIGHT = 0.6
-
-
-def named_weights(names, statistic: str) -> dict:
-    """Weights of the named parts that make up ``statistic``.
-
-    'mean' is the mean part alone, 'covariance' every other part with equal
-    weights, 'combined' the mean part with weight ``MEAN_WEIGHT`` and the
-    others sharing the rest (the moment engine's default in spirit: most of
-    the weight on the mean, the rest on second-moment changes).
-    """
-    names = list(names)
-    others = [k for k in names if k != "mean"]
-    if statistic == "mean":
-        return {"mean": 1.0}
-    if statistic == "covariance" or "mean" not in names:
-        return dict.fromkeys(others, 1.0 / len(others))
-    if not others:
-        return {"mean": 1.0}
-    rest = (1.0 - MEAN_WEIGHT) / len(others)
-    return {"mean": MEAN_WEIGHT, **dict.fromkeys(others, rest)}
-
-
-def named_statistic_values(parts: np.ndarray, names, statistic: str):
-    """Weighted Tippett over named permutation parts (row 0 observed)."""
-    weights = named_weights(names, statistic)
-    cols = [list(names).index(k) for k in weights]
-    if len(cols) == 1:
-        return parts[:, cols[0]]
-    return npc(parts[:, cols], np.array(list(weights.values())))
-
-
-def combine_p_values(names, p_values, statistic: str, alpha: float, weights=None):
-    """Weighted Bonferroni of asymptotic part p-values.
-
-    ``p = min(1, min_k p_k / w_k)`` is valid whatever the dependence between
-    the parts. ``weights`` ({name: weight}) overrides ``named_weights``.
-    Returns the statistic ``-log min_k (p_k / w_k)``, the p-value and the
-    critical value ``-log(alpha)`` of the statistic.
-    """
-    if weights is None:
-        weights = named_weights(names, statistic)
     p = dict(zip(names, np.asarray(p_values, dtype=np.float64), strict=True))
-    ratio = min(p[k] / w for k, w in weights.items())
+    ratio = min(p[k] / w for k, w in weights.items() if k in p)
     stat = float(-np.log(max(ratio, np.finfo(np.float64).tiny)))
     return stat, float(min(1.0, ratio)), float(-np.log(alpha))
 
 
-# -- effect size -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Combined:
+    """The statistic, its p-value and critical value, the null, feature p-values."""
+
+    statistic: float
+    p_value: float
+    critical_value: float
+    null_distribution: np.ndarray | None
+    feature_p_values: np.ndarray
 
 
-def symmetric_kl(g1, g2, full: bool, shrinkage=None) -> np.ndarray:
-    """``(KL(1 || 2) + KL(2 || 1)) / 2`` between Gaussian fits, per split.
-
-    ``g1``, ``g2`` are ``(n, mean, cov)`` of each split's groups (covariances
-    of shape (R, d, d), or (R, d) variances); ``shrinkage`` None or
-    ``(a_total, a_1, a_2)`` applied to the group covariances.
-    """
-    _, m1, C1 = g1
-    _, m2, C2 = g2
-    if shrinkage is not None:
-        C1, C2 = shrink(C1, shrinkage[1]), shrink(C2, shrinkage[2])
-    dm = m1 - m2
-    if not full:
-        ratio = C1 / C2 + C2 / C1 - 2.0
-        return 0.25 * (ratio + dm * dm * (1.0 / C1 + 1.0 / C2)).sum(axis=1)
-    # tr(P2 C1) = ||L2^-1 L1||_F^2 and dm' P2 dm = ||L2^-1 dm||^2 (no inverse;
-    # the log-determinants cancel in the symmetric divergence).
-    L1 = cholesky(C1, name="group covariance", hint="")
-    L2 = cholesky(C2, name="group covariance", hint="")
-    # One triangular solve per direction: [L_a | dm] against L_b.
-    A = solve_lower(L2, np.concatenate([L1, dm[..., None]], axis=-1))
-    Bm = solve_lower(L1, np.concatenate([L2, dm[..., None]], axis=-1))
-    d = dm.shape[-1]
-    total = np.einsum("rij,rij->r", A, A) + np.einsum("rij,rij->r", Bm, Bm)
-    return 0.25 * (total - 2.0 * d)
+def _statistic_values(result, weights: dict) -> np.ndarray:
+    names = list(result.part_names)
+    cols = [names.index(k) for k in weights]
+    if len(cols) == 1:
+        return result.values[:, cols[0]]
+    return npc(result.values[:, cols], np.array(list(weights.values())))
 
 
-def centred_effect(values: np.ndarray):
-    """Observed effect minus the median of its permutation values, and their sd.
-
-    ``values`` holds the effect of the observed split (row 0) and of a subset
-    of the permutations (rows 1:, axis 0). Permuted splits carry the bias of
-    the estimate (sample size, shrinkage, tails) and none of the drift;
-    without drift the observed split is one more random split, so the
-    centred effect is as likely to be negative as positive (the median, not
-    the mean: the effect is skewed when the tails are heavy).
-    """
+def combine(result, statistic: str, alpha: float) -> Combined:
+    """One p-value from an :class:`~._engines.EngineResult` (see the module)."""
+    if result.beyond_resolution is not None:
+        return Combined(
+            np.inf, 0.0, float(-np.log(alpha)), None, result.feature_p_values
+        )
+    weights = result.part_weights[statistic]
+    if result.values is None:
+        stat, p, crit = combine_p_values(
+            result.part_names, result.part_p_values, weights, alpha
+        )
+        return Combined(stat, p, crit, None, holm(result.feature_p_values))
+    values = _statistic_values(result, weights)
     null = values[1:]
-    return values[0] - np.median(null, axis=0), null.std(axis=0, ddof=1)
+    feats = result.feature_values
+    feature_p = holm(perm_p_value(feats[0], feats[1:]))
+    return Combined(
+        float(values[0]),
+        perm_p_value(values[0], null),
+        perm_threshold(null, alpha),
+        null,
+        feature_p,
+    )

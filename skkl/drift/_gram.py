@@ -56,24 +56,40 @@ memberships become float rows in chunks.
 from __future__ import annotations
 
 import numpy as np
+from joblib import effective_n_jobs
 from sklearn import get_config
 from sklearn.utils.parallel import Parallel, delayed
-from threadpoolctl import threadpool_info
 
-from .._blas import blas_single_thread, get_chunk_n_rows
+from .._blas import blas_single_thread, blas_thread_count, get_chunk_n_rows, runs_inline
 
-__all__ = ["GRAM_PARTS", "gram_flops", "gram_parts", "gram_peak_bytes"]
+__all__ = [
+    "GRAM_PARTS",
+    "STATISTICS",
+    "gram_flops",
+    "gram_parts",
+    "gram_peak_bytes",
+    "run",
+]
 
 #: Statistics returned by :func:`gram_parts`, in this column order.
 GRAM_PARTS = ("mean", "second_moment", "trace")
+#: The engine's parts: the Gram parts and the largest per-feature statistic.
+PARTS = (*GRAM_PARTS, "feature_max")
+_SECOND = ("second_moment", "trace", "feature_max")
+#: Parts (and weights) of each ``statistic``: 'combined' puts most weight on
+#: the mean part (as the moment engine does) and shares the rest among the
+#: second-moment changes; 'lrt' weighs every part alike.
+STATISTICS = {
+    "combined": {"mean": 0.6, **dict.fromkeys(_SECOND, 0.4 / 3)},
+    "lrt": dict.fromkeys(PARTS, 0.25),
+    "mean": {"mean": 1.0},
+    "covariance": dict.fromkeys(_SECOND, 1.0 / 3),
+}
 
 # Blocks of the Gram matrix: about this many per side, of at least
 # _MIN_BLOCK rows (unless N is smaller).
 _BLOCKS_PER_SIDE = 8
 _MIN_BLOCK = 256
-
-# Below about this many flops, gram_parts runs in one thread.
-_THREADS_FLOPS = 2**30
 
 # Largest N * ||z||^2 for which N^2 squared Gram entries sum without overflow.
 _MAX_SQ_NORM = 1e150
@@ -84,17 +100,15 @@ def _mean_via_features(n_samples: int, n_features: int) -> bool:
     return n_features < n_samples
 
 
-def _n_workers(n_samples: int, n_features: int, n_rows: int) -> int:
-    """Threads to use: as many as BLAS may use (each then runs 1-thread BLAS).
-
-    One thread for small problems, where starting threads costs more than
-    the products.
+def _n_workers(n_samples: int, n_features: int, n_rows: int, n_jobs=None) -> int:
+    """Threads to use, each running single-threaded BLAS: ``n_jobs`` threads,
+    or as many as BLAS may use; one for work below the package's inline
+    threshold (``skkl._blas.runs_inline``).
     """
     N = float(n_samples)
-    if N * N * n_features + n_rows * N * (N + n_features) < _THREADS_FLOPS:
+    if runs_inline(N * N * n_features + n_rows * N * (N + n_features)):
         return 1
-    counts = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
-    return max(counts, default=1)
+    return effective_n_jobs(n_jobs) if n_jobs is not None else blas_thread_count()
 
 
 def _layout(n_samples, n_features, n_rows, working_memory, n_workers):
@@ -356,6 +370,7 @@ def gram_parts(
     *,
     sample_weight: np.ndarray | None = None,
     working_memory: float | None = None,
+    n_jobs: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Observed and permuted Gram-space part statistics of a two-sample split.
 
@@ -390,6 +405,9 @@ def gram_parts(
     working_memory : float or None, default=None
         Budget in MiB for the Gram blocks and membership chunks; None uses
         ``sklearn.get_config()['working_memory']``.
+    n_jobs : int or None, default=None
+        Threads over blocks of the Gram matrix (None: as many as BLAS may
+        use); the result does not depend on it.
 
     Returns
     -------
@@ -416,81 +434,108 @@ def gram_parts(
     """
     Z, sq_norms, n1, A, w = _check(Z, n1, memberships, sample_weight)
     N, d = Z.shape
-    B = A.shape[0]
-    n_rows = B + 1
     observed_row = np.zeros((1, N), dtype=bool)
     observed_row[0, :n1] = True
-    A = np.concatenate([observed_row, A])
+    gp = _GramPass(Z, sq_norms, np.concatenate([observed_row, A]), w, n_jobs)
+    gp.layout(working_memory)
+    with blas_single_thread():
+        q, s = gp.block_sums()
+        q_k, q_h = q
+        s_k, s_h = s
+        if gp.via_z:
+            # K0 w = Z (Z' w) - diag(K) w.
+            s_k = Z @ (Z.T @ gp.w) - sq_norms * gp.w
+        r_k, r_h, W1, V1, T1 = gp.row_sums(s_k, s_h, q_k)
+    return _finish(gp, n1, (q_k, q_h), (r_k, r_h), (s_k, s_h), (W1, V1, T1))
 
-    via_z = _mean_via_features(N, d)
-    n_workers = _n_workers(N, d, n_rows)
-    block, rows, _, _ = _layout(N, d, n_rows, working_memory, n_workers)
-    rows = min(rows, -(-n_rows // n_workers))  # work for every thread
-    row_chunks = [slice(i, min(i + rows, n_rows)) for i in range(0, n_rows, rows)]
-    if w is None:
-        w = np.ones(N)
-        ones = True
-    else:
-        ones = False
 
-    tiles = [slice(i, min(i + block, N)) for i in range(0, N, block)]
-    T = len(tiles)
-    # Task k takes block rows k and T-1-k of the upper triangle (T + 1
-    # blocks): balanced, and summed in task order whatever the thread count.
-    tasks = [sorted({k, T - 1 - k}) for k in range((T + 1) // 2)]
+class _GramPass:
+    """One pass over the upper-triangle blocks of K and K o K (see the module).
 
-    def block_rows_task(block_rows):
-        q = np.zeros((2, n_rows))  # u' P0 u for K, K o K
-        s = np.zeros((2, N))  # P0 w for K, K o K
-        for ti in block_rows:
-            I = tiles[ti]
-            for J in tiles[ti:]:
-                _block_sums(Z, A, w, ones, I, J, row_chunks, via_z, q, s)
-        return q, s
+    Threads over blocks with single-threaded BLAS: many mid-sized products
+    with multi-threaded BLAS each pay a thread rendezvous, which a busy
+    machine turns into a stall.
+    """
 
-    # Threads over blocks with single-threaded BLAS: many mid-sized products
-    # with multi-threaded BLAS each pay a thread rendezvous, which a busy
-    # machine turns into a stall.
-    def run(func, items):
-        if n_workers == 1 or len(items) == 1:
+    def __init__(self, Z, sq_norms, A, w, n_jobs):
+        self.Z, self.sq_norms, self.A = Z, sq_norms, A
+        self.N, self.d = Z.shape
+        self.n_rows = A.shape[0]
+        self.ones = w is None
+        self.w = np.ones(self.N) if w is None else w
+        self.via_z = _mean_via_features(self.N, self.d)
+        self.n_workers = _n_workers(self.N, self.d, self.n_rows, n_jobs)
+
+    def layout(self, working_memory):
+        N, n_rows = self.N, self.n_rows
+        block, rows, _, _ = _layout(N, self.d, n_rows, working_memory, self.n_workers)
+        rows = min(rows, -(-n_rows // self.n_workers))  # work for every thread
+        self.row_chunks = [
+            slice(i, min(i + rows, n_rows)) for i in range(0, n_rows, rows)
+        ]
+        self.tiles = [slice(i, min(i + block, N)) for i in range(0, N, block)]
+        T = len(self.tiles)
+        # Task k takes block rows k and T-1-k of the upper triangle (T + 1
+        # blocks): balanced, and summed in task order whatever the threads.
+        self.tasks = [sorted({k, T - 1 - k}) for k in range((T + 1) // 2)]
+
+    def _map(self, func, items):
+        if self.n_workers == 1 or len(items) == 1:
             return [func(item) for item in items]
-        return Parallel(n_jobs=min(n_workers, len(items)), prefer="threads")(
+        return Parallel(n_jobs=min(self.n_workers, len(items)), prefer="threads")(
             delayed(func)(item) for item in items
         )
 
-    with blas_single_thread():
-        out = run(block_rows_task, tasks)
+    def _block_rows(self, block_rows):
+        q = np.zeros((2, self.n_rows))  # u' P0 u for K, K o K
+        s = np.zeros((2, self.N))  # P0 w for K, K o K
+        for ti in block_rows:
+            I = self.tiles[ti]
+            for J in self.tiles[ti:]:
+                _block_sums(
+                    self.Z, self.A, self.w, self.ones, I, J, self.row_chunks,
+                    self.via_z, q, s,
+                )  # fmt: skip
+        return q, s
+
+    def block_sums(self):
+        out = self._map(self._block_rows, self.tasks)
         q, s = out[0]
         for q_t, s_t in out[1:]:
             q += q_t
             s += s_t
-        q_k, q_h = q
-        s_k, s_h = s
-        if via_z:
-            # K0 w = Z (Z' w) - diag(K) w.
-            s_k = Z @ (Z.T @ w) - sq_norms * w
+        return q, s
+
+    def row_sums(self, s_k, s_h, q_k):
+        """``r = u' P0 w``, group-1 weight, squared weight and norm sums; the
+        mean part's ``q`` through Z when d < N (written into ``q_k``)."""
+        n_rows, w, Z, sq = self.n_rows, self.w, self.Z, self.sq_norms
         r_k, r_h = np.empty(n_rows), np.empty(n_rows)
         W1, V1, T1 = np.empty(n_rows), np.empty(n_rows), np.empty(n_rows)
 
-        def rows_task(sl):
-            # r = u' P0 w and the group-1 weight, squared weight and norm sums;
-            # the mean part through Z when d < N.
-            U = A[sl].astype(np.float64)
-            if not ones:
+        def task(sl):
+            U = self.A[sl].astype(np.float64)
+            if not self.ones:
                 U *= w
             r_k[sl], r_h[sl] = U @ s_k, U @ s_h
-            W1[sl], V1[sl], T1[sl] = U.sum(axis=1), U @ w, U @ sq_norms
-            if via_z:
+            W1[sl], V1[sl], T1[sl] = U.sum(axis=1), U @ w, U @ sq
+            if self.via_z:
                 G = U @ Z
                 # u_i^2 = u_i w_i for u = a o w with a in {0, 1}.
-                q_k[sl] = np.einsum("ij,ij->i", G, G) - U @ (w * sq_norms)
+                q_k[sl] = np.einsum("ij,ij->i", G, G) - U @ (w * sq)
 
-        run(rows_task, row_chunks)
+        self._map(task, self.row_chunks)
+        return r_k, r_h, W1, V1, T1
+
+
+def _finish(gp, n1, q, r, s, sums):
+    """The parts of every split from the pass's sums (see the module)."""
+    (q_k, q_h), (r_k, r_h), (s_k, s_h), (W1, V1, T1) = q, r, s, sums
+    w, sq_norms, N, n_rows = gp.w, gp.sq_norms, gp.N, gp.n_rows
     S_k, S_h = float(w @ s_k), float(w @ s_h)
-
     W_tot, V_tot, T_tot = float(w.sum()), float(w @ w), float(w @ sq_norms)
     W2, V2 = W_tot - W1, V_tot - V1
-    if ones:  # exact integers for the unweighted U-statistics
+    if gp.ones:  # exact integers for the unweighted U-statistics
         W1, W2 = np.full(n_rows, float(n1)), np.full(n_rows, float(N - n1))
         D1, D2 = W1 * (W1 - 1.0), W2 * (W2 - 1.0)
     else:
@@ -507,3 +552,70 @@ def gram_parts(
             "pooled standard deviation) before testing."
         )
     return parts[0], parts[1:]
+
+
+def run(problem):
+    """The Gram engine on a prepared problem (see :mod:`._engines`).
+
+    The rows are standardised by the pooled sample and whitened by the
+    effect metric (the pooled covariance, shrunk when ``shrinkage`` is set,
+    with its variance floors): every part then measures change as the
+    Gaussian KL does, so a change that breaks a near-deterministic relation
+    between features is seen along the direction of small pooled variance it
+    moves. The metric depends on the pooled sample only: the test stays
+    exact. The mean and second-moment parts *are* the effect's
+    U-statistics, so the effect and its null spread come for free.
+    """
+    from ._effect import (
+        EffectEstimate,
+        effect_values,
+        feature_scores,
+        feature_sums_from_rows,
+        metric_from_rows,
+    )
+    from ._engines import EngineResult, SplitSampler
+    from ._permutation import feature_parts
+    from ._prepare import Standardiser
+
+    prep = problem.prepared
+    X = np.vstack([prep.ref.X, prep.new.X])
+    n1 = prep.ref.X.shape[0]
+    w = np.concatenate([prep.ref.weights, np.ones(prep.new.X.shape[0])])
+    Z = Standardiser.pooled(prep.ref.stats, prep.new.stats).apply(X)
+    metric, _ = metric_from_rows(Z, w, True, problem.shrinkage)
+    A = SplitSampler(Z.shape[0], n1, problem.n_permutations, problem.seed).all()
+    unit = prep.ref.w is None or bool(np.all(prep.ref.w == 1.0))
+    observed, null = gram_parts(
+        metric.whiten(Z),
+        n1,
+        A[1:],
+        sample_weight=None if unit else w,
+        n_jobs=problem.n_jobs,
+    )
+    parts = np.vstack([observed, null])
+    features = feature_parts(Z, w, A)
+    W1 = np.full(A.shape[0], float(n1)) if unit else A @ w
+    W = float(w.sum())
+    bf = metric.balance_factor
+    effects = effect_values(parts[:, 0], parts[:, 1], W1 * (W - W1) / (W * W) * bf, bf)
+    scores = feature_scores(
+        feature_sums_from_rows(Z[:n1], w[:n1]),
+        feature_sums_from_rows(Z[n1:], w[n1:]),
+        metric.inflation,
+        1.0,
+    )
+    effect = EffectEstimate(
+        float(effects[0] - np.median(effects[1:])),
+        float(np.std(effects[1:], ddof=1)) if effects.size > 2 else float("nan"),
+        scores,
+        np.flatnonzero(metric.inflation > 1.0),
+        float(effects[0]),
+    )
+    return EngineResult(
+        engine="gram",
+        part_names=PARTS,
+        effect=effect,
+        values=np.column_stack([parts, features.max(axis=1)]),
+        part_weights=STATISTICS,
+        feature_values=features,
+    )

@@ -1,30 +1,27 @@
 """Moment-feature permutation engine of the Gaussian two-sample test (private).
 
-All group moments of every split come from one matrix product. Each sample
-becomes a row of moment features ``F = [w, w z, w upper(z z')]`` (or ``w z**2``
-for diagonal covariances); a ``(R, N)`` 0/1 membership matrix ``M`` (row 0 the
-observed split, then the permutations) selects the first group of each split,
-so ``M @ F`` holds the weight, the first and the second moment sums of that
-group for every split at once, and the second group is ``F.sum(0) - M @ F``.
-What is left per split is three small Cholesky log-determinants, batched.
+All group moments of every split come from one matrix product. Each row
+becomes a row of moment features ``F = [w, w z, w second(z), w^2, t, u]``
+(``second`` as in :mod:`._sums`; the last three columns are the effect's
+squared-weight sums, see :mod:`._effect`); a ``(R, N)`` 0/1 membership
+matrix (row 0 the observed split, then the permutations) selects the first
+group of each split, so ``M @ F`` holds the weight, the first and the second
+moment sums of that group for every split at once, and the second group is
+``F.sum(0) - M @ F``. What is left per split is three small Cholesky
+log-determinants, batched.
 
 Memory is bounded: ``F`` is built and multiplied one block of rows at a time
-(never ``N x d(d+1)/2`` at once), splits are processed in chunks whose
-``R x d(d+1)/2`` sums and ``d x d`` matrices fit in scikit-learn's
-``working_memory``.
+(never ``N x d(d+1)/2`` at once), and splits are processed in chunks whose
+sums and ``d x d`` matrices fit in scikit-learn's ``working_memory``.
 
-Numerics. The data ``Z`` are centred on the pooled mean (a function of the
-pooled sample, so every split sees the same centring), and every covariance
-gets a ridge ``T / N`` (``T`` the pooled covariance, ``N`` the total weight;
-plus ``delta diag(T) / N`` with a tiny ``delta`` for collinear features),
-also a function of the pooled sample only, so the permutation test stays
-exact. In whitened coordinates the ridge is ``I / N``: affine equivariant
-(the statistics stay invariant to linear changes of units), far below the
-sampling noise of a variance (``sqrt(2 / n)``), and it keeps every statistic
-finite when a feature is constant within one group (a pixel that is 0 in
-every image of one half). It also bounds the rounding error of
-``E[z^2] - m^2``: a group mean is at most ``sqrt(N T_jj / n_g)`` from the
-pooled mean, so the error stays small relative to the ridge.
+Numerics. The data ``Z`` are standardised by the pooled sample (the same for
+every split), and every covariance gets a ridge ``T / N`` (``T`` the pooled
+covariance, ``N`` the total weight; plus ``RIDGE_DELTA diag(T) / N`` for
+collinear features), also a function of the pooled sample only, so the
+permutation test stays exact. In whitened coordinates the ridge is ``I / N``:
+affine equivariant, far below the sampling noise of a variance
+(``sqrt(2 / n)``), and it keeps every statistic finite when a feature is
+constant within one group (a pixel that is 0 in every image of one half).
 """
 
 from __future__ import annotations
@@ -32,23 +29,35 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils.parallel import Parallel, delayed
 
-from .._blas import blas_threads_for, get_chunk_n_rows
+from .._blas import blas_single_thread, blas_threads_for, get_chunk_n_rows, runs_inline
 from .._linalg import cholesky, logdet_from_cholesky
 from .._moments import shrink
+from ._effect import (
+    EffectEstimate,
+    GroupSums,
+    effect_values,
+    feature_scores,
+    feature_sums_from_rows,
+    metric_from_rows,
+)
+from ._engines import EFFECT_NULL_SPLITS, EngineResult, SplitSampler
+from ._prepare import Standardiser
+from ._sums import fill_moment_features, n_second, second_pairs
 
 __all__ = [
     "PARTS",
+    "STATISTICS",
     "MomentSpec",
     "moment_features",
-    "split_sums",
-    "split_moments",
     "part_statistics",
-    "moment_parts",
-    "feature_parts",
-    "diagonal_parts",
+    "pooled_ridge",
+    "run",
+    "split_moments",
+    "split_sums",
 ]
 
-#: Statistics computed for every split, in this column order.
+#: Statistics computed for every split, in this column order ('lrt' is the
+#: sum of the first two: the likelihood-ratio statistic).
 PARTS = (
     "mean",
     "covariance",
@@ -56,7 +65,49 @@ PARTS = (
     "variance",
     "correlation",
     "correlation_max",
+    "lrt",
 )
+
+#: Parts (and weights) of each ``statistic``. 'combined' is a weighted
+#: Tippett combination; the weights come from the power study in
+#: benchmarks/bench_drift.py (``--variants``): the mean part keeps most of
+#: Hotelling's power on mean shifts; the largest per-feature variance part and
+#: the largest Fisher-z correlation change catch changes confined to one
+#: feature or one pair; the variance and correlation parts of the LRT catch
+#: changes spread over many features.
+STATISTICS = {
+    "combined": {
+        "mean": 0.6,
+        "variance_max": 0.1,
+        "correlation_max": 0.1,
+        "variance": 0.1,
+        "correlation": 0.1,
+    },
+    "lrt": {"lrt": 1.0},
+    "mean": {"mean": 1.0},
+    "covariance": {"covariance": 1.0},
+}
+#: Without correlations (diagonal model or one feature) the correlation parts
+#: are identically 0: their weight goes to the variance parts.
+STATISTICS_DIAG = {
+    **STATISTICS,
+    "combined": {"mean": 0.6, "variance_max": 0.2, "variance": 0.2},
+}
+
+#: Relative ridge on the diagonal of ``T / N``: pooled collinear features
+#: (0/1 data summing to a constant) make ``T`` singular; 1e-8 of a variance
+#: is invisible next to a variance's sampling noise. It grows as 1e-12 N so
+#: that the rounding of sums over N rows stays below it.
+RIDGE_DELTA = 1e-8
+RIDGE_DELTA_PER_ROW = 1e-12
+# Correlations are clipped to this before Fisher's z: closer to +-1 is
+# collinear within rounding, and arctanh(1 - 1e-12) = 14.2 stays finite.
+_MAX_CORRELATION = 1.0 - 1e-12
+# Moment features are built in blocks of about this many bytes (cache sized).
+_FEATURE_BLOCK_BYTES = 1 << 25
+# Fixed chunk of splits for the part statistics (not a function of n_jobs,
+# so results do not depend on the number of threads).
+_SPLITS_PER_CHUNK = 256
 
 
 class MomentSpec:
@@ -65,60 +116,52 @@ class MomentSpec:
     def __init__(self, d: int, covariance_type: str):
         self.d = d
         self.full = covariance_type == "full"
-        if self.full:
-            self.iu = np.triu_indices(d)
-            self.diag_cols = np.flatnonzero(self.iu[0] == self.iu[1])
-            self.iu_strict = np.triu_indices(d, 1)
-        else:
-            self.iu = None
-            self.diag_cols = np.arange(d)
-        self.n_second = len(self.diag_cols) if not self.full else len(self.iu[0])
-        self.n_columns = 1 + d + self.n_second
+        self.covariance_type = covariance_type
+        self.iu = second_pairs(d, covariance_type) if self.full else None
+        i, j = second_pairs(d, covariance_type)
+        self.diag_cols = np.flatnonzero(i == j)
+        self.iu_strict = np.triu_indices(d, 1) if self.full else None
+        self.n_second = n_second(d, covariance_type)
+        self.n_moments = 1 + d + self.n_second
+        # Three more columns for the effect: w^2, w^2 ||v||^2, w^2 ||v||^4.
+        self.n_columns = self.n_moments + 3
 
 
-def moment_features(Z: np.ndarray, w: np.ndarray, spec: MomentSpec) -> np.ndarray:
-    """Rows ``[w, w z, w second(z)]`` for already centred and scaled data ``Z``."""
-    n, d = Z.shape
-    F = np.empty((n, spec.n_columns))
+def moment_features(Z, w, spec: MomentSpec, extra=None) -> np.ndarray:
+    """Rows ``[w, w z, w second(z)]`` (and ``extra``, already weighted)."""
+    n = Z.shape[0]
+    cols = spec.n_moments if extra is None else spec.n_columns
+    F = np.empty((n, cols))
     F[:, 0] = w
-    F[:, 1 : 1 + d] = Z * w[:, None]
-    Zw = F[:, 1 : 1 + d]
-    if spec.full:
-        # Row-major upper triangle, one column block per feature i: w z_i z_j
-        # for j >= i (no fancy-indexed temporaries).
-        col = 1 + d
-        for i in range(d):
-            np.multiply(Zw[:, i : i + 1], Z[:, i:], out=F[:, col : col + d - i])
-            col += d - i
-    else:
-        np.multiply(Zw, Z, out=F[:, 1 + d :])
+    fill_moment_features(Z, F[:, 1 : spec.n_moments], spec.covariance_type)
+    F[:, 1 : spec.n_moments] *= w[:, None]
+    if extra is not None:
+        F[:, spec.n_moments :] = extra
     return F
 
 
-def split_sums(Z, w, memberships, spec, n_split_rows=None):
-    """Group-1 moment sums of every split and the pooled sums.
+def split_sums(Z, w, memberships, spec, extra=None):
+    """Group-1 sums of the moment features for each row of ``memberships``.
 
-    Streams row blocks of ``Z``: the moment features of a block are built,
-    multiplied by the block's columns of ``memberships`` and dropped.
+    Streams row blocks of ``Z``: the features of a block are built, multiplied
+    by the block's columns of ``memberships`` and dropped.
 
     Returns
     -------
-    S1 : ndarray of shape (R, spec.n_columns)
-    total : ndarray of shape (spec.n_columns,)
+    S1 : ndarray of shape (R, n_columns)
+    total : ndarray of shape (n_columns,)
     """
     N = Z.shape[0]
     R = memberships.shape[0]
-    p = spec.n_columns
+    p = spec.n_moments if extra is None else spec.n_columns
     rows = get_chunk_n_rows(row_bytes=8 * (2 * p + R), max_n_rows=N)
-    # Float membership blocks and feature blocks of at most ~32 MiB each stay
-    # cache friendly, and keep the peak far below working_memory when only a
-    # few splits are summed (the observed effect of a million-row sample).
-    rows = max(1, min(rows, (1 << 22) // max(R, 1), (1 << 22) // p))
+    rows = max(1, min(rows, _FEATURE_BLOCK_BYTES // (8 * max(R, p))))
     S1 = np.zeros((R, p))
     total = np.zeros(p)
     for start in range(0, N, rows):
         stop = min(N, start + rows)
-        F = moment_features(Z[start:stop], w[start:stop], spec)
+        ex = None if extra is None else extra[start:stop]
+        F = moment_features(Z[start:stop], w[start:stop], spec, ex)
         M = memberships[:, start:stop].astype(np.float64)
         with blas_threads_for(2.0 * R * (stop - start) * p):
             S1 += M @ F
@@ -134,7 +177,7 @@ def _moments(S: np.ndarray, spec: MomentSpec, ridge: np.ndarray):
     d = spec.d
     n = S[:, 0]
     m = S[:, 1 : 1 + d] / n[:, None]
-    second = S[:, 1 + d :] / n[:, None]
+    second = S[:, 1 + d : spec.n_moments] / n[:, None]
     if spec.full:
         i, j = spec.iu
         C = np.empty((S.shape[0], d, d))
@@ -154,14 +197,14 @@ def pooled_ridge(total: np.ndarray, spec: MomentSpec) -> np.ndarray:
     """The ridge ``(T + delta diag(T)) / N`` from the pooled sums.
 
     ``T`` is the pooled ML covariance (its diagonal for 'diag') and
-    ``delta = max(1e-8, 1e-12 N)`` keeps the ridge positive definite when
-    features are collinear in the pooled sample (see the module docstring).
+    ``delta = max(RIDGE_DELTA, RIDGE_DELTA_PER_ROW N)`` keeps the ridge
+    positive definite when features are collinear in the pooled sample.
     """
     n = total[0]
     zero = np.zeros((1, spec.d, spec.d)) if spec.full else np.zeros((1, spec.d))
     _, _, T = _moments(total[None, :], spec, zero)
     T = T[0]
-    delta = max(1e-8, 1e-12 * n)
+    delta = max(RIDGE_DELTA, RIDGE_DELTA_PER_ROW * n)
     if spec.full:
         R = T / n
         k = np.arange(spec.d)
@@ -194,7 +237,7 @@ def _fisher_z(C: np.ndarray, iu) -> np.ndarray:
     """Fisher's z (``arctanh``) of the correlations above the diagonal."""
     sd = np.sqrt(np.diagonal(C, axis1=-2, axis2=-1))
     r = C[:, iu[0], iu[1]] / (sd[:, iu[0]] * sd[:, iu[1]])
-    return np.arctanh(np.clip(r, -1.0 + 1e-12, 1.0 - 1e-12))
+    return np.arctanh(np.clip(r, -_MAX_CORRELATION, _MAX_CORRELATION))
 
 
 def part_statistics(S1, total, spec, shrinkage, ridge):
@@ -209,8 +252,9 @@ def part_statistics(S1, total, spec, shrinkage, ridge):
     -------
     parts : ndarray of shape (b, len(PARTS))
         Columns ``PARTS``: the mean part ``N log|T| - N log|W|`` and the
-        covariance part ``N log|W| - n1 log|S1| - n2 log|S2|`` (their sum is
-        the likelihood-ratio statistic); the covariance part split into its
+        covariance part ``N log|W| - n1 log|S1| - n2 log|S2|`` (their sum,
+        the likelihood-ratio statistic, is the last column); the covariance
+        part split into its
         variance part (the same with diagonal covariances) and its
         correlation part (the same with correlation matrices); the largest
         per-feature variance part and the largest squared difference of
@@ -252,98 +296,167 @@ def part_statistics(S1, total, spec, shrinkage, ridge):
     # log|C| = sum log diag(C) + log|corr(C)|: the same split of the LRT.
     parts[:, 3] = N * vw.sum(axis=1) - n1 * v1.sum(axis=1) - n2 * v2.sum(axis=1)
     parts[:, 4] = parts[:, 1] - parts[:, 3] if full else 0.0
+    parts[:, 6] = parts[:, 0] + parts[:, 1]
     return parts, features
 
 
-def _split_chunks(R: int, spec: MomentSpec, fixed: int = 256):
-    """Slices of splits whose d x d work matrices fit in ``working_memory``.
-
-    Fixed-size chunks (not a function of ``n_jobs``), so results do not
-    depend on the number of threads.
-    """
+def _chunks(R: int, spec: MomentSpec, fixed: int = _SPLITS_PER_CHUNK):
+    """Slices of splits whose d x d work matrices fit in ``working_memory``."""
     row_bytes = 8 * (8 * spec.d * spec.d + 4 * spec.n_columns)
     chunk = get_chunk_n_rows(row_bytes=row_bytes, max_n_rows=fixed)
     return [slice(s, min(R, s + chunk)) for s in range(0, R, chunk)]
 
 
-def moment_parts(Z, w, memberships, spec, shrinkage, n_jobs=None):
-    """``PARTS`` of every split (row 0 of ``memberships`` the observed one).
+def moment_parts(S1, total, spec, shrinkage, ridge, n_jobs=None):
+    """``PARTS`` of every row of ``S1`` (chunks of splits, threads over chunks)."""
+    slices = _chunks(S1.shape[0], spec)
+    work = 2.0 * S1.shape[0] * spec.d**3
 
-    Parameters
-    ----------
-    Z : ndarray of shape (N, d)
-        Pooled data, centred on its (weighted) pooled mean and scaled.
-    w : ndarray of shape (N,)
-        Sample weights (mean 1 within each sample).
-    memberships : ndarray of shape (R, N), bool
-        Group-1 rows of each split.
-    spec : MomentSpec
-    shrinkage : None or tuple (a_total, a_1, a_2)
-    n_jobs : int or None
-        Threads over chunks of splits.
+    def run_chunk(sl):
+        # Many d x d factorisations: one BLAS thread each (threads over chunks).
+        with blas_single_thread():
+            return part_statistics(S1[sl], total, spec, shrinkage, ridge)[0]
 
-    Returns
-    -------
-    parts : ndarray of shape (R, len(PARTS))
-    sums : tuple (S1, total, ridge)
-        The split sums, reused for the effect size.
-    """
-    S1, total = split_sums(Z, w, memberships, spec)
-    ridge = pooled_ridge(total, spec)
-    slices = _split_chunks(S1.shape[0], spec)
-    threaded = n_jobs not in (None, 1) and len(slices) > 1
-
-    def run(sl):
-        return part_statistics(S1[sl], total, spec, shrinkage, ridge)[0]
-
-    if threaded:
-        out = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(run)(s) for s in slices)
+    if n_jobs in (None, 1) or len(slices) == 1 or runs_inline(work):
+        out = [run_chunk(s) for s in slices]
     else:
-        out = [run(s) for s in slices]
-    return np.concatenate(out), (S1, total, ridge)
+        out = Parallel(n_jobs=n_jobs, prefer="threads")(
+            delayed(run_chunk)(s) for s in slices
+        )
+    return np.concatenate(out)
 
 
-def diagonal_parts(S1, total, ridge, spec):
-    """Per-feature statistics from full (or diagonal) moment sums.
-
-    The columns ``[w, w z, w z**2]`` of the sums give the per-feature
-    univariate statistics of :func:`feature_parts` without another product.
-
-    Returns
-    -------
-    features : ndarray of shape (R, d)
-    sums : tuple (S1, total, spec, ridge)
-        The diagonal sums, for the per-feature effect.
-    """
+def diagonal_parts(S1, total, spec):
+    """Per-feature (mean, variance) statistics from the sums' diagonal columns."""
     d = spec.d
     cols = np.r_[0, 1 : 1 + d, 1 + d + spec.diag_cols]
     dspec = MomentSpec(d, "diag")
     S1d, totald = S1[:, cols], total[cols]
-    ridged = pooled_ridge(totald, dspec)
+    ridge = pooled_ridge(totald, dspec)
     out = [
-        part_statistics(S1d[sl], totald, dspec, None, ridged)[1]
-        for sl in _split_chunks(S1d.shape[0], dspec, fixed=4096)
+        part_statistics(S1d[sl], totald, dspec, None, ridge)[1]
+        for sl in _chunks(S1d.shape[0], dspec, fixed=S1d.shape[0])
     ]
-    return np.concatenate(out), (S1d, totald, dspec, ridged)
+    return np.concatenate(out)
 
 
 def feature_parts(Z, w, memberships):
     """Per-feature univariate likelihood-ratio statistics (mean and variance).
 
-    Uses ``[w, w z, w z**2]`` only (``N x (1 + 2d)``), so it is cheap for
-    every engine and gives attribution on the engine's own splits.
-
-    Returns
-    -------
-    features : ndarray of shape (R, d)
-    sums : tuple (S1, total, spec, ridge)
-        The diagonal sums, reused for the per-feature effect.
+    From ``[w, w z, w z**2]`` only (``N x (1 + 2d)``): attribution on the
+    engine's own splits for every engine.
     """
     spec = MomentSpec(Z.shape[1], "diag")
     S1, total = split_sums(Z, w, memberships, spec)
-    ridge = pooled_ridge(total, spec)
-    out = [
-        part_statistics(S1[sl], total, spec, None, ridge)[1]
-        for sl in _split_chunks(S1.shape[0], spec, fixed=4096)
-    ]
-    return np.concatenate(out), (S1, total, spec, ridge)
+    return diagonal_parts(S1, total, spec)
+
+
+def _vech_to_matrices(second: np.ndarray, spec: MomentSpec) -> np.ndarray:
+    if not spec.full:
+        return second
+    i, j = spec.iu
+    Q = np.empty((second.shape[0], spec.d, spec.d))
+    Q[:, i, j] = second
+    Q[:, j, i] = second
+    return Q
+
+
+def group_sums(S: np.ndarray, spec: MomentSpec, metric) -> GroupSums:
+    """The effect's :class:`GroupSums` of rows of split sums (whitened)."""
+    d, k = spec.d, spec.n_moments
+    return GroupSums(
+        S[:, 0],
+        S[:, k],
+        metric.whiten_vectors(S[:, 1 : 1 + d]),
+        metric.whiten_matrices(_vech_to_matrices(S[:, 1 + d : k], spec)),
+        S[:, k + 1],
+        S[:, k + 2],
+    )
+
+
+def effect_of_splits(S1, total, spec, metric) -> np.ndarray:
+    """The effect (see :mod:`._effect`) of every row of split sums ``S1``."""
+    from ._effect import ustatistics
+
+    g1 = group_sums(S1, spec, metric)
+    g2 = group_sums(total[None, :] - S1, spec, metric)
+    t_mean, t_second = ustatistics(g1, g2)
+    W = g1.W + g2.W
+    bf = metric.balance_factor
+    return effect_values(t_mean, t_second, g1.W * g2.W / (W * W) * bf, bf)
+
+
+def _effect_columns(Z, w, metric) -> np.ndarray:
+    """Per-row ``[w^2, w^2 ||v||^2, w^2 ||v||^4]`` in the effect metric."""
+    V = metric.whiten(Z)
+    if metric.full:
+        sq = np.einsum("ij,ij->i", V, V)
+        fourth = sq * sq
+    else:
+        V2 = V * V
+        sq, fourth = V2.sum(axis=1), np.einsum("ij,ij->i", V2, V2)
+    w2 = w * w
+    return np.column_stack([w2, w2 * sq, w2 * fourth])
+
+
+def _group_shrinkage(a, N, n1w, n2w):
+    """Fixed intensities ``(a_total, a_1, a_2)``: ``a`` scaled by N / n_g."""
+    if a is None:
+        return None
+    return a, min(1.0, a * N / n1w), min(1.0, a * N / n2w)
+
+
+def _splits_per_product(N: int, spec: MomentSpec, R: int) -> int:
+    """Splits whose sums and float memberships fit in half the budget."""
+    per_split = 8.0 * (spec.n_columns + 8 * spec.d) + N
+    return int(get_chunk_n_rows(row_bytes=int(per_split), max_n_rows=R))
+
+
+def run(problem) -> EngineResult:
+    """The moment engine on a prepared problem (see :mod:`._engines`)."""
+    prep = problem.prepared
+    X = np.vstack([prep.ref.X, prep.new.X])
+    w_ref = prep.ref.weights
+    w = np.concatenate([w_ref, np.ones(prep.new.X.shape[0])])
+    n1 = prep.ref.X.shape[0]
+    Z = Standardiser.pooled(prep.ref.stats, prep.new.stats).apply(X)
+    spec = MomentSpec(Z.shape[1], problem.covariance_type)
+    metric, a = metric_from_rows(Z, w, spec.full, problem.shrinkage)
+    extra = _effect_columns(Z, w, metric)
+    N, n1w = float(w.sum()), float(w_ref.sum())
+    shrinkage = _group_shrinkage(a, N, n1w, N - n1w)
+    sampler = SplitSampler(Z.shape[0], n1, problem.n_permutations, problem.seed)
+    E = min(sampler.n_rows, EFFECT_NULL_SPLITS + 1)
+    step = max(_splits_per_product(Z.shape[0], spec, sampler.n_rows), E)
+    parts, features, effects = [], [], []
+    total = ridge = None
+    while (M := sampler.take(step)).shape[0]:
+        S1, total = split_sums(Z, w, M, spec, extra)
+        ridge = pooled_ridge(total, spec) if ridge is None else ridge
+        parts.append(moment_parts(S1, total, spec, shrinkage, ridge, problem.n_jobs))
+        with blas_single_thread():  # stacks of small matrices
+            features.append(diagonal_parts(S1, total, spec))
+            if not len(effects):
+                effects = effect_of_splits(S1[:E], total, spec, metric)
+    scores = feature_scores(
+        feature_sums_from_rows(Z[:n1], w_ref),
+        feature_sums_from_rows(Z[n1:], w[n1:]),
+        metric.inflation,
+        1.0,
+    )
+    effect = EffectEstimate(
+        float(effects[0] - np.median(effects[1:])),
+        float(np.std(effects[1:], ddof=1)) if effects.size > 2 else float("nan"),
+        scores,
+        np.flatnonzero(metric.inflation > 1.0),
+        float(effects[0]),
+    )
+    statistics = STATISTICS if spec.full and spec.d > 1 else STATISTICS_DIAG
+    return EngineResult(
+        engine="permutation",
+        part_names=PARTS,
+        effect=effect,
+        values=np.concatenate(parts),
+        part_weights=statistics,
+        feature_values=np.concatenate(features),
+    )

@@ -396,7 +396,7 @@ class FeatureMoments:
         try:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files}
-        except (OSError, ValueError, EOFError) as exc:
+        except Exception as exc:  # zip, zlib, format and pickle errors alike
             raise InputError(
                 "{path}: not a readable .npz file ({exc}).",
                 path=str(path),

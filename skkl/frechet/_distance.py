@@ -177,9 +177,10 @@ def distance(fit1: Fit, fit2: Fit, unbiased_mean_term: bool = False) -> float:
         for fit, F, name in ((fit1, F1, "X"), (fit2, F2, "Y")):
             if fit.n_samples is None:
                 raise InputError(
-                    "unbiased_mean_term=True needs the number of rows behind "
-                    "{argument}; these statistics were given without one.",
+                    "{flag} needs the number of rows behind {argument}; these "
+                    "statistics were given without one.",
                     argument=name,
+                    flag=Setting("unbiased_mean_term"),
                 )
             value -= _frobenius2(F) / fit.n_samples
     return _scale_back(value, c)
@@ -205,8 +206,9 @@ def frechet_distance(X, Y, *, unbiased_mean_term: bool = False) -> float:
     Moments are accumulated in float64 whatever the input dtype, over chunks
     of rows of at most 32 MiB (or scikit-learn's ``working_memory``, if
     smaller; no float64 copy of the whole array), each centred on its own
-    mean and merged with Chan's update (see :class:`FeatureMoments`). Fewer samples than features are allowed (the covariances are then
-    singular): the centred samples serve as an exact factor. The trace term
+    mean and merged with Chan's update (see :class:`FeatureMoments`). Fewer
+    samples than features are allowed (the covariances are then singular):
+    the centred samples serve as an exact factor. The trace term
     comes from the eigenvalues of a symmetric matrix (no ``sqrtm``); when the
     two sets are so close that this form would cancel, the covariance term
     is recomputed without cancellation. Data scaled by ``s`` give exactly

@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.datasets import load_iris
 
 from skkl import GroupGaussians
-from skkl.cli._io import write_packed
+from skkl.cli._gaussian_files import write_packed
 
 HERE = Path(__file__).parent
 NAMES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -66,7 +66,8 @@ def main():
     X = load_iris().data
     y = load_iris().target_names[load_iris().target]
     est = GroupGaussians().fit(X, y)
-    write_packed(HERE / "packed_full_d4.csv", est.gaussians_, list(est.classes_))
+    with open(HERE / "packed_full_d4.csv", "w", newline="", encoding="utf-8") as fh:
+        write_packed(fh, est.gaussians_, list(est.classes_))
 
 
 if __name__ == "__main__":
