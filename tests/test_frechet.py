@@ -305,31 +305,27 @@ def test_errors_name_the_argument():
 def _pytorch_fid():
     """pytorch-fid's calculate_frechet_distance, or skip when not installed.
 
-    Its module imports torchvision; where that import is broken (a torchvision
-    built for another torch), the function is run from its installed source,
-    which needs only numpy and scipy.
+    The function is run from pytorch-fid's installed source file: its module
+    imports torch and torchvision (seconds, and broken where torchvision was
+    built for another torch), while the function needs only numpy and scipy.
     """
     import ast
     import importlib.util
 
-    if importlib.util.find_spec("pytorch_fid") is None:
+    spec = importlib.util.find_spec("pytorch_fid")
+    if spec is None:
         pytest.skip("pytorch-fid is not installed")
-    try:
-        from pytorch_fid.fid_score import calculate_frechet_distance
-
-        return calculate_frechet_distance
-    except Exception:  # a broken torchvision raises RuntimeError
-        origin = importlib.util.find_spec("pytorch_fid.fid_score").origin
-        with open(origin, encoding="utf-8") as fh:
-            tree = ast.parse(fh.read())
-        node = next(
-            n
-            for n in tree.body
-            if isinstance(n, ast.FunctionDef) and n.name == "calculate_frechet_distance"
-        )
-        namespace = {"np": np, "linalg": linalg}
-        exec(compile(ast.Module([node], []), origin, "exec"), namespace)
-        return namespace["calculate_frechet_distance"]
+    origin = spec.submodule_search_locations[0] + "/fid_score.py"
+    with open(origin, encoding="utf-8") as fh:
+        tree = ast.parse(fh.read())
+    node = next(
+        n
+        for n in tree.body
+        if isinstance(n, ast.FunctionDef) and n.name == "calculate_frechet_distance"
+    )
+    namespace = {"np": np, "linalg": linalg}
+    exec(compile(ast.Module([node], []), origin, "exec"), namespace)
+    return namespace["calculate_frechet_distance"]
 
 
 @pytest.mark.parametrize("n", [400, 40])  # n > d, and n < d (singular)

@@ -117,6 +117,7 @@ def test_interval_with_fixed_reference_statistics():
     )
 
 
+@pytest.mark.slow
 def test_interval_coverage_small():
     # A small version of the benchmark's coverage study: Gaussian
     # populations with a known distance, 120 repeats (exact band for 0.95:
