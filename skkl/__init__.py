@@ -11,8 +11,17 @@ from .divergence import DIVERGENCES, DivergenceInfo, divergence, kl_divergence
 # `import skkl`, `skkl --help` and the pointwise functions stay fast.
 _LAZY = {
     "GaussianNeighbors": "neighbors",
+    "FeatureMoments": "frechet",
+    "FrechetDifference": "frechet",
+    "FrechetInfinity": "frechet",
+    "FrechetInterval": "frechet",
+    "FrechetPerClass": "frechet",
+    "frechet_difference": "frechet",
     "frechet_distance": "frechet",
     "frechet_distance_from_moments": "frechet",
+    "frechet_distance_per_class": "frechet",
+    "frechet_infinity": "frechet",
+    "frechet_interval": "frechet",
     "Mixture": "mixture",
     "MixtureKLBounds": "mixture",
     "MonteCarloEstimate": "mixture",

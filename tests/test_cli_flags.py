@@ -74,6 +74,9 @@ def files(tmp_path_factory):
     with open(d / "renyi_packed.csv", "w", newline="") as fh:
         write_packed(fh, G)
     out["renyi_packed"] = str(d / "renyi_packed.csv")
+    # pytorch-fid's statistics: no row count
+    np.savez(d / "stats.npz", mu=np.zeros(3), sigma=np.eye(3))
+    out["stats"] = str(d / "stats.npz")
     return out
 
 
@@ -129,6 +132,19 @@ CASES = {
     ("drift", "alpha"): Case(
         ("drift", "{ref2}", "{cur2}"), ("--level 0.05",), ("alpha",)
     ),
+    ("frechet", "X"): Case(
+        ("frechet", "{stats}", "{six}", "--unbiased-mean-term"),
+        ("rows behind A",),
+        ("behind X",),
+    ),
+    ("frechet", "unbiased_mean_term"): Case(
+        ("frechet", "{stats}", "{six}", "--unbiased-mean-term"),
+        ("--unbiased-mean-term needs",),
+        ("unbiased_mean_term",),
+    ),
+    ("frechet", "Y"): Case(
+        ("frechet", "{six}", "{ref2}"), ("A has 3 features but B has 1",), ("Y ",)
+    ),
     # Permutations beyond any memory: the library must say so up front.
     ("drift", "n_permutations"): Case(
         ("drift", "{six}", "{six}", "--n-permutations", str(10**12)),
@@ -174,6 +190,7 @@ _POSITIONALS = {
     "pairwise": ["g.npz"],
     "separability": ["d.csv", "--target", "y"],
     "drift": ["r.csv", "c.csv"],
+    "frechet": ["a.npy", "b.npy"],
 }
 _VALUES = [
     "-1", "0", "-0", "1e-300", "0.05", "0.5", "1", "2", "19", "1000", "1e300",

@@ -1,10 +1,13 @@
 """Tests for skkl.frechet_distance and skkl.frechet_distance_from_moments."""
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
+from scipy import linalg
 from sklearn import config_context
 from sklearn.datasets import load_breast_cancer, load_digits, load_wine
 
@@ -294,3 +297,70 @@ def test_errors_name_the_argument():
         frechet_distance_from_moments(np.full(3, np.nan), S, np.zeros(3), S)
     with pytest.raises(ValueError, match="mu1 must be 1-D"):
         frechet_distance_from_moments(np.zeros((3, 1)), S, np.zeros(3), S)
+
+
+# -- pytorch-fid, on its own statistics files ------------------------------------------
+
+
+def _pytorch_fid():
+    """pytorch-fid's calculate_frechet_distance, or skip when not installed.
+
+    The function is run from pytorch-fid's installed source file: its module
+    imports torch and torchvision (seconds, and broken where torchvision was
+    built for another torch), while the function needs only numpy and scipy.
+    """
+    import ast
+    import importlib.util
+
+    spec = importlib.util.find_spec("pytorch_fid")
+    if spec is None:
+        pytest.skip("pytorch-fid is not installed")
+    origin = spec.submodule_search_locations[0] + "/fid_score.py"
+    with open(origin, encoding="utf-8") as fh:
+        tree = ast.parse(fh.read())
+    node = next(
+        n
+        for n in tree.body
+        if isinstance(n, ast.FunctionDef) and n.name == "calculate_frechet_distance"
+    )
+    namespace = {"np": np, "linalg": linalg}
+    exec(compile(ast.Module([node], []), origin, "exec"), namespace)
+    return namespace["calculate_frechet_distance"]
+
+
+@pytest.mark.parametrize("n", [400, 40])  # n > d, and n < d (singular)
+def test_agrees_with_pytorch_fid_on_its_statistics_files(tmp_path, n):
+    from skkl import FeatureMoments
+
+    fid = _pytorch_fid()
+    rng = np.random.default_rng(n)
+    d = 64
+    W = np.linalg.qr(rng.normal(size=(d, d)))[0] / np.sqrt(1 + np.arange(d))
+    paths = []
+    for k, scale in enumerate((1.0, 1.1)):
+        act = np.maximum(rng.normal(size=(n, d)) @ (scale * W).T + 0.3, 0)
+        act = act.astype(np.float32)  # pytorch-fid's activations
+        path = tmp_path / f"stats{k}.npz"
+        # pytorch-fid's calculate_activation_statistics and save_fid_stats
+        np.savez_compressed(
+            path, mu=np.mean(act, axis=0), sigma=np.cov(act, rowvar=False)
+        )
+        paths.append(path)
+    stored = []
+    for path in paths:
+        with np.load(path) as f:
+            stored += [f["mu"][:], f["sigma"][:]]
+    with warnings.catch_warnings():  # pytorch-fid passes sqrtm's deprecated disp
+        warnings.simplefilter("ignore", DeprecationWarning)
+        theirs = float(fid(*stored))
+    ours = frechet_distance(*(FeatureMoments.load(p) for p in paths))
+    # pytorch-fid's sqrtm of the singular product S1 S2 keeps ~7 digits
+    assert ours == pytest.approx(theirs, rel=1e-6)
+    assert frechet_distance_from_moments(*stored) == pytest.approx(ours, rel=1e-12)
+    if n > d:  # well conditioned: an independent high-accuracy reference
+        S1, S2 = stored[1], stored[3]
+        root = linalg.sqrtm(S1)
+        cross = np.real(linalg.sqrtm(root @ S2 @ root)).trace()
+        diff = stored[0].astype(float) - stored[2]
+        ref = diff @ diff + np.trace(S1) + np.trace(S2) - 2 * cross
+        assert ours == pytest.approx(ref, rel=1e-10)

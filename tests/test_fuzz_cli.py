@@ -218,3 +218,30 @@ def test_pairwise_on_malformed_npz(seed, tmp_path, capsys):
         data = data[:k] + rng.bytes(16) + data[k + 16 :]
     path.write_bytes(data)
     _check(["pairwise", str(path)], [str(path)], capsys)
+
+
+@pytest.mark.parametrize("seed", range(N_CASES))
+def test_frechet_on_malformed_files(seed, tmp_path, capsys):
+    rng = np.random.default_rng(seed)
+    good = tmp_path / "good.npy"
+    np.save(good, rng.normal(size=(30, 3)))
+    what = seed % 4
+    if what == 0:  # a malformed table (with a text column, --dropna or not)
+        bad = _write(rng, tmp_path / "bad", _mutate_rows(rng, _table(rng)))
+        flags = ["--dropna"] if rng.random() < 0.5 else []
+    else:  # damaged or odd statistics and feature arrays
+        bad = str(tmp_path / "bad.npz")
+        arrays = {
+            1: {"mu": rng.normal(size=3), "sigma": -np.eye(3)},
+            2: {"mu": rng.normal(size=3).astype(str), "sigma": np.eye(3)},
+            3: {"features": rng.normal(size=(20, 3)) + 1j},
+        }[what]
+        np.savez(bad, **arrays)
+        data = (tmp_path / "bad.npz").read_bytes()
+        if rng.random() < 0.5:
+            k = int(rng.integers(0, len(data)))
+            data = data[:k] + rng.bytes(16) + data[k + 16 :]
+        (tmp_path / "bad.npz").write_bytes(data)
+        flags = ["--interval"] if rng.random() < 0.5 else []
+    pair = [str(good), bad] if seed % 2 else [bad, str(good)]
+    _check(["frechet", *pair, *flags], [str(good), bad], capsys)

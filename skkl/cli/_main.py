@@ -14,7 +14,7 @@ import sys
 import traceback
 
 from .._version import __version__
-from . import _demo, _drift, _monitor, _pairwise, _separability
+from . import _demo, _drift, _frechet, _monitor, _pairwise, _separability
 from ._errors import EXIT_BUG, EXIT_OK, EXIT_USAGE, CLIError
 
 __all__ = ["COMMANDS", "build_parser", "main"]
@@ -26,6 +26,7 @@ COMMANDS = (
     _separability.COMMAND,
     _drift.COMMAND,
     _monitor.COMMAND,
+    _frechet.COMMAND,
 )
 
 
