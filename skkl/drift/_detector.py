@@ -25,9 +25,11 @@ from sklearn.utils.validation import (
 from .._dask import is_dask_collection, validate_features
 from .._errors import InputError
 from . import _dask_input, _scan
+from ._columns import TableTest
 from ._pipeline import Settings, check_permutations, normalise_weights, run_test
 from ._prepare import Sample
 from ._result import DriftResult, DriftScan
+from ._table import Table, is_table, read_table
 
 __all__ = ["DriftResult", "DriftScan", "GaussianDriftDetector"]
 
@@ -201,6 +203,57 @@ class GaussianDriftDetector(BaseEstimator):
         validate_data(self, X, reset=reset, skip_check_array=True)
         return rows
 
+    def _table(self, X, name: str, reset: bool, min_rows: int = 1) -> Table:
+        """``X`` read as a :class:`~._table.Table` (categorical or missing cells).
+
+        Columns are read as the reference's are (``reset=False``); feature
+        names and count are checked as ``validate_data`` does.
+        """
+        schema = None if reset else self._ref_table().schema
+        table = read_table(X, name, schema)
+        if table.n_rows < min_rows:
+            raise InputError(
+                "{argument} has {n} row(s); a drift test needs at least {k}.",
+                argument=name,
+                n=table.n_rows,
+                k=min_rows,
+            )
+        validate_data(self, X, reset=reset, skip_check_array=True)
+        return table
+
+    def _ref_table(self) -> Table:
+        ref = self.reference_
+        if isinstance(ref, Table):
+            return ref
+        return Table.from_array(ref, getattr(self, "feature_names_in_", None))
+
+    def _ref_rows(self):
+        """The reference table's rows with positive weight, and their weights."""
+        table = self._ref_table()
+        if self._ref_w is None:
+            return table, None
+        w = normalise_weights(self._ref_w)
+        pos = w > 0
+        return table.take(pos), w[pos]
+
+    def _uses_table(self, X) -> bool:
+        if self.reference_ is None or is_dask_collection(X):
+            return False
+        return isinstance(self.reference_, Table) or is_table(X)
+
+    def _test_tables(self, settings, ref, w_ref, new, **kwargs) -> DriftResult:
+        """The test of two tables: encoded, tested, answered per column."""
+        table_test = TableTest(ref, new, w_ref)
+        ref_sample, new_sample = table_test.samples()
+        return run_test(
+            settings,
+            ref_sample,
+            new_sample,
+            names=table_test.feature_names,
+            columns=table_test,
+            **kwargs,
+        )
+
     def _seed(self, rng=None) -> int:
         rng = check_random_state(self.random_state) if rng is None else rng
         return int(rng.randint(np.iinfo(np.int32).max))
@@ -239,7 +292,10 @@ class GaussianDriftDetector(BaseEstimator):
             self.reference_, self._ref_w = None, None
             self.n_ref_ = int(self._ref_sample.stats.rows)
             return self
-        X = self._rows(X_ref, "X_ref", reset=True, min_rows=2)
+        if is_table(X_ref):
+            X = self._table(X_ref, "X_ref", reset=True, min_rows=2)
+        else:
+            X = self._rows(X_ref, "X_ref", reset=True, min_rows=2)
         self.reference_ = X
         self._ref_w = self._weights(X, sample_weight)
         self.n_ref_ = X.shape[0]
@@ -286,17 +342,22 @@ class GaussianDriftDetector(BaseEstimator):
         if not hasattr(self, "n_ref_"):
             self._validate_params()
             self._settings()
-            X = self._rows(X_ref, "X_ref", reset=True)
+            read = self._table if is_table(X_ref) else self._rows
+            X = read(X_ref, "X_ref", reset=True)
             self.reference_, self._ref_w = X, self._weights(X, sample_weight)
         else:
             # "X", as scikit-learn names the rows added by partial_fit.
-            X = self._rows(X_ref, "X", reset=False)
+            table = self._uses_table(X_ref)
+            X = (self._table if table else self._rows)(X_ref, "X", reset=False)
             w_new = self._weights(X, sample_weight)
             if self._ref_w is not None or w_new is not None:
                 old = np.ones(self.n_ref_) if self._ref_w is None else self._ref_w
                 new = np.ones(X.shape[0]) if w_new is None else w_new
                 self._ref_w = np.concatenate([old, new])
-            self.reference_ = np.vstack([self.reference_, X])
+            if table:
+                self.reference_ = self._ref_table().concat(X)
+            else:
+                self.reference_ = np.vstack([self.reference_, X])
         self.n_ref_ = self.reference_.shape[0]
         return self
 
@@ -383,6 +444,11 @@ class GaussianDriftDetector(BaseEstimator):
         check_is_fitted(self, "n_ref_")
         self._validate_params()
         settings = self._settings()
+        if self._uses_table(X):
+            new = self._table(X, "X", reset=False)
+            return self._test_tables(
+                settings, *self._ref_rows(), new, seed=self._seed(), stacklevel=4
+            )
         ref = self._reference_sample(settings)
         new = self._new_sample(X, settings)
         names = getattr(self, "feature_names_in_", None)
@@ -455,11 +521,22 @@ class GaussianDriftDetector(BaseEstimator):
                 "Test each window with test(), or fit on an in-memory reference.",
                 argument="X_stream",
             )
-        X = self._rows(X_stream, "X_stream", reset=False)
-        fixed = self._reference_sample(settings)
+        if self._uses_table(X_stream):
+            X = self._table(X_stream, "X_stream", reset=False)
+            ref_rows = self._ref_rows()
+        else:
+            X = self._rows(X_stream, "X_stream", reset=False)
+            fixed = self._reference_sample(settings)
         names = getattr(self, "feature_names_in_", None)
+        where = dict(label="the window", stacklevel=5)
 
         def test_window(ref, rows, bounds, seed):
+            if isinstance(rows, Table):
+                r, w = ref_rows if ref[0] is None else (ref[0], None)
+                where["stacklevel"] = 6
+                return self._test_tables(
+                    settings, r, w, rows, seed=seed, window=bounds, **where
+                )
             ref_sample = fixed if ref[0] is None else Sample.from_rows(ref[0])
             return run_test(
                 settings,
@@ -468,8 +545,7 @@ class GaussianDriftDetector(BaseEstimator):
                 names=names,
                 seed=seed,
                 window=bounds,
-                label="the window",
-                stacklevel=5,
+                **where,
             )
 
         rng = check_random_state(self.random_state)

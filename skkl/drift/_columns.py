@@ -1,0 +1,283 @@
+"""A drift test of two tables, answered per original column.
+
+:class:`TableTest` is the table path of one test: it summarises both tables
+(:func:`~._encode.summarise`), fits the pooled :class:`~._encode.TableEncoding`,
+hands the encoded samples to the pipeline, and, after the engine's parts are
+combined, turns the per-feature answer back into one per column
+(:meth:`TableTest.attribute`):
+
+- a column's p-value is the permutation p-value of the smallest partial
+  p-value among its features' univariate statistics (min-p over the same
+  permutations: exact, and never less powerful than Bonferroni over the
+  column's features), or, from the asymptotic engine, Bonferroni over its
+  features; then Holm across columns, as for numeric features;
+- a column's score is the effect (:mod:`._effect`, the same definition)
+  of its features alone: for a categorical column, about half the
+  chi-square distance between its level frequencies (the symmetric KL of the
+  two categorical distributions, to second order); for a numeric column with
+  missing cells, the value and the missing rate together. A sum of
+  univariate effects would count a categorical column's levels as
+  independent features, which they are not (their frequencies sum to 1);
+- the encoded detail stays available (:class:`EncodedFeatures`), and the
+  result carries each column's missing rates, level frequencies, levels new
+  in the tested sample, and the numeric columns' means and spreads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ._combine import holm, partial_log_p_values, perm_p_value
+from ._encode import MISSING, TableEncoding, summarise
+from ._prepare import Sample, Standardiser
+
+__all__ = ["EncodedFeatures", "TableTest", "column_p_values", "report_fields"]
+
+#: Levels named one by one in a note, at most.
+_NAMED_LEVELS = 5
+
+
+@dataclass(frozen=True)
+class EncodedFeatures:
+    """The encoded features behind a table's per-column result.
+
+    Attributes
+    ----------
+    names : ndarray of str
+        ``'age'``, ``'age (missing)'``, ``'city=Paris'``, ``'city=(other)'``.
+    column : ndarray of int
+        Index of each feature's column.
+    feature_scores, feature_p_values : ndarray
+        As :class:`DriftResult` defines them, per encoded feature.
+    dropped_features, floored_features : tuple of int
+        Encoded features dropped as constant, and those whose variance is
+        carried by few rows.
+    """
+
+    names: np.ndarray
+    column: np.ndarray
+    feature_scores: np.ndarray
+    feature_p_values: np.ndarray
+    dropped_features: tuple = ()
+    floored_features: tuple = ()
+
+
+def column_p_values(out, keep, column_of, n_columns) -> np.ndarray:
+    """Holm-adjusted p-value per column (1 for a column without a tested feature).
+
+    ``out`` is the engine's :class:`~._engines.EngineResult`; ``keep`` the
+    tested features; ``column_of`` the column of every encoded feature.
+    """
+    cols = column_of[keep]
+    tested = np.unique(cols)
+    p = np.ones(n_columns)
+    if tested.size == 0 or out is None:
+        return p
+    raw = np.empty(tested.size)
+    if out.feature_values is not None:
+        # min-p within a column: the largest -log partial p-value of its
+        # features, for every split; then its permutation p-value.
+        logp = partial_log_p_values(out.feature_values)
+        for k, c in enumerate(tested):
+            stat = np.max(-logp[:, cols == c], axis=1)
+            raw[k] = perm_p_value(stat[0], stat[1:])
+    else:
+        fp = np.asarray(out.feature_p_values, dtype=np.float64)
+        for k, c in enumerate(tested):
+            mine = fp[cols == c]
+            raw[k] = min(1.0, mine.size * float(mine.min()))
+    p[tested] = holm(raw)
+    return p
+
+
+def _column_effects(prep, column_of, n_columns, settings) -> np.ndarray:
+    """The effect of each column's tested features alone (0 when none)."""
+    from ._effect import metric_from_rows
+    from ._permutation import MomentSpec, _effect_columns, effect_of_splits, split_sums
+
+    keep = prep.keep
+    scores = np.zeros(n_columns)
+    if keep.size == 0:
+        return scores
+    X = np.vstack([prep.ref.X, prep.new.X])
+    n1 = prep.ref.X.shape[0]
+    w = np.concatenate([prep.ref.weights, np.ones(prep.new.X.shape[0])])
+    Z = Standardiser.pooled(prep.ref.stats, prep.new.stats).apply(X)
+    observed = np.zeros((1, Z.shape[0]), dtype=bool)
+    observed[0, :n1] = True
+    full = settings.covariance_type == "full"
+    cols = column_of[keep]
+    for c in np.unique(cols):
+        Zc = Z[:, cols == c]
+        metric, _ = metric_from_rows(Zc, w, full, settings.shrinkage)
+        spec = MomentSpec(Zc.shape[1], settings.covariance_type)
+        extra = _effect_columns(Zc, w, metric)
+        S1, total = split_sums(Zc, w, observed, spec, extra)
+        scores[c] = float(effect_of_splits(S1, total, spec, metric)[0])
+    return scores
+
+
+def _frequencies(code, s_ref, s_new) -> dict:
+    """``{level: (reference, current)}``: the encoded levels, new levels, (other)."""
+    named = [code.baseline, *code.levels]
+    named += [lv for lv in code.pooled if s_ref.count_of(lv) == 0]
+    named = [lv for lv in named if lv is not MISSING and lv is not None]
+    out = {}
+    for lv in named:
+        out[lv] = (_share(s_ref, lv), _share(s_new, lv))
+    rest = [lv for lv in code.pooled if lv not in named and lv is not MISSING]
+    if rest:
+        out["(other)"] = tuple(
+            float(sum(_share(s, lv) for lv in rest)) for s in (s_ref, s_new)
+        )
+    return out
+
+
+def _share(s, level) -> float:
+    if s.weight <= 0 or level not in s.labels:
+        return 0.0
+    return float(s.weights[s.labels.index(level)] / s.weight)
+
+
+def report_fields(encoding: TableEncoding, s_ref, s_new) -> dict:
+    """The per-column fields of a table's :class:`DriftResult` (see the module)."""
+
+    def per(f):
+        return np.array([f(s) for s in s_ref]), np.array([f(s) for s in s_new])
+
+    def numeric(attr):
+        return lambda s: getattr(s, attr) if s.kind == "numeric" else np.nan
+
+    ref_miss, cur_miss = per(lambda s: s.missing_weight / s.weight if s.weight else 0.0)
+    ref_mean, cur_mean = per(numeric("mean"))
+    ref_sd, cur_sd = per(numeric("sd"))
+    categories, new_levels = {}, {}
+    for code, a, b in zip(encoding.columns, s_ref, s_new, strict=True):
+        if code.kind != "categorical":
+            continue
+        categories[code.name] = _frequencies(code, a, b)
+        fresh = tuple(
+            lv for lv in b.labels if lv is not MISSING and a.count_of(lv) == 0
+        )
+        if fresh:
+            new_levels[code.name] = fresh
+    return dict(
+        reference_missing_rate=ref_miss,
+        current_missing_rate=cur_miss,
+        reference_mean=ref_mean,
+        reference_sd=ref_sd,
+        current_mean=cur_mean,
+        current_sd=cur_sd,
+        category_frequencies=categories,
+        new_levels=new_levels,
+    )
+
+
+def _notes(encoding, s_new, new_levels, untested) -> list:
+    notes = []
+    threshold = f"{encoding.threshold:.0f}"
+    for code in encoding.columns:
+        if code.kind != "categorical" or not code.pooled:
+            continue
+        where = (
+            "pooled into '(other)'"
+            if code.other
+            else f"read as its most frequent level {str(code.baseline)!r}"
+        )
+        notes.append(
+            f"column {code.name!r}: {len(code.pooled)} level(s) with fewer than "
+            f"{threshold} rows in both samples together {where}."
+        )
+    by_name = {c.name: s for c, s in zip(encoding.columns, s_new, strict=True)}
+    for name, levels in new_levels.items():
+        shown = ", ".join(
+            f"{str(lv)!r} ({100 * _share(by_name[name], lv):.2g}% of rows)"
+            for lv in levels[:_NAMED_LEVELS]
+        )
+        extra = len(levels) - _NAMED_LEVELS
+        more = f" and {extra} more" if extra > 0 else ""
+        notes.append(f"column {name!r} has levels not in the reference: {shown}{more}.")
+    for c in untested:
+        code = encoding.columns[c]
+        if code.n_features and code.kind == "numeric":
+            why = "its value is the same in every row of both samples"
+        elif code.n_features:
+            why = "its levels' indicators are constant in both samples"
+        elif code.kind == "numeric":
+            why = "it has no observed value"
+        else:
+            why = (
+                f"no level but {str(code.baseline)!r} has {threshold} rows in "
+                "both samples together"
+            )
+        notes.append(f"column {code.name!r} was not tested: {why}.")
+    return notes
+
+
+class TableTest:
+    """One drift test of two tables (see the module docstring).
+
+    Parameters
+    ----------
+    ref, new : Table
+        The reference (rows with positive weight) and the tested sample.
+    w_ref : ndarray or None
+        The reference rows' weights (rescaled to mean 1), None for all 1.
+    """
+
+    def __init__(self, ref, new, w_ref=None):
+        self.ref, self.new, self.w_ref = ref, new, w_ref
+        self.s_ref, self.s_new = summarise(ref, w_ref), summarise(new)
+        self.encoding = TableEncoding.from_summaries(ref, self.s_ref, self.s_new)
+
+    @property
+    def feature_names(self) -> np.ndarray:
+        """Names of the encoded features (the pipeline's feature names)."""
+        return self.encoding.feature_names
+
+    def samples(self) -> tuple:
+        """The encoded reference and tested samples."""
+        enc = self.encoding
+        return (
+            Sample.from_rows(enc.transform(self.ref), self.w_ref),
+            Sample.from_rows(enc.transform(self.new)),
+        )
+
+    def attribute(self, result, prep, out, settings):
+        """The per-column :class:`DriftResult` of the encoded one (``out``: engine)."""
+        enc = self.encoding
+        column_of, m = enc.column_of, len(enc.columns)
+        p = column_p_values(out, prep.keep, column_of, m)
+        scores = (
+            np.zeros(m)
+            if out is None
+            else _column_effects(prep, column_of, m, settings)
+        )
+        tested = np.zeros(m, dtype=bool)
+        tested[column_of[prep.keep]] = True
+        floored = sorted({int(column_of[j]) for j in result.floored_features})
+        encoded = EncodedFeatures(
+            enc.feature_names.astype(str),
+            column_of,
+            result.feature_scores,
+            result.feature_p_values,
+            result.dropped_features,
+            result.floored_features,
+        )
+        fields = report_fields(enc, self.s_ref, self.s_new)
+        untested = np.flatnonzero(~tested)
+        notes = _notes(enc, self.s_new, fields["new_levels"], untested)
+        names = np.array([c.name for c in enc.columns], dtype=object)
+        return replace(
+            result,
+            feature_scores=scores,
+            feature_p_values=p,
+            feature_names=names if enc.named else None,
+            dropped_features=tuple(int(c) for c in untested),
+            floored_features=tuple(floored),
+            notes=tuple(result.notes) + tuple(notes),
+            encoded=encoded,
+            **fields,
+        )
