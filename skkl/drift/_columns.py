@@ -29,11 +29,21 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ._combine import holm, partial_log_p_values, perm_p_value
+from .._blas import blas_single_thread
+from ._combine import partial_log_p_values
 from ._encode import MISSING, TableEncoding, summarise
+from ._engines import SplitSampler
+from ._marginal import (
+    asymptotic_p_values,
+    column_p_values,
+    marginal_combination,
+    permutation_statistics,
+    table_units,
+    unit_features,
+)
 from ._prepare import Sample, Standardiser
 
-__all__ = ["EncodedFeatures", "TableTest", "column_p_values", "report_fields"]
+__all__ = ["EncodedFeatures", "TableTest", "report_fields"]
 
 #: Levels named one by one in a note, at most.
 _NAMED_LEVELS = 5
@@ -64,51 +74,26 @@ class EncodedFeatures:
     floored_features: tuple = ()
 
 
-def column_p_values(out, keep, column_of, n_columns) -> np.ndarray:
-    """Holm-adjusted p-value per column (1 for a column without a tested feature).
+def _pooled_rows(prep):
+    """The kept features of both samples, standardised by the pooled sample."""
+    X = np.vstack([prep.ref.X, prep.new.X])
+    w = np.concatenate([prep.ref.weights, np.ones(prep.new.X.shape[0])])
+    Z = Standardiser.pooled(prep.ref.stats, prep.new.stats).apply(X)
+    return Z, w, prep.ref.X.shape[0]
 
-    ``out`` is the engine's :class:`~._engines.EngineResult`; ``keep`` the
-    tested features; ``column_of`` the column of every encoded feature.
+
+def _column_effects(Z, w, n1, cols, n_columns, settings) -> np.ndarray:
+    """The effect of each column's tested features alone (0 when none).
+
+    ``cols`` is the column of each tested feature (a column of ``Z``).
     """
-    cols = column_of[keep]
-    tested = np.unique(cols)
-    p = np.ones(n_columns)
-    if tested.size == 0 or out is None:
-        return p
-    raw = np.empty(tested.size)
-    if out.feature_values is not None:
-        # min-p within a column: the largest -log partial p-value of its
-        # features, for every split; then its permutation p-value.
-        logp = partial_log_p_values(out.feature_values)
-        for k, c in enumerate(tested):
-            stat = np.max(-logp[:, cols == c], axis=1)
-            raw[k] = perm_p_value(stat[0], stat[1:])
-    else:
-        fp = np.asarray(out.feature_p_values, dtype=np.float64)
-        for k, c in enumerate(tested):
-            mine = fp[cols == c]
-            raw[k] = min(1.0, mine.size * float(mine.min()))
-    p[tested] = holm(raw)
-    return p
-
-
-def _column_effects(prep, column_of, n_columns, settings) -> np.ndarray:
-    """The effect of each column's tested features alone (0 when none)."""
     from ._effect import metric_from_rows
     from ._permutation import MomentSpec, _effect_columns, effect_of_splits, split_sums
 
-    keep = prep.keep
     scores = np.zeros(n_columns)
-    if keep.size == 0:
-        return scores
-    X = np.vstack([prep.ref.X, prep.new.X])
-    n1 = prep.ref.X.shape[0]
-    w = np.concatenate([prep.ref.weights, np.ones(prep.new.X.shape[0])])
-    Z = Standardiser.pooled(prep.ref.stats, prep.new.stats).apply(X)
     observed = np.zeros((1, Z.shape[0]), dtype=bool)
     observed[0, :n1] = True
     full = settings.covariance_type == "full"
-    cols = column_of[keep]
     for c in np.unique(cols):
         Zc = Z[:, cols == c]
         metric, _ = metric_from_rows(Zc, w, full, settings.shrinkage)
@@ -245,16 +230,50 @@ class TableTest:
             Sample.from_rows(enc.transform(self.new)),
         )
 
-    def attribute(self, result, prep, out, settings):
-        """The per-column :class:`DriftResult` of the encoded one (``out``: engine)."""
+    def _marginal(self, result, prep, out, settings, seed, Z, w, n1):
+        """Per-column p-values and, for 'combined', the table's own combination."""
+        units = table_units(self.encoding, prep.keep)
+        uf = unit_features(Z, w, units)
+        m = len(self.encoding.columns)
+        resolved = out.beyond_resolution is None
+        if out.values is not None and resolved:
+            sampler = SplitSampler(Z.shape[0], n1, settings.n_permutations, seed)
+            T = permutation_statistics(uf, sampler, w)
+            p_cols = column_p_values(units, None, m, partial_log_p_values(T))
+            kwargs = dict(unit_values=T)
+        else:
+            unit_p = asymptotic_p_values(uf, n1, w)
+            p_cols = column_p_values(units, unit_p, m)
+            kwargs = dict(unit_p=unit_p)
+        if settings.statistic != "combined" or not resolved or not units:
+            return p_cols, {}
+        stat, p, crit, null = marginal_combination(
+            out, out.part_weights["combined"], settings.alpha, **kwargs
+        )
+        big = settings.min_effect is None or result.effect >= settings.min_effect
+        return p_cols, dict(
+            statistic=stat,
+            p_value=p,
+            critical_value=crit,
+            null_distribution=null,
+            is_drift=bool(p < settings.alpha and big),
+        )
+
+    def attribute(self, result, prep, out, settings, seed=0):
+        """The per-column :class:`DriftResult` of the encoded one.
+
+        ``out`` is the engine's :class:`~._engines.EngineResult` (None when
+        every feature was constant) and ``seed`` the seed of its splits.
+        """
         enc = self.encoding
         column_of, m = enc.column_of, len(enc.columns)
-        p = column_p_values(out, prep.keep, column_of, m)
-        scores = (
-            np.zeros(m)
-            if out is None
-            else _column_effects(prep, column_of, m, settings)
-        )
+        p, scores, combined = np.ones(m), np.zeros(m), {}
+        if out is not None:
+            Z, w, n1 = _pooled_rows(prep)
+            p, combined = self._marginal(result, prep, out, settings, seed, Z, w, n1)
+            cols = column_of[prep.keep]
+            with blas_single_thread():  # a few small blocks
+                scores = _column_effects(Z, w, n1, cols, m, settings)
         tested = np.zeros(m, dtype=bool)
         tested[column_of[prep.keep]] = True
         floored = sorted({int(column_of[j]) for j in result.floored_features})
@@ -279,5 +298,6 @@ class TableTest:
             floored_features=tuple(floored),
             notes=tuple(result.notes) + tuple(notes),
             encoded=encoded,
+            **combined,
             **fields,
         )

@@ -256,7 +256,7 @@ def run_test(
     if prep.d == 0:
         result = _all_constant(prep, common)
         if columns is not None:
-            result = columns.attribute(result, prep, None, settings)
+            result = columns.attribute(result, prep, None, settings, seed)
         return result
     _check_rows(settings, prep, label)
     n1, n2 = int(prep.ref.stats.count), int(prep.new.stats.count)
@@ -288,5 +288,5 @@ def run_test(
     out, reason = _run_plan(plan, problem, notes, stacklevel + 1)
     result = build_result(settings, prep, out, reason, notes, common)
     if columns is not None:
-        result = columns.attribute(result, prep, out, settings)
+        result = columns.attribute(result, prep, out, settings, seed)
     return result

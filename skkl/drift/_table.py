@@ -192,11 +192,12 @@ def _require_pandas(name: str):
 
 def _bad_kind(name, column, dtype):
     return InputError(
-        "column {column!r} of {argument} holds {dtype} values, which a drift "
+        "column {colname!r} of {argument} holds {dtype} values, which a drift "
         "test cannot compare; convert it to numbers (e.g. seconds since a date) "
         "or to a category, or leave it out.",
         argument=name,
         column=column,
+        colname=column,
         dtype=str(dtype),
     )
 
@@ -208,11 +209,13 @@ def _numeric(series, pd, name, column) -> np.ndarray:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise InputError(
-            "column {column!r} of {argument} has an infinite value in row {row}; "
+            "column {colname!r} of {argument} has an infinite value in row {rownum}; "
             "replace it with a finite value or a missing cell.",
             argument=name,
             column=column,
             row=row,
+            colname=column,
+            rownum=row,
         )
     return values
 
@@ -224,12 +227,14 @@ def _to_numbers(series, pd, name, column) -> np.ndarray:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise InputError(
-            "column {column!r} of {argument} holds {value!r} in row {row}, but "
+            "column {colname!r} of {argument} holds {value!r} in row {rownum}, but "
             "the column is numeric in X_ref; give numbers (or missing cells), or "
             "make the column categorical in both samples.",
             argument=name,
             column=column,
             row=row,
+            colname=column,
+            rownum=row,
             value=series.iloc[row],
         )
     return _numeric(converted, pd, name, column)
