@@ -294,3 +294,41 @@ def test_bad_tables_name_the_argument_and_column():
         detector.scan(stream, window=25)
     with pytest.raises(ValueError, match="X_ref has 1 row"):
         det().fit(table(1, rng))
+
+
+# -- dask ----------------------------------------------------------------------------
+
+
+def test_dask_tables_answer_as_in_memory(client):
+    dd = pytest.importorskip("dask.dataframe", exc_type=ImportError)
+    rng = np.random.default_rng(12)
+    a, b = table(6000, rng), table(6000, rng, hole_rate=0.13)
+    want = det(method="asymptotic").fit(a).test(b)
+    fitted = det().fit(dd.from_pandas(a, npartitions=4))
+    assert fitted.reference_ is None and fitted.n_ref_ == 6000
+    for X in (dd.from_pandas(b, npartitions=3), b):
+        got = fitted.test(X)
+        assert got.method == "asymptotic"
+        assert_allclose(got.p_value, want.p_value, rtol=1e-8)
+        assert_allclose(got.feature_p_values, want.feature_p_values, rtol=1e-8)
+        # Column effects near 0 are differences of U-statistic terms of order
+        # 1: rounding of sums over 6000 rows leaves ~1e-12 absolute.
+        assert_allclose(got.feature_scores, want.feature_scores, rtol=1e-8, atol=1e-9)
+        assert_allclose(got.current_missing_rate, want.current_missing_rate)
+    got = det().fit(a).test(dd.from_pandas(b, npartitions=3))
+    assert_allclose(got.p_value, want.p_value, rtol=1e-8)
+
+
+def test_dask_reference_names_levels_it_cannot_encode(client):
+    """A dask reference is encoded alone: a new level reads as (other) or the
+    baseline, and the result still names it."""
+    dd = pytest.importorskip("dask.dataframe", exc_type=ImportError)
+    rng = np.random.default_rng(13)
+    a, b = table(6000, rng), table(6000, rng)
+    b["code"] = b["code"].where(rng.random(6000) > 0.05, "NEW")
+    fitted = det().fit(dd.from_pandas(a, npartitions=3))
+    res = fitted.test(dd.from_pandas(b, npartitions=2))
+    assert res.new_levels == {"code": ("NEW",)} and res.is_drift
+    assert "code=NEW" not in list(res.encoded.names)
+    pooled = det().fit(a).test(dd.from_pandas(b, npartitions=2))
+    assert "code=NEW" in list(pooled.encoded.names) and pooled.is_drift

@@ -213,10 +213,27 @@ def test_reference_basis_reads_unseen_levels_as_other_or_baseline():
         pd.DataFrame({"c": ["zz", "a", "b", None, "c"]}), schema=ref.schema
     )
     assert_array_equal(enc.transform(new), [[0, 1], [0, 0], [1, 0], [0, 1], [0, 1]])
-    ref2 = read_table(pd.DataFrame({"c": ["a"] * 60 + ["b"] * 40}))
+    # Without rare levels, (other) is latent: used when enough rows carry it.
+    ref2 = read_table(
+        pd.DataFrame({"c": ["a"] * 60 + ["b"] * 40, "x": [1.0, 2.0] * 50})
+    )
     enc2 = TableEncoding.fit(ref2)
-    new2 = read_table(pd.DataFrame({"c": ["zz", "b"]}), schema=ref2.schema)
-    assert_array_equal(enc2.transform(new2), [[0], [1]])  # unseen: the baseline
+    assert list(enc2.feature_names) == ["c=b", "c=(other)", "x", "x (missing)"]
+    s_ref = summarise(ref2)
+    assert_array_equal(enc2.support(s_ref), [True, False, True, False])
+    few = pd.DataFrame({"c": ["zz", "b"], "x": [1.0, None]})
+    alone = enc2.restricted(enc2.support(s_ref))
+    # zz reads as the baseline, the missing x as the fill value.
+    assert_array_equal(alone.encode(few), [[0, 1.0], [1, 1.5]])
+    many = read_table(
+        pd.DataFrame({"c": ["zz"] * 30 + ["b"] * 70, "x": [None] * 25 + [1.0] * 75}),
+        schema=ref2.schema,
+    )
+    support = enc2.support(s_ref, summarise(many))
+    assert_array_equal(support, [True, True, True, True])
+    both = enc2.restricted(support)
+    assert_array_equal(both.transform(many), enc2.transform(many))
+    assert_array_equal(both.transform(many)[:30, 1], 1.0)
 
 
 def test_encoding_keeps_at_most_max_levels_per_column():

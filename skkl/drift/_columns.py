@@ -38,6 +38,7 @@ from ._marginal import (
     column_p_values,
     marginal_combination,
     permutation_statistics,
+    sums_p_values,
     table_units,
     unit_features,
 )
@@ -104,15 +105,40 @@ def _column_effects(Z, w, n1, cols, n_columns, settings) -> np.ndarray:
     return scores
 
 
+def _moment_sums(prep, settings):
+    """Both samples' moment sums in the reference's coordinates (asymptotic engine)."""
+    from ._asymptotic import _sample_sums
+
+    std = Standardiser.reference(prep.ref.stats, prep.new.stats)
+    args = (std, settings.covariance_type, prep.keep, settings.n_jobs)
+    return _sample_sums(prep.ref, *args), _sample_sums(prep.new, *args)
+
+
+def _column_effects_from_sums(ref_s, new_s, prep, cols, n_columns) -> np.ndarray:
+    """:func:`_column_effects` from moment sums (the asymptotic engine's path)."""
+    from ._effect import EffectMetric, effect_from_moment_sums
+
+    scores = np.zeros(n_columns)
+    ratio = (prep.ref.w2_ratio, prep.new.w2_ratio)
+    for c in np.unique(cols):
+        idx = np.flatnonzero(cols == c)
+        r, n = ref_s.subset(idx), new_s.subset(idx)
+        with np.errstate(all="ignore"):
+            metric = EffectMetric.from_sums(r.merge(n))
+            scores[c] = effect_from_moment_sums(r, n, metric, ratio).value
+    return scores
+
+
 def _frequencies(code, s_ref, s_new) -> dict:
     """``{level: (reference, current)}``: the encoded levels, new levels, (other)."""
     named = [code.baseline, *code.levels]
-    named += [lv for lv in code.pooled if s_ref.count_of(lv) == 0]
-    named = [lv for lv in named if lv is not MISSING and lv is not None]
+    named += [lv for lv in s_new.labels if s_ref.count_of(lv) == 0]
+    named = [lv for lv in dict.fromkeys(named) if lv is not MISSING]
     out = {}
     for lv in named:
         out[lv] = (_share(s_ref, lv), _share(s_new, lv))
-    rest = [lv for lv in code.pooled if lv not in named and lv is not MISSING]
+    labels = dict.fromkeys((*s_ref.labels, *s_new.labels))
+    rest = [lv for lv in labels if lv not in out and lv is not MISSING]
     if rest:
         out["(other)"] = tuple(
             float(sum(_share(s, lv) for lv in rest)) for s in (s_ref, s_new)
@@ -212,10 +238,16 @@ class TableTest:
         The reference rows' weights (rescaled to mean 1), None for all 1.
     """
 
-    def __init__(self, ref, new, w_ref=None):
+    def __init__(self, encoding, s_ref, s_new, ref=None, new=None, w_ref=None):
+        self.encoding, self.s_ref, self.s_new = encoding, s_ref, s_new
         self.ref, self.new, self.w_ref = ref, new, w_ref
-        self.s_ref, self.s_new = summarise(ref, w_ref), summarise(new)
-        self.encoding = TableEncoding.from_summaries(ref, self.s_ref, self.s_new)
+
+    @classmethod
+    def pooled(cls, ref, new, w_ref=None) -> TableTest:
+        """The test of two in-memory tables, with their pooled encoding."""
+        s_ref, s_new = summarise(ref, w_ref), summarise(new)
+        encoding = TableEncoding.from_summaries(ref, s_ref, s_new)
+        return cls(encoding, s_ref, s_new, ref, new, w_ref)
 
     @property
     def feature_names(self) -> np.ndarray:
@@ -223,35 +255,40 @@ class TableTest:
         return self.encoding.feature_names
 
     def samples(self) -> tuple:
-        """The encoded reference and tested samples."""
+        """The encoded reference and tested samples (in-memory tables)."""
         enc = self.encoding
         return (
             Sample.from_rows(enc.transform(self.ref), self.w_ref),
             Sample.from_rows(enc.transform(self.new)),
         )
 
-    def _marginal(self, result, prep, out, settings, seed, Z, w, n1):
-        """Per-column p-values and, for 'combined', the table's own combination."""
-        units = table_units(self.encoding, prep.keep)
-        uf = unit_features(Z, w, units)
+    def _evidence(self, prep, out, settings, seed, units):
+        """Unit statistics (or p-values) and column scores, from rows or sums."""
         m = len(self.encoding.columns)
-        resolved = out.beyond_resolution is None
-        if out.values is not None and resolved:
+        cols = self.encoding.column_of[prep.keep]
+        if not (prep.ref.has_rows and prep.new.has_rows):
+            ref_s, new_s = _moment_sums(prep, settings)
+            scores = _column_effects_from_sums(ref_s, new_s, prep, cols, m)
+            return dict(unit_p=sums_p_values(ref_s, new_s, units)), scores
+        Z, w, n1 = _pooled_rows(prep)
+        uf = unit_features(Z, w, units)
+        with blas_single_thread():  # a few small blocks
+            scores = _column_effects(Z, w, n1, cols, m, settings)
+        if out.values is not None and out.beyond_resolution is None:
             sampler = SplitSampler(Z.shape[0], n1, settings.n_permutations, seed)
-            T = permutation_statistics(uf, sampler, w)
-            p_cols = column_p_values(units, None, m, partial_log_p_values(T))
-            kwargs = dict(unit_values=T)
-        else:
-            unit_p = asymptotic_p_values(uf, n1, w)
-            p_cols = column_p_values(units, unit_p, m)
-            kwargs = dict(unit_p=unit_p)
+            return dict(unit_values=permutation_statistics(uf, sampler, w)), scores
+        return dict(unit_p=asymptotic_p_values(uf, n1, w)), scores
+
+    def _combined(self, result, out, settings, units, evidence) -> dict:
+        """The table's 'combined' statistic (the marginal part added), if it applies."""
+        resolved = out.beyond_resolution is None
         if settings.statistic != "combined" or not resolved or not units:
-            return p_cols, {}
+            return {}
         stat, p, crit, null = marginal_combination(
-            out, out.part_weights["combined"], settings.alpha, **kwargs
+            out, out.part_weights["combined"], settings.alpha, **evidence
         )
         big = settings.min_effect is None or result.effect >= settings.min_effect
-        return p_cols, dict(
+        return dict(
             statistic=stat,
             p_value=p,
             critical_value=crit,
@@ -269,11 +306,14 @@ class TableTest:
         column_of, m = enc.column_of, len(enc.columns)
         p, scores, combined = np.ones(m), np.zeros(m), {}
         if out is not None:
-            Z, w, n1 = _pooled_rows(prep)
-            p, combined = self._marginal(result, prep, out, settings, seed, Z, w, n1)
-            cols = column_of[prep.keep]
-            with blas_single_thread():  # a few small blocks
-                scores = _column_effects(Z, w, n1, cols, m, settings)
+            units = table_units(enc, prep.keep)
+            evidence, scores = self._evidence(prep, out, settings, seed, units)
+            if "unit_values" in evidence:
+                logp = partial_log_p_values(evidence["unit_values"])
+                p = column_p_values(units, None, m, logp)
+            else:
+                p = column_p_values(units, evidence["unit_p"], m)
+            combined = self._combined(result, out, settings, units, evidence)
         tested = np.zeros(m, dtype=bool)
         tested[column_of[prep.keep]] = True
         floored = sorted({int(column_of[j]) for j in result.floored_features})

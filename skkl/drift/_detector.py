@@ -24,8 +24,9 @@ from sklearn.utils.validation import (
 
 from .._dask import is_dask_collection, validate_features
 from .._errors import InputError
-from . import _dask_input, _scan
+from . import _dask_input, _dask_tables, _scan
 from ._columns import TableTest
+from ._encode import TableEncoding, summarise
 from ._pipeline import Settings, check_permutations, normalise_weights, run_test
 from ._prepare import Sample
 from ._result import DriftResult, DriftScan
@@ -225,6 +226,8 @@ class GaussianDriftDetector(BaseEstimator):
         ref = self.reference_
         if isinstance(ref, Table):
             return ref
+        if ref is None:  # a dask table: its columns' kinds, no rows
+            return self._ref_schema
         return Table.from_array(ref, getattr(self, "feature_names_in_", None))
 
     def _ref_rows(self):
@@ -241,9 +244,47 @@ class GaussianDriftDetector(BaseEstimator):
             return False
         return isinstance(self.reference_, Table) or is_table(X)
 
+    def _test_with_dask_tables(self, X, settings) -> DriftResult:
+        """A test where the reference or ``X`` is a dask table (asymptotic engine).
+
+        A dask reference keeps its own encoding ('reference' basis); an
+        in-memory reference and a dask ``X`` share the pooled one.
+        """
+        self._check_streaming(settings, "a dask collection")
+        if is_dask_collection(X):
+            validate_data(self, X._meta, reset=False, skip_check_array=True)
+            schema = self._ref_table().schema
+            s_new = _dask_tables.summaries(X, None, schema, "X")
+        else:
+            table = self._table(X, "X", reset=False)
+            s_new = summarise(table)
+        if self.reference_ is None:
+            s_ref = self._ref_summaries
+            support = self._ref_encoding.support(s_ref, s_new)
+            encoding = self._ref_encoding.restricted(support)
+            ref = self._reference_sample(settings).subset(np.flatnonzero(support))
+        else:
+            ref_table, w = self._ref_rows()
+            s_ref = summarise(ref_table, w)
+            encoding = TableEncoding.from_summaries(ref_table, s_ref, s_new)
+            ref = Sample.from_rows(encoding.transform(ref_table), w)
+        if is_dask_collection(X):
+            new = _dask_input.new_sample(_dask_tables.encoded(X, encoding, "X"))
+        else:
+            new = Sample.from_rows(encoding.transform(table))
+        return run_test(
+            settings,
+            ref,
+            new,
+            names=encoding.feature_names,
+            columns=TableTest(encoding, s_ref, s_new),
+            seed=self._seed(),
+            stacklevel=4,
+        )
+
     def _test_tables(self, settings, ref, w_ref, new, **kwargs) -> DriftResult:
         """The test of two tables: encoded, tested, answered per column."""
-        table_test = TableTest(ref, new, w_ref)
+        table_test = TableTest.pooled(ref, new, w_ref)
         ref_sample, new_sample = table_test.samples()
         return run_test(
             settings,
@@ -282,8 +323,11 @@ class GaussianDriftDetector(BaseEstimator):
         self : GaussianDriftDetector
         """
         settings = self._settings()
+        self._ref_encoding = None
         if is_dask_collection(X_ref) or is_dask_collection(sample_weight):
             self._check_streaming(settings, "a dask collection")
+            if _dask_tables.is_dask_table(X_ref):
+                return self._fit_dask_table(X_ref, sample_weight)
             validate_features(self, X_ref, reset=True)
             self._ref_sample = _dask_input.reference_sample(
                 X_ref, sample_weight, self.covariance_type
@@ -299,6 +343,23 @@ class GaussianDriftDetector(BaseEstimator):
         self.reference_ = X
         self._ref_w = self._weights(X, sample_weight)
         self.n_ref_ = X.shape[0]
+        return self
+
+    def _fit_dask_table(self, X_ref, sample_weight) -> GaussianDriftDetector:
+        """A dask table as reference: its summaries, encoding and moment sums."""
+        validate_data(self, X_ref._meta, reset=True, skip_check_array=True)
+        schema = _dask_tables.schema_table(X_ref._meta, "X_ref")
+        s_ref = _dask_tables.summaries(X_ref, sample_weight, schema.schema, "X_ref")
+        encoding = TableEncoding.from_summaries(schema, s_ref)
+        features = _dask_tables.encoded(X_ref, encoding, "X_ref")
+        self._ref_sample = _dask_input.reference_sample(
+            features, sample_weight, self.covariance_type
+        )
+        self._ref_covariance_type = self.covariance_type
+        self._ref_encoding, self._ref_summaries = encoding, s_ref
+        self._ref_schema = schema
+        self.reference_, self._ref_w = None, None
+        self.n_ref_ = int(self._ref_sample.stats.rows)
         return self
 
     def _weights(self, X, sample_weight):
@@ -342,6 +403,7 @@ class GaussianDriftDetector(BaseEstimator):
         if not hasattr(self, "n_ref_"):
             self._validate_params()
             self._settings()
+            self._ref_encoding = None
             read = self._table if is_table(X_ref) else self._rows
             X = read(X_ref, "X_ref", reset=True)
             self.reference_, self._ref_w = X, self._weights(X, sample_weight)
@@ -444,6 +506,12 @@ class GaussianDriftDetector(BaseEstimator):
         check_is_fitted(self, "n_ref_")
         self._validate_params()
         settings = self._settings()
+        dask_table = self.reference_ is None and self._ref_encoding is not None
+        if dask_table or (
+            is_dask_collection(X)
+            and (isinstance(self.reference_, Table) or _dask_tables.is_dask_table(X))
+        ):
+            return self._test_with_dask_tables(X, settings)
         if self._uses_table(X):
             new = self._table(X, "X", reset=False)
             return self._test_tables(

@@ -41,10 +41,14 @@ Which sample decides (``basis``):
 - ``'reference'`` (a reference summarised before the data to test exist:
   dask input, online monitoring): the same rules on the reference alone
   (with the count of a test of two samples of its size, ``2 *
-  MIN_LEVEL_ROWS``). A level or a missing cell that the reference does not
-  carry has no indicator (its reference variance is 0): unseen levels go to
-  ``(other)`` when the column has one, else they read as the baseline, and
-  missing cells read as the fill value; the result still names them.
+  MIN_LEVEL_ROWS``), plus a *latent* missingness indicator for every numeric
+  column and a latent ``(other)`` for every categorical one, so that rows the
+  reference lacks (missing cells, unseen levels) have a feature.
+  :meth:`TableEncoding.support` says which latent features have enough rows
+  -- in the reference alone, or in both samples together once the tested
+  sample's summary is known -- and :meth:`TableEncoding.restricted` drops
+  the others (an unsupported ``(other)`` reads as the baseline, an
+  unsupported indicator leaves the filled value).
 
 Everything here is a function of mergeable per-column summaries
 (:class:`ColumnSummary`: counts per level, missing counts, observed mean and
@@ -54,7 +58,7 @@ fitted :class:`TableEncoding` is a per-block function.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -238,6 +242,10 @@ def merge_summaries(a: tuple, b: tuple) -> tuple:
 # -- the rule ----------------------------------------------------------------------
 
 
+def _threshold(s_ref, s_new) -> float:
+    return level_threshold(s_ref[0].rows if s_ref else 0, s_new[0].rows if s_new else 0)
+
+
 def level_threshold(n_ref: int, n_new: int | None = None) -> float:
     """Pooled rows an indicator needs (see the module docstring).
 
@@ -320,18 +328,18 @@ class ColumnCode:
         out[rows, where[rows]] = 1.0
 
 
-def _numeric_code(name: str, s: ColumnSummary, threshold: float) -> ColumnCode:
+def _numeric_code(name, s: ColumnSummary, threshold, latent=False) -> ColumnCode:
     observed = s.observed_rows
     return ColumnCode(
         name,
         "numeric",
         value=observed > 0,
         fill=float(s.mean) if observed > 0 else 0.0,
-        indicator=min(s.missing_rows, observed) >= threshold,
+        indicator=latent or min(s.missing_rows, observed) >= threshold,
     )
 
 
-def _categorical_code(name: str, s: ColumnSummary, threshold: float) -> ColumnCode:
+def _categorical_code(name, s: ColumnSummary, threshold, latent=False) -> ColumnCode:
     order = sorted(
         range(len(s.labels)), key=lambda k: _sort_key(s.labels[k], s.counts[k])
     )
@@ -346,8 +354,23 @@ def _categorical_code(name: str, s: ColumnSummary, threshold: float) -> ColumnCo
         levels=tuple(s.labels[k] for k in kept),
         baseline=s.labels[order[0]],
         pooled=tuple(s.labels[k] for k in pooled),
-        other=bool(pooled) and float(s.counts[pooled].sum()) >= threshold,
+        other=latent or (bool(pooled) and float(s.counts[pooled].sum()) >= threshold),
     )
+
+
+def _support(code: ColumnCode, s: ColumnSummary, threshold: float) -> list:
+    """Which of a column's features have enough rows in the summary ``s``.
+
+    Only the missingness indicator and ``(other)`` can lack them (they are
+    latent in a 'reference' encoding); the other features were chosen so.
+    """
+    if code.kind == "numeric":
+        rows = min(s.missing_rows, s.observed_rows)
+        return [True] * code.value + [rows >= threshold] * code.indicator
+    if not code.other:
+        return [True] * len(code.levels)
+    named = s.count_of(code.baseline) + sum(s.count_of(lv) for lv in code.levels)
+    return [True] * len(code.levels) + [s.rows - named >= threshold]
 
 
 @dataclass(frozen=True)
@@ -393,16 +416,61 @@ class TableEncoding:
             threshold = level_threshold(s_ref[0].rows if s_ref else 0)
         else:
             pooled, basis = merge_summaries(s_ref, s_new), "pooled"
-            n1 = s_ref[0].rows if s_ref else 0
-            n2 = s_new[0].rows if s_new else 0
-            threshold = level_threshold(n1, n2)
+            threshold = _threshold(s_ref, s_new)
+        latent = basis == "reference"
         codes = tuple(
             (_numeric_code if s.kind == "numeric" else _categorical_code)(
-                c.name, s, threshold
+                c.name, s, threshold, latent
             )
             for c, s in zip(table.columns, pooled, strict=True)
         )
         return cls(codes, table.schema, basis, threshold, table.named)
+
+    def support(self, s_ref, s_new=None) -> np.ndarray:
+        """Mask of the features with enough rows (the latent ones may lack them).
+
+        A 'reference' encoding gives every numeric column a missingness
+        indicator and every categorical column an ``(other)`` feature, so
+        that rows the reference lacks (missing cells, unseen levels) have a
+        feature; each is used only when the reference (``s_new=None``) or
+        both samples together carry it in enough rows.
+        """
+        if s_new is None:
+            summary, threshold = s_ref, self.threshold
+        else:
+            summary, threshold = merge_summaries(s_ref, s_new), _threshold(s_ref, s_new)
+        return np.array(
+            [
+                keep
+                for code, s in zip(self.columns, summary, strict=True)
+                for keep in _support(code, s, threshold)
+            ],
+            dtype=bool,
+        )
+
+    def restricted(self, mask) -> TableEncoding:
+        """The encoding without the features ``~mask`` (latent ones only).
+
+        Its :meth:`transform` is ``self.transform(table)[:, mask]``: a dropped
+        ``(other)`` leaves its rows at the baseline, a dropped indicator
+        leaves the filled value alone.
+        """
+        mask = np.asarray(mask, dtype=bool)
+        codes, k = [], 0
+        for code in self.columns:
+            m = code.n_features
+            if code.kind == "numeric" and code.indicator:
+                code = replace(code, indicator=bool(mask[k + m - 1]))
+            elif code.kind == "categorical" and code.other:
+                code = replace(code, other=bool(mask[k + m - 1]))
+            codes.append(code)
+            k += m
+        out = replace(self, columns=tuple(codes))
+        if out.n_features != int(mask.sum()):
+            raise ValueError(
+                "only latent features (indicators, '(other)') can be dropped."
+            )
+        return out
 
     @property
     def feature_names(self) -> np.ndarray:

@@ -46,12 +46,14 @@ from ._combine import (
     perm_p_value,
     perm_threshold,
 )
+from ._sums import second_pairs
 
 __all__ = [
     "MARGINAL_WEIGHT",
     "Unit",
     "UnitFeatures",
     "marginal_combination",
+    "sums_p_values",
     "table_units",
     "unit_features",
 ]
@@ -192,6 +194,43 @@ def asymptotic_p_values(uf: UnitFeatures, n1: int, w) -> np.ndarray:
     p = np.ones(uf.ranks.size)
     live = uf.ranks > 0
     p[live] = stats.chi2.sf(T[live] * W1 * (W - W1) / W, uf.ranks[live])
+    return p
+
+
+def _sums_index(units, d: int, covariance_type: str) -> list:
+    """Each unit's columns among the moment features ``[z, second(z)]`` of sums."""
+    i, j = second_pairs(d, covariance_type)
+    square = d + np.flatnonzero(i == j)  # the column of z_k^2, for every k
+    out = []
+    for unit in units:
+        idx = list(unit.features)
+        if unit.kind == "value":
+            idx.append(square[unit.features[0]])
+        out.append(np.asarray(idx, dtype=np.intp))
+    return out
+
+
+def sums_p_values(ref, new, units) -> np.ndarray:
+    """Each unit's chi-square p-value from two samples' :class:`MomentSums`.
+
+    The same statistic as :func:`asymptotic_p_values` computes from rows:
+    ``n1 n2 / N`` times the squared mean difference of the unit's features
+    in the metric of their pooled covariance.
+    """
+    pooled = ref.merge(new)
+    C = pooled.scatter / pooled.n
+    scale = ref.n * new.n / pooled.n
+    p = np.ones(len(units))
+    for k, idx in enumerate(_sums_index(units, ref.d, ref.covariance_type)):
+        delta = ref.mean[idx] - new.mean[idx]
+        lam, U = np.linalg.eigh(C[np.ix_(idx, idx)])
+        top = float(lam[-1])
+        if top <= 0:
+            continue
+        live = lam > _RANK_RTOL * top
+        proj = U[:, live].T @ delta
+        T = float(np.sum(proj * proj / lam[live]))
+        p[k] = stats.chi2.sf(T * scale, int(live.sum()))
     return p
 
 
