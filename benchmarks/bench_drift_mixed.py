@@ -116,13 +116,24 @@ def _alibi(pairs, categorical, python) -> np.ndarray:
         return out["is_drift"].astype(bool), float(np.mean(out["seconds"]))
 
 
+def _cases(n: int) -> list:
+    """(label, planted change, rows per sample): the scenarios, the joint one
+    also at half the rows (where neither test is sure), and no change."""
+    cases = [(name, plant, n) for name, plant in SCENARIOS.items()]
+    joint = list(SCENARIOS)[-1]
+    cases.append((f"{joint}, {n // 2}+{n // 2}", SCENARIOS[joint], n // 2))
+    cases.append(("no change (false positives)", lambda frame, rng: frame, n))
+    return cases
+
+
 def run_power(reps: int, n: int, python: str, rng) -> list:
     rows = []
-    for name, plant in SCENARIOS.items():
+    for name, plant, rows_per_sample in _cases(n):
         start = time.perf_counter()
         skkl, coded, categorical = [], [], None
         for r in range(reps):
-            ref, cur = census(n, rng), plant(census(n, rng), rng)
+            m = rows_per_sample
+            ref, cur = census(m, rng), plant(census(m, rng), rng)
             skkl.append(_skkl_drift(ref, cur, r)[0])
             Xr, Xc, categorical = to_codes(ref, cur)
             coded.append((Xr, Xc))
@@ -148,7 +159,7 @@ def main() -> None:
     ap.add_argument("--part", choices=("fpr", "power", "all"), default="all")
     ap.add_argument("--splits", type=int, default=200)
     ap.add_argument("--reps", type=int, default=100)
-    ap.add_argument("--n", type=int, default=1000, help="rows per sample (power)")
+    ap.add_argument("--n", type=int, default=2000, help="rows per sample (power)")
     ap.add_argument("--alibi", default="/work/venvs/alibi/bin/python")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
