@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import functools
 import gc
+import os
 import resource
 import sys
 import time
@@ -141,7 +142,10 @@ def on_cluster(args):
         Client(cluster) as client,
     ):
         # Warm up: imports and first calls on every worker are not timed.
-        warm = da.ones((4 * w * 1000, d), chunks=(1000, d))
+        # Random rows: constant ones would make every covariance singular.
+        warm = da.random.default_rng(1).standard_normal(
+            (4 * w * 1000, d), chunks=(1000, d)
+        )
         GroupGaussians().fit(warm, _labels_dask(len(warm), 1000, K))
         base = client.run(_reset_peak_rss)
         y = _labels_dask(n, chunk, K)
@@ -215,6 +219,7 @@ def main(argv=None):
 
     n, d, K, w = args.rows, args.d, args.classes, args.workers
     print(f"BLAS: {blas_kernel(all_libraries=True)}")
+    print(f"load: {os.getloadavg()[0]:.1f} (1-min average)")
     print(
         f"data: n={n:,} x d={d}, {K} classes, chunks of {args.chunk_rows:,} rows "
         f"({args.chunk_rows * d * 8 / 2**20:.0f} MiB); {w} worker processes x 1 thread"

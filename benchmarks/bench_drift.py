@@ -37,15 +37,22 @@ from scipy import stats
 from threadpoolctl import threadpool_info
 
 from skkl import GaussianDriftDetector
-from skkl.drift._combine import npc, perm_p_value, statistic_values
-from skkl.drift._detector import permutation_memberships
-from skkl.drift._permutation import PARTS, MomentSpec, moment_parts
+from skkl.drift._combine import npc, perm_p_value
+from skkl.drift._engines import SplitSampler
+from skkl.drift._permutation import (
+    PARTS,
+    STATISTICS,
+    MomentSpec,
+    moment_parts,
+    pooled_ridge,
+    split_sums,
+)
 
 ALPHA = 0.05
 SKKL = ("combined", "lrt", "mean", "covariance")
 
 # Candidate combinations: name -> ({part: weight}, how). 'current' is the
-# default of skkl.drift._combine; 'previous' the one it replaced.
+# default (skkl.drift._permutation.STATISTICS); 'previous' the one it replaced.
 VARIANTS = {
     "previous: mean .5, cov .25, var_max .25": (
         {"mean": 0.5, "covariance": 0.25, "variance_max": 0.25},
@@ -168,10 +175,19 @@ def _engine_parts(X, Y, B, seed):
     memberships, one product per block of rows.
     """
     Z = np.vstack([X, Y])
-    Z = Z - Z.mean(axis=0)
-    M = permutation_memberships(len(Z), len(X), B, seed)
+    Z = (Z - Z.mean(axis=0)) / Z.std(axis=0)
+    M = SplitSampler(len(Z), len(X), B, seed).all()
     spec = MomentSpec(X.shape[1], "full")
-    return moment_parts(Z, np.ones(len(Z)), M, spec, None)[0]
+    S1, total = split_sums(Z, np.ones(len(Z)), M, spec)
+    return moment_parts(S1, total, spec, None, pooled_ridge(total, spec))
+
+
+def _statistic(parts, statistic, weights=None):
+    weights = STATISTICS[statistic] if weights is None else weights
+    cols = [PARTS.index(k) for k in weights]
+    if len(cols) == 1:
+        return parts[:, cols[0]]
+    return npc(parts[:, cols], np.array(list(weights.values())))
 
 
 def skkl_pvalues(X, Y, B, seed, variants=False):
@@ -179,11 +195,10 @@ def skkl_pvalues(X, Y, B, seed, variants=False):
     parts = _engine_parts(X, Y, B, seed)
     out = {}
     for s in SKKL:
-        v = statistic_values(parts, s)
+        v = _statistic(parts, s)
         out[s] = perm_p_value(v[0], v[1:])
     for name, (spec_w, _how) in VARIANTS.items() if variants else ():
-        cols = [PARTS.index(k) for k in spec_w]
-        v = npc(parts[:, cols], np.array(list(spec_w.values())))
+        v = _statistic(parts, None, spec_w)
         out[name] = perm_p_value(v[0], v[1:])
     return out
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ._moments import GroupMoments, merge_moments
+from ._moments import GroupMoments, group_codes, merge_moments
 from ._moments import group_moments as _group_moments
 
 __all__ = [
@@ -378,9 +378,15 @@ def block_group_moments(
     """Moments of one block's groups; the block is validated on its worker."""
     from sklearn.utils.validation import check_array
 
-    from ._blas import blas_single_thread
-
-    Xb = check_array(Xb, dtype=np.float64, ensure_min_samples=0, input_name="X")
+    # Finiteness is checked on the block's moments (non-finite iff X is, or
+    # overflows), which saves a pass over the block.
+    Xb = check_array(
+        Xb,
+        dtype=np.float64,
+        ensure_min_samples=0,
+        ensure_all_finite=False,
+        input_name="X",
+    )
     n = Xb.shape[0]
     groups = None
     if yb is not None:
@@ -390,9 +396,7 @@ def block_group_moments(
                 f"y and X have different lengths in one block ({len(yb)} and {n}); "
                 "partition y like X."
             )
-        groups = np.searchsorted(classes, yb)
-        groups[groups == len(classes)] = 0
-        unknown = yb[classes[groups] != yb] if n else yb[:0]
+        groups, unknown = group_codes(yb, classes)
         if unknown.size:
             raise ValueError(
                 f"y contains labels {np.unique(unknown).tolist()} that are not in "
@@ -400,11 +404,11 @@ def block_group_moments(
                 "the first call to partial_fit."
             )
     wb = check_block_weights(wb, n)
-    # Workers run blocks side by side: threads inside BLAS would only contend.
-    with blas_single_thread():
-        return _group_moments(
-            Xb, groups, len(classes), wb, full=full, higher=higher, n_threads=1
-        )
+    # Workers run blocks side by side: one thread per block (group_moments
+    # keeps its BLAS calls single-threaded itself).
+    return _group_moments(
+        Xb, groups, len(classes), wb, full=full, higher=higher, n_threads=1
+    )
 
 
 def group_moments(

@@ -6,8 +6,6 @@ from numbers import Integral, Real
 
 import numpy as np
 from joblib import effective_n_jobs
-from scipy.linalg import get_blas_funcs
-from scipy.special import logsumexp
 from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
@@ -15,11 +13,9 @@ from sklearn.base import (
     _fit_context,
     clone,
 )
-from sklearn.utils import gen_batches
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import unique_labels
-from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
     _check_feature_names_in,
     _check_sample_weight,
@@ -28,12 +24,11 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import _dask
-from ._blas import get_chunk_n_rows
-from ._gaussians import gaussians_from_parts
-from ._linalg import cholesky, logdet_from_cholesky, solve_lower
-from ._moments import covariances_from_moments, group_moments, merge_moments
-from ._validation import check_class_labels, check_priors, format_label
+from . import _classifier, _dask
+from ._blas import blas_thread_count
+from ._fit import fit_gaussians, moment_layout
+from ._moments import encode_groups, group_codes, group_moments, merge_moments
+from ._validation import check_class_labels
 
 __all__ = ["GroupGaussians"]
 
@@ -42,10 +37,6 @@ _TRANSFORM_ABBREV = {
     "mahalanobis": "mahalanobis",
     "proba": "proba",
 }
-_LOG_2PI = np.log(2.0 * np.pi)
-# With reg_covar=0, a feature whose variance left unexplained by the features
-# before it is below this fraction is treated as collinear (singular covariance).
-_COLLINEAR_RTOL = 1e-10
 # Attributes built from the moments; partial_fit drops them until rebuilt.
 _DERIVED_ATTRIBUTES = (
     "gaussians_",
@@ -57,28 +48,9 @@ _DERIVED_ATTRIBUTES = (
 )
 
 
-def _solve_lower_columns(L: np.ndarray, Xc: np.ndarray) -> np.ndarray:
-    """``L^{-1} Xc.T`` (d, m) for a C-ordered scratch array ``Xc`` (m, d).
-
-    One BLAS trsm on the Fortran view ``Xc.T``, overwriting ``Xc``: no copy,
-    and on this workload about twice as fast as ``scipy.linalg.solve_triangular``
-    (LAPACK trtrs plus copies), which ``solve_lower`` wraps.
-    """
-    (trsm,) = get_blas_funcs(("trsm",), (L, Xc))
-    return trsm(1.0, L, Xc.T, lower=1, overwrite_b=1)
-
-
-def _encode(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``np.unique(labels, return_inverse=True)``, in O(n) for small integer labels."""
-    if labels.dtype.kind in "iub" and labels.size:
-        low, high = labels.min(), labels.max()
-        if int(high) - int(low) <= max(1 << 16, labels.size):
-            offset = labels.astype(np.intp) - int(low)
-            present = np.bincount(offset) > 0
-            lookup = np.cumsum(present) - 1
-            classes = (np.flatnonzero(present) + int(low)).astype(labels.dtype)
-            return classes, lookup[offset]
-    return np.unique(labels, return_inverse=True)
+def _n_threads(n_jobs) -> int:
+    """Threads for the moments: ``n_jobs``, or by default the BLAS's own count."""
+    return blas_thread_count() if n_jobs is None else effective_n_jobs(n_jobs)
 
 
 def _has_no_clusterer(estimator) -> bool:
@@ -132,7 +104,8 @@ class GroupGaussians(ClassifierMixin, TransformerMixin, BaseEstimator):
         its per-feature variances); 'tied': one covariance shared by all
         groups, the pooled within-group covariance (groups weighted by their
         total sample weight).
-    shrinkage : None, 'ledoit_wolf', 'oas' or float in [0, 1], default=None
+    shrinkage : 'auto', None, 'ledoit_wolf', 'oas' or float in [0, 1], \
+            default='auto'
         Shrinks each group's maximum-likelihood covariance S towards
         ``mu * I`` with ``mu = trace(S) / n_features``:
         ``(1 - a) * S + a * mu * I``, as
@@ -143,6 +116,17 @@ class GroupGaussians(ClassifierMixin, TransformerMixin, BaseEstimator):
         group's total sample weight); for 'tied' the pooled covariance is
         shrunk. For 'diag', the diagonal of the shrunk matrix is used; for
         'spherical' shrinkage has no effect (the target is already spherical).
+        'auto' keeps the maximum-likelihood covariance of every group except
+        those that are singular up to ``reg_covar`` (fewer samples than
+        features, a feature constant within the group, collinear features:
+        the ridge would set some variance), which get 'oas' ('full' and
+        'tied'; 'diag' and 'spherical' are never shrunk). A
+        ``SingularCovarianceWarning`` names those groups and features, with
+        'auto' and with None alike. On the digits data every class has blank
+        pixels: without shrinkage the log-densities reach -5e7 and
+        ``make_pipeline(StandardScaler(), GroupGaussians(),
+        LogisticRegression())`` scores 0.37 in 5-fold cross-validation; with
+        'auto', 0.93.
     reg_covar : float >= 0, default=1e-6
         Added to the diagonal of every covariance after shrinkage, as in
         :class:`sklearn.mixture.GaussianMixture`. With ``reg_covar=0``, a group
@@ -161,11 +145,13 @@ class GroupGaussians(ClassifierMixin, TransformerMixin, BaseEstimator):
         Group prior probabilities used by ``transform_kind='proba'``; None uses
         the groups' shares of the total sample weight.
     n_jobs : int or None, default=None
-        Number of threads over blocks of rows in :meth:`fit` and
-        :meth:`partial_fit` (results do not depend on it) and over row chunks
-        in :meth:`transform`, and the default ``n_jobs`` of
-        :meth:`divergence_matrix`. ``None`` means 1 unless in a
-        :func:`joblib.parallel_config` context; -1 means all cores.
+        Threads over blocks of rows in :meth:`fit` and :meth:`partial_fit`
+        (results do not depend on it): ``None`` uses as many as the BLAS may
+        (``threadpoolctl`` limits are honoured), as a BLAS product on the
+        same data would; -1 means all cores. Also the number of joblib
+        threads over row chunks in :meth:`transform` (``None``: 1 unless in
+        a :func:`joblib.parallel_config` context) and the default ``n_jobs``
+        of :meth:`divergence_matrix`. 0 is an error.
 
     Attributes
     ----------
@@ -225,21 +211,25 @@ class GroupGaussians(ClassifierMixin, TransformerMixin, BaseEstimator):
         "covariance_type": [StrOptions({"full", "diag", "spherical", "tied"})],
         "shrinkage": [
             None,
-            StrOptions({"ledoit_wolf", "oas"}),
+            StrOptions({"auto", "ledoit_wolf", "oas"}),
             Interval(Real, 0, 1, closed="both"),
         ],
         "reg_covar": [Interval(Real, 0, None, closed="left")],
         "clusterer": [None, HasMethods(["fit_predict"])],
         "transform_kind": [StrOptions(set(_TRANSFORM_ABBREV))],
         "priors": ["array-like", None],
-        "n_jobs": [Integral, None],
+        "n_jobs": [
+            None,
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Integral, None, -1, closed="right"),
+        ],
     }
 
     def __init__(
         self,
         covariance_type="full",
         *,
-        shrinkage=None,
+        shrinkage="auto",
         reg_covar=1e-6,
         clusterer=None,
         transform_kind="log_likelihood",
@@ -255,14 +245,6 @@ class GroupGaussians(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.n_jobs = n_jobs
 
     # -- fitting ------------------------------------------------------------
-    def _moment_layout(self) -> tuple[bool, bool]:
-        """(full scatter needed, third/fourth moments needed)."""
-        full = self.covariance_type in ("full", "tied") or self.shrinkage in (
-            "ledoit_wolf",
-            "oas",
-        )
-        return full, self.shrinkage == "ledoit_wolf"
-
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, sample_weight=None):
         """Fit one Gaussian per group.
@@ -288,37 +270,31 @@ class GroupGaussians(ClassifierMixin, TransformerMixin, BaseEstimator):
             _dask.compute_if_dask(y),
             _dask.compute_if_dask(sample_weight),
         )
+        # Finiteness is checked on the moments (a nan or inf in X makes them
+        # non-finite, and then X is checked for the message), saving a pass
+        # over X; a clusterer sees X first, so it gets X checked.
+        finite = self.clusterer is None
         if self.clusterer is not None or y is None:
-            X = validate_data(self, X, dtype=np.float64)
+            X = validate_data(self, X, dtype=np.float64, ensure_all_finite=not finite)
         else:
-            X, y = validate_data(self, X, y, dtype=np.float64)
+            X, y = validate_data(
+                self, X, y, dtype=np.float64, ensure_all_finite=not finite
+            )
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
         if self.clusterer is not None:
-            self.clusterer_ = clone(self.clusterer)
-            kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
-            try:
-                labels = self.clusterer_.fit_predict(X, **kwargs)
-            except TypeError as exc:
-                if sample_weight is None:
-                    raise
-                raise TypeError(
-                    f"clusterer {type(self.clusterer).__name__}.fit_predict does "
-                    f"not accept sample_weight ({exc}); fit without sample_weight "
-                    "or use a clusterer that supports it (e.g. KMeans)."
-                ) from None
-            classes, groups = _encode(np.asarray(labels))
+            classes, groups = encode_groups(self._cluster_labels(X, sample_weight))
         elif y is not None:
             check_class_labels(y)
-            classes, groups = _encode(y)
+            classes, groups = encode_groups(y)
         else:
             classes, groups = np.array([0]), None
         self.classes_ = classes
         if self.clusterer is None:
             self.__dict__.pop("clusterer_", None)
-        full, higher = self._moment_layout()
+        full, higher = moment_layout(self.covariance_type, self.shrinkage)
         self._moments = group_moments(
             X,
             groups,
@@ -326,9 +302,25 @@ class GroupGaussians(ClassifierMixin, TransformerMixin, BaseEstimator):
             sample_weight,
             full=full,
             higher=higher,
-            n_threads=effective_n_jobs(self.n_jobs),
+            n_threads=_n_threads(self.n_jobs),
         )
-        return self._finish_fit()
+        self._set_gaussians()
+        return self
+
+    def _cluster_labels(self, X, sample_weight) -> np.ndarray:
+        """Labels of ``clone(clusterer).fit_predict(X)``; sets ``clusterer_``."""
+        self.clusterer_ = clone(self.clusterer)
+        kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
+        try:
+            return np.asarray(self.clusterer_.fit_predict(X, **kwargs))
+        except TypeError as exc:
+            if sample_weight is None:
+                raise
+            raise TypeError(
+                f"clusterer {type(self.clusterer).__name__}.fit_predict does "
+                f"not accept sample_weight ({exc}); fit without sample_weight "
+                "or use a clusterer that supports it (e.g. KMeans)."
+            ) from None
 
     def _fit_dask(self, X, y, sample_weight):
         """``fit`` on a dask collection: blockwise moments merged in a tree."""
@@ -342,20 +334,11 @@ class GroupGaussians(ClassifierMixin, TransformerMixin, BaseEstimator):
         classes = np.array([0]) if y is None else _dask.unique_labels(y, "y")
         self.classes_ = classes
         self.__dict__.pop("clusterer_", None)
-        full, higher = self._moment_layout()
+        full, higher = moment_layout(self.covariance_type, self.shrinkage)
         self._moments = _dask.group_moments(
             X, y, sample_weight, classes, full=full, higher=higher
         )
-        return self._finish_fit()
-
-    def _finish_fit(self):
-        empty = np.flatnonzero(self._moments.weight <= 0)
-        if empty.size:
-            raise ValueError(
-                f"class {format_label(self.classes_[empty[0]])} has zero total "
-                "sample_weight; give it positive weight or drop its samples."
-            )
-        self._set_gaussians()
+        self._set_gaussians(stacklevel=4)
         return self
 
     @available_if(_has_no_clusterer)
@@ -389,7 +372,7 @@ class GroupGaussians(ClassifierMixin, TransformerMixin, BaseEstimator):
             are kept, so later batches can complete them.
         """
         first_call = not hasattr(self, "_moments")
-        full, higher = self._moment_layout()
+        full, higher = moment_layout(self.covariance_type, self.shrinkage)
         if _dask.is_dask_collection(X):
             X = _dask.validate_features(self, X, reset=first_call)
             if classes is not None:
@@ -412,10 +395,10 @@ class GroupGaussians(ClassifierMixin, TransformerMixin, BaseEstimator):
         if first_call:
             self.classes_ = unique_labels(y if classes is None else classes)
         self._check_same_classes(classes, first_call)
-        unknown = np.setdiff1d(y, self.classes_)
+        groups, unknown = group_codes(y, self.classes_)
         if unknown.size:
             raise ValueError(
-                f"y contains labels {unknown.tolist()} that are not in "
+                f"y contains labels {np.unique(unknown).tolist()} that are not in "
                 f"classes_={self.classes_.tolist()}; pass every label in "
                 "`classes` on the first call to partial_fit."
             )
@@ -425,12 +408,12 @@ class GroupGaussians(ClassifierMixin, TransformerMixin, BaseEstimator):
             )
         batch = group_moments(
             X,
-            np.searchsorted(self.classes_, y),
+            groups,
             len(self.classes_),
             sample_weight,
             full=full,
             higher=higher,
-            n_threads=effective_n_jobs(self.n_jobs),
+            n_threads=_n_threads(self.n_jobs),
         )
         return self._merge_batch(batch, first_call)
 
@@ -458,156 +441,29 @@ class GroupGaussians(ClassifierMixin, TransformerMixin, BaseEstimator):
         for name in _DERIVED_ATTRIBUTES:
             self.__dict__.pop(name, None)
         if np.all(batch.weight > 0):
-            self._set_gaussians()
+            self._set_gaussians(stacklevel=4)
         return self
 
     # -- from moments to Gaussians -------------------------------------------
-    def _set_gaussians(self):
-        mom = self._moments
-        covariance_type = self.covariance_type
-        K, d = mom.mean.shape
-        W = mom.weight
-        covs, variances, shrink = covariances_from_moments(
-            mom, covariance_type, self.shrinkage
+    def _set_gaussians(self, stacklevel: int = 3):
+        """Build the Gaussians from ``_moments`` (warnings point ``stacklevel``
+        frames above this method: the user's call of fit)."""
+        fit = fit_gaussians(
+            self._moments,
+            self.classes_,
+            covariance_type=self.covariance_type,
+            shrinkage=self.shrinkage,
+            reg_covar=self.reg_covar,
+            priors=self.priors,
+            feature_names=getattr(self, "feature_names_in_", None),
+            stacklevel=stacklevel,
         )
-        weights = self._priors(W)
-        if not np.all(np.isfinite(covs)):
-            raise ValueError(
-                "the covariances overflowed float64; rescale X (e.g. with "
-                "StandardScaler) before fitting."
-            )
-        if self.reg_covar == 0:
-            self._check_estimable(mom, variances, shrink)
-        if covs.ndim == 3:
-            covs[:, np.arange(d), np.arange(d)] += self.reg_covar
-            factor = self._cholesky(covs, mom.count)
-            logdet = logdet_from_cholesky(factor)
-            if covariance_type == "tied":
-                covs, factor, logdet = covs[0], factor[0], np.full(K, logdet[0])
-        else:
-            covs = covs + self.reg_covar
-            factor = np.sqrt(covs)
-            logdet = np.log(covs)
-            logdet = logdet.sum(axis=1) if covariance_type == "diag" else d * logdet
-
-        self.gaussians_ = gaussians_from_parts(
-            mom.mean.copy(), covs, covariance_type, factor, logdet
-        )
-        self.means_ = self.gaussians_.means
-        self.covariances_ = self.gaussians_.covariances
-        self.class_count_ = W.copy()
-        self.shrinkage_ = np.broadcast_to(shrink, (K,)).copy()
-        self.weights_ = weights
-
-    def _priors(self, W):
-        if self.priors is None:
-            return W / W.sum()
-        return check_priors(self.priors, len(W))
-
-    def _feature_label(self, j: int) -> str:
-        names = getattr(self, "feature_names_in_", None)
-        return f"feature {j}" + ("" if names is None else f" ({names[j]!r})")
-
-    def _check_estimable(self, mom, variances, shrink):
-        """With reg_covar=0: clear errors for too few samples or constant features."""
-        covariance_type = self.covariance_type
-        d = mom.mean.shape[1]
-        hint = "set reg_covar > 0 (e.g. 1e-6)"
-        eps = np.finfo(np.float64).eps
-        if covariance_type == "tied":
-            n, K = int(mom.count.sum()), len(mom.count)
-            need = d + K if shrink[0] == 0 else K + 1
-            if n < need:
-                raise ValueError(
-                    f"the pooled (tied) covariance of {K} classes from {n} samples "
-                    f"is singular: it needs at least {need} samples; {hint} or "
-                    "use shrinkage."
-                )
-            scale = (n * eps * np.abs(mom.mean).max(axis=0)) ** 2
-            const = np.flatnonzero(variances[0] <= scale)
-            if const.size:
-                raise ValueError(
-                    f"{self._feature_label(const[0])} is constant within every "
-                    f"class: its pooled variance is 0; {hint} or drop the feature."
-                )
-            return
-        for g, c in enumerate(self.classes_):
-            n = int(mom.count[g])
-            need = d + 1 if covariance_type == "full" and shrink[g] == 0 else 2
-            if n < need:
-                fixes = hint
-                if n >= 2:
-                    fixes += ", use shrinkage or covariance_type='diag'"
-                raise ValueError(
-                    f"class {format_label(c)} has {n} sample(s): too few for a "
-                    f"{covariance_type!r} covariance in {d} dimensions (needs at "
-                    f"least {need}); {fixes}."
-                )
-            scale = (n * eps * np.abs(mom.mean[g])) ** 2
-            const = variances[g] <= scale
-            if covariance_type == "spherical" and np.all(const):
-                raise ValueError(
-                    "every feature is constant within class "
-                    f"{format_label(c)}: its variance is 0; {hint}."
-                )
-            if covariance_type != "spherical" and np.any(const):
-                raise ValueError(
-                    f"{self._feature_label(np.flatnonzero(const)[0])} is constant "
-                    f"within class {format_label(c)} ({n} samples): its variance is 0; "
-                    f"{hint} or drop the feature."
-                )
-
-    def _cholesky(self, covs, counts):
-        """Cholesky factors, or an error that names the group that failed."""
-        try:
-            L = cholesky(covs)
-        except ValueError:
-            L = None
-        if L is not None and self.reg_covar > 0:
-            return L
-        if L is not None:
-            # Without a ridge, a pivot L_kk^2 that is a rounding-level fraction
-            # of S_kk means feature k is a linear combination of the features
-            # before it: the factorisation only "succeeded" through rounding.
-            diag = np.diagonal(covs, axis1=1, axis2=2)
-            unexplained = np.diagonal(L, axis1=1, axis2=2) ** 2 / diag
-            if np.all(unexplained > _COLLINEAR_RTOL):
-                return L
-            g, k = np.argwhere(unexplained <= _COLLINEAR_RTOL)[0]
-            where = (
-                "every class (pooled covariance)"
-                if self.covariance_type == "tied"
-                else f"class {format_label(self.classes_[g])} "
-                f"({int(counts[g])} samples)"
-            )
-            raise ValueError(
-                f"{self._feature_label(k)} is a linear combination of the features "
-                f"before it within {where}, so the covariance is singular; set "
-                "reg_covar > 0 (e.g. 1e-6), use shrinkage, or drop the feature."
-            )
-        if self.reg_covar == 0:
-            hint = (
-                "some features are linearly dependent; set reg_covar > 0 (e.g. "
-                "1e-6), use shrinkage, or drop redundant features"
-            )
-        else:
-            hint = (
-                f"increase reg_covar (now {self.reg_covar!r}), use shrinkage, or "
-                "standardise X"
-            )
-        if self.covariance_type == "tied":
-            raise ValueError(
-                f"the pooled (tied) covariance is not positive definite; {hint}."
-            ) from None
-        for g in range(len(covs)):
-            try:
-                cholesky(covs[g])
-            except ValueError:
-                raise ValueError(
-                    f"the covariance of class {format_label(self.classes_[g])} "
-                    f"({int(counts[g])} samples) is not positive definite; {hint}."
-                ) from None
-        raise AssertionError("unreachable: no single covariance failed")
+        self.gaussians_ = fit.gaussians
+        self.means_ = fit.gaussians.means
+        self.covariances_ = fit.gaussians.covariances
+        self.class_count_ = fit.class_count
+        self.shrinkage_ = fit.shrinkage
+        self.weights_ = fit.weights
 
     # -- transforming -------------------------------------------------------
     def _check_gaussians(self):
@@ -619,83 +475,12 @@ class GroupGaussians(ClassifierMixin, TransformerMixin, BaseEstimator):
                 "partial_fit with samples of every class before transform."
             )
 
-    def _mahalanobis(self, X: np.ndarray) -> np.ndarray:
-        """Squared Mahalanobis distance of every row of X to every group mean."""
-        G = self.gaussians_
-        covariance_type = G.covariance_type
-        out = np.empty((X.shape[0], len(G)))
-        if covariance_type == "tied":
-            # One solve for all groups: L^{-1}(x - m) = L^{-1}x - L^{-1}m.
-            Z = _solve_lower_columns(G.cholesky, X - G.means.mean(axis=0))
-            M = solve_lower(G.cholesky, (G.means - G.means.mean(axis=0)).T)
-            for g in range(len(G)):
-                D = Z - M[:, g : g + 1]
-                out[:, g] = np.einsum("ij,ij->j", D, D)
-        elif covariance_type == "full":
-            for g in range(len(G)):
-                Z = _solve_lower_columns(G.cholesky[g], X - G.means[g])
-                out[:, g] = np.einsum("ij,ij->j", Z, Z)
-        else:
-            std = G.std()
-            for g in range(len(G)):
-                D = (X - G.means[g]) / std[g]
-                out[:, g] = np.einsum("ij,ij->i", D, D)
-        return out
-
-    def _chunk_values(self, X: np.ndarray, what: str) -> np.ndarray:
-        """Per-group values of the rows of one chunk (see ``_row_values``)."""
-        # Overflow (samples absurdly far from every group) is reported by the
-        # caller; errstate is thread-local, hence set here in the worker.
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            maha = self._mahalanobis(X)
-            if what == "mahalanobis":
-                return maha
-            G = self.gaussians_
-            loglik = -0.5 * (maha + (G.n_features * _LOG_2PI + G.logdet))
-            if what == "log_likelihood":
-                return loglik
-            logprior = np.full(len(G), -np.inf)
-            np.log(self.weights_, out=logprior, where=self.weights_ > 0)
-            joint = loglik + logprior
-            if what == "joint":
-                return joint
-            log_proba = joint - logsumexp(joint, axis=1, keepdims=True)
-            return log_proba if what == "log_proba" else np.exp(log_proba)
-
-    def _row_values(self, X: np.ndarray, what: str) -> np.ndarray:
-        """(n, n_groups) values for validated X, in row chunks over threads.
-
-        ``what``: 'mahalanobis', 'log_likelihood', 'proba' (posterior),
-        'log_proba' or 'joint' (log-likelihood plus log-prior).
-        """
-        n, d = X.shape
-        K = len(self.classes_)
-        rows = get_chunk_n_rows(row_bytes=8 * (3 * d + 3 * K), max_n_rows=max(n, 1))
-        batches = list(gen_batches(n, rows))
-        if len(batches) <= 1:
-            out = self._chunk_values(X, what)
-        else:
-            parts = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-                delayed(self._chunk_values)(X[s], what) for s in batches
-            )
-            out = np.concatenate(parts, axis=0)
-        # A zero prior gives log-posterior -inf legitimately; anything else
-        # non-finite is overflow.
-        finite = (
-            np.isfinite(out)
-            if what not in ("log_proba", "joint")
-            else (~np.isnan(out) & (out < np.inf))
-        )
-        if not np.all(finite) or (
-            what in ("log_proba", "joint")
-            and out.size
-            and not np.all(np.isfinite(out.max(axis=1)))
-        ):
-            raise ValueError(
-                "the densities overflowed float64 (samples extremely far from "
-                "every group); rescale X, or use transform_kind='proba'."
-            )
-        return out
+    def _values(self, X: np.ndarray, what: str) -> np.ndarray:
+        """``what`` ('predict' or one of ``_classifier.ROW_VALUES``) of rows X."""
+        G, weights = self.gaussians_, self.weights_
+        if what == "predict":
+            return _classifier.predict(G, weights, self.classes_, X, self.n_jobs)
+        return _classifier.row_values(G, weights, X, what, self.n_jobs)
 
     def _block_values(self, X, what: str) -> np.ndarray:
         """``_row_values`` on one block of a dask collection (validated here)."""
@@ -705,12 +490,7 @@ class GroupGaussians(ClassifierMixin, TransformerMixin, BaseEstimator):
                 f"X has {X.shape[1]} features, but {type(self).__name__} is "
                 f"expecting {self.n_features_in_} features as input."
             )
-        if what == "predict":
-            return self._predict_array(X)
-        return self._row_values(X, what)
-
-    def _predict_array(self, X: np.ndarray) -> np.ndarray:
-        return self.classes_[np.argmax(self._row_values(X, "joint"), axis=1)]
+        return self._values(X, what)
 
     def _apply(self, X, what: str):
         """Validate X and compute ``what``; a dask X gives a lazy dask array."""
@@ -725,9 +505,7 @@ class GroupGaussians(ClassifierMixin, TransformerMixin, BaseEstimator):
                 self._block_values, X, what, n_out=len(self.classes_)
             )
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        if what == "predict":
-            return self._predict_array(X)
-        return self._row_values(X, what)
+        return self._values(X, what)
 
     def transform(self, X):
         """Per-group log-density, squared Mahalanobis distance or posterior.

@@ -28,14 +28,17 @@ as repetitions).
 
 from __future__ import annotations
 
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from scipy.linalg.blas import dger
 
 __all__ = [
     "GroupMoments",
+    "encode_groups",
+    "group_codes",
     "covariances_from_moments",
     "group_moments",
     "merge_moments",
@@ -64,6 +67,11 @@ class GroupMoments:
         ``sum_i w_i ||x_i - m||^2 (x_i - m)`` (``higher=True`` only).
     fourth : ndarray of shape (K,) or None
         ``sum_i w_i ||x_i - m||^4`` (``higher=True`` only).
+    residual : ndarray of shape (K, d) or None
+        ``sum_i w_i (x_i - m)`` as computed: zero in exact arithmetic, but not
+        when ``m`` is rounded (e.g. data at 1e12 with unit spread). Carried by
+        the pieces of one computation so that merging them keeps every digit
+        (see :func:`_reduce_by_group`); merged moments have it folded in.
     """
 
     weight: np.ndarray
@@ -72,6 +80,7 @@ class GroupMoments:
     scatter: np.ndarray
     third: np.ndarray | None = None
     fourth: np.ndarray | None = None
+    residual: np.ndarray | None = None
 
     @property
     def full(self) -> bool:
@@ -84,19 +93,222 @@ class GroupMoments:
         return self.fourth is not None
 
 
-# Rows per block: blocks of about 2 MiB stay in cache while they are gathered,
-# centred and multiplied, so X itself is read from memory once.
-_BLOCK_BYTES = 1 << 21
+# A piece (rows of one group centred and multiplied in one BLAS call) fills a
+# scratch buffer of this size: small enough to stay in cache between the
+# gather, the centring and the product, large enough for the product to run
+# at full speed.
+_PIECE_BYTES = 1 << 20
+# Rows are sorted by group within blocks of contiguous rows. A block holds
+# this many rows per group on average (at least), so that every group's rows in
+# it fill whole pieces: smaller blocks mean more, shorter pieces, each with a
+# fixed cost of several calls.
+_MIN_ROWS_PER_GROUP = 4096
+# Pieces of fewer values than this are centred by numpy (the BLAS wrapper's
+# fixed cost exceeds the work).
+_SMALL_PIECE = 1 << 12
+# Integer labels spanning at most this range (or the number of samples) are
+# encoded through a lookup table rather than sorted.
+_MAX_LOOKUP_RANGE = 1 << 16
+# Group sums over at most this many (group, part) pairs use a dense indicator
+# matrix: building a sparse one costs more below it.
+_DENSE_INDICATOR = 1 << 16
+# Piece moments waiting to be merged into the running per-group moments are
+# kept up to this many bytes (at least two pieces).
+_PENDING_BYTES = 1 << 24
 
 
-def _sort_by_group(groups: np.ndarray, n_groups: int):
-    """Permutation that sorts samples by group, and each group's slice bounds."""
-    # numpy's stable sort is a radix sort for integers of 16 bits or fewer.
-    small = groups.astype(np.uint16) if n_groups <= 1 << 16 else groups
-    order = np.argsort(small, kind="stable")
-    bounds = np.zeros(n_groups + 1, dtype=np.intp)
-    np.cumsum(np.bincount(groups, minlength=n_groups), out=bounds[1:])
-    return order, bounds
+def _center(Xb: np.ndarray, mean: np.ndarray, ones: np.ndarray) -> None:
+    """``Xb -= mean`` in place: one BLAS rank-1 update (one pass over the
+    piece, without numpy's broadcasting loop over rows) once the piece is
+    large enough to repay the wrapper's call cost."""
+    if Xb.size < _SMALL_PIECE:
+        Xb -= mean
+        return
+    # Xb.T is the Fortran-ordered (d, m) view that ger updates in place.
+    dger(-1.0, mean, ones[: Xb.shape[0]], a=Xb.T, overwrite_a=1)
+
+
+def _one_block(Xb, wb, ones, full: bool, higher: bool):
+    """(weight, mean, scatter, third, fourth) of one piece; centres Xb in place.
+
+    ``wb`` holds the piece's weights, None for unit weights; ``ones`` is a
+    vector of ones at least as long as the piece.
+    """
+    m = Xb.shape[0]
+    unit = wb is None
+    W = float(m) if unit else float(wb.sum())
+    if W <= 0:
+        return 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+    w = ones[:m] if unit else wb
+    mean = (w @ Xb) / W
+    _center(Xb, mean, ones)
+    # Not zero where the mean was rounded (a large offset): see GroupMoments.
+    residual = w @ Xb
+    # Xw' Xw with Xw = sqrt(w) * (X - m): numpy hands A.T @ A to syrk.
+    Xw = Xb if unit else Xb * np.sqrt(wb)[:, None]
+    scatter = Xw.T @ Xw if full else np.einsum("ij,ij->j", Xw, Xw)
+    if not higher:
+        return W, mean, scatter, None, None, residual
+    r = np.einsum("ij,ij->i", Xb, Xb)
+    wr = r if unit else wb * r
+    return W, mean, scatter, wr @ Xb, float(wr @ r), residual
+
+
+class _Accumulator:
+    """Running moments of K groups, fed piece by piece (one per thread).
+
+    Pieces are buffered and merged into the running moments of the groups
+    they touch in one vectorised update (:func:`_reduce_by_group`), so the
+    per-piece cost is a few array writes.
+    """
+
+    def __init__(self, K: int, d: int, full: bool, higher: bool, most: int):
+        self.K, self.full, self.higher = K, full, higher
+        shape = (d, d) if full else (d,)
+        # ``most``: an upper bound on the pieces to come.
+        cap = max(2, min(most, _PENDING_BYTES // (8 * int(np.prod(shape)))))
+        self.total = _empty_moments(K, d, full, higher)
+        self.pending = _empty_moments(cap, d, full, higher)
+        self.group = np.zeros(cap, dtype=np.intp)
+        self.n = 0
+
+    def add(self, g: int, count: int, parts) -> None:
+        i = self.n
+        p = self.pending
+        p.weight[i], p.mean[i], p.scatter[i], t3, q4, p.residual[i] = parts
+        p.count[i] = count
+        if self.higher:
+            p.third[i], p.fourth[i] = t3, q4
+        self.group[i] = g
+        self.n += 1
+        if self.n == len(self.group):
+            self.flush()
+
+    def flush(self) -> GroupMoments:
+        """Merge the pending pieces into the running moments; return those."""
+        if self.n:
+            touched, local = np.unique(self.group[: self.n], return_inverse=True)
+            t, p, n = self.total, self.pending, self.n
+
+            def stacked(f):
+                old, new = getattr(t, f), getattr(p, f)
+                if new is None:
+                    return None
+                return np.concatenate([old[touched], new[:n]])
+
+            both = GroupMoments(
+                *(stacked(f) for f in GroupMoments.__dataclass_fields__)
+            )
+            ids = np.concatenate([np.arange(len(touched)), local])
+            merged = _reduce_by_group(both, ids, len(touched), fold=False)
+            for f in GroupMoments.__dataclass_fields__:
+                if getattr(t, f) is not None:
+                    getattr(t, f)[touched] = getattr(merged, f)
+            self.n = 0
+        return self.total
+
+
+def _empty_moments(K: int, d: int, full: bool, higher: bool) -> GroupMoments:
+    return GroupMoments(
+        np.zeros(K),
+        np.zeros(K, dtype=np.int64),
+        np.zeros((K, d)),
+        np.zeros((K, d, d) if full else (K, d)),
+        np.zeros((K, d)) if higher else None,
+        np.zeros(K) if higher else None,
+        np.zeros((K, d)),
+    )
+
+
+def _block_rows(n: int, d: int, K: int) -> tuple[int, int]:
+    """(rows per block sorted by group, rows per piece)."""
+    piece = max(16, _PIECE_BYTES // (8 * max(d, 1)))
+    block = max(piece, _MIN_ROWS_PER_GROUP * K) if K > 1 else piece
+    return min(block, max(n, 1)), min(piece, max(n, 1))
+
+
+def _moments_of_blocks(X, codes, sample_weight, K, starts, block, piece, layout):
+    """Moments of the blocks of rows beginning at ``starts`` (one thread's share).
+
+    Each block's rows are put in group order by a stable radix sort of their
+    codes; every group's rows are then gathered, a piece at a time, into a
+    cache-resident buffer, centred on their own mean and multiplied.
+    """
+    full, higher = layout
+    n, d = X.shape
+    # Pieces: at most one per group in each block, plus one per full piece.
+    most = len(starts) * min(K, block) + len(starts) * block // piece
+    acc = _Accumulator(K, d, full, higher, most)
+    buffer = np.empty((piece, d))
+    ones = np.ones(piece)
+    for s in starts:
+        e = min(s + block, n)
+        src = X[s:e]
+        w = None if sample_weight is None else sample_weight[s:e]
+        if codes is None:
+            order, bounds = None, [0, e - s]
+        else:
+            counts = np.bincount(codes[s:e], minlength=K)
+            order = np.argsort(codes[s:e], kind="stable")
+            bounds = np.concatenate([[0], np.cumsum(counts)])
+        for g in np.flatnonzero(np.diff(bounds)) if order is not None else [0]:
+            for a in range(bounds[g], bounds[g + 1], piece):
+                b = min(a + piece, bounds[g + 1])
+                Xb = buffer[: b - a]
+                if order is None:
+                    Xb[...] = src[a:b]
+                    rows = slice(a, b)
+                else:
+                    rows = order[a:b]
+                    np.take(src, rows, axis=0, out=Xb, mode="clip")
+                wb = None if w is None else w[rows]
+                count = b - a if wb is None else int(np.count_nonzero(wb))
+                acc.add(g, count, _one_block(Xb, wb, ones, full, higher))
+    return acc.flush()
+
+
+def encode_groups(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(labels, return_inverse=True)``, in O(n) for small integer labels.
+
+    Labels that are already the codes ``0 .. K-1`` (all present) are returned
+    as they are, without a copy.
+    """
+    if labels.dtype.kind in "iub" and labels.size:
+        low, high = int(labels.min()), int(labels.max())
+        # A lookup table over the label range: linear time, bounded memory.
+        if high - low <= max(_MAX_LOOKUP_RANGE, labels.size):
+            offset = labels if low == 0 else labels.astype(np.intp) - low
+            present = np.bincount(offset) > 0
+            classes = (np.flatnonzero(present) + low).astype(labels.dtype)
+            if low == 0 and present.all():
+                return classes, labels
+            lookup = np.cumsum(present) - 1
+            return classes, lookup[offset]
+    return np.unique(labels, return_inverse=True)
+
+
+def group_codes(labels: np.ndarray, classes: np.ndarray):
+    """(index of every label in the sorted ``classes``, labels not in it).
+
+    Labels that are already the codes ``0 .. K-1`` are returned as they are;
+    other small integer ranges go through a lookup table; anything else
+    through a binary search.
+    """
+    K = len(classes)
+    if labels.size and labels.dtype.kind in "iu" and classes.dtype.kind in "iu":
+        low, high = int(labels.min()), int(labels.max())
+        if int(classes[0]) == 0 and int(classes[-1]) == K - 1 and low >= 0:
+            if high < K:  # classes are 0 .. K-1 and every label is one of them
+                return labels, labels[:0]
+        if high - low <= max(_MAX_LOOKUP_RANGE, labels.size):
+            table = np.full(high - low + 1, -1, dtype=np.intp)
+            known = (classes >= low) & (classes <= high)
+            table[classes[known] - low] = np.flatnonzero(known)
+            codes = table[labels - low]
+            return codes, labels[codes < 0]
+    codes = np.searchsorted(classes, labels)
+    codes[codes == K] = 0
+    return codes, labels[classes[codes] != labels] if labels.size else labels[:0]
 
 
 def group_moments(
@@ -114,7 +326,8 @@ def group_moments(
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features), float64
-        Samples (already validated; never modified).
+        Samples (already validated, except for finiteness: a nan or inf in X
+        gives non-finite moments; never modified).
     groups : ndarray of shape (n_samples,) of ints in ``[0, n_groups)`` or None
         Group of each sample; None puts every sample in one group.
     n_groups : int, default=1
@@ -127,7 +340,7 @@ def group_moments(
         Also compute the third and fourth central moments (requires ``full``).
     n_threads : int, default=1
         Threads over blocks of rows, each with single-threaded BLAS (the
-        blocks are small: threads inside BLAS would only synchronise). The
+        products are small: threads inside BLAS would only synchronise). The
         result does not depend on it.
 
     Returns
@@ -151,110 +364,89 @@ def group_moments(
         raise ValueError("higher moments require full=True.")
     n, d = X.shape
     K = int(n_groups)
-    if groups is None:
-        if K != 1:
-            raise ValueError("groups=None puts all samples in one group: n_groups=1.")
-        order, bounds = None, np.array([0, n])
-    else:
-        order, bounds = _sort_by_group(groups, K)
-    # Blocks of at most `rows` samples of one group each, in sorted order.
-    rows = max(16, _BLOCK_BYTES // (8 * max(d, 1)))
-    block_group = np.repeat(np.arange(K), -(-np.diff(bounds) // rows))
-    n_blocks = len(block_group)
-    weight = np.zeros(n_blocks)
-    count = np.zeros(n_blocks, dtype=np.int64)
-    mean = np.zeros((n_blocks, d))
-    scatter = np.zeros((n_blocks, d, d) if full else (n_blocks, d))
-    third = np.zeros((n_blocks, d)) if higher else None
-    fourth = np.zeros(n_blocks) if higher else None
-    tasks = [
-        (start, min(start + rows, bounds[g + 1]))
-        for g in range(K)
-        for start in range(bounds[g], bounds[g + 1], rows)
-    ]
+    if groups is None and K != 1:
+        raise ValueError("groups=None puts all samples in one group: n_groups=1.")
+    # numpy's stable sort is a radix sort for integers of 16 bits or fewer.
+    codes = None
+    if groups is not None:
+        small = np.uint8 if K <= 1 << 8 else np.uint16 if K <= 1 << 16 else np.intp
+        codes = groups.astype(small, copy=False)
+    block, piece = _block_rows(n, d, K)
+    starts = range(0, n, block)
+    n_threads = max(1, min(int(n_threads), len(starts)))
+    layout = (full, higher)
+    work = flops_of_moments(n, d, full)
+    # Overflow (|X| beyond ~1e154) is reported once, below, not warned about;
+    # errstate is per thread, hence also set inside every worker.
+    # The products are small: threads inside BLAS would only synchronise.
+    # (_blas loads scikit-learn, which `import skkl` must not.)
+    from ._blas import blas_single_thread, runs_inline
 
-    def run(indices):
-        buffer = np.empty((min(rows, n), d))
-        ones = np.ones(len(buffer))  # column sums as a GEMV: 5x faster than .sum(0)
-        # errstate is per thread: overflow is reported once, below.
-        with np.errstate(over="ignore", invalid="ignore"):
-            _run_blocks(indices, buffer, ones)
-
-    def _run_blocks(indices, buffer, ones):
-        for i in indices:
-            start, stop = tasks[i]
-            # A cache-resident copy, centred in place: X is never modified.
-            Xb = buffer[: stop - start]
-            if order is None:
-                Xb[...] = X[start:stop]
-                wb = None if sample_weight is None else sample_weight[start:stop]
-            else:
-                idx = order[start:stop]
-                np.take(X, idx, axis=0, out=Xb, mode="clip")
-                wb = None if sample_weight is None else sample_weight[idx]
-            count[i] = stop - start if wb is None else np.count_nonzero(wb)
-            weight[i], mean[i], scatter[i], t3, q4 = _one_block(
-                Xb, wb, ones, full, higher
-            )
-            if higher:
-                third[i], fourth[i] = t3, q4
-
-    # Overflow (|X| beyond ~1e154) is reported once, below, not warned about.
-    with np.errstate(over="ignore", invalid="ignore"):
-        n_threads = max(1, min(int(n_threads), n_blocks))
-        if n_threads == 1:
-            run(range(n_blocks))
-        else:
-            # Every block writes only its own rows of the outputs.
-            with threadpool_limits(1), ThreadPoolExecutor(n_threads) as pool:
-                list(
-                    pool.map(
-                        run, [range(k, n_blocks, n_threads) for k in range(n_threads)]
-                    )
-                )
-        blocks = GroupMoments(weight, count, mean, scatter, third, fourth)
-        out = _reduce_by_group(blocks, block_group, K)
+    limit = contextlib.nullcontext() if runs_inline(work) else blas_single_thread()
+    with np.errstate(over="ignore", invalid="ignore"), limit:
+        shares = [starts[k::n_threads] for k in range(n_threads)]
+        out = _run_shares(shares, X, codes, sample_weight, K, block, piece, layout)
     if not (np.all(np.isfinite(out.scatter)) and np.all(np.isfinite(out.mean))):
-        raise ValueError(
-            "the moments of X overflow float64 (|X| is too large); rescale X, e.g. "
-            "with StandardScaler, before fitting."
-        )
+        _raise_not_finite(X)
     return out
 
 
-def _one_block(Xb, wb, ones, full: bool, higher: bool):
-    """(weight, mean, scatter, third, fourth) of one block; centres Xb in place.
+def _raise_not_finite(X: np.ndarray):
+    """The error for non-finite moments: nan/inf in X, or overflow."""
+    from sklearn.utils.validation import _assert_all_finite
 
-    ``wb`` holds the block's weights, None for unit weights; ``ones`` is a
-    vector of ones at least as long as the block.
-    """
-    m = Xb.shape[0]
-    unit = wb is None
-    W = float(m) if unit else float(wb.sum())
-    if W <= 0:
-        return 0.0, 0.0, 0.0, 0.0, 0.0
-    mean = ((ones[:m] if unit else wb) @ Xb) / W
-    Xb -= mean
-    # Xw' Xw with Xw = sqrt(w) * (X - m): numpy hands A.T @ A to syrk.
-    Xw = Xb if unit else Xb * np.sqrt(wb)[:, None]
-    scatter = Xw.T @ Xw if full else np.einsum("ij,ij->j", Xw, Xw)
-    if not higher:
-        return W, mean, scatter, None, None
-    r = np.einsum("ij,ij->i", Xb, Xb)
-    wr = r if unit else wb * r
-    return W, mean, scatter, wr @ Xb, float(wr @ r)
+    from ._errors import InputError
+
+    _assert_all_finite(X, input_name="X")
+    raise InputError(
+        "the moments of {argument} overflow float64 (|{argument}| is too large); "
+        "rescale {argument}, e.g. with StandardScaler, before fitting.",
+        argument="X",
+    )
+
+
+def _run_shares(shares, X, codes, sample_weight, K, block, piece, layout):
+    """Moments of every share of blocks (a thread each), merged and folded."""
+
+    def run(share):
+        # errstate is per thread: overflow is reported by the caller.
+        with np.errstate(over="ignore", invalid="ignore"):
+            return _moments_of_blocks(
+                X, codes, sample_weight, K, share, block, piece, layout
+            )
+
+    if len(shares) == 1:
+        return _fold(run(shares[0]))
+    with ThreadPoolExecutor(len(shares)) as pool:
+        parts = list(pool.map(run, shares))
+    # One merge of every thread's moments, residuals folded at the end.
+    groups_of = np.tile(np.arange(K), len(parts))
+    return _reduce_by_group(_concatenate(parts), groups_of, K)
+
+
+def flops_of_moments(n: int, d: int, full: bool) -> float:
+    """Arithmetic of :func:`group_moments` on n x d data, for threading rules."""
+    return float(n) * d * (d if full else 2)
 
 
 def _shift(mom: GroupMoments, delta: np.ndarray):
     """Central moments of ``mom`` taken about ``mean + delta`` instead of ``mean``.
 
     With u = x - m (sum of w u = 0) and x - (m + delta) = u - delta, the
-    cross terms that are odd in u vanish.
+    cross terms that are odd in u vanish; for the scatter, the computed
+    ``residual`` (sum of w u) keeps them where the mean was rounded.
     """
     W = mom.weight
     S = mom.scatter
     dd = np.einsum("ki,kj->kij", delta, delta) if mom.full else delta * delta
     S_new = S + W[:, None, None] * dd if mom.full else S + W[:, None] * dd
+    if mom.residual is not None:
+        r = mom.residual
+        if mom.full:
+            rd = np.einsum("ki,kj->kij", r, delta)
+            S_new -= rd + rd.transpose(0, 2, 1)
+        else:
+            S_new -= 2.0 * r * delta
     if not mom.higher:
         return S_new, None, None
     # ||u - delta||^2 = ||u||^2 - 2 u'delta + ||delta||^2
@@ -268,29 +460,74 @@ def _shift(mom: GroupMoments, delta: np.ndarray):
     return S_new, third, fourth
 
 
-def _reduce_by_group(parts: GroupMoments, group: np.ndarray, K: int) -> GroupMoments:
+def _reduce_by_group(
+    parts: GroupMoments, group: np.ndarray, K: int, *, fold: bool = True
+) -> GroupMoments:
     """Combine the moments of disjoint parts (row i belongs to group[i]) per group.
 
     The exact multi-way form of the pairwise update of Chan et al.: the group
     mean is the weighted mean of the part means, and each part's central
     moments are shifted to it by the small differences ``m_group - m_part``
-    (never through raw sums of powers), then summed.
+    (never through raw sums of powers), then summed. Parts that carry a
+    ``residual`` give a result about the exact group mean (``fold=True``) or
+    keep it as the result's own residual (``fold=False``, for further merges).
     """
     W = np.bincount(group, weights=parts.weight, minlength=K)
     count = np.bincount(group, weights=parts.count, minlength=K).astype(np.int64)
-    mean = np.zeros((K, parts.mean.shape[1]))
-    np.add.at(mean, group, parts.weight[:, None] * parts.mean)
-    mean /= np.where(W > 0, W, 1.0)[:, None]
-    S, T, Q = _shift(parts, mean[group] - parts.mean)
+    mean = _sum_by_group(parts.weight[:, None] * parts.mean, group, K)
+    safe = np.where(W > 0, W, 1.0)
+    mean /= safe[:, None]
+    delta = mean[group] - parts.mean
+    S, T, Q = _shift(parts, delta)
+    S = _sum_by_group(S, group, K)
+    R = None
+    if parts.residual is not None:
+        R = _sum_by_group(parts.residual - parts.weight[:, None] * delta, group, K)
+    out = GroupMoments(
+        W,
+        count,
+        mean,
+        S,
+        None if T is None else _sum_by_group(T, group, K),
+        None if Q is None else _sum_by_group(Q, group, K),
+        R,
+    )
+    return _fold(out) if fold else out
 
-    def total(values):
-        if values is None:
-            return None
-        out = np.zeros((K, *values.shape[1:]))
-        np.add.at(out, group, values)
-        return out
 
-    return GroupMoments(W, count, mean, total(S), total(T), total(Q))
+def _fold(mom: GroupMoments) -> GroupMoments:
+    """Moments about the exact mean ``mean + R / W``: scatter ``S - R R' / W``."""
+    R = mom.residual
+    if R is None:
+        return mom
+    safe = np.where(mom.weight > 0, mom.weight, 1.0)
+    if mom.full:
+        scatter = mom.scatter - np.einsum("ki,kj->kij", R, R) / safe[:, None, None]
+    else:
+        scatter = mom.scatter - R * R / safe[:, None]
+    mean = mom.mean + R / safe[:, None]
+    return GroupMoments(
+        mom.weight, mom.count, mean, scatter, mom.third, mom.fourth, None
+    )
+
+
+def _sum_by_group(values: np.ndarray, group: np.ndarray, K: int) -> np.ndarray:
+    """``out[k] = values[group == k].sum(0)`` for every k, in one pass.
+
+    The (K, P) indicator of the P parts' groups times the (P, ...) values:
+    dense while it is small, sparse beyond (linear in P whatever K), with no
+    Python loop (``np.add.at`` and ``np.add.reduceat`` are an order of
+    magnitude slower on these shapes).
+    """
+    P = len(group)
+    rows = values.reshape(P, -1)
+    if K * P <= _DENSE_INDICATOR:
+        indicator = (group == np.arange(K)[:, None]).astype(np.float64)
+        return (indicator @ rows).reshape(K, *values.shape[1:])
+    from scipy import sparse
+
+    indicator = sparse.csr_array((np.ones(P), (group, np.arange(P))), shape=(K, P))
+    return np.asarray(indicator @ rows).reshape(K, *values.shape[1:])
 
 
 def merge_moments(a: GroupMoments, b: GroupMoments) -> GroupMoments:
@@ -318,17 +555,20 @@ def merge_moments(a: GroupMoments, b: GroupMoments) -> GroupMoments:
             f"{b.scatter.shape} (higher={b.higher})."
         )
     K = len(a.weight)
+    return _reduce_by_group(_concatenate([a, b]), np.tile(np.arange(K), 2), K)
 
-    def stack(x, y):
-        return None if x is None else np.concatenate([x, y])
 
-    both = GroupMoments(
-        *(
-            stack(getattr(a, f), getattr(b, f))
-            for f in GroupMoments.__dataclass_fields__
-        )
-    )
-    return _reduce_by_group(both, np.tile(np.arange(K), 2), K)
+def _concatenate(parts: list[GroupMoments]) -> GroupMoments:
+    """The moments of several computations, one after the other (not merged)."""
+    fields = GroupMoments.__dataclass_fields__
+
+    def joined(f):
+        values = [getattr(part, f) for part in parts]
+        if any(v is None for v in values):
+            return None
+        return np.concatenate(values)
+
+    return GroupMoments(*(joined(f) for f in fields))
 
 
 def _mean_eigenvalue_and_frobenius2(covariance: np.ndarray):
@@ -444,9 +684,10 @@ def covariances_from_moments(mom: GroupMoments, covariance_type: str, shrinkage=
         than None/float, and ``higher`` moments for 'ledoit_wolf'. Every group
         must have positive weight.
     covariance_type : {'full', 'diag', 'spherical', 'tied'}
-    shrinkage : None, 'ledoit_wolf', 'oas' or float in [0, 1], default=None
+    shrinkage : None, 'ledoit_wolf', 'oas', float in [0, 1] or ndarray, default=None
         Shrinks each covariance towards ``trace(S) / d * I`` (the pooled one
-        for 'tied'); see :func:`shrink`.
+        for 'tied'); see :func:`shrink`. An array gives one intensity per
+        covariance.
 
     Returns
     -------
@@ -481,12 +722,12 @@ def covariances_from_moments(mom: GroupMoments, covariance_type: str, shrinkage=
 
     if shrinkage is None:
         coef = np.zeros(len(weight))
-    elif shrinkage == "ledoit_wolf":
+    elif isinstance(shrinkage, str) and shrinkage == "ledoit_wolf":
         coef = ledoit_wolf_coefficient(weight, covs, fourth)
-    elif shrinkage == "oas":
+    elif isinstance(shrinkage, str) and shrinkage == "oas":
         coef = oas_coefficient(weight, covs)
-    else:
-        coef = np.full(len(weight), float(shrinkage))
+    else:  # one intensity, or one per group
+        coef = np.broadcast_to(np.asarray(shrinkage, np.float64), weight.shape).copy()
 
     covs = shrink(covs, coef)
     if covs.ndim == 3:

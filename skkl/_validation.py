@@ -16,6 +16,7 @@ __all__ = [
     "check_class_counts",
     "check_class_labels",
     "check_priors",
+    "format_feature",
     "format_label",
     "warn_few_samples_per_feature",
 ]
@@ -28,6 +29,11 @@ _CONTINUOUS_MIN_VALUES = 20
 def format_label(c) -> str:
     """A class label as the user wrote it (``7``, ``'cat'``), not ``np.int64(7)``."""
     return repr(c.item() if isinstance(c, np.generic) else c)
+
+
+def format_feature(j: int, names=None) -> str:
+    """Feature ``j`` as messages name it: ``feature 3`` or ``feature 3 ('age')``."""
+    return f"feature {j}" if names is None else f"feature {j} ({names[j]!r})"
 
 
 def check_priors(priors, n_groups: int) -> np.ndarray:

@@ -204,7 +204,11 @@ class GaussianNeighbors(BaseEstimator):
         "alpha": [Interval(Real, 0, None, closed="neither")],
         "direction": [StrOptions({"query_first", "fitted_first"})],
         "covariance_type": [StrOptions({"full", "diag", "spherical"})],
-        "n_jobs": [Integral, None],
+        "n_jobs": [
+            None,
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Integral, None, -1, closed="right"),
+        ],
     }
 
     def __init__(
@@ -259,6 +263,9 @@ class GaussianNeighbors(BaseEstimator):
     def _query(self, X) -> Gaussians | None:
         """The query Gaussians, or None for the fitted ones (self excluded)."""
         check_is_fitted(self)
+        # Parameters set after fit (set_params(direction=...)) are checked
+        # where they are used, with the message of fit's own check.
+        self._validate_params()
         if X is None:
             return None
         if isinstance(X, Gaussians):

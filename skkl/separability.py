@@ -18,16 +18,18 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy import special, stats
-from sklearn.utils import check_X_y
 
 from . import _dask
+from ._errors import InputError, Setting
+from ._fit import GroupFit, class_moments, fit_gaussians, moment_layout
 from ._gaussians import Gaussians, check_real
-from ._group import GroupGaussians
-from ._moments import group_moments, merge_moments
+from ._moments import GroupMoments, merge_moments
 from ._validation import (
     check_class_counts,
     check_class_labels,
     check_priors,
+    format_feature,
+    format_label,
     warn_few_samples_per_feature,
 )
 from .divergence import divergence, get_divergence
@@ -96,6 +98,11 @@ class SeparabilityResult:
             f"n_classes={len(self.classes)})"
         )
 
+    def _repr_html_(self) -> str:
+        from ._display import separability_html
+
+        return separability_html(self)
+
 
 class BayesErrorBounds(NamedTuple):
     """Lower and upper bound on the Bayes error (a ``(lower, upper)`` tuple)."""
@@ -103,31 +110,40 @@ class BayesErrorBounds(NamedTuple):
     lower: float
     upper: float
 
+    def _repr_html_(self) -> str:
+        from ._display import bayes_error_html
+
+        return bayes_error_html(self)
+
 
 # -- helpers ------------------------------------------------------------------
 
 
-def _fit_classes(X, y, covariance_type, shrinkage, reg_covar, what, priors=None):
-    """Fit one Gaussian per class; return the fitted ``GroupGaussians``.
+def _fit_classes(
+    X, y, covariance_type, shrinkage, reg_covar, what, priors=None
+) -> tuple[np.ndarray, GroupFit]:
+    """(classes, fitted Gaussians) of one Gaussian per class.
 
     ``what`` names the computation in errors and warnings. Every class needs
     two samples (one gives no spread at all), and a class with no more
     samples than features gets a warning: its fit is mostly noise.
     """
-    if y is None:
-        raise ValueError(f"y is None; {what} needs class labels y.")
-    est = GroupGaussians(
+    full, higher = moment_layout(covariance_type, shrinkage)
+    classes, mom, names = class_moments(X, y, full=full, higher=higher, what=what)
+    check_class_counts(classes, mom.count, min_count=2, what=what)
+    d = mom.mean.shape[1]
+    warn_few_samples_per_feature(classes, mom.count, d, what, stacklevel=4)
+    fit = fit_gaussians(
+        mom,
+        classes,
         covariance_type=covariance_type,
         shrinkage=shrinkage,
         reg_covar=reg_covar,
         priors=priors,
-    ).fit(X, y)
-    counts = est._moments.count
-    check_class_counts(est.classes_, counts, min_count=2, what=what)
-    warn_few_samples_per_feature(
-        est.classes_, counts, est.n_features_in_, what, stacklevel=4
+        feature_names=names,
+        stacklevel=2,
     )
-    return est
+    return classes, fit
 
 
 def _summarise(matrix, classes, priors, kind, aggregate) -> SeparabilityResult:
@@ -176,9 +192,13 @@ def _bounds_from_bhattacharyya(B: np.ndarray, priors: np.ndarray) -> BayesErrorB
     # P_e >= int min(p_i f_i, p_j f_j) for every pair, and that overlap is
     # >= 1/2 [s - sqrt(s^2 - 4 p_i p_j rho^2)], s = p_i + p_j, written without
     # the cancellation of s - sqrt(...) when rho is small.
+    # A pair with a zero prior never overlaps (x = 0): its term is 0, also
+    # where both priors are 0 (s = 0), which the division would make 0/0.
     s = pi + pj
     x = 4.0 * pi * pj * rho**2
-    lower = float(np.max(0.5 * x / (s + np.sqrt(np.maximum(s * s - x, 0.0)))))
+    denominator = s + np.sqrt(np.maximum(s * s - x, 0.0))
+    overlap = np.divide(0.5 * x, denominator, out=np.zeros_like(x), where=x > 0)
+    lower = float(np.max(overlap))
     return BayesErrorBounds(lower, max(upper, lower))
 
 
@@ -191,7 +211,7 @@ def separability_score(
     *,
     kind: str = "bhattacharyya",
     covariance_type: str = "full",
-    shrinkage=None,
+    shrinkage="auto",
     reg_covar: float = 1e-6,
     aggregate: str | None = "min",
     alpha: float = 0.5,
@@ -212,8 +232,10 @@ def separability_score(
         A divergence of ``skkl.DIVERGENCES``.
     covariance_type : {'full', 'diag', 'spherical', 'tied'}, default='full'
         Covariance model of every class Gaussian.
-    shrinkage : None, 'ledoit_wolf', 'oas' or float, default=None
-        Covariance shrinkage, as in :class:`~skkl.GroupGaussians`.
+    shrinkage : 'auto', None, 'ledoit_wolf', 'oas' or float, default='auto'
+        Covariance shrinkage, as in :class:`~skkl.GroupGaussians` ('auto':
+        OAS for the classes whose covariance is singular up to ``reg_covar``,
+        with a warning; none for the others).
     reg_covar : float, default=1e-6
         Ridge added to the diagonal of every covariance.
     aggregate : {'min', 'mean', 'weighted'} or None, default='min'
@@ -251,11 +273,11 @@ def separability_score(
     get_divergence(kind, alpha)
     if aggregate not in AGGREGATES:
         raise ValueError(f"aggregate must be one of {AGGREGATES}, got {aggregate!r}.")
-    est = _fit_classes(
+    classes, fit = _fit_classes(
         X, y, covariance_type, shrinkage, reg_covar, "the separability score"
     )
-    matrix = est.divergence_matrix(kind=kind, alpha=alpha)
-    return _summarise(matrix, est.classes_, est.weights_, kind, aggregate)
+    matrix = pairwise_divergence(fit.gaussians, kind=kind, alpha=alpha)
+    return _summarise(matrix, classes, fit.weights, kind, aggregate)
 
 
 def bayes_error_bounds_gaussians(gaussians: Gaussians, priors) -> BayesErrorBounds:
@@ -312,7 +334,7 @@ def bayes_error_bounds(
     y,
     *,
     covariance_type: str = "full",
-    shrinkage=None,
+    shrinkage="auto",
     reg_covar: float = 1e-6,
     priors=None,
 ) -> BayesErrorBounds:
@@ -330,7 +352,11 @@ def bayes_error_bounds(
     y : array-like of shape (n_samples,)
         Class labels; at least two classes.
     covariance_type : {'full', 'diag', 'spherical', 'tied'}, default='full'
-    shrinkage : None, 'ledoit_wolf', 'oas' or float, default=None
+    shrinkage : 'auto', None, 'ledoit_wolf', 'oas' or float, default='auto'
+        As in :func:`separability_score`. With ``None`` and a class covariance
+        that is singular up to ``reg_covar`` (e.g. a feature constant within a
+        class), the fitted Gaussians are nearly degenerate and the bounds
+        claim near-perfect separation: a ``SingularCovarianceWarning`` says so.
     reg_covar : float, default=1e-6
     priors : array-like of shape (n_classes,), default=None
         Class probabilities; the class frequencies of ``y`` when None.
@@ -349,11 +375,11 @@ def bayes_error_bounds(
     >>> round(lower, 4), round(upper, 4)
     (0.0031, 0.0451)
     """
-    est = _fit_classes(
+    _, fit = _fit_classes(
         X, y, covariance_type, shrinkage, reg_covar, "the Bayes-error bound", priors
     )
-    B = est.divergence_matrix(kind="bhattacharyya")
-    return _bounds_from_bhattacharyya(B, np.asarray(est.weights_, dtype=np.float64))
+    B = pairwise_divergence(fit.gaussians, kind="bhattacharyya")
+    return _bounds_from_bhattacharyya(B, fit.weights)
 
 
 def _expected_lrt(counts: np.ndarray) -> float:
@@ -372,18 +398,62 @@ def _expected_lrt(counts: np.ndarray) -> float:
     )
 
 
-def _feature_moments(X, y):
-    """(classes, per-feature class moments, constant-feature mask), in memory."""
+# Features whose largest |value| lies outside [2**-_SAFE_EXPONENT,
+# 2**_SAFE_EXPONENT] are rescaled by a power of two (exactly) before their
+# moments are taken: squares summed over up to 2**60 rows then neither
+# underflow nor overflow, so scores scale with the data from 1e-200 to 1e200.
+_SAFE_EXPONENT = 120
+
+
+@dataclass(frozen=True)
+class _FeatureMoments:
+    """Per-class moments of every feature, and what the score needs besides."""
+
+    classes: np.ndarray
+    mom: GroupMoments
+    constant: np.ndarray  # features with one value in every row
+    scale: np.ndarray  # the power of two each feature was multiplied by
+    names: np.ndarray | None
+
+
+def _power_of_two_scale(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Per-feature 2**-e bringing max |x| near 1 where it is out of the safe range."""
+    amax = np.maximum(np.abs(low), np.abs(high))
+    exponent = np.frexp(amax)[1]
+    unsafe = (amax > 0) & (np.abs(exponent) > _SAFE_EXPONENT)
+    return np.where(unsafe, np.ldexp(1.0, -exponent), 1.0)
+
+
+def _feature_moments(X, y) -> _FeatureMoments:
+    """Per-feature class moments of in-memory (X, y), rescaled where needed."""
+    from sklearn.utils.validation import _get_feature_names, check_X_y
+
+    from ._moments import encode_groups, group_moments
+    from ._validation import check_class_labels
+
+    names = _get_feature_names(X)
+    if y is None:
+        raise InputError(
+            "{argument} is None; the score needs class labels.", argument="y"
+        )
     X, y = check_X_y(X, y, dtype=np.float64, ensure_min_samples=2)
     check_class_labels(y)
-    classes, y_idx = np.unique(y, return_inverse=True)
-    mom = group_moments(X, y_idx, len(classes), full=False)
-    return classes, mom, np.ptp(X, axis=0) == 0
+    classes, groups = encode_groups(y)
+    low, high = X.min(axis=0), X.max(axis=0)
+    scale = _power_of_two_scale(low, high)
+    Xs = X * scale if np.any(scale != 1.0) else X
+    mom = group_moments(Xs, groups, len(classes), full=False)
+    return _FeatureMoments(classes, mom, low == high, scale, names)
 
 
-def _block_feature_moments(Xb, yb, *, classes):
+def _block_feature_moments(Xb, yb, *, classes, scale):
     mom = _dask.block_group_moments(
-        Xb, yb, None, classes=classes, full=False, higher=False
+        Xb if scale is None else np.asarray(Xb, dtype=np.float64) * scale,
+        yb,
+        None,
+        classes=classes,
+        full=False,
+        higher=False,
     )
     Xb = np.asarray(Xb, dtype=np.float64)
     d = mom.mean.shape[1]
@@ -396,27 +466,42 @@ def _merge_feature_moments(a, b):
     return merge_moments(a[0], b[0]), np.minimum(a[1], b[1]), np.maximum(a[2], b[2])
 
 
-def _feature_moments_dask(X, y):
-    """:func:`_feature_moments` of a dask X, reduced blockwise on the workers."""
+def _feature_moments_dask(X, y) -> _FeatureMoments:
+    """:func:`_feature_moments` of a dask X, reduced blockwise on the workers.
+
+    One pass gives the moments and each feature's range; a second pass, only
+    for data out of the safe range, takes the moments of the rescaled blocks.
+    """
     from types import SimpleNamespace
 
-    _dask.validate_features(SimpleNamespace(), X, reset=True)
+    holder = SimpleNamespace()
+    _dask.validate_features(holder, X, reset=True)
     if y is None:
-        raise ValueError("y is None; the score needs class labels y.")
+        raise InputError(
+            "{argument} is None; the score needs class labels.", argument="y"
+        )
     y_blocks = y if _dask.is_dask_collection(y) else np.asarray(y)
     if _dask.is_dask_collection(y):
         classes = _dask.unique_labels(y, "y")
     else:
         check_class_labels(y_blocks)
         classes = np.unique(y_blocks)
-    mom, low, high = _dask.reduce_blocks(
-        partial(_block_feature_moments, classes=classes),
-        _merge_feature_moments,
-        X,
-        y_blocks,
-        names=["X", "y"],
-    )
-    return classes, mom, low == high
+
+    def reduce(scale):
+        return _dask.reduce_blocks(
+            partial(_block_feature_moments, classes=classes, scale=scale),
+            _merge_feature_moments,
+            X,
+            y_blocks,
+            names=["X", "y"],
+        )
+
+    mom, low, high = reduce(None)
+    scale = _power_of_two_scale(low, high)
+    if np.any(scale != 1.0):
+        mom = reduce(scale)[0]
+    names = getattr(holder, "feature_names_in_", None)
+    return _FeatureMoments(classes, mom, low == high, scale, names)
 
 
 def gaussian_divergence_score(
@@ -424,57 +509,43 @@ def gaussian_divergence_score(
 ):
     """Score features by the divergence between their class Gaussians.
 
-    A ``score_func`` for :class:`~sklearn.feature_selection.SelectKBest` and
-    :class:`~sklearn.feature_selection.SelectPercentile`. Each feature is
-    modelled, within each class, by a univariate Gaussian; unlike the ANOVA F
-    test (:func:`~sklearn.feature_selection.f_classif`) it sees classes that
-    differ in spread as well as those that differ in location.
+    A ``score_func`` for :class:`~sklearn.feature_selection.SelectKBest`.
+    Each feature is modelled, within each class, by a univariate Gaussian:
+    unlike :func:`~sklearn.feature_selection.f_classif` it sees classes that
+    differ in spread as well as in location.
 
     The score of a feature is the prior-weighted mean divergence between its
-    class Gaussians, ``sum_{i != j} p_i p_j D(N_i, N_j) / sum_{i != j} p_i
-    p_j``: the ``aggregate='weighted'`` summary of :func:`separability_score`
-    on that one feature. The default 'bhattacharyya' is symmetric, equals an
-    eighth of the squared standardised mean difference for equal variances and
-    adds ``log((r + 1/r + 2) / 4) / 4`` for a variance ratio ``r``: it grows
-    only logarithmically with ``r``, so features that are (nearly) constant
-    within one class do not swamp the ranking, as they do with 'kl' or
-    'jeffreys' (on the digits data, the pixels that are blank in one class).
-
-    The p-value is that of the likelihood-ratio test of H0 "every class has
-    the same mean and variance": ``LRT = N log s^2 - sum_k n_k log s_k^2``
-    (maximum-likelihood variances, without ``var_smoothing``, so the test
-    keeps its level whatever the smoothing), chi-square with ``2 (K - 1)`` degrees of
-    freedom after a Bartlett correction that rescales the statistic by its
-    exact null mean, so that small classes are calibrated too.
+    class Gaussians (the ``aggregate='weighted'`` summary of
+    :func:`separability_score` on that one feature). The default
+    'bhattacharyya' grows only logarithmically with a variance ratio, so
+    features nearly constant within one class do not swamp the ranking as
+    they do with 'kl'. The p-value is that of the likelihood-ratio test of
+    "every class has the same mean and variance" (maximum-likelihood
+    variances, without ``var_smoothing``), chi-square with ``2 (K - 1)``
+    degrees of freedom after a Bartlett correction (formulas: user guide).
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
-        Dense data (numpy or pandas).
+    X : array-like or dask collection of shape (n_samples, n_features)
     y : array-like of shape (n_samples,)
-        Class labels; at least two classes, each with at least two samples.
+        Class labels; at least two classes of at least two samples each.
     kind : str, default='bhattacharyya'
-        A divergence of ``skkl.DIVERGENCES``. All kinds but 'wasserstein' are
-        invariant to the scale of each feature.
+        A divergence of ``skkl.DIVERGENCES`` (all but 'wasserstein' are
+        invariant to the scale of each feature).
     alpha : float, default=0.5
-        Order of the Rényi divergence (``kind='renyi'`` only).
+        Order of the Rényi divergence.
     var_smoothing : float, default=0.05
         Added to every class variance for the score, times the feature's
         total variance (the relative form of
         :class:`~sklearn.naive_bayes.GaussianNB`'s smoothing, so scores stay
-        invariant to the scale of each feature). It keeps a feature that is
-        constant within a class at a finite score; the default 5% was chosen
-        on digits, where it lifts the 5-fold LDA accuracy on the top-10 pixels
-        from 0.22 (1e-9) to 0.79 (f_classif: 0.81) and leaves wine and breast
-        cancer unchanged. With 0, such a feature raises ``ValueError``.
+        invariant to the scale of each feature). It keeps a feature constant
+        within a class at a finite score; with 0 that is a ``ValueError``.
 
     Returns
     -------
-    scores : ndarray of shape (n_features,)
-        Higher is more separated. Constant features score 0.
-    pvalues : ndarray of shape (n_features,)
-        Constant features get p-value 1 (they cannot separate anything); a
-        ``UserWarning`` lists them.
+    scores, pvalues : ndarray of shape (n_features,)
+        Higher scores are more separated. Constant features score 0 with
+        p-value 1; a ``UserWarning`` lists them.
 
     Examples
     --------
@@ -497,40 +568,57 @@ def gaussian_divergence_score(
     # pass, centred per block (no E[x^2] - E[x]^2 cancellation): the same
     # moments GroupGaussians fits with.
     if _dask.is_dask_collection(X):
-        classes, mom, constant = _feature_moments_dask(X, y)
+        fm = _feature_moments_dask(X, y)
     else:
-        classes, mom, constant = _feature_moments(X, _dask.compute_if_dask(y))
-    counts = mom.count.astype(np.float64)
-    K = len(classes)
-    check_class_counts(classes, mom.count, min_count=2, what="the score")
-    n = counts.sum()
-    means, within = mom.mean, mom.scatter
-    # Law of total variance: a sum of non-negative terms, and never below the
-    # pooled within-class variance, so the LRT below is >= 0.
-    between = counts @ np.square(means - counts @ means / n)
-    total_var = (within.sum(axis=0) + between) / n
-
-    if np.any(constant):
+        fm = _feature_moments(X, _dask.compute_if_dask(y))
+    check_class_counts(fm.classes, fm.mom.count, min_count=2, what="the score")
+    if np.any(fm.constant):
         warnings.warn(
-            f"Features {np.flatnonzero(constant).tolist()} are constant; they get "
-            "score 0 and p-value 1.",
+            f"Features {np.flatnonzero(fm.constant).tolist()} are constant; they "
+            "get score 0 and p-value 1.",
             UserWarning,
             stacklevel=2,
         )
-        total_var = np.where(constant, 1.0, total_var)
-    eps = var_smoothing * total_var
-    var = within / counts[:, None] + eps
-    var[:, constant] = 1.0
-    if np.any(var <= 0):
-        k, j = np.argwhere(var <= 0)[0]
-        raise ValueError(
-            f"feature {j} is constant within class {classes[k].item()!r}; use "
-            "var_smoothing > 0 (e.g. 1e-9) to give it a finite score."
-        )
+    scores = _feature_scores(fm, kind, alpha, var_smoothing)
+    pvalues = _feature_pvalues(fm)
+    scores[fm.constant] = 0.0
+    pvalues[fm.constant] = 1.0
+    return scores, pvalues
 
-    priors = counts / n
+
+def _total_variance(fm: _FeatureMoments) -> np.ndarray:
+    """Per-feature variance of all rows (1 for constant features)."""
+    counts = fm.mom.count.astype(np.float64)
+    n = counts.sum()
+    means, within = fm.mom.mean, fm.mom.scatter
+    # Law of total variance: a sum of non-negative terms, and never below the
+    # pooled within-class variance, so the LRT is >= 0.
+    between = counts @ np.square(means - counts @ means / n)
+    return np.where(fm.constant, 1.0, (within.sum(axis=0) + between) / n)
+
+
+def _feature_scores(fm: _FeatureMoments, kind, alpha, var_smoothing) -> np.ndarray:
+    """Prior-weighted mean divergence between the class Gaussians of each feature."""
+    counts = fm.mom.count.astype(np.float64)
+    means, within = fm.mom.mean, fm.mom.scatter
+    var = within / counts[:, None] + var_smoothing * _total_variance(fm)
+    var[:, fm.constant] = 1.0
+    # Constant within a class: a variance at the rounding level of its mean.
+    eps = np.finfo(np.float64).eps
+    flat = var <= (counts[:, None] * eps * np.abs(means)) ** 2
+    if np.any(flat):
+        k, j = np.argwhere(flat)[0]
+        raise InputError(
+            "{feature} is constant within class {label}; use {fix} to give it a "
+            "finite score.",
+            argument="X",
+            feature=format_feature(j, fm.names),
+            label=format_label(fm.classes[k]),
+            fix=Setting("var_smoothing", 1e-9),
+        )
+    priors = counts / counts.sum()
     weighted = np.zeros(means.shape[1])
-    for i in range(K):  # one class against all: (K, n_features) divergences
+    for i in range(len(priors)):  # one class against all: (K, n_features)
         D = divergence(
             (means[i][:, None], var[i][:, None]),
             (means[:, :, None], var[:, :, None]),
@@ -540,14 +628,31 @@ def gaussian_divergence_score(
         )
         weighted += priors[i] * (priors @ D)
     scores = weighted / (1.0 - priors @ priors)
+    if kind == "wasserstein" and np.any(fm.scale != 1.0):
+        # The one kind that scales with the feature (as its square): undo the
+        # rescaling, in two steps so that neither factor overflows first.
+        unit = 1.0 / fm.scale
+        with np.errstate(over="ignore", under="ignore"):
+            scores = scores * unit * unit
+        if not np.all(np.isfinite(scores)):
+            raise InputError(
+                "the squared Wasserstein scores of {argument} overflow float64 "
+                "(its features are too large); rescale {argument}, or use a "
+                "scale-invariant kind such as 'bhattacharyya'.",
+                argument="X",
+            )
+    return scores
 
-    # The test uses the unsmoothed ML variances (floored only to keep the log
-    # finite: a class with zero variance gets p-value ~0, as it should).
-    var_ml = np.maximum(within / counts[:, None], np.finfo(np.float64).tiny)
-    var_ml[:, constant] = 1.0
-    lrt = np.maximum(counts @ np.log(total_var / var_ml), 0.0)
-    dof = 2 * (K - 1)
-    pvalues = stats.chi2.sf(lrt * (dof / _expected_lrt(counts)), dof)
-    scores[constant] = 0.0
-    pvalues[constant] = 1.0
-    return scores, pvalues
+
+def _feature_pvalues(fm: _FeatureMoments) -> np.ndarray:
+    """Bartlett-corrected likelihood-ratio p-values of equal means and variances."""
+    counts = fm.mom.count.astype(np.float64)
+    # The unsmoothed ML variances, floored only to keep the log finite: a class
+    # with zero variance gets p-value ~0, as it should. Logs are subtracted
+    # (a ratio of the total to the floor would overflow).
+    var_ml = np.maximum(fm.mom.scatter / counts[:, None], np.finfo(np.float64).tiny)
+    var_ml[:, fm.constant] = 1.0
+    log_ratio = np.log(_total_variance(fm)) - np.log(var_ml)
+    lrt = np.maximum(counts @ log_ratio, 0.0)
+    dof = 2 * (len(counts) - 1)
+    return stats.chi2.sf(lrt * (dof / _expected_lrt(counts)), dof)

@@ -472,6 +472,24 @@ def test_drift_exit_codes_and_json(drift_csvs, capsys):
     assert top[0] == "b"  # the shifted feature leads
 
 
+def test_drift_names_the_engine_and_writes_a_report(tmp_path, drift_csvs, capsys):
+    (ref, _), _, (shifted, _) = drift_csvs
+    page = tmp_path / "drift.html"
+    cols = ["--columns", "a,b,c", "--seed", "3"]
+    assert main(["drift", ref, shifted, *cols, "--report", str(page)]) == 1
+    captured = capsys.readouterr()
+    assert "engine: permutation (" in captured.out
+    assert f"report: {page}" in captured.err
+    html = page.read_text("utf-8")
+    assert "Drift detected" in html and ">b<" in html
+    assert main(["drift", ref, shifted, *cols, "--json"]) == 1
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["method"] == "permutation" and payload["method_reason"]
+    # A level no permutation count can reach answers at once (it looped).
+    assert main(["drift", ref, shifted, *cols, "--level", "1e-30"]) == 2
+    assert "--method asymptotic" in capsys.readouterr().err
+
+
 def test_drift_errors(tmp_path, drift_csvs, capsys):
     (ref, _), (same, _), _ = drift_csvs
     other = _write_csv(tmp_path / "other.csv", ["a", "b"], [[1, 2], [3, 4], [5, 7]])

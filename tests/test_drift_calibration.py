@@ -2,8 +2,8 @@
 
 False-positive rates over 200 random no-drift splits at alpha = 0.05 must lie
 in the exact binomial 95% band [0.02, 0.08] (4 to 16 rejections), for the
-default method and for method='asymptotic' (which warns and falls back to a
-permutation engine where it cannot be calibrated), on scikit-learn's bundled
+default method and for the Gram engine (method='asymptotic' declines on
+these sizes and the same permutation engine answers), on scikit-learn's bundled
 tables, heavy-tailed and discrete data, and d > n. The effect size must be
 centred: about 0 without drift, whatever the distribution, dimension and
 shrinkage.
@@ -88,7 +88,9 @@ DATA = ["breast_cancer", "wine", "diabetes", "digits", "lognormal", "poisson"]
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", DATA)
-@pytest.mark.parametrize("method", ["auto", "asymptotic", "gram"])
+# 'asymptotic' is not listed: on these sizes it declines before any sums
+# (test_asymptotic_falls_back_...) and the 'auto' engine answers.
+@pytest.mark.parametrize("method", ["auto", "gram"])
 def test_false_positive_rate_in_band(name, method):
     # Fixed seeds: every engine answering here is exact, so each count is a
     # Binomial(200, ~0.048) draw (lognormal: 0.053 over 1000 other splits).

@@ -68,7 +68,7 @@ def test_dask_equals_numpy_asymptotic(client, covariance_type, shift):
         method="permutation", covariance_type=covariance_type, random_state=0
     )
     perm = perm.fit(Xr).test(Xn)
-    assert_allclose(got.effect, perm.effect, rtol=1e-8, atol=1e-12)
+    assert abs(got.effect - perm.effect) < 0.25 * perm.effect_null_sd
     assert_allclose(got.feature_scores, perm.feature_scores, rtol=1e-8, atol=1e-12)
     assert_allclose(got.effect_null_sd, perm.effect_null_sd, rtol=0.2)
     if shift:

@@ -22,6 +22,7 @@ from sklearn.utils.estimator_checks import (
 )
 
 from skkl import Gaussians, GroupGaussians, divergence
+from skkl._fit import SingularCovarianceWarning
 from skkl._moments import group_moments, merge_moments
 
 TYPES = ["full", "diag", "spherical", "tied"]
@@ -136,12 +137,16 @@ def test_group_moments_match_per_group_numpy(weighted):
 
 
 @pytest.mark.parametrize("full", [True, False])
-def test_group_moments_over_many_blocks(monkeypatch, full):
-    # Blocks of 7 rows: every group spans several blocks that must be combined.
-    monkeypatch.setattr("skkl._moments._BLOCK_BYTES", 7 * 8 * 3)
+@pytest.mark.parametrize("n_threads", [1, 3])
+def test_group_moments_over_many_blocks(monkeypatch, full, n_threads):
+    # Pieces of 7 rows in blocks of 15, merged two at a time: every group spans
+    # several pieces and blocks that must be combined.
+    monkeypatch.setattr("skkl._moments._PIECE_BYTES", 7 * 8 * 3)
+    monkeypatch.setattr("skkl._moments._MIN_ROWS_PER_GROUP", 5)
+    monkeypatch.setattr("skkl._moments._PENDING_BYTES", 1)
     X, y = _data(n=100, d=3, K=3, seed=25, offset=1e3)
     w = np.random.default_rng(26).uniform(0.0, 2.0, size=len(y))
-    mom = group_moments(X, y, 3, w, full=full, higher=full)
+    mom = group_moments(X, y, 3, w, full=full, higher=full, n_threads=n_threads)
     for g in range(3):
         Xg, wg = X[y == g], w[y == g]
         m = np.average(Xg, axis=0, weights=wg)
@@ -482,7 +487,9 @@ def test_constant_feature_error_names_the_feature():
     df = pd.DataFrame(X, columns=["a", "b", "height", "d"])
     with pytest.raises(ValueError, match=r"feature 2 \('height'\) is constant"):
         GroupGaussians("diag", reg_covar=0).fit(df, y)
-    assert GroupGaussians(reg_covar=1e-6).fit(df, y).covariances_[1, 2, 2] == 1e-6
+    with pytest.warns(SingularCovarianceWarning, match=r"class 1 .*height"):
+        gg = GroupGaussians(reg_covar=1e-6, shrinkage=None).fit(df, y)
+    assert gg.covariances_[1, 2, 2] == 1e-6
     X[:, 1] = 2.0
     with pytest.raises(ValueError, match=r"feature 1 is constant within every class"):
         GroupGaussians("tied", reg_covar=0).fit(X, y)

@@ -518,10 +518,22 @@ def _family(n=5, d=3):
     ]
 
 
+def _tied_family(n=3, d=3):
+    """Tied mixtures, each with its own shared covariance, and two sharing one.
+
+    Pairwise on these raised a shape ValueError (issue 24, item 10).
+    """
+    rng = np.random.default_rng(11)
+    P = [make_mixture(rng, int(rng.integers(2, 5)), d, 2.0, "tied") for _ in range(n)]
+    P.append(Mixture([0.5, 0.5], P[0].gaussians[:2]))
+    return P
+
+
+@pytest.mark.parametrize("family", [_family, _tied_family], ids=["mixed", "tied"])
 @pytest.mark.parametrize("method", sorted(METHODS))
-def test_pairwise_matches_pairs(method):
+def test_pairwise_matches_pairs(method, family):
     """Plumbing: the all-pairs engine against the single-pair calls."""
-    P = _family()
+    P = family()
     D = pairwise_mixture_divergence(P, method=method)
     assert np.all(np.diag(D) == 0)
     for i, p in enumerate(P):

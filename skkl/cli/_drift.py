@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
+import sys
 
 import numpy as np
 
@@ -42,20 +42,16 @@ example (act on drift only, not on bad input):
 """
 
 
-def _min_permutations(level: float) -> int:
-    """Smallest B whose smallest p-value, 1 / (B + 1), is below ``level``."""
-    B = max(1, math.floor(1.0 / level - 1.0))
-    while 1.0 / (B + 1) >= level:
-        B += 1
-    return B
-
-
 def _check_flags(args: argparse.Namespace) -> str | None:
-    need = _min_permutations(args.level)
+    from ..drift._engines import min_permutations
+
+    need = min_permutations(args.level)
     if args.method != "asymptotic" and args.n_permutations < need:
+        need_text = f"{need:.3g}" if need > 1e15 else str(int(need))
         return (
             f"--n-permutations {args.n_permutations} can never reach --level "
-            f"{args.level:g} (the smallest p-value is 1/(B+1)); use at least {need}"
+            f"{args.level:g} (the smallest p-value is 1/(B+1)); use at least "
+            f"{need_text}, or --method asymptotic"
         )
     return None
 
@@ -115,7 +111,20 @@ def cmd_drift(args: argparse.Namespace) -> int:
         print(f"current:   {args.current} ({len(X_cur)} rows)")
         _print(result, names, args)
         _print_table_fields(result, names)
+    if args.report is not None:
+        _write_report(result, names, args.report)
     return EXIT_DRIFT if result.is_drift else EXIT_OK
+
+
+def _write_report(result, names, path) -> None:
+    """The HTML report of ``result``, with the file's column names."""
+    import dataclasses
+
+    from .._display import write_drift_report
+
+    named = dataclasses.replace(result, feature_names=np.asarray(names, dtype=object))
+    written = write_drift_report(named, path)
+    print(f"report: {written}", file=sys.stderr)
 
 
 def _to_jsonable(value):
@@ -137,6 +146,7 @@ def _payload(result, names, args) -> dict:
         statistic=float(result.statistic),
         statistic_name=result.statistic_name,
         method=result.method,
+        method_reason=result.method_reason,
         level=float(result.alpha),
         min_effect=args.min_effect,
         n_ref=int(result.n_ref),
@@ -203,9 +213,12 @@ def _print(result, names, args, top: int = 10) -> None:
         verdict = "no drift"
     print(
         f"{verdict}: p-value {fmt(result.p_value, 3)} (level {fmt(result.alpha)}), "
-        f"effect {fmt(result.effect)} nats, {result.n_ref}+{result.n} rows, "
-        f"{len(names)} features"
+        f"effect {fmt(result.effect)} nats (null sd {fmt(result.effect_null_sd)}), "
+        f"{result.n_ref}+{result.n} rows, {len(names)} features"
     )
+    print(f"engine: {result.method} ({result.method_reason})")
+    for note in result.notes:
+        print(f"note: {note}")
     scores = np.asarray(result.feature_scores, dtype=float)
     order = np.argsort(-scores, kind="stable")[:top]
     rows = [
@@ -221,8 +234,9 @@ COMMAND = Command(
     help="two-sample test: has CURRENT drifted away from REFERENCE?",
     description="Test of 'same mean and covariance' between the rows of "
     "REFERENCE\nand those of CURRENT (tables with a header row), with an "
-    "effect size:\nthe bias-corrected symmetric KL divergence between their "
-    "Gaussian fits.\nA progress indicator shows on stderr when it is a terminal.",
+    "effect size:\nthe second-order symmetric KL divergence between their "
+    "Gaussian fits, unbiased.\nA progress indicator shows on stderr when it "
+    "is a terminal.",
     epilog=_EPILOG,
     raw_help=True,
     handler=cmd_drift,
@@ -259,18 +273,19 @@ COMMAND = Command(
             param="method",
             choices=_METHODS,
             default="auto",
-            help="engine of GaussianDriftDetector: auto (default: the detector "
-            "picks the cheapest by n, d and permutations), permutation (exact, "
-            "moment features), gram (exact permutations in sample space, large d) "
-            "or asymptotic (distribution-free large-n test; falls back to "
-            "permutations, with a warning, where it cannot be calibrated)",
+            help="engine of GaussianDriftDetector: auto (default: power first, "
+            "cost second -- the moment engine where affordable, else asymptotic "
+            "for large n, else gram), permutation (exact, moment features), gram "
+            "(exact permutations in sample space, large d) or asymptotic "
+            "(distribution-free large-n test; falls back, with a warning, where "
+            "it cannot run or be calibrated)",
         ),
         arg(
             "--min-effect",
             type=non_negative,
             default=None,
-            help="smallest effect (bias-corrected symmetric KL, nats, >= 0) that "
-            "counts as drift (default: any significant difference)",
+            help="smallest effect (unbiased second-order symmetric KL, nats, >= 0) "
+            "that counts as drift (default: any significant difference)",
         ),
         arg(
             "--n-permutations",
@@ -285,5 +300,11 @@ COMMAND = Command(
         *fit_args(["full", "diag"]),
         arg("--seed", type=seed, default=0, help="random seed (default 0)"),
         arg("--json", action="store_true", help="print the result as JSON"),
+        arg(
+            "--report",
+            metavar="PATH",
+            default=None,
+            help="also write a self-contained HTML report page to PATH",
+        ),
     ),
 )

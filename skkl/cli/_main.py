@@ -14,13 +14,19 @@ import sys
 import traceback
 
 from .._version import __version__
-from . import _demo, _drift, _pairwise, _separability
+from . import _demo, _drift, _monitor, _pairwise, _separability
 from ._errors import EXIT_BUG, EXIT_OK, EXIT_USAGE, CLIError
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: The subcommands, in the order ``skkl --help`` lists them.
-COMMANDS = (_demo.COMMAND, _pairwise.COMMAND, _separability.COMMAND, _drift.COMMAND)
+COMMANDS = (
+    _demo.COMMAND,
+    _pairwise.COMMAND,
+    _separability.COMMAND,
+    _drift.COMMAND,
+    _monitor.COMMAND,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

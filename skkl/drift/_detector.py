@@ -23,7 +23,7 @@ from sklearn.utils.validation import (
 )
 
 from .._dask import is_dask_collection, validate_features
-from .._errors import InputError
+from .._errors import InputError, Setting
 from . import _dask_input, _dask_tables, _scan
 from ._columns import TableTest
 from ._encode import TableEncoding, summarise
@@ -163,15 +163,19 @@ class GaussianDriftDetector(BaseEstimator):
             raise InputError(
                 "{argument} is not used by the asymptotic test (it needs n much "
                 "larger than d(d+1)/2, where shrinkage is not needed); leave "
-                "shrinkage=None, or use method='auto' or 'permutation'.",
+                "{argument} unset, or use {auto} or {perm}.",
                 argument="shrinkage",
+                auto=Setting("method", "auto"),
+                perm=Setting("method", "permutation"),
             )
         if self.method == "gram" and self.covariance_type == "diag":
             raise InputError(
-                "{argument}='gram' compares full second moments; use "
-                "covariance_type='full' with it, or method='permutation' for "
-                "covariance_type='diag'.",
+                "{argument}='gram' compares full second moments; use {full} "
+                "with it, or {perm} for {diag}.",
                 argument="method",
+                full=Setting("covariance_type", "full"),
+                perm=Setting("method", "permutation"),
+                diag=Setting("covariance_type", "diag"),
             )
         return Settings(
             self.alpha,
@@ -428,16 +432,18 @@ class GaussianDriftDetector(BaseEstimator):
             raise InputError(
                 "{argument}={method!r} cannot run on {what}: the permutation "
                 "engines ('permutation', 'gram') need the rows in memory. Use "
-                "method='auto' or 'asymptotic' (the streaming engine), or test "
-                "an in-memory sample (a few partitions or rows of X).",
+                "{auto} or {asym} (the streaming engine), or test an in-memory "
+                "sample (a few partitions or rows of X).",
                 argument="method",
                 method=settings.method,
                 what=what,
+                auto=Setting("method", "auto"),
+                asym=Setting("method", "asymptotic"),
             )
         if settings.shrinkage is not None:
             raise InputError(
                 "{argument} is not used by the streaming (asymptotic) engine that "
-                "runs on {what}; leave shrinkage=None.",
+                "runs on {what}; leave {argument} unset.",
                 argument="shrinkage",
                 what=what,
             )

@@ -63,6 +63,10 @@ SLOW_FACTOR = 10.0
 #: moment engine (each costs a few d x d products): its relative standard
 #: error is then about 1 / sqrt(2 * 200) = 5%.
 EFFECT_NULL_SPLITS = 200
+# Flop-equivalents per moment-feature element for building the features and
+# streaming them through memory (measured: at d=768, 2000 rows and B=10, the
+# features' construction and traffic took longer than the products).
+_FEATURE_TRAFFIC = 40.0
 
 
 class EngineDeclined(Exception):
@@ -212,9 +216,13 @@ def _moment_cost(s: Sizes) -> Cost:
     cols = 1 + s.q + 3
     R = s.n_permutations + 1
     E = min(R, EFFECT_NULL_SPLITS + 1)
-    # The products, three Cholesky factorisations per split, the effect's
-    # whitening of E splits' moments.
-    flops = 2.0 * s.N * cols * R + (R * s.d**3 + 4.0 * E * s.d**3 if full else 0.0)
+    # The products; building the moment features and streaming them through
+    # memory (``_FEATURE_TRAFFIC`` flop-equivalents per element, whatever R);
+    # per split three Cholesky factorisations and the d x d matrices they
+    # read (counted twice: batched small factorisations run at half a GEMM's
+    # rate); the effect's whitening of E splits' moments.
+    flops = 2.0 * s.N * cols * R + _FEATURE_TRAFFIC * s.N * cols
+    flops += R * 2.0 * s.d**3 + 4.0 * E * s.d**3 if full else 0.0
     # Held at once: the pooled rows, standardised and whitened, the effect's
     # per-row columns, the parts and per-feature statistics of every split,
     # and the effect's split sums (feature blocks and split chunks adapt).

@@ -605,10 +605,11 @@ def run(problem):
         1.0,
     )
     effect = EffectEstimate(
-        float(effects[0]),
+        float(effects[0] - np.median(effects[1:])),
         float(np.std(effects[1:], ddof=1)) if effects.size > 2 else float("nan"),
         scores,
         np.flatnonzero(metric.inflation > 1.0),
+        float(effects[0]),
     )
     return EngineResult(
         engine="gram",

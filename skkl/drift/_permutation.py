@@ -445,10 +445,11 @@ def run(problem) -> EngineResult:
         1.0,
     )
     effect = EffectEstimate(
-        float(effects[0]),
+        float(effects[0] - np.median(effects[1:])),
         float(np.std(effects[1:], ddof=1)) if effects.size > 2 else float("nan"),
         scores,
         np.flatnonzero(metric.inflation > 1.0),
+        float(effects[0]),
     )
     statistics = STATISTICS if spec.full and spec.d > 1 else STATISTICS_DIAG
     return EngineResult(

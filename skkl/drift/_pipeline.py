@@ -59,7 +59,7 @@ def check_permutations(alpha: float, n_permutations: int, method: str) -> None:
             "{fix} (no permutations) for samples large enough for it.",
             argument="n_permutations",
             B=n_permutations,
-            level=Setting("alpha", f"{alpha:g}"),
+            level=Setting("alpha", alpha),
             need=need_text,
             fix=Setting("method", "asymptotic"),
         )
@@ -109,6 +109,32 @@ def _check_rows(settings: Settings, prep: Prepared, label: str) -> None:
                 )
 
 
+def _check_permutation_memory(settings: Settings, d: int) -> None:
+    """Error when the permutations' own statistics cannot be held at once."""
+    from sklearn import get_config
+
+    if settings.method == "asymptotic":
+        return
+    # Parts and per-feature statistics of every split, as float64.
+    per_split = 8.0 * (8 + d)
+    budget = get_config()["working_memory"] * 2.0**20
+    B = settings.n_permutations
+    if per_split * (B + 1) > budget:
+        most = int(budget // per_split) - 1
+        raise InputError(
+            "{argument}={B} needs {gib:.3g} GiB for the permutations' statistics "
+            "({d} features), over working_memory={wm} MiB; use at most {most} "
+            "permutations, or {asym} for large samples.",
+            argument="n_permutations",
+            B=B,
+            gib=per_split * (B + 1) / 2**30,
+            d=d,
+            wm=get_config()["working_memory"],
+            most=most,
+            asym=Setting("method", "asymptotic"),
+        )
+
+
 def _check_splits(settings: Settings, n1: int, n2: int) -> None:
     """Error when the samples have too few distinct splits for a p-value < alpha."""
     log_splits = math.lgamma(n1 + n2 + 1) - math.lgamma(n1 + 1) - math.lgamma(n2 + 1)
@@ -121,7 +147,7 @@ def _check_splits(settings: Settings, n1: int, n2: int) -> None:
                 n1=n1,
                 n2=n2,
                 splits=splits,
-                level=Setting("alpha", f"{settings.alpha:g}"),
+                level=Setting("alpha", settings.alpha),
             )
 
 
@@ -259,6 +285,7 @@ def run_test(
             result = columns.attribute(result, prep, None, settings, seed)
         return result
     _check_rows(settings, prep, label)
+    _check_permutation_memory(settings, prep.d)
     n1, n2 = int(prep.ref.stats.count), int(prep.new.stats.count)
     sizes = Sizes(
         n1,

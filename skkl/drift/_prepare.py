@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .._validation import format_feature as feature_label
 from ._sums import FeatureStats, MomentSums
 
 __all__ = ["Prepared", "Sample", "Standardiser", "feature_label", "prepare"]
@@ -24,11 +25,6 @@ __all__ = ["Prepared", "Sample", "Standardiser", "feature_label", "prepare"]
 # squared shift, reaches the within variance at ~1e8 sds; 2e6 leaves margin
 # for sums over millions of rows).
 _RESOLUTION_SD = 2e6
-
-
-def feature_label(j: int, names) -> str:
-    """``"feature j"``, with its name when the detector knows the names."""
-    return f"feature {j}" if names is None else f"feature {j} ({names[j]!r})"
 
 
 @dataclass(frozen=True)

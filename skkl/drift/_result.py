@@ -154,6 +154,45 @@ class DriftResult:
             "method": self.method,
         }
 
+    def _repr_html_(self) -> str:
+        from .._display import drift_result_html
+
+        return drift_result_html(self)
+
+    def to_html(self, path):
+        """Write this test as a self-contained HTML report page.
+
+        The verdict and p-value, the effect with its spread without drift,
+        the engine, the per-feature table, the drift figure (with matplotlib)
+        and the notes, in one file that loads nothing from the network and
+        reads on a phone and on paper.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (replaced if it exists).
+
+        Returns
+        -------
+        path : pathlib.Path
+
+        Examples
+        --------
+        >>> import pathlib, tempfile
+        >>> import numpy as np
+        >>> from skkl import GaussianDriftDetector
+        >>> rng = np.random.default_rng(0)
+        >>> det = GaussianDriftDetector(random_state=0).fit(rng.normal(size=(200, 2)))
+        >>> res = det.test(rng.normal(size=(200, 2)) + [1, 0])
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     page = res.to_html(pathlib.Path(tmp) / "drift.html").read_text("utf-8")
+        >>> "Drift detected" in page
+        True
+        """
+        from .._display import write_drift_report
+
+        return write_drift_report(self, path)
+
 
 _SCAN_COLUMNS = (
     "start",
@@ -220,3 +259,28 @@ class DriftScan(list):
         )
         table.attrs["alpha"] = self.alpha
         return table
+
+    def _repr_html_(self) -> str:
+        from .._display import drift_scan_html
+
+        return drift_scan_html(self)
+
+    def to_html(self, path):
+        """Write this scan as a self-contained HTML report page.
+
+        The verdict over all windows, the timeline of p-values and effects,
+        the table of windows, and the window with the strongest evidence in
+        full (as :meth:`DriftResult.to_html` shows one test).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (replaced if it exists).
+
+        Returns
+        -------
+        path : pathlib.Path
+        """
+        from .._display import write_drift_report
+
+        return write_drift_report(self, path)

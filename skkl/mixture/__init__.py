@@ -8,14 +8,18 @@
   approximations of KL, provable bounds on it, and the exact Cauchy-Schwarz
   divergence and squared L2 distance, for one pair or all pairs.
 - :func:`mixture_kl_bounds`: every bound by name.
+- :data:`METHODS`: one :class:`MethodInfo` record per ``method=``.
 
 Files: ``_mixture`` (the type, densities, sampling), ``_components``
-(component matrices, segment reductions), ``_closed`` (approximations,
-bounds, closed forms, all pairs), ``_montecarlo`` (estimates).
+(component matrices, segment reductions), ``_block`` (a block of mixture
+pairs and the quantities reduced from it), ``_closed`` (the method registry,
+one pair, all pairs, the bounds), ``_montecarlo`` (estimates), ``_display``
+(plain and HTML displays of the results).
 """
 
 from ._closed import (
     METHODS,
+    MethodInfo,
     MixtureKLBounds,
     mixture_divergence,
     mixture_kl_bounds,
@@ -30,6 +34,7 @@ from ._montecarlo import (
 
 __all__ = [
     "METHODS",
+    "MethodInfo",
     "Mixture",
     "MixtureKLBounds",
     "MonteCarloEstimate",

@@ -1,249 +1,203 @@
 """Approximations, bounds and closed forms between mixtures, one pair or all.
 
-Every quantity is a reduction of the component matrices of
-:mod:`._components`; a list of mixtures is the concatenation of their
-components, so all pairs of a block of mixtures come from the same matrices
-(segment reductions, no Python loop over pairs).
+Every ``method=`` is one :class:`MethodInfo` record in :data:`METHODS`, and
+every bound on KL one ``_BoundInfo`` record in ``_BOUNDS`` (both built with
+keywords, as :class:`skkl.DivergenceInfo` and ``scipy.spatial.distance``'s
+``MetricInfo``): :func:`mixture_divergence`,
+:func:`pairwise_mixture_divergence` and :func:`mixture_kl_bounds` dispatch on
+them and nowhere else. A record's ``evaluate`` reduces a :class:`._block.Block`
+(the component matrices of a block of mixture pairs, each computed on first
+use) to the matrix of the method's values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn import get_config
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.parallel import Parallel, delayed
 
-from ._components import (
-    kl_matrix,
-    log_overlaps,
-    seg_lse_cols,
-    seg_lse_rows,
-    seg_sum_rows,
-    self_terms,
-)
-from ._mixture import Mixture, as_mixture, check_pair, concat_gaussians
+from .._blas import runs_inline
+from .._errors import InputError
+from . import _block as q
+from ._block import Block, MixtureSet
+from ._mixture import Mixture, as_mixture, check_pair
 
 __all__ = [
     "METHODS",
+    "MethodInfo",
     "MixtureKLBounds",
     "mixture_divergence",
     "mixture_kl_bounds",
     "pairwise_mixture_divergence",
 ]
 
-#: What each ``method=`` computes (see the user guide for references).
-METHODS = {
-    "kl_variational": "variational approximation of KL (Hershey & Olsen 2007)",
-    "kl_product": "product-of-Gaussians approximation of KL (Hershey & Olsen 2007)",
-    "kl_upper": "best provable upper bound on KL (min of the upper bounds)",
-    "kl_lower": "best provable lower bound on KL (max of the lower bounds, >= 0)",
-    "cauchy_schwarz": "Cauchy-Schwarz divergence (exact, closed form)",
-    "l2_squared": "squared L2 distance int (f - g)^2 (exact, closed form)",
-}
-_UPPER = ("variational", "matched", "jensen")
-_LOWER = ("jensen", "bhattacharyya")
-# Quantities each public method needs.
-_NEEDS = {
-    "kl_variational": {"variational"},
-    "kl_product": {"product"},
-    "kl_upper": {f"upper_{n}" for n in _UPPER},
-    "kl_lower": {f"lower_{n}" for n in _LOWER},
-    "cauchy_schwarz": {"log_cross"},
-    "l2_squared": {"log_cross"},
-}
-_VUB_MAX_ITER = 100
-_VUB_TOL = 1e-10
-# Entries per (row component x column component) held while a block runs.
+_LOG_2 = float(np.log(2.0))
+# exp() of a log-integral is a normal float64 only inside this range: above
+# the log of the largest double it overflows, below the log of the smallest
+# normal double it loses digits (subnormal) and then underflows to 0.
+_LOG_MAX = float(np.log(np.finfo(np.float64).max))
+_LOG_TINY = float(np.log(np.finfo(np.float64).tiny))
+# Bytes held per (row component x column component) entry while a block
+# runs: the three component matrices and the optimiser's five working copies.
 _BLOCK_ENTRY_BYTES = 8 * 8
 
 
-@dataclass
-class _Set:
-    """A list of mixtures as one batch of components."""
+@dataclass(frozen=True, kw_only=True)
+class _BoundInfo:
+    """One provable bound on KL(f || g): which side, how it is computed."""
 
-    mixtures: list
-    gaussians: object = field(repr=False)
-    starts: np.ndarray
-    weights: np.ndarray
-    log_weights: np.ndarray
-
-    @classmethod
-    def of(cls, mixtures):
-        sizes = np.array([m.n_components for m in mixtures])
-        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
-        return cls(
-            mixtures,
-            concat_gaussians(mixtures),
-            starts,
-            np.concatenate([m.weights for m in mixtures]),
-            np.concatenate([m.log_weights for m in mixtures]),
-        )
-
-    @property
-    def sizes(self):
-        return np.array([m.n_components for m in self.mixtures])
-
-    def flat(self, key):
-        return np.concatenate([self_terms(m)[key] for m in self.mixtures])
-
-    def entropies(self):
-        return np.concatenate([m.entropies for m in self.mixtures])
-
-    def log_sq(self):
-        return np.array([self_terms(m)["log_sq"] for m in self.mixtures])
-
-    def ids(self):
-        return np.repeat(np.arange(len(self.mixtures)), self.sizes)
+    name: str
+    side: str  # 'lower' or 'upper'
+    compute: Callable[[Block], np.ndarray]
 
 
-def _variational_upper(R: _Set, C: _Set, KL: np.ndarray):
-    """Hershey & Olsen's variational upper bound, all pairs of a block.
-
-    For couplings phi (row marginals w_a) and psi (column marginals v_b) of
-    the component indices, KL(f || g) <= sum phi (log(phi / psi) + KL_ab)
-    (log-sum inequality). Alternating exact minimisation over phi and psi
-    decreases it monotonically; after each phi step the value is
-    ``sum_a w_a (log w_a - lse_b(log psi_ab - KL_ab))``, a valid bound at
-    every iterate, and the smallest is returned.
-    """
-    rw, rs = R.log_weights[:, None], R.starts
-    cw, cs = C.log_weights[None, :], C.starts
-    rsz, csz = R.sizes, C.sizes
-    log_psi = rw + cw
-    best = active = None
-    for _ in range(_VUB_MAX_ITER):
-        T = log_psi - KL
-        row = seg_lse_cols(T, cs)  # (N_r, M_c)
-        value = seg_sum_rows(R.weights[:, None] * (rw - row), rs)
-        if best is None:
-            best, active = value, np.ones(value.shape, dtype=bool)
-        else:
-            # Per pair: a pair's iterates never depend on the other pairs of
-            # the block, and freezing it once converged keeps the result
-            # independent of how pairs are blocked.
-            gain = best - value
-            best = np.where(active, np.minimum(best, value), best)
-            active &= gain > _VUB_TOL * (1.0 + np.abs(best))
-            if not active.any():
-                break
-        log_phi = rw + T - np.repeat(row, csz, axis=1)
-        col = seg_lse_rows(log_phi, rs)  # (M_r, N_c)
-        log_psi = cw + log_phi - np.repeat(col, rsz, axis=0)
-    return np.maximum(best, 0.0)
+_BOUNDS = (
+    _BoundInfo(name="variational", side="upper", compute=q.upper_variational),
+    _BoundInfo(name="matched", side="upper", compute=q.upper_matched),
+    _BoundInfo(name="jensen", side="upper", compute=q.upper_jensen),
+    _BoundInfo(name="jensen", side="lower", compute=q.lower_jensen),
+    _BoundInfo(name="bhattacharyya", side="lower", compute=q.lower_bhattacharyya),
+)
 
 
-def _matched_upper(R: _Set, C: _Set, KL: np.ndarray):
-    """Goldberger's matching, made a provable bound.
-
-    Each row component a is matched to m(a) = argmin_b KL_ab - log v_b in
-    each column mixture (Goldberger et al. 2003). The hard coupling phi_ab =
-    w_a [b = m(a)], with psi sharing v_b among the components matched to b in
-    proportion to w_a, is feasible for the variational bound, whose value is
-    ``sum_a w_a (KL_a m(a) + log(W_m(a) / v_m(a)))``, ``W_b`` the weight
-    matched to b. (Goldberger's ``log(w_a / v_m(a))`` is not a bound when two
-    components share a match.)
-    """
-    cost = KL - C.log_weights[None, :]
-    ids = R.ids()
-    n_rows = len(R.mixtures)
-    out = np.empty((n_rows, len(C.mixtures)))
-    for g, (s, k) in enumerate(zip(C.starts, C.sizes, strict=True)):
-        b = s + np.argmin(cost[:, s : s + k], axis=1)
-        key = ids * KL.shape[1] + b
-        matched = np.bincount(key, weights=R.weights, minlength=n_rows * KL.shape[1])
-        Wb = matched[key]
-        terms = R.weights * (KL[np.arange(len(b)), b] + np.log(Wb) - C.log_weights[b])
-        out[:, g] = seg_sum_rows(terms[:, None], R.starts)[:, 0]
-    return np.maximum(out, 0.0)  # KL >= 0: clipping keeps a valid bound
+def _bounds(side: str) -> tuple[_BoundInfo, ...]:
+    return tuple(b for b in _BOUNDS if b.side == side)
 
 
-def _block(R: _Set, C: _Set, needs: set, working_memory) -> dict:
-    """Requested quantities for every (row mixture, column mixture) pair."""
-    out = {}
-    want_kl = needs & {
-        "variational",
-        "upper_variational",
-        "upper_matched",
-        "upper_jensen",
-    }
-    want_z = needs & {"product", "upper_jensen", "lower_jensen", "log_cross"}
-    want_bc = "lower_bhattacharyya" in needs
-    w = R.weights[:, None]
-    cw = C.log_weights[None, :]
-    KL = kl_matrix(R.gaussians, C.gaussians) if want_kl else None
-    Z = BC = None
-    if want_z or want_bc:
-        Z, BC = log_overlaps(R.gaussians, C.gaussians, working_memory=working_memory)
-    kl_to_g = seg_lse_cols(cw - KL, C.starts) if KL is not None else None
-    z_to_g = seg_lse_cols(cw + Z, C.starts) if want_z else None
-    if "variational" in needs:
-        out["variational"] = seg_sum_rows(
-            w * (R.flat("kl")[:, None] - kl_to_g), R.starts
-        )
-    if "product" in needs:
-        ov = R.flat("overlap")[:, None]
-        out["product"] = seg_sum_rows(w * (ov - z_to_g), R.starts)
-    if "upper_jensen" in needs:
-        # Jensen on E_f log f from above, variational Jensen on E_f log g from
-        # below (Durrieu, Thiran & Kelly 2012).
-        H = R.entropies()[:, None]
-        ov = R.flat("overlap")[:, None]
-        out["upper_jensen"] = np.maximum(
-            seg_sum_rows(w * (ov + H - kl_to_g), R.starts), 0.0
-        )
-    if "lower_jensen" in needs:
-        H = R.entropies()[:, None]
-        out["lower_jensen"] = seg_sum_rows(
-            w * (R.flat("kl")[:, None] - H - z_to_g), R.starts
-        )
-    if "lower_bhattacharyya" in needs:
-        # KL >= Renyi-1/2 = -2 log int sqrt(fg), and sqrt(sum) <= sum sqrt.
-        X = 0.5 * (R.log_weights[:, None] + cw) + BC
-        lse = seg_lse_rows(seg_lse_cols(X, C.starts), R.starts)
-        out["lower_bhattacharyya"] = -2.0 * lse
-    if "upper_variational" in needs:
-        out["upper_variational"] = _variational_upper(R, C, KL)
-    if "upper_matched" in needs:
-        out["upper_matched"] = _matched_upper(R, C, KL)
-    if "log_cross" in needs:
-        out["log_cross"] = seg_lse_rows(R.log_weights[:, None] + z_to_g, R.starts)
-    return out
+def _best_upper(b: Block) -> np.ndarray:
+    return np.minimum.reduce([bound.compute(b) for bound in _bounds("upper")])
 
 
-def _finish(method: str, q: dict, R: _Set, C: _Set) -> np.ndarray:
-    """The public method's matrix from the block quantities."""
-    if method == "kl_variational":
-        return q["variational"]
-    if method == "kl_product":
-        return q["product"]
-    if method == "kl_upper":
-        return np.minimum.reduce([q[f"upper_{n}"] for n in _UPPER])
-    if method == "kl_lower":
-        return np.maximum(np.maximum.reduce([q[f"lower_{n}"] for n in _LOWER]), 0.0)
-    sq_r, sq_c = R.log_sq()[:, None], C.log_sq()[None, :]
-    cross = q["log_cross"]
-    if method == "cauchy_schwarz":
-        return np.maximum(0.5 * (sq_r + sq_c) - cross, 0.0)
-    # l2_squared: int f^2 + int g^2 - 2 int fg, scaled by the largest term.
+def _best_lower(b: Block) -> np.ndarray:
+    values = [bound.compute(b) for bound in _bounds("lower")]
+    return np.maximum(np.maximum.reduce(values), 0.0)  # and the bound 'zero'
+
+
+def _log_self_overlaps(b: Block):
+    return b.R.log_self_overlaps()[:, None], b.C.log_self_overlaps()[None, :]
+
+
+def _cauchy_schwarz(b: Block) -> np.ndarray:
+    sq_r, sq_c = _log_self_overlaps(b)
+    return np.maximum(0.5 * (sq_r + sq_c) - q.log_cross(b), 0.0)
+
+
+def _l2_squared(b: Block) -> np.ndarray:
+    # int f^2 + int g^2 - 2 int fg, each exp(log term - top) <= 1.
+    sq_r, sq_c = _log_self_overlaps(b)
+    cross = q.log_cross(b)
     top = np.maximum(np.maximum(sq_r, sq_c), cross)
-    if np.any(top > 700.0) or np.any(np.minimum(sq_r, sq_c) < -700.0):
+    if np.any(top + _LOG_2 > _LOG_MAX) or np.any(np.minimum(sq_r, sq_c) < _LOG_TINY):
         raise ValueError(
             "the squared L2 distance is out of float64 range here (int f^2 is "
-            "about exp(+-700) or beyond: very small or very large densities); "
-            "rescale the data (e.g. StandardScaler) or use method="
+            f"about exp(+-{_LOG_MAX:.0f}) or beyond: very small or very large "
+            "densities); rescale the data (e.g. StandardScaler) or use method="
             "'cauchy_schwarz', which is scale free."
         )
     scaled = np.exp(sq_r - top) + np.exp(sq_c - top) - 2.0 * np.exp(cross - top)
     return np.exp(top) * np.maximum(scaled, 0.0)
 
 
-def _run_block(R_mixtures, C: _Set, needs, working_memory):
-    R = _Set.of(R_mixtures)
-    return _block(R, C, needs, working_memory), R
+@dataclass(frozen=True, kw_only=True)
+class MethodInfo:
+    """One ``method=`` of the mixture divergences (a registry record).
+
+    Built with keywords only. :func:`mixture_divergence` and
+    :func:`pairwise_mixture_divergence` dispatch on these fields alone.
+
+    Attributes
+    ----------
+    name : str
+        The ``method=`` argument.
+    description : str
+        One line for documentation.
+    kind : {'approximation', 'upper bound', 'lower bound', 'exact'}
+        What the value is: an approximation of KL (neither a bound nor an
+        estimate with an error), a provable bound on KL, or an exact closed
+        form of its own divergence.
+    symmetric : bool
+        Whether D(f, g) == D(g, f) for every pair.
+    evaluate : callable
+        ``evaluate(block) -> ndarray`` of shape (row mixtures, column
+        mixtures), from the block's component matrices.
+
+    Examples
+    --------
+    >>> from skkl.mixture import METHODS
+    >>> METHODS["kl_upper"].kind
+    'upper bound'
+    >>> sorted(name for name, info in METHODS.items() if info.symmetric)
+    ['cauchy_schwarz', 'l2_squared']
+    """
+
+    name: str
+    description: str
+    kind: str
+    symmetric: bool = False
+    evaluate: Callable[[Block], np.ndarray]
+
+
+_REGISTRY = [
+    MethodInfo(
+        name="kl_variational",
+        description="variational approximation of KL (Hershey & Olsen 2007)",
+        kind="approximation",
+        evaluate=q.variational,
+    ),
+    MethodInfo(
+        name="kl_product",
+        description="product-of-Gaussians approximation of KL (Hershey & Olsen 2007)",
+        kind="approximation",
+        evaluate=q.product,
+    ),
+    MethodInfo(
+        name="kl_upper",
+        description="best provable upper bound on KL (min of the upper bounds)",
+        kind="upper bound",
+        evaluate=_best_upper,
+    ),
+    MethodInfo(
+        name="kl_lower",
+        description="best provable lower bound on KL (max of the lower bounds, >= 0)",
+        kind="lower bound",
+        evaluate=_best_lower,
+    ),
+    MethodInfo(
+        name="cauchy_schwarz",
+        description="Cauchy-Schwarz divergence (exact, closed form)",
+        kind="exact",
+        symmetric=True,
+        evaluate=_cauchy_schwarz,
+    ),
+    MethodInfo(
+        name="l2_squared",
+        description="squared L2 distance int (f - g)^2 (exact, closed form)",
+        kind="exact",
+        symmetric=True,
+        evaluate=_l2_squared,
+    ),
+]
+
+#: Registry of the ``method=`` values, keyed by name (see the user guide).
+METHODS: dict[str, MethodInfo] = {info.name: info for info in _REGISTRY}
+
+
+def _method(method) -> MethodInfo:
+    """The registry record of ``method``, or an error naming the argument."""
+    info = METHODS.get(method) if isinstance(method, str) else None
+    if info is None:
+        raise InputError(
+            "{argument} must be one of {names}, got {value!r}.",
+            argument="method",
+            names=", ".join(repr(name) for name in METHODS),
+            value=method,
+        )
+    return info
 
 
 def _row_blocks(mixtures, n_col_components, working_memory):
@@ -257,6 +211,10 @@ def _row_blocks(mixtures, n_col_components, working_memory):
         count += m.n_components
     blocks.append((start, len(mixtures)))
     return blocks
+
+
+def _evaluate_rows(info: MethodInfo, rows, C: MixtureSet, working_memory):
+    return info.evaluate(Block(MixtureSet.of(rows), C, working_memory))
 
 
 def _check_list(mixtures, name: str) -> list[Mixture]:
@@ -282,8 +240,12 @@ def _check_list(mixtures, name: str) -> list[Mixture]:
     {
         "P": ["array-like"],
         "Q": ["array-like", None],
-        "method": [StrOptions(set(METHODS))],
-        "n_jobs": [Integral, None],
+        "method": "no_validation",  # _method: the registry as it is at call time
+        "n_jobs": [
+            Interval(Integral, None, -1, closed="right"),
+            Interval(Integral, 1, None, closed="left"),
+            None,
+        ],
         "working_memory": [Interval(Real, 0, None, closed="neither"), None],
     },
     prefer_skip_nested_validation=True,
@@ -302,8 +264,8 @@ def pairwise_mixture_divergence(
     :func:`skkl.pairwise_divergence` GEMM (and, for the overlap-based
     methods, one batched factorisation per component pair) per block of row
     mixtures gives every mixture pair of the block by segment reductions.
-    Blocks are sized from ``working_memory`` and run through scikit-learn's
-    ``Parallel``.
+    Blocks are sized from ``working_memory``; when there is enough work they
+    run through scikit-learn's ``Parallel``.
 
     Parameters
     ----------
@@ -316,7 +278,7 @@ def pairwise_mixture_divergence(
         (approximations of KL(P[i] || Q[j])), 'kl_upper', 'kl_lower'
         (provable bounds on it), 'cauchy_schwarz', 'l2_squared' (exact).
     n_jobs : int, default=None
-        joblib workers over row blocks.
+        joblib workers over row blocks (not 0).
     working_memory : float, default=None
         MiB of intermediates per block; None uses scikit-learn's setting.
 
@@ -341,27 +303,25 @@ def pairwise_mixture_divergence(
         raise ValueError(
             f"P has {rows[0].n_features} features but Q has {cols[0].n_features}."
         )
-    C = _Set.of(cols)
-    needs = _NEEDS[method]
+    info = _method(method)
+    C = MixtureSet.of(cols)
+    n_row_components = sum(m.n_components for m in rows)
     blocks = _row_blocks(rows, len(C.gaussians), working_memory)
-    tasks = [
-        delayed(_run_block)(rows[s:e], C, needs, working_memory) for s, e in blocks
-    ]
-    results = Parallel(n_jobs=n_jobs)(tasks)
-    out = np.vstack([_finish(method, q, R, C) for q, R in results])
+    # Work grows as component pairs times a factorisation of each pair.
+    flops = n_row_components * len(C.gaussians) * rows[0].n_features ** 3
+    if len(blocks) == 1 or runs_inline(flops):
+        parts = [_evaluate_rows(info, rows[s:e], C, working_memory) for s, e in blocks]
+    else:
+        parts = Parallel(n_jobs=n_jobs)(
+            delayed(_evaluate_rows)(info, rows[s:e], C, working_memory)
+            for s, e in blocks
+        )
+    out = np.vstack(parts)
     if Q is None:
         np.fill_diagonal(out, 0.0)  # exact: D(f, f) = 0 for every method
     return out
 
 
-@validate_params(
-    {
-        "p": "no_validation",
-        "q": "no_validation",
-        "method": [StrOptions(set(METHODS))],
-    },
-    prefer_skip_nested_validation=True,
-)
 def mixture_divergence(p, q, method: str = "kl_variational") -> float:
     """A divergence between two Gaussian mixtures, approximate, bounded or exact.
 
@@ -375,7 +335,8 @@ def mixture_divergence(p, q, method: str = "kl_variational") -> float:
         'kl_lower': the best of the provable bounds of
         :func:`mixture_kl_bounds`; 'cauchy_schwarz': the Cauchy-Schwarz
         divergence ``-log(int pq / sqrt(int p^2 int q^2))`` and 'l2_squared':
-        ``int (p - q)^2``, both exact.
+        ``int (p - q)^2``, both exact. :data:`skkl.mixture.METHODS` describes
+        each.
 
     Returns
     -------
@@ -400,10 +361,9 @@ def mixture_divergence(p, q, method: str = "kl_variational") -> float:
     >>> round(mixture_divergence(f, g, "cauchy_schwarz"), 4)
     0.1741
     """
+    info = _method(method)
     p, q = check_pair(p, q)
-    R, C = _Set.of([p]), _Set.of([q])
-    values = _block(R, C, _NEEDS[method], None)
-    return float(_finish(method, values, R, C)[0, 0])
+    return float(info.evaluate(Block(MixtureSet.of([p]), MixtureSet.of([q])))[0, 0])
 
 
 @dataclass(frozen=True)
@@ -434,6 +394,16 @@ class MixtureKLBounds:
         """``(lower + upper) / 2``."""
         return 0.5 * (self.lower + self.upper)
 
+    def __repr__(self) -> str:
+        from ._display import bounds_text  # the display toolkit loads on first use
+
+        return bounds_text(self)
+
+    def _repr_html_(self) -> str:
+        from ._display import bounds_html  # the display toolkit loads on first use
+
+        return bounds_html(self)
+
 
 def mixture_kl_bounds(p, q) -> MixtureKLBounds:
     """Lower and upper bounds that provably bracket KL(p || q).
@@ -462,15 +432,15 @@ def mixture_kl_bounds(p, q) -> MixtureKLBounds:
     ['jensen', 'matched', 'variational']
     """
     p, q = check_pair(p, q)
-    R, C = _Set.of([p]), _Set.of([q])
-    needs = _NEEDS["kl_upper"] | _NEEDS["kl_lower"]
-    v = _block(R, C, needs, None)
-    upper = {n: float(v[f"upper_{n}"][0, 0]) for n in _UPPER}
-    lower = {n: float(v[f"lower_{n}"][0, 0]) for n in _LOWER}
-    lower["zero"] = 0.0
+    block = Block(MixtureSet.of([p]), MixtureSet.of([q]))
+    found = {
+        side: {b.name: float(b.compute(block)[0, 0]) for b in _bounds(side)}
+        for side in ("lower", "upper")
+    }
+    found["lower"]["zero"] = 0.0
     return MixtureKLBounds(
-        lower=max(lower.values()),
-        upper=min(upper.values()),
-        lower_bounds=lower,
-        upper_bounds=upper,
+        lower=max(found["lower"].values()),
+        upper=min(found["upper"].values()),
+        lower_bounds=found["lower"],
+        upper_bounds=found["upper"],
     )

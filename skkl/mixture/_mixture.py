@@ -2,28 +2,53 @@
 
 from __future__ import annotations
 
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from scipy.special import logsumexp
 from sklearn import get_config
-from sklearn.utils.validation import check_is_fitted
+from sklearn.exceptions import NotFittedError
 
-from .._gaussians import Gaussians
+from .._gaussians import (
+    Gaussians,
+    as_float_array,
+    gaussians_from_parts,
+    validate_means,
+)
 from .._linalg import inv_lower, solve_lower
 
-__all__ = ["Mixture", "as_mixture", "check_pair", "chunk_rows", "concat_gaussians"]
+__all__ = [
+    "Mixture",
+    "as_mixture",
+    "check_pair",
+    "check_random_state",
+    "chunk_rows",
+    "concat_gaussians",
+    "variances",
+]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
-# Weights whose sum is this close to 1 are renormalised silently.
+# Weights whose sum is this close to 1 are renormalised silently: a fitted
+# model's sum to 1 within rounding (~1e-15), and weights written out to ten
+# digits pass too; anything further off is a mistake to report.
 _WEIGHT_SUM_ATOL = 1e-10
 
 
+def _check_densities(gaussians: Gaussians, name: str) -> None:
+    """A mixture needs densities: no singular (allow_singular=True) component."""
+    singular = gaussians.singular
+    if singular.any():
+        raise ValueError(
+            f"{name}[{int(np.argmax(singular))}] has a singular covariance "
+            "(Gaussians(..., allow_singular=True)): it has no density, and a "
+            "mixture's divergences are integrals of densities; add a ridge "
+            "(e.g. reg_covar=1e-6) to its covariance."
+        )
+
+
 def _check_weights(weights, n_components: int, name: str) -> np.ndarray:
-    try:
-        w = np.array(weights, dtype=np.float64, copy=True)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a numeric array-like: {exc}") from None
+    # Complex and string input is refused, never cast (as_float_array).
+    w = as_float_array(weights, name)
     if w.ndim != 1 or w.shape[0] != n_components:
         raise ValueError(
             f"{name} must have shape ({n_components},), one weight per component, "
@@ -56,7 +81,7 @@ class Mixture:
     weights : array-like of shape (K,)
         Component weights, all > 0, summing to 1 within 1e-10 (they are
         renormalised); anything else raises a ``ValueError`` naming
-        ``weights``.
+        ``weights`` (complex or string values a ``TypeError``).
     gaussians : Gaussians of length K
         The components, of any covariance type.
 
@@ -91,6 +116,7 @@ class Mixture:
                 "gaussians must be a skkl.Gaussians (e.g. Gaussians(means, "
                 f"covariances, covariance_type)), got {type(gaussians).__name__}."
             )
+        _check_densities(gaussians, "gaussians")
         w = _check_weights(weights, len(gaussians), "weights")
         self._set(w, gaussians)
 
@@ -137,27 +163,28 @@ class Mixture:
         from .._group import GroupGaussians
 
         if isinstance(estimator, GroupGaussians):
-            check_is_fitted(estimator, ("gaussians_", "weights_"))
+            _check_fitted(estimator, ("gaussians_", "weights_"))
             gaussians = estimator.gaussians_
-            weights = np.asarray(estimator.weights_, dtype=np.float64)
         elif hasattr(estimator, "covariance_type") and hasattr(
             estimator, "n_components"
         ):
-            check_is_fitted(estimator, ("weights_", "means_", "covariances_"))
+            _check_fitted(estimator, ("weights_", "means_", "covariances_"))
             try:
                 gaussians = Gaussians(
-                    estimator.means_,
-                    estimator.covariances_,
-                    estimator.covariance_type,
+                    estimator.means_, estimator.covariances_, estimator.covariance_type
                 )
-            except ValueError as exc:
-                raise ValueError(f"{name}.covariances_: {exc}") from None
-            weights = np.asarray(estimator.weights_, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                # Name the attribute at fault: the means if they are, else the
+                # covariances (checked only on this error path).
+                validate_means(estimator.means_, f"{name}.means_")
+                raise type(exc)(f"{name}.covariances_: {exc}") from None
         else:
             raise TypeError(
                 "estimator must be a fitted GaussianMixture, BayesianGaussianMixture "
                 f"or skkl.GroupGaussians, got {name}."
             )
+        _check_densities(gaussians, f"{name}.gaussians_")
+        weights = _check_weights(estimator.weights_, len(gaussians), f"{name}.weights_")
         keep = weights >= min_weight
         if min_weight > 0 and not np.all(keep):
             if not np.any(keep):
@@ -167,10 +194,9 @@ class Mixture:
                 )
             gaussians = gaussians[np.flatnonzero(keep)]
             weights = weights[keep] / weights[keep].sum()
-        try:
-            return cls(weights, gaussians)
-        except ValueError as exc:
-            raise ValueError(f"{name}.weights_: {exc}") from None
+        mixture = cls.__new__(cls)
+        mixture._set(weights, gaussians)
+        return mixture
 
     # -- basic properties ----------------------------------------------------
     @property
@@ -208,6 +234,16 @@ class Mixture:
         if key not in self._cache:
             self._cache[key] = compute(self)
         return self._cache[key]
+
+    def is_cached(self, key: str) -> bool:
+        """Whether a value is cached under ``key`` (internal)."""
+        return key in self._cache
+
+    def store(self, key: str, value) -> None:
+        """Cache ``value`` under ``key`` (internal; computed with another value)."""
+        if isinstance(value, np.ndarray):
+            value.setflags(write=False)
+        self._cache[key] = value
 
     @property
     def log_weights(self) -> np.ndarray:
@@ -303,7 +339,8 @@ class Mixture:
         Parameters
         ----------
         n_samples : int, default=1
-        random_state : int, numpy.random.Generator or None, default=None
+        random_state : int >= 0, numpy.random.Generator, RandomState or None, \
+default=None
 
         Returns
         -------
@@ -323,9 +360,18 @@ class Mixture:
             raise ValueError(f"n_samples must be an integer >= 1, got {n_samples!r}.")
         if n_samples < 1:
             raise ValueError(f"n_samples must be an integer >= 1, got {n_samples!r}.")
-        rng = np.random.default_rng(random_state)
+        rng = check_random_state(random_state)
         counts = rng.multinomial(int(n_samples), self.weights)
         return self.sample_components(counts, rng)
+
+
+def _check_fitted(estimator, attributes) -> None:
+    """scikit-learn's ``check_is_fitted`` for fitted attributes, without tags."""
+    if not all(hasattr(estimator, a) for a in attributes):
+        raise NotFittedError(
+            f"This {type(estimator).__name__} instance is not fitted yet. Call "
+            "'fit' with appropriate arguments before using this estimator."
+        )
 
 
 def chunk_rows(row_bytes: int, n_rows: int, working_memory=None) -> int:
@@ -334,11 +380,30 @@ def chunk_rows(row_bytes: int, n_rows: int, working_memory=None) -> int:
     return int(min(max(n_rows, 1), max(1, wm * 2**20 // row_bytes)))
 
 
+def check_random_state(random_state) -> np.random.Generator:
+    """A numpy Generator from a seed (int >= 0), Generator, RandomState or None.
+
+    Anything else raises a ``ValueError`` naming ``random_state``.
+    """
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        # A seed drawn from the legacy generator: reproducible from its state.
+        return np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
+    if random_state is None or (
+        isinstance(random_state, Integral)
+        and not isinstance(random_state, bool)
+        and random_state >= 0
+    ):
+        return np.random.default_rng(random_state)
+    raise ValueError(
+        "random_state must be None, an integer >= 0, a numpy.random.Generator or "
+        f"a numpy.random.RandomState, got {random_state!r}."
+    )
+
+
 def _check_points(X, d: int) -> np.ndarray:
-    try:
-        X = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"X must be a numeric array-like: {exc}") from None
+    X = as_float_array(X, "X")  # refuses complex and strings, never casts
     if X.ndim != 2 or X.shape[1] != d:
         raise ValueError(f"X must have shape (n, {d}), got {X.shape}.")
     if not np.all(np.isfinite(X)):
@@ -363,9 +428,7 @@ def _density_operands(m: Mixture) -> dict:
         z = solve_lower(G.cholesky, mu.T).T  # whitened means (K, d)
         Wt = np.ascontiguousarray(solve_lower(G.cholesky, np.eye(d)).T)
         return {"W": Wt, "z": z, "zz": np.sum(z * z, 1), "const": const}
-    var = G.covariances if kind == "diag" else G.covariances[:, None]
-    var = np.broadcast_to(var, (K, d))
-    inv = 1.0 / var
+    inv = 1.0 / variances(G)
     return {
         "inv": np.ascontiguousarray(inv.T),
         "lin": np.ascontiguousarray((-2.0 * mu * inv).T),
@@ -416,33 +479,42 @@ def check_pair(p, q, names=("p", "q")) -> tuple[Mixture, Mixture]:
     return p, q
 
 
-def concat_gaussians(mixtures: list[Mixture]) -> Gaussians:
-    """All components of ``mixtures`` as one batch (promoted to one type)."""
-    if len(mixtures) == 1:
-        return mixtures[0].gaussians
-    kinds = {m.covariance_type for m in mixtures}
-    means = np.vstack([m.gaussians.means for m in mixtures])
-    if kinds == {"tied"}:
-        first = mixtures[0].gaussians.covariances
-        if all(np.array_equal(m.gaussians.covariances, first) for m in mixtures):
-            return Gaussians(means, first, "tied")
-        kinds = {"full"}
+def concat_gaussians(gs: list[Gaussians]) -> Gaussians:
+    """Batches of Gaussians as one batch (promoted to one covariance type).
+
+    Built from parts already validated and factored: no covariance is
+    checked or factored again.
+    """
+    if len(gs) == 1:
+        return gs[0]
+    kinds = {g.covariance_type for g in gs}
+    means = np.vstack([g.means for g in gs])
+    logdet = np.concatenate([g.logdet for g in gs])
+    if kinds == {"tied"} and all(
+        np.array_equal(g.covariances, gs[0].covariances) for g in gs
+    ):
+        first = gs[0]
+        return gaussians_from_parts(
+            means, first.covariances, "tied", first.cholesky, logdet
+        )
     if len(kinds) == 1 and kinds != {"tied"}:
         kind = kinds.pop()
-        covs = np.concatenate([m.gaussians.covariances for m in mixtures])
-        return Gaussians(means, covs, kind)
+        covs = np.concatenate([g.covariances for g in gs])
+        factors = np.concatenate([g.cholesky for g in gs])
+        return gaussians_from_parts(means, covs, kind, factors, logdet)
     if kinds <= {"diag", "spherical"}:
-        covs = np.vstack(
-            [
-                np.broadcast_to(
-                    m.gaussians.covariances[:, None]
-                    if m.covariance_type == "spherical"
-                    else m.gaussians.covariances,
-                    m.gaussians.means.shape,
-                )
-                for m in mixtures
-            ]
-        )
-        return Gaussians(means, covs, "diag")
-    covs = np.concatenate([m.gaussians.to_full().covariances for m in mixtures])
-    return Gaussians(means, covs, "full")
+        var = np.vstack([variances(g) for g in gs])
+        std = np.vstack([g.std() for g in gs])
+        return gaussians_from_parts(means, var, "diag", std, logdet)
+    # Mixed kinds, or tied mixtures with different shared covariances.
+    full = [g.to_full() for g in gs]
+    covs = np.concatenate([g.covariances for g in full])
+    factors = np.concatenate([g.cholesky for g in full])
+    return gaussians_from_parts(means, covs, "full", factors, logdet)
+
+
+def variances(G: Gaussians) -> np.ndarray:
+    """Per-feature variances (K, d) of diagonal or spherical Gaussians."""
+    if G.covariance_type == "diag":
+        return G.covariances
+    return np.broadcast_to(G.covariances[:, None], G.means.shape)

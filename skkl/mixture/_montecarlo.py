@@ -12,17 +12,18 @@ freedom per stratum.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
 from scipy.special import logsumexp
 from scipy.stats import norm
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 
+from .._errors import InputError, Setting
 from ._components import kl_matrix
-from ._mixture import Mixture, check_pair
+from ._mixture import Mixture, check_pair, check_random_state
 
 __all__ = ["MonteCarloEstimate", "mixture_js_monte_carlo", "mixture_kl_monte_carlo"]
 
@@ -31,11 +32,17 @@ _LOG_2 = float(np.log(2.0))
 _N_MATCHED = 3
 # Smallest number of draws per stratum: the regression has up to 5 coefficients.
 _MIN_PER_STRATUM = 10
-# Pilot draws per stratum: at most this many, and a quarter of the budget.
+# Pilot draws per stratum: at most this many (enough to rank the strata's
+# spreads for the allocation), and a quarter of the budget.
 _MAX_PILOT = 64
+_TINY = np.finfo(np.float64).tiny
+# The draws of one estimate are held at once (the per-stratum regressions
+# need them); they may take at most this share of the machine's memory:
+# beyond it the system swaps or kills the process, worse than an error.
+_MEMORY_SHARE = 0.5
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class MonteCarloEstimate:
     """A Monte Carlo estimate with its standard error.
 
@@ -51,12 +58,34 @@ class MonteCarloEstimate:
     plain_standard_error : float
         Estimated standard error of plain Monte Carlo (the mean of the
         log-ratio at ``n_samples`` draws from the mixture), for comparison.
+    quantity : str or None, default=None
+        What was estimated, e.g. ``'KL(p || q)'`` or ``'JS(p, q)'`` (shown
+        in the displays).
+
+    Examples
+    --------
+    >>> from skkl.mixture import MonteCarloEstimate
+    >>> r = MonteCarloEstimate(0.1853, 0.0012, 20000, 0.0051, "KL(p || q)")
+    >>> r
+    MonteCarloEstimate(KL(p || q) = 0.1853 ± 0.0012, 95% CI [0.1829, 0.1877], \
+n_samples=20000)
     """
 
     estimate: float
     standard_error: float
     n_samples: int
     plain_standard_error: float
+    quantity: str | None = None
+
+    def __repr__(self) -> str:
+        from ._display import estimate_text  # the display toolkit loads on first use
+
+        return estimate_text(self)
+
+    def _repr_html_(self) -> str:
+        from ._display import estimate_html  # the display toolkit loads on first use
+
+        return estimate_html(self)
 
     @property
     def variance_reduction(self) -> float:
@@ -90,15 +119,6 @@ class MonteCarloEstimate:
         )
 
 
-def _rng(random_state) -> np.random.Generator:
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if random_state is None or isinstance(random_state, Integral):
-        return np.random.default_rng(random_state)
-    rs = check_random_state(random_state)
-    return np.random.default_rng(rs.randint(np.iinfo(np.int32).max))
-
-
 class _Side:
     """One sampling side: draw from ``f``, integrand from log f and log g."""
 
@@ -130,7 +150,7 @@ def _regress(h, C):
     n = len(h)
     X = np.column_stack([np.ones(n), C])
     # Scale the controls: their magnitudes can differ by many orders.
-    scale = np.maximum(np.abs(X).max(axis=0), 1e-300)
+    scale = np.maximum(np.abs(X).max(axis=0), _TINY)  # an all-zero column stays 0
     Xs = X / scale
     beta, _, rank, _ = np.linalg.lstsq(Xs, h, rcond=None)
     resid = h - Xs @ beta
@@ -140,7 +160,7 @@ def _regress(h, C):
     return float(beta[0] / scale[0]), max(s2 * cov[0, 0] / scale[0] ** 2, 0.0), s2
 
 
-def _estimate(side: _Side, n_samples: int, target_error, rng):
+def _estimate(side: _Side, n_samples: int, target_error, rng, n_sides: int = 1):
     w = side.f.weights
     K = len(w)
     pilot = int(min(_MAX_PILOT, max(_MIN_PER_STRATUM, n_samples // (4 * K))))
@@ -153,8 +173,10 @@ def _estimate(side: _Side, n_samples: int, target_error, rng):
     spread = float(w @ sd)
     if target_error is not None and spread > 0:
         # Neyman allocation gives variance (sum w_a sd_a)^2 / n.
-        need = int(np.ceil((spread / target_error) ** 2))
-        budget = min(budget, max(need, _MIN_PER_STRATUM * K))
+        need = float(np.ceil((spread / target_error) ** 2))
+        budget = int(min(budget, max(need, _MIN_PER_STRATUM * K)))
+    n_draws = budget + _MIN_PER_STRATUM * K
+    _check_memory(n_draws, side, n_samples * n_sides, target_error, n_sides)
     share = w * sd / spread if spread > 0 else w
     counts = np.maximum(_MIN_PER_STRATUM, np.round(budget * share)).astype(np.int64)
     h, C, s = side.draw(counts, rng)
@@ -174,11 +196,65 @@ def _estimate(side: _Side, n_samples: int, target_error, rng):
 def _check_budget(n_samples, p: Mixture, name="n_samples"):
     need = 2 * _MIN_PER_STRATUM * p.n_components
     if n_samples < need:
-        raise ValueError(
-            f"{name}={n_samples} is too small for {p.n_components} components: "
-            f"the stratified estimate needs at least {2 * _MIN_PER_STRATUM} draws "
-            f"per component ({name} >= {need})."
+        raise InputError(
+            f"{{argument}}={n_samples} is too small for {p.n_components} "
+            f"components: the stratified estimate needs at least "
+            f"{2 * _MIN_PER_STRATUM} draws per component ({name} >= {need}).",
+            argument="n_samples",
         )
+
+
+def _bytes_per_draw(side: _Side) -> int:
+    """Bytes held per draw: the point, both log-densities, controls, strata."""
+    d, kf, kg = side.f.n_features, side.f.n_components, side.g.n_components
+    return 8 * (d + kf + kg + 2 * side.match.shape[1] + 8)
+
+
+def _memory_limit() -> float | None:
+    """``_MEMORY_SHARE`` of physical memory, or None where it is not known."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):  # e.g. Windows
+        return None
+    return _MEMORY_SHARE * total if total > 0 else None
+
+
+def _size(n_bytes: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n_bytes < 1024 or unit == "PiB":
+            return f"{n_bytes:.3g} {unit}"
+        n_bytes /= 1024
+    raise AssertionError("unreachable")
+
+
+def _check_memory(n_draws: float, side: _Side, n_samples, target_error, n_sides):
+    """Refuse, before allocating, draws that cannot fit in memory.
+
+    ``n_sides`` mixtures are sampled one after the other, ``n_samples /
+    n_sides`` draws each; one side's draws are held at a time.
+    """
+    per_draw = _bytes_per_draw(side)
+    limit = _memory_limit()
+    if limit is None or n_draws * per_draw <= limit:
+        return
+    raise InputError(
+        "{argument}={n} needs about {need} for the draws from one mixture and "
+        "their log-densities, more than {limit} ({share:.0%} of this machine's "
+        "memory); {argument} up to about {fits:.2g} fits here. Lower {argument}"
+        + (
+            ", or pass {fix} to stop at a standard error"
+            if target_error is None
+            else ""
+        )
+        + ".",
+        argument="n_samples",
+        n=n_samples,
+        need=_size(n_draws * per_draw),
+        limit=_size(limit),
+        share=_MEMORY_SHARE,
+        fits=float(limit // per_draw * n_sides),
+        fix=Setting("target_error"),
+    )
 
 
 _MC_PARAMS = {
@@ -240,11 +316,11 @@ def mixture_kl_monte_carlo(
     """
     p, q = check_pair(p, q)
     _check_budget(n_samples, p)
-    rng = _rng(random_state)
+    rng = check_random_state(random_state)
     side = _Side(p, q, lambda lf, lg: lf - lg)
     est, var, n, plain = _estimate(side, n_samples, target_error, rng)
     return MonteCarloEstimate(
-        float(est), float(np.sqrt(var)), n, float(np.sqrt(plain / n))
+        float(est), float(np.sqrt(var)), n, float(np.sqrt(plain / n)), "KL(p || q)"
     )
 
 
@@ -294,14 +370,14 @@ def mixture_js_monte_carlo(
     half = n_samples // 2
     _check_budget(half, p, "n_samples / 2")
     _check_budget(half, q, "n_samples / 2")
-    rng = _rng(random_state)
+    rng = check_random_state(random_state)
     side_target = None if target_error is None else target_error * np.sqrt(2.0)
     results = [
-        _estimate(_Side(a, b, _js_integrand), half, side_target, rng)
+        _estimate(_Side(a, b, _js_integrand), half, side_target, rng, n_sides=2)
         for a, b in ((p, q), (q, p))
     ]
     est = 0.5 * (results[0][0] + results[1][0])
     se = 0.5 * np.sqrt(results[0][1] + results[1][1])
     n = results[0][2] + results[1][2]
     plain = 0.5 * np.sqrt(results[0][3] / results[0][2] + results[1][3] / results[1][2])
-    return MonteCarloEstimate(float(est), float(se), n, float(plain))
+    return MonteCarloEstimate(float(est), float(se), n, float(plain), "JS(p, q)")

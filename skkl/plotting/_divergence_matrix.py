@@ -30,6 +30,31 @@ def colorbar_label(kind: str | None) -> str:
     return f"{kind} ({unit})" if unit else str(kind)
 
 
+def _check_matrix(matrix, display_labels) -> tuple[np.ndarray, np.ndarray]:
+    """A finite, non-empty square matrix and one label per row."""
+    try:
+        M = np.asarray(matrix, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"matrix must be a square array of numbers, got {type(matrix).__name__}."
+        ) from None
+    if M.ndim != 2 or M.shape[0] != M.shape[1] or not np.all(np.isfinite(M)):
+        raise ValueError(f"matrix must be a finite square array, got shape {M.shape}.")
+    if M.shape[0] == 0:
+        raise ValueError(
+            "matrix is empty (shape (0, 0)): there is nothing to plot; it "
+            "needs one row and column per group."
+        )
+    n = M.shape[0]
+    labels = np.arange(n) if display_labels is None else display_labels
+    if len(labels) != n:
+        raise ValueError(
+            f"display_labels has {len(labels)} entries for a {n} x {n} matrix; "
+            "pass one label per row."
+        )
+    return M, labels
+
+
 class DivergenceMatrixDisplay:
     """Annotated heat map of a divergence matrix between groups.
 
@@ -114,29 +139,8 @@ class DivergenceMatrixDisplay:
         self : DivergenceMatrixDisplay
         """
         plt = check_matplotlib_support("DivergenceMatrixDisplay.plot")
-        try:
-            M = np.asarray(self.matrix, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(
-                "matrix must be a square array of numbers, got "
-                f"{type(self.matrix).__name__}."
-            ) from None
-        if M.ndim != 2 or M.shape[0] != M.shape[1] or not np.all(np.isfinite(M)):
-            raise ValueError(
-                f"matrix must be a finite square array, got shape {M.shape}."
-            )
-        if M.shape[0] == 0:
-            raise ValueError(
-                "matrix is empty (shape (0, 0)): there is nothing to plot; it "
-                "needs one row and column per group."
-            )
+        M, labels = _check_matrix(self.matrix, self.display_labels)
         n = M.shape[0]
-        labels = np.arange(n) if self.display_labels is None else self.display_labels
-        if len(labels) != n:
-            raise ValueError(
-                f"display_labels has {len(labels)} entries for a {n} x {n} matrix; "
-                "pass one label per row."
-            )
         fig, ax = get_axes(ax, "DivergenceMatrixDisplay.plot")
         self.im_ = ax.imshow(
             M, **{"interpolation": "nearest", "cmap": cmap, **(im_kw or {})}

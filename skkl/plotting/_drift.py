@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from ._base import check_matplotlib_support, get_axes
@@ -12,6 +14,27 @@ _RESULT_FIELDS = ("statistic", "p_value", "alpha", "feature_scores", "feature_p_
 _SCAN_COLUMNS = ("start", "stop", "p_value", "is_drift", "effect")
 
 
+# Legends sit under their panel, below the tick labels and the two-line axis
+# label (about 46 points at the default font sizes), so they never hide the
+# histogram or the bars; a fixed offset in points keeps that gap the same in a
+# tall figure. One column keeps them narrower than a panel at any size.
+_LEGEND_OFFSET_PT = 52
+
+
+def _legend_below(ax, right=False, **kwargs):
+    from matplotlib.transforms import ScaledTranslation
+
+    below = ScaledTranslation(0, -_LEGEND_OFFSET_PT / 72, ax.figure.dpi_scale_trans)
+    return ax.legend(
+        fontsize="small",
+        loc="upper right" if right else "upper center",
+        bbox_to_anchor=(1.0 if right else 0.5, 0.0),
+        bbox_transform=ax.transAxes + below,
+        frameon=False,
+        **kwargs,
+    )
+
+
 def _check_result(result) -> None:
     missing = [a for a in _RESULT_FIELDS if not hasattr(result, a)]
     if missing:
@@ -20,6 +43,55 @@ def _check_result(result) -> None:
             f"GaussianDriftDetector.test(X), got {type(result).__name__}; for the "
             "output of scan() use DriftDisplay.from_scan."
         )
+
+
+def feature_labels(result, feature_names=None) -> list:
+    """One label per feature: ``feature_names``, the result's, or x0, x1, ..."""
+    d = np.size(result.feature_scores)
+    names = feature_names
+    if names is None:
+        names = getattr(result, "feature_names", None)
+        if names is None:
+            return [f"x{j}" for j in range(d)]
+    elif isinstance(names, str):
+        raise TypeError(
+            f"feature_names must be a sequence of names, one per feature, got the "
+            f"string {names!r}."
+        )
+    names = [str(n) for n in np.asarray(names, dtype=object).ravel()]
+    if len(names) != d:
+        raise ValueError(
+            f"feature_names has {len(names)} name(s) but the result has {d} "
+            "features: pass one name per feature, or None to use the result's."
+        )
+    return names
+
+
+def _shown_features(result, max_features) -> np.ndarray:
+    """Indices of the features to draw, in drawing order (top first)."""
+    scores = np.asarray(result.feature_scores, dtype=np.float64)
+    if max_features is not None and (
+        isinstance(max_features, bool)
+        or not isinstance(max_features, numbers.Integral)
+        or max_features < 1
+    ):
+        raise ValueError(
+            f"max_features must be a positive integer or None, got {max_features!r}."
+        )
+    if max_features is None or max_features >= scores.size:
+        return np.arange(scores.size)
+    return evidence_order(result.feature_p_values, scores)[:max_features]
+
+
+def evidence_order(p_values, scores) -> np.ndarray:
+    """Feature indices, strongest evidence first: smallest p, largest effect.
+
+    Ties in both keep feature order; a nan effect counts as the smallest.
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    effect = np.asarray(scores, dtype=np.float64)
+    effect = np.where(np.isnan(effect), -np.inf, effect)
+    return np.lexsort((np.arange(effect.size), -effect, p))
 
 
 def _check_table(table) -> None:
@@ -108,7 +180,7 @@ class DriftDisplay:
 
     @classmethod
     def from_result(
-        cls, result, *, feature_names=None, ax=None, **kwargs
+        cls, result, *, feature_names=None, max_features=None, ax=None, **kwargs
     ) -> DriftDisplay:
         """Plot one :class:`~skkl.DriftResult`.
 
@@ -117,8 +189,13 @@ class DriftDisplay:
         result : DriftResult
             Output of :meth:`~skkl.GaussianDriftDetector.test`.
         feature_names : array-like of str, default=None
-            Bar labels; the result's ``feature_names`` (the detector was
-            fitted on a DataFrame), else ``x0, x1, ...``, when None.
+            Bar labels, one per feature; the result's ``feature_names`` (the
+            detector was fitted on a DataFrame), else ``x0, x1, ...``, when
+            None.
+        max_features : int, default=None
+            Draw only this many features, those with the strongest evidence
+            (smallest Holm p-value, then largest effect) first; every feature
+            in its own order when None.
         ax : sequence of two matplotlib Axes, default=None
             Panels for the null distribution and the per-feature effects; a
             new figure when None.
@@ -129,7 +206,8 @@ class DriftDisplay:
         -------
         display : DriftDisplay
         """
-        return cls(result=result, feature_names=feature_names).plot(ax=ax, **kwargs)
+        display = cls(result=result, feature_names=feature_names)
+        return display.plot(ax=ax, max_features=max_features, **kwargs)
 
     @classmethod
     def from_scan(cls, table, *, ax=None, **kwargs) -> DriftDisplay:
@@ -154,7 +232,13 @@ class DriftDisplay:
         return cls(table=table).plot(ax=ax, **kwargs)
 
     def plot(
-        self, *, ax=None, bins="auto", color="C0", drift_color="C3"
+        self,
+        *,
+        ax=None,
+        bins="auto",
+        color="C0",
+        drift_color="C3",
+        max_features=None,
     ) -> DriftDisplay:
         """Draw the result or the scan table given at construction.
 
@@ -166,6 +250,9 @@ class DriftDisplay:
             Histogram bins of the null distribution.
         color, drift_color : str
             Colours of the normal and the drifting elements.
+        max_features : int, default=None
+            For a result: draw only this many features, the strongest
+            evidence first (see :meth:`from_result`).
 
         Returns
         -------
@@ -173,15 +260,18 @@ class DriftDisplay:
         """
         if self.result is None and self.table is None:
             raise ValueError("DriftDisplay needs a result or a scan table to plot.")
+        shown = None
         if self.result is not None:
             _check_result(self.result)
+            shown = _shown_features(self.result, max_features)
+            labels = feature_labels(self.result, self.feature_names)
         else:
             _check_table(self.table)
         if ax is None:
             plt = check_matplotlib_support("DriftDisplay.plot")
-            height = 3.8
-            if self.result is not None:  # one horizontal bar per feature
-                height = max(height, 1.5 + 0.25 * len(self.result.feature_scores))
+            height = 4.2
+            if shown is not None:  # one horizontal bar per feature
+                height = max(height, 2.2 + 0.25 * shown.size)
             fig, ax = plt.subplots(1, 2, figsize=(10, height), layout="constrained")
         else:
             ax = np.asarray(ax, dtype=object).ravel()
@@ -190,13 +280,14 @@ class DriftDisplay:
             fig, _ = get_axes(ax[0], "DriftDisplay.plot")
         self.ax_, self.figure_ = np.asarray(ax, dtype=object).ravel(), fig
         if self.result is not None:
-            self._plot_result(bins, color, drift_color)
+            self._plot_null(bins, color, drift_color)
+            self._plot_features(shown, labels, color, drift_color)
         else:
             self._plot_scan(color, drift_color)
         return self
 
-    def _plot_result(self, bins, color, drift_color):
-        res, (ax0, ax1) = self.result, self.ax_
+    def _plot_null(self, bins, color, drift_color):
+        res, ax0 = self.result, self.ax_[0]
         self.hist_ = None
         if res.null_distribution is not None:
             _, _, self.hist_ = ax0.hist(
@@ -220,47 +311,48 @@ class DriftDisplay:
             ls="--",
             label=f"critical value at alpha={res.alpha:g}",
         )
-        ax0.set_xlabel(f"statistic ({res.statistic_name}, {res.method})")
+        # Two short lines: one long line is wider than a panel at matplotlib's
+        # default figure size and is cut at the figure's edge.
+        ax0.set_xlabel(f"statistic: {res.statistic_name}\n({res.method} engine)")
         ax0.set_ylabel("count")
-        # Below the axes, so it never hides the histogram.
-        ax0.legend(
-            fontsize="small",
-            loc="upper center",
-            bbox_to_anchor=(0.5, -0.2),
-            ncol=2,
-            frameon=False,
-        )
+        _legend_below(ax0)
         ax0.set_title(f"p-value = {res.p_value:.3g}")
-        scores = np.asarray(res.feature_scores)
-        names = self.feature_names
-        if names is None:
-            names = getattr(res, "feature_names", None)
-        if names is None:
-            names = [f"x{j}" for j in range(scores.size)]
-        drifted = np.asarray(res.feature_p_values) < res.alpha
-        colors = [drift_color if d else color for d in drifted]
+
+    def _plot_features(self, shown, labels, color, drift_color):
+        res, ax1 = self.result, self.ax_[1]
+        scores = np.asarray(res.feature_scores, dtype=np.float64)[shown]
+        drifted = np.asarray(res.feature_p_values)[shown] < res.alpha
         # Horizontal bars: long feature names stay readable without rotation,
         # and both panels keep the same height.
-        pos = np.arange(scores.size)
-        self.bars_ = ax1.barh(pos, scores, color=colors)
-        ax1.set_yticks(pos, [str(n) for n in names])
+        pos = np.arange(shown.size)
+        self.bars_ = ax1.barh(
+            pos, scores, color=[drift_color if d else color for d in drifted]
+        )
+        # Names are text, never mathtext: a '$' in a column name is literal.
+        ax1.set_yticks(pos, [labels[j] for j in shown], parse_math=False)
         ax1.invert_yaxis()  # first feature on top
         ax1.axvline(0, color="k", lw=0.8)
-        ax1.set_xlabel("per-feature effect: bias-corrected symmetric KL (nats)")
-        ax1.set_title(f"effect = {res.effect:.3g} nats")
+        # Long feature names leave this panel narrow: its label, title and
+        # legend end at its right edge and extend left under the names, where
+        # they cannot run off the figure.
+        ax1.set_xlabel(
+            "effect per feature (nats)\nbias-corrected symmetric KL", loc="right"
+        )
+        title = f"effect = {res.effect:.3g} nats"
+        if shown.size < len(labels):
+            title += f"\ntop {shown.size} of {len(labels)} features"
+        ax1.set_title(title, loc="right")
         from matplotlib.patches import Patch
 
-        ax1.legend(
-            handles=[
-                Patch(color=drift_color, label=f"drifted: Holm p < {res.alpha:g}"),
-                Patch(color=color, label="not significant"),
-            ],
-            fontsize="small",
-            loc="upper center",
-            bbox_to_anchor=(0.5, -0.2),
-            ncol=2,
-            frameon=False,
-        )
+        # The legend explains only the colours that are drawn.
+        handles = []
+        if drifted.any():
+            handles.append(
+                Patch(color=drift_color, label=f"drifted: Holm p < {res.alpha:g}")
+            )
+        if not drifted.all():
+            handles.append(Patch(color=color, label="not significant"))
+        _legend_below(ax1, handles=handles, right=True)
 
     def _plot_scan(self, color, drift_color):
         ax0, ax1 = self.ax_
@@ -286,7 +378,14 @@ class DriftDisplay:
             alpha = table.attrs.get("alpha", 0.05)
             xlabel = "window centre (sample index)"
         (self.p_line_,) = ax0.plot(mid, p, marker="o", color=color, label="p-value")
-        ax0.scatter(mid[drift], p[drift], color=drift_color, zorder=3, label="drift")
+        # A legend entry only for what is drawn: no "drift" when none drifted.
+        ax0.scatter(
+            mid[drift],
+            p[drift],
+            color=drift_color,
+            zorder=3,
+            label="drift" if drift.any() else "_nolegend_",
+        )
         ax0.axhline(alpha, color="k", ls="--", label=f"alpha={alpha:g}")
         ax0.set_yscale("log")
         ax0.set_xlabel(xlabel)

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 
+from .._errors import InputError
 from .._gaussians import Gaussians
 from ._base import check_matplotlib_support, get_axes
 
@@ -14,6 +15,13 @@ __all__ = ["GaussianEllipsesDisplay"]
 
 # Feature variances further apart than this make PCA follow the largest ones.
 _SCALE_RATIO = 100.0
+# Relative asymmetry |S_ij - S_ji| tolerated in a 2 x 2 covariance, against
+# sqrt(S_ii S_jj), and relative negative eigenvalue tolerated (rounding).
+_SYMMETRY_RTOL = 1e-8
+_PSD_RTOL = 1e-10
+# matplotlib squares coordinates when it lays out patches: an ellipse must
+# extend less than the square root of the largest float (with a margin).
+_MAX_EXTENT = np.sqrt(np.finfo(np.float64).max) / 16
 
 
 def ring_label(n_std: float) -> str:
@@ -43,6 +51,77 @@ def _check_finite(X, name: str) -> np.ndarray:
             f"(first: row {int(np.argmax(bad))}); drop or impute them first."
         )
     return X
+
+
+def _check_ellipses(means, covariances, n_std) -> tuple:
+    """Validated (means, covariances, n_std) of :meth:`GaussianEllipsesDisplay.plot`.
+
+    Every covariance must be finite, symmetric and positive semi-definite (a
+    singular one is drawn flat), and every ring of finite size.
+    """
+    means = np.asarray(means, dtype=np.float64)
+    covs = np.asarray(covariances, dtype=np.float64)
+    K = means.shape[0] if means.ndim else 0
+    if means.shape != (K, 2) or covs.shape != (K, 2, 2):
+        raise ValueError(
+            "means must have shape (n_groups, 2) and covariances "
+            f"(n_groups, 2, 2), got {means.shape} and {covs.shape}."
+        )
+    for name, values in (("means", means), ("covariances", covs)):
+        bad = ~np.isfinite(values.reshape(K, -1)).all(axis=1)
+        if np.any(bad):
+            raise InputError(
+                "{argument}[{k}] has NaN or infinite entries; every group needs "
+                "a finite mean and covariance.",
+                argument=name,
+                k=int(np.argmax(bad)),
+            )
+    scale = np.sqrt(np.abs(covs[:, 0, 0] * covs[:, 1, 1]))
+    asym = np.abs(covs[:, 0, 1] - covs[:, 1, 0]) > _SYMMETRY_RTOL * scale
+    if np.any(asym):
+        k = int(np.argmax(asym))
+        raise InputError(
+            "{argument}[{k}] is not symmetric ({a!r} above and {b!r} below the "
+            "diagonal); a covariance is symmetric.",
+            argument="covariances",
+            k=k,
+            a=float(covs[k, 0, 1]),
+            b=float(covs[k, 1, 0]),
+        )
+    vals = np.linalg.eigvalsh(covs) if K else np.zeros((0, 2))
+    negative = vals[:, 0] < -_PSD_RTOL * np.maximum(vals[:, 1], 0.0)
+    if np.any(negative):
+        k = int(np.argmax(negative))
+        raise InputError(
+            "{argument}[{k}] is not positive semi-definite (eigenvalue {v:.3g}); "
+            "it is not a covariance.",
+            argument="covariances",
+            k=k,
+            v=float(vals[k, 0]),
+        )
+    try:
+        radii = np.atleast_1d(np.asarray(n_std, dtype=np.float64))
+    except (TypeError, ValueError):
+        radii = np.array([np.nan])
+    if radii.ndim != 1 or np.any(~np.isfinite(radii) | (radii <= 0)):
+        raise InputError(
+            "{argument} must be positive numbers, got {value!r}.",
+            argument="n_std",
+            value=n_std,
+        )
+    with np.errstate(over="ignore"):
+        size = radii.max() * np.sqrt(np.maximum(vals[:, 1], 0.0)).max(initial=0.0)
+        extent = size + np.abs(means).max(initial=0.0)
+    if not extent < _MAX_EXTENT:
+        raise InputError(
+            "{argument}={value!r} gives ellipses too large to draw (radius times "
+            f"the largest standard deviation exceeds {_MAX_EXTENT:.1e}); use "
+            "radii of a few standard deviations, e.g. (1, 2, 3), or rescale the "
+            "data.",
+            argument="n_std",
+            value=n_std,
+        )
+    return means, covs, radii
 
 
 def _ellipse_geometry(cov2: np.ndarray, n_std: float) -> tuple[float, float, float]:
@@ -104,8 +183,9 @@ def _scale_note(variances: np.ndarray, estimator) -> str:
     if positive.size < 2 or positive.max() <= _SCALE_RATIO * positive.min():
         return ""
     j = int(np.argmax(variances))
-    names = getattr(estimator, "feature_names_in_", None)
-    name = f"feature {j}" + ("" if names is None else f" ({names[j]!r})")
+    from .._validation import format_feature  # loads scikit-learn: on use only
+
+    name = format_feature(j, getattr(estimator, "feature_names_in_", None))
     ratio = positive.max() / positive.min()
     warnings.warn(
         f"the features' variances differ by a factor of {ratio:.3g} (largest: "
@@ -116,6 +196,35 @@ def _scale_note(variances: np.ndarray, estimator) -> str:
         stacklevel=3,
     )
     return "; unscaled features"
+
+
+def _pca_view(means, covs, weights, estimator):
+    """(center, (d, 2) projection, axis labels) of the mixture's first two PCs."""
+    if means.shape[1] < 2:
+        raise ValueError("pca=True needs at least 2 features.")
+    center = weights @ means
+    dm = means - center
+    mix_cov = np.einsum("k,kij->ij", weights, covs) + (dm.T * weights) @ dm
+    vals, vecs = np.linalg.eigh(mix_cov)
+    W = vecs[:, ::-1][:, :2]
+    # Deterministic signs: the largest loading of each axis is positive.
+    W = W * np.sign(W[np.argmax(np.abs(W), axis=0), [0, 1]])
+    share = vals[::-1][:2] / vals.sum()
+    note = _scale_note(np.diag(mix_cov), estimator)
+    labels = tuple(f"PC{i + 1} ({100 * s:.0f}% var{note})" for i, s in enumerate(share))
+    return center, W, labels
+
+
+def _feature_view(features, estimator, d: int):
+    """(center, (d, 2) projection, axis labels) of two chosen features."""
+    if len(features) != 2:
+        raise ValueError(f"features must be a pair, got {features!r}.")
+    idx = [_feature_index(f, estimator, d) for f in features]
+    if idx[0] == idx[1]:
+        raise ValueError(f"features must be two different features, got {features!r}.")
+    names = getattr(estimator, "feature_names_in_", None)
+    labels = tuple(str(names[i]) if names is not None else f"feature {i}" for i in idx)
+    return np.zeros(d), np.eye(d)[:, idx], labels
 
 
 class GaussianEllipsesDisplay:
@@ -205,17 +314,8 @@ class GaussianEllipsesDisplay:
         check_matplotlib_support("GaussianEllipsesDisplay.plot")
         from matplotlib.patches import Ellipse
 
-        means = np.asarray(self.means, dtype=np.float64)
-        covs = np.asarray(self.covariances, dtype=np.float64)
-        K = means.shape[0]
-        if means.shape != (K, 2) or covs.shape != (K, 2, 2):
-            raise ValueError(
-                "means must have shape (n_groups, 2) and covariances "
-                f"(n_groups, 2, 2), got {means.shape} and {covs.shape}."
-            )
-        n_std = np.atleast_1d(np.asarray(self.n_std, dtype=np.float64))
-        if n_std.ndim != 1 or np.any(~np.isfinite(n_std) | (n_std <= 0)):
-            raise ValueError(f"n_std must be positive numbers, got {self.n_std!r}.")
+        means, covs, n_std = _check_ellipses(self.means, self.covariances, self.n_std)
+        K = len(means)
         labels = np.arange(K) if self.display_labels is None else self.display_labels
         labels = np.asarray(labels)
         fig, ax = get_axes(ax, "GaussianEllipsesDisplay.plot")
@@ -318,33 +418,9 @@ class GaussianEllipsesDisplay:
         d = G.n_features
         means, covs = G.means, G.to_full().covariances
         if pca:
-            if d < 2:
-                raise ValueError("pca=True needs at least 2 features.")
-            center = weights @ means
-            dm = means - center
-            mix_cov = np.einsum("k,kij->ij", weights, covs) + (dm.T * weights) @ dm
-            vals, vecs = np.linalg.eigh(mix_cov)
-            W = vecs[:, ::-1][:, :2]
-            # Deterministic signs: the largest loading of each axis is positive.
-            W = W * np.sign(W[np.argmax(np.abs(W), axis=0), [0, 1]])
-            share = vals[::-1][:2] / vals.sum()
-            note = _scale_note(np.diag(mix_cov), estimator)
-            axis_labels = tuple(
-                f"PC{i + 1} ({100 * s:.0f}% var{note})" for i, s in enumerate(share)
-            )
+            center, W, axis_labels = _pca_view(means, covs, weights, estimator)
         else:
-            if len(features) != 2:
-                raise ValueError(f"features must be a pair, got {features!r}.")
-            idx = [_feature_index(f, estimator, d) for f in features]
-            if idx[0] == idx[1]:
-                raise ValueError(
-                    f"features must be two different features, got {features!r}."
-                )
-            center, W = np.zeros(d), np.eye(d)[:, idx]
-            names = getattr(estimator, "feature_names_in_", None)
-            axis_labels = tuple(
-                str(names[i]) if names is not None else f"feature {i}" for i in idx
-            )
+            center, W, axis_labels = _feature_view(features, estimator, d)
         X2 = None
         if X is not None:
             X = _check_finite(X, "X")
