@@ -44,7 +44,7 @@ from ._marginal import (
 )
 from ._prepare import Sample, Standardiser
 
-__all__ = ["EncodedFeatures", "TableTest", "report_fields"]
+__all__ = ["EncodedFeatures", "TableTest", "report_fields", "test_tables"]
 
 #: Levels named one by one in a note, at most.
 _NAMED_LEVELS = 5
@@ -125,7 +125,8 @@ def _column_effects_from_sums(ref_s, new_s, prep, cols, n_columns) -> np.ndarray
         r, n = ref_s.subset(idx), new_s.subset(idx)
         with np.errstate(all="ignore"):
             metric = EffectMetric.from_sums(r.merge(n))
-            scores[c] = effect_from_moment_sums(r, n, metric, ratio).value
+            # Uncentred, as the row path and the features' scores of arrays.
+            scores[c] = effect_from_moment_sums(r, n, metric, ratio).uncentred
     return scores
 
 
@@ -341,3 +342,24 @@ class TableTest:
             **combined,
             **fields,
         )
+
+
+def test_tables(settings, ref, new, w_ref=None, **kwargs):
+    """The drift test of two in-memory tables, answered per column.
+
+    ``kwargs`` go to :func:`~._pipeline.run_test` (seed, window, label,
+    stacklevel: one frame more than this function's caller needs).
+    """
+    from ._pipeline import run_test
+
+    table_test = TableTest.pooled(ref, new, w_ref)
+    ref_sample, new_sample = table_test.samples()
+    kwargs["stacklevel"] = kwargs.get("stacklevel", 2) + 1
+    return run_test(
+        settings,
+        ref_sample,
+        new_sample,
+        names=table_test.feature_names,
+        columns=table_test,
+        **kwargs,
+    )

@@ -16,15 +16,27 @@ tested against an in-memory reference shares the pooled encoding.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import numpy as np
 
 from .._dask import is_dask_collection, reduce_blocks
 from .._errors import InputError
+from . import _dask_input
+from ._columns import TableTest
 from ._encode import TableEncoding, merge_summaries, summarise
+from ._prepare import Sample
 from ._table import Column, Table, read_table
 
-__all__ = ["encoded", "is_dask_table", "schema_table", "summaries"]
+__all__ = [
+    "DaskReference",
+    "encoded",
+    "fit_reference",
+    "is_dask_table",
+    "schema_table",
+    "summaries",
+    "test_tables",
+]
 
 
 def is_dask_table(X) -> bool:
@@ -119,3 +131,69 @@ def encoded(X, encoding: TableEncoding, name: str):
 
     meta = pd.DataFrame({c: pd.Series(dtype=np.float64) for c in _columns(encoding)})
     return X.map_partitions(_encode_partition, encoding=encoding, name=name, meta=meta)
+
+
+@dataclass(frozen=True)
+class DaskReference:
+    """A reference table fitted on dask: what a test needs of it.
+
+    Attributes
+    ----------
+    sample : Sample
+        Its summaries and moment sums of the encoded features.
+    encoding : TableEncoding
+        Its 'reference' encoding (latent features included).
+    summaries : tuple of ColumnSummary
+    schema : Table
+        Its columns' kinds (no rows).
+    """
+
+    sample: Sample
+    encoding: TableEncoding
+    summaries: tuple
+    schema: Table
+
+
+def fit_reference(X_ref, sample_weight, covariance_type: str) -> DaskReference:
+    """Summarise a dask reference table (one pass), then its encoded sums."""
+    schema = schema_table(X_ref._meta, "X_ref")
+    s_ref = summaries(X_ref, sample_weight, schema.schema, "X_ref")
+    encoding = TableEncoding.from_summaries(schema, s_ref)
+    features = encoded(X_ref, encoding, "X_ref")
+    sample = _dask_input.reference_sample(features, sample_weight, covariance_type)
+    return DaskReference(sample, encoding, s_ref, schema)
+
+
+def test_tables(settings, ref, X, schema, **kwargs):
+    """A test where the reference or ``X`` is a dask table (asymptotic engine).
+
+    ``ref`` is a :class:`DaskReference`, or ``(table, weights)`` of an
+    in-memory reference (then the encoding is the pooled one); ``X`` a dask
+    DataFrame or an in-memory :class:`Table`. ``kwargs`` go to ``run_test``.
+    """
+    from ._pipeline import run_test
+
+    if is_dask_collection(X):
+        s_new = summaries(X, None, schema, "X")
+    else:
+        s_new = summarise(X)
+    if isinstance(ref, DaskReference):
+        s_ref = ref.summaries
+        support = ref.encoding.support(s_ref, s_new)
+        encoding = ref.encoding.restricted(support)
+        ref_sample = ref.sample.subset(np.flatnonzero(support))
+    else:
+        table, w = ref
+        s_ref = summarise(table, w)
+        encoding = TableEncoding.from_summaries(table, s_ref, s_new)
+        ref_sample = Sample.from_rows(encoding.transform(table), w)
+    if is_dask_collection(X):
+        new = _dask_input.new_sample(encoded(X, encoding, "X"))
+    else:
+        new = Sample.from_rows(encoding.transform(X))
+    kwargs["stacklevel"] = kwargs.get("stacklevel", 2) + 1
+    columns = TableTest(encoding, s_ref, s_new)
+    return run_test(
+        settings, ref_sample, new, names=encoding.feature_names, columns=columns,
+        **kwargs,
+    )  # fmt: skip

@@ -25,8 +25,7 @@ from sklearn.utils.validation import (
 from .._dask import is_dask_collection, validate_features
 from .._errors import InputError, Setting
 from . import _dask_input, _dask_tables, _scan
-from ._columns import TableTest
-from ._encode import TableEncoding, summarise
+from ._columns import test_tables
 from ._pipeline import Settings, check_permutations, normalise_weights, run_test
 from ._prepare import Sample
 from ._result import DriftResult, DriftScan
@@ -231,7 +230,7 @@ class GaussianDriftDetector(BaseEstimator):
         if isinstance(ref, Table):
             return ref
         if ref is None:  # a dask table: its columns' kinds, no rows
-            return self._ref_schema
+            return self._ref_dask_table.schema
         return Table.from_array(ref, getattr(self, "feature_names_in_", None))
 
     def _ref_rows(self):
@@ -249,54 +248,16 @@ class GaussianDriftDetector(BaseEstimator):
         return isinstance(self.reference_, Table) or is_table(X)
 
     def _test_with_dask_tables(self, X, settings) -> DriftResult:
-        """A test where the reference or ``X`` is a dask table (asymptotic engine).
-
-        A dask reference keeps its own encoding ('reference' basis); an
-        in-memory reference and a dask ``X`` share the pooled one.
-        """
+        """A test where the reference or ``X`` is a dask table."""
         self._check_streaming(settings, "a dask collection")
         if is_dask_collection(X):
             validate_data(self, X._meta, reset=False, skip_check_array=True)
-            schema = self._ref_table().schema
-            s_new = _dask_tables.summaries(X, None, schema, "X")
         else:
-            table = self._table(X, "X", reset=False)
-            s_new = summarise(table)
-        if self.reference_ is None:
-            s_ref = self._ref_summaries
-            support = self._ref_encoding.support(s_ref, s_new)
-            encoding = self._ref_encoding.restricted(support)
-            ref = self._reference_sample(settings).subset(np.flatnonzero(support))
-        else:
-            ref_table, w = self._ref_rows()
-            s_ref = summarise(ref_table, w)
-            encoding = TableEncoding.from_summaries(ref_table, s_ref, s_new)
-            ref = Sample.from_rows(encoding.transform(ref_table), w)
-        if is_dask_collection(X):
-            new = _dask_input.new_sample(_dask_tables.encoded(X, encoding, "X"))
-        else:
-            new = Sample.from_rows(encoding.transform(table))
-        return run_test(
-            settings,
-            ref,
-            new,
-            names=encoding.feature_names,
-            columns=TableTest(encoding, s_ref, s_new),
-            seed=self._seed(),
-            stacklevel=4,
-        )
-
-    def _test_tables(self, settings, ref, w_ref, new, **kwargs) -> DriftResult:
-        """The test of two tables: encoded, tested, answered per column."""
-        table_test = TableTest.pooled(ref, new, w_ref)
-        ref_sample, new_sample = table_test.samples()
-        return run_test(
-            settings,
-            ref_sample,
-            new_sample,
-            names=table_test.feature_names,
-            columns=table_test,
-            **kwargs,
+            X = self._table(X, "X", reset=False)
+        ref = self._ref_dask_table or self._ref_rows()
+        schema = self._ref_table().schema
+        return _dask_tables.test_tables(
+            settings, ref, X, schema, seed=self._seed(), stacklevel=4
         )
 
     def _seed(self, rng=None) -> int:
@@ -327,7 +288,7 @@ class GaussianDriftDetector(BaseEstimator):
         self : GaussianDriftDetector
         """
         settings = self._settings()
-        self._ref_encoding = None
+        self._ref_dask_table = None
         if is_dask_collection(X_ref) or is_dask_collection(sample_weight):
             self._check_streaming(settings, "a dask collection")
             if _dask_tables.is_dask_table(X_ref):
@@ -352,16 +313,9 @@ class GaussianDriftDetector(BaseEstimator):
     def _fit_dask_table(self, X_ref, sample_weight) -> GaussianDriftDetector:
         """A dask table as reference: its summaries, encoding and moment sums."""
         validate_data(self, X_ref._meta, reset=True, skip_check_array=True)
-        schema = _dask_tables.schema_table(X_ref._meta, "X_ref")
-        s_ref = _dask_tables.summaries(X_ref, sample_weight, schema.schema, "X_ref")
-        encoding = TableEncoding.from_summaries(schema, s_ref)
-        features = _dask_tables.encoded(X_ref, encoding, "X_ref")
-        self._ref_sample = _dask_input.reference_sample(
-            features, sample_weight, self.covariance_type
-        )
+        ref = _dask_tables.fit_reference(X_ref, sample_weight, self.covariance_type)
+        self._ref_dask_table, self._ref_sample = ref, ref.sample
         self._ref_covariance_type = self.covariance_type
-        self._ref_encoding, self._ref_summaries = encoding, s_ref
-        self._ref_schema = schema
         self.reference_, self._ref_w = None, None
         self.n_ref_ = int(self._ref_sample.stats.rows)
         return self
@@ -407,7 +361,7 @@ class GaussianDriftDetector(BaseEstimator):
         if not hasattr(self, "n_ref_"):
             self._validate_params()
             self._settings()
-            self._ref_encoding = None
+            self._ref_dask_table = None
             read = self._table if is_table(X_ref) else self._rows
             X = read(X_ref, "X_ref", reset=True)
             self.reference_, self._ref_w = X, self._weights(X, sample_weight)
@@ -512,23 +466,42 @@ class GaussianDriftDetector(BaseEstimator):
         check_is_fitted(self, "n_ref_")
         self._validate_params()
         settings = self._settings()
-        dask_table = self.reference_ is None and self._ref_encoding is not None
-        if dask_table or (
+        if self._ref_dask_table is not None or (
             is_dask_collection(X)
             and (isinstance(self.reference_, Table) or _dask_tables.is_dask_table(X))
         ):
             return self._test_with_dask_tables(X, settings)
         if self._uses_table(X):
+            ref, w = self._ref_rows()
             new = self._table(X, "X", reset=False)
-            return self._test_tables(
-                settings, *self._ref_rows(), new, seed=self._seed(), stacklevel=4
-            )
+            return test_tables(settings, ref, new, w, seed=self._seed(), stacklevel=3)
         ref = self._reference_sample(settings)
         new = self._new_sample(X, settings)
         names = getattr(self, "feature_names_in_", None)
         return run_test(
             settings, ref, new, names=names, seed=self._seed(), stacklevel=3
         )
+
+    def _window_test(self, settings, table: bool):
+        """``test_window(ref, rows, bounds, seed)`` of a scan (see ``_scan``)."""
+        names = getattr(self, "feature_names_in_", None)
+        where = dict(label="the window", stacklevel=5)
+        fixed = self._ref_rows() if table else self._reference_sample(settings)
+
+        def test_window(ref, rows, bounds, seed):
+            if table:
+                r, w = fixed if ref[0] is None else (ref[0], None)
+                return test_tables(
+                    settings, r, rows, w, seed=seed, window=bounds, **where
+                )
+            ref_sample = fixed if ref[0] is None else Sample.from_rows(ref[0])
+            new = Sample.from_rows(rows)
+            return run_test(
+                settings, ref_sample, new, names=names, seed=seed, window=bounds,
+                **where,
+            )  # fmt: skip
+
+        return test_window
 
     def is_drift(self, X) -> bool:
         """Whether the batch ``X`` as a whole has drifted (``test(X).is_drift``).
@@ -597,31 +570,10 @@ class GaussianDriftDetector(BaseEstimator):
             )
         if self._uses_table(X_stream):
             X = self._table(X_stream, "X_stream", reset=False)
-            ref_rows = self._ref_rows()
+            test_window = self._window_test(settings, table=True)
         else:
             X = self._rows(X_stream, "X_stream", reset=False)
-            fixed = self._reference_sample(settings)
-        names = getattr(self, "feature_names_in_", None)
-        where = dict(label="the window", stacklevel=5)
-
-        def test_window(ref, rows, bounds, seed):
-            if isinstance(rows, Table):
-                r, w = ref_rows if ref[0] is None else (ref[0], None)
-                where["stacklevel"] = 6
-                return self._test_tables(
-                    settings, r, w, rows, seed=seed, window=bounds, **where
-                )
-            ref_sample = fixed if ref[0] is None else Sample.from_rows(ref[0])
-            return run_test(
-                settings,
-                ref_sample,
-                Sample.from_rows(rows),
-                names=names,
-                seed=seed,
-                window=bounds,
-                **where,
-            )
-
+            test_window = self._window_test(settings, table=False)
         rng = check_random_state(self.random_state)
         return _scan.scan(
             X, window, step, reference, partial, test_window, rng, self.alpha

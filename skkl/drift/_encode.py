@@ -75,6 +75,7 @@ __all__ = [
     "TableEncoding",
     "level_threshold",
     "merge_summaries",
+    "reference_encoding",
     "summarise",
 ]
 
@@ -511,3 +512,30 @@ class TableEncoding:
     def encode(self, X, name: str = "X") -> np.ndarray:
         """Read raw input ``X`` (DataFrame or array) and :meth:`transform` it."""
         return self.transform(read_table(X, name, schema=self.schema))
+
+
+def reference_encoding(X_ref, w_ref=None, name: str = "X_ref") -> TableEncoding:
+    """The encoding of a table fixed from a reference alone (online monitoring).
+
+    The reference is read (:func:`~._table.read_table`), encoded on the
+    'reference' basis, and restricted to the features it carries in enough
+    rows: a fixed map from rows to features, ``encoding.encode(X)`` for any
+    later batch (an unseen level reads as ``(other)`` or the baseline, a
+    missing cell as the fill value). ``encoding.feature_names`` names the
+    features and ``encoding.column_of`` their columns.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skkl.drift._encode import reference_encoding
+    >>> ref = pd.DataFrame({"c": ["a"] * 60 + ["b"] * 40, "x": [1.0, 3.0] * 50})
+    >>> enc = reference_encoding(ref)
+    >>> enc.feature_names.tolist()
+    ['c=b', 'x']
+    >>> enc.encode(pd.DataFrame({"c": ["b", "new"], "x": [None, 5.0]}))
+    array([[1., 2.],
+           [0., 5.]])
+    """
+    table = read_table(X_ref, name)
+    encoding = TableEncoding.fit(table, w_ref=w_ref)
+    return encoding.restricted(encoding.support(summarise(table, w_ref)))
