@@ -496,7 +496,6 @@ def test_drift_errors(tmp_path, drift_csvs, capsys):
     tiny = _write_csv(tmp_path / "tiny.csv", ["a", "b", "c", "label"], [[1, 2, 3, "x"]])
     cases = [
         ([ref, str(tmp_path / "gone.csv")], "gone.csv: no such file"),
-        ([ref, same], "non-numeric column(s) 'label' (e.g. 'x')"),
         ([ref, same, "--columns", "a,zz"], "no column named 'zz'"),
         ([ref, other, "--columns", "a,c"], "other.csv: no column named 'c'"),
         ([ref, tiny, "--columns", "a,b"], "1 data row(s); at least 2"),
@@ -767,8 +766,11 @@ def test_drift_dropna_reports_and_counts(tmp_path, capsys):
     rows[9][0] = ""
     ref = _write_csv(tmp_path / "ref.csv", ["a", "b"], rows)
     cur = _write_csv(tmp_path / "cur.csv", ["a", "b"], [list(map(str, r)) for r in X])
-    assert main(["drift", ref, cur]) == 2
-    assert "2 of 60 rows" in capsys.readouterr().err
+    # Missing cells are kept (and encoded) without --dropna.
+    assert main(["drift", ref, cur, "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["n_ref"] == 60 and payload["dropped_rows"]["reference"] == 0
+    assert payload["missing_rates"][1]["reference"] == pytest.approx(1 / 60)
     assert main(["drift", ref, cur, "--dropna", "--json"]) == 0
     captured = capsys.readouterr()
     assert "dropped 2 of 60 rows of" in captured.err
@@ -1004,3 +1006,37 @@ def test_permutations_beyond_memory_are_bad_input(drift_csvs, capsys):
     err = capsys.readouterr().err
     assert err.startswith("skkl drift: error: ") and err.count("\n") == 1
     assert "Traceback" not in err
+
+
+def test_drift_reads_text_columns_and_missing_cells(tmp_path, capsys):
+    """A mixed file: text columns are categorical, NA cells are kept."""
+    rng = np.random.default_rng(7)  # (any seed: 5% of them give a false alarm)
+
+    def rows(n, new_level=0.0):
+        city = rng.choice(["paris", "lyon", "nice"], p=[0.5, 0.3, 0.2], size=n)
+        city = np.where(rng.random(n) < new_level, "lille", city)
+        out = []
+        for k in range(n):
+            income = "NA" if rng.random() < 0.1 else f"{rng.lognormal(10, 0.3):.0f}"
+            zipcode = rng.choice(["75001", "69001", "06000"])
+            out.append([f"{rng.normal(40, 10):.1f}", city[k], zipcode, income])
+        return out
+
+    header = ["age", "city", "zip", "income"]
+    ref = _write_csv(tmp_path / "ref.csv", header, rows(600))
+    same = _write_csv(tmp_path / "same.csv", header, rows(600))
+    cur = _write_csv(tmp_path / "cur.csv", header, rows(600, new_level=0.08))
+    assert main(["drift", ref, same, "--categorical", "zip"]) == 0
+    out = capsys.readouterr().out
+    assert "no drift" in out and "missing cells: income" in out
+    assert main(["drift", ref, cur, "--categorical", "zip", "--json"]) == 1
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["categorical_columns"] == ["city", "zip"]
+    assert payload["new_levels"] == {"city": ["lille"]}
+    named = min(payload["features"], key=lambda f: f["p_value"])
+    assert named["name"] == "city" and named["p_value"] < 0.05
+    assert payload["category_frequencies"]["city"]["lille"][0] == 0.0
+    assert main(["drift", ref, cur]) == 1
+    assert "new levels in city: 'lille'" in capsys.readouterr().out
+    assert main(["drift", ref, cur, "--categorical", "nope"]) == 2
+    assert "no column named 'nope'" in capsys.readouterr().err

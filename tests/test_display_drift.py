@@ -90,7 +90,16 @@ def test_page_shows_verdict_numbers_and_every_feature_as_the_result_says(
     # The verdict comes before every section.
     assert html.index("skkl-verdict") < html.index("<section")
     rows = _feature_rows(html)
-    assert rows[0] == ["feature", "effect (nats)", "Holm p", "drifted"]
+    assert rows[0] == [
+        "feature",
+        "effect (nats)",
+        "Holm p",
+        "drifted",
+        "reference mean",
+        "reference sd",
+        "current mean",
+        "current sd",
+    ]
     names = list(res.feature_names)
     assert sorted(r[0] for r in rows[1:]) == sorted(names)  # every feature, once
     order = sorted(
@@ -102,6 +111,10 @@ def test_page_shows_verdict_numbers_and_every_feature_as_the_result_says(
         assert _close(row[1], res.feature_scores[j])
         assert _close(row[2], res.feature_p_values[j])
         assert row[3] == ("yes" if res.feature_p_values[j] < res.alpha else "no")
+        assert _close(row[4], res.reference_mean[j])
+        assert _close(row[5], res.reference_sd[j])
+        assert _close(row[6], res.current_mean[j])
+        assert _close(row[7], res.current_sd[j])
     facts = dict(
         zip(
             (n.text() for n in root.find_all("dt")),
@@ -199,9 +212,12 @@ def test_optional_fields_become_columns_and_category_tables(drifted, no_figures)
     ]
     facts = parse(html).find("dl").text()
     assert "permutation: cheapest exact engine at this size" in facts
-    # Without them (today's DriftResult) the columns are simply absent.
-    assert len(_feature_rows(drift_report_html(res))[0]) == 4
-    bad = types.SimpleNamespace(**dataclasses.asdict(res), reference_mean=[1.0, 2.0])
+    # Without them the columns are simply absent.
+    bare = {**dataclasses.asdict(res), **dict.fromkeys(OPTIONAL_ATTRIBUTES.values())}
+    assert len(_feature_rows(drift_report_html(types.SimpleNamespace(**bare)))[0]) == 4
+    bad = types.SimpleNamespace(
+        **{**dataclasses.asdict(res), "reference_mean": [1.0, 2.0]}
+    )
     with pytest.raises(ValueError, match="reference_mean has 2 values for 13 features"):
         drift_report_html(bad)
 

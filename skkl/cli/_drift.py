@@ -10,6 +10,7 @@ import numpy as np
 
 from .._progress import Elapsed
 from ._command import Command, arg
+from ._drift_tables import read_drift_tables
 from ._errors import EXIT_DRIFT, EXIT_OK, library_errors
 from ._flags import (
     count,
@@ -21,7 +22,7 @@ from ._flags import (
     seed,
     table_args,
 )
-from ._readers import note_dropped, open_table, require_rows
+from ._readers import open_table
 from ._tables import fmt, table
 
 __all__ = ["COMMAND", "cmd_drift"]
@@ -32,7 +33,8 @@ _EPILOG = """\
 exit status:
   0  no drift detected
   1  drift detected (p-value < --level and effect >= --min-effect)
-  2  bad input (missing file or column, non-numeric data, too few rows, bad flag)
+  2  bad input (missing file or column, text in a numeric column, too few rows,
+     bad flag)
   3  internal error (a bug in skkl: please report it with the traceback)
 
 example (act on drift only, not on bad input):
@@ -55,27 +57,29 @@ def _check_flags(args: argparse.Namespace) -> str | None:
 
 
 def _read(args):
-    """The two frames, on the same columns."""
+    """The two samples on the same columns (text columns categorical)."""
     ref = open_table(args.reference, args.sep, args.decimal)
     cur = open_table(args.current, args.sep, args.decimal)
     ref.require_header()
     cur.require_header()
     names = ref.select(args.columns or ref.data_columns())
     cur.select(names)
-    frames = []
-    for tab, path in ((ref, args.reference), (cur, args.current)):
-        frame = tab.read(names, dropna=args.dropna)
-        note_dropped(frame, path, "drift")
-        require_rows(len(frame.numeric), 2, path)
-        frames.append(frame)
-    return names, frames
+    tables = read_drift_tables(
+        (ref, cur),
+        (args.reference, args.current),
+        names,
+        args.categorical,
+        args.dropna,
+    )
+    return names, tables
 
 
 def cmd_drift(args: argparse.Namespace) -> int:
     from ..drift import GaussianDriftDetector
 
-    names, (ref, cur) = _read(args)
-    X_ref, X_cur = ref.numeric, cur.numeric
+    names, tables = _read(args)
+    X_ref, X_cur = tables.reference, tables.current
+    ref, cur = tables.frames
     detector = GaussianDriftDetector(
         alpha=args.level,
         method=args.method,
@@ -96,6 +100,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
         result = detector.test(X_cur)
     if args.json:
         payload = _payload(result, names, args)
+        payload.update(_table_fields(result, tables.text))
         payload["dropped_rows"] = {
             "reference": ref.n_dropped,
             "current": cur.n_dropped,
@@ -105,6 +110,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
         print(f"reference: {args.reference} ({len(X_ref)} rows)")
         print(f"current:   {args.current} ({len(X_cur)} rows)")
         _print(result, names, args)
+        _print_table_fields(result, names)
     if args.report is not None:
         _write_report(result, names, args.report)
     return EXIT_DRIFT if result.is_drift else EXIT_OK
@@ -155,6 +161,48 @@ def _payload(result, names, args) -> dict:
     return payload
 
 
+def _table_fields(result, text) -> dict:
+    """The JSON of a table's per-column fields (missing rates, levels)."""
+    if result.encoded is None:
+        return {}
+    rates = zip(result.reference_missing_rate, result.current_missing_rate, strict=True)
+    return {
+        "categorical_columns": list(text),
+        "missing_rates": [
+            {"reference": float(a), "current": float(b)} for a, b in rates
+        ],
+        "new_levels": _to_jsonable(
+            {k: [str(v) for v in levels] for k, levels in result.new_levels.items()}
+        ),
+        "category_frequencies": _to_jsonable(
+            {
+                column: {str(k): list(v) for k, v in levels.items()}
+                for column, levels in result.category_frequencies.items()
+            }
+        ),
+        "notes": list(result.notes),
+    }
+
+
+def _print_table_fields(result, names, shown: int = 5) -> None:
+    """Missing rates that changed and levels new in CURRENT, for a table."""
+    if result.encoded is None:
+        return
+    rates = [
+        f"{names[j]} {100 * a:.1f}% -> {100 * b:.1f}%"
+        for j, (a, b) in enumerate(
+            zip(result.reference_missing_rate, result.current_missing_rate, strict=True)
+        )
+        if a or b
+    ]
+    if rates:
+        print("\nmissing cells: " + ", ".join(rates))
+    for column, levels in result.new_levels.items():
+        listed = ", ".join(repr(str(v)) for v in levels[:shown])
+        more = f" and {len(levels) - shown} more" if len(levels) > shown else ""
+        print(f"new levels in {column}: {listed}{more}")
+
+
 def _print(result, names, args, top: int = 10) -> None:
     significant = result.p_value < result.alpha
     if result.is_drift:
@@ -203,6 +251,15 @@ COMMAND = Command(
             help="columns to compare (default: all)",
         ),
         *table_args(),
+        arg(
+            "--categorical",
+            type=names_list,
+            default=(),
+            metavar="A,B,...",
+            help="columns to read as categories although their cells are numbers "
+            "(codes); columns with text are categorical anyway, and missing cells "
+            "are kept (encoded) unless --dropna",
+        ),
         arg(
             "--level",
             param="alpha",

@@ -127,14 +127,18 @@ class Frame:
     Attributes
     ----------
     numeric : ndarray of shape (n_rows, n_numeric)
+        NaN where a cell is missing (``keep_missing=True`` only).
     text : dict of str to ndarray of str
     n_dropped : int
         Rows dropped for missing values (``dropna=True``).
+    text_missing : dict of str to ndarray of bool
+        Where a text cell is missing (``keep_missing=True`` only).
     """
 
     numeric: np.ndarray
     text: dict = field(default_factory=dict)
     n_dropped: int = 0
+    text_missing: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -204,16 +208,37 @@ class _Table:
         return list(names)
 
     def read(
-        self, numeric, text=(), *, dropna: bool = False, progress: bool = True
+        self,
+        numeric,
+        text=(),
+        *,
+        dropna: bool = False,
+        progress: bool = True,
+        keep_missing: bool = False,
     ) -> Frame:
         """Read ``numeric`` columns as float64 and ``text`` columns as strings.
 
         Rows with a missing value (see ``NA_VALUES``) or an infinite one in
         these columns are dropped with ``dropna``, else reported with their
-        line numbers.
+        line numbers; with ``keep_missing`` (and not ``dropna``), missing
+        cells are kept (NaN, and ``Frame.text_missing``) and only infinite
+        values are reported.
         """
         numeric, text = self.select(numeric), self.select(text)
-        raw = self._read(numeric, text, dropna, progress)
+        keep = keep_missing and not dropna
+        raw = self._read(numeric, text, dropna or keep, progress)
+        if keep:
+            bad = np.any(np.isinf(raw.numeric), axis=1)
+            if np.any(bad):
+                rows = ", ".join(str(i + 1) for i in np.flatnonzero(bad)[:_LISTED])
+                raise CLIError(
+                    f"{self.path}: {int(bad.sum())} of {bad.size} rows have "
+                    f"infinite values in the columns used (data rows {rows}); "
+                    "replace them (missing cells are fine), or drop those rows "
+                    "with --dropna."
+                )
+            missing = {k: raw.text_missing[:, j] for j, k in enumerate(text)}
+            return Frame(raw.numeric, raw.text, text_missing=missing)
         bad = ~np.all(np.isfinite(raw.numeric), axis=1) | np.any(
             raw.text_missing, axis=1
         )
@@ -308,6 +333,7 @@ class DelimitedTable(_Table):
         if first is None:
             raise CLIError(f"{path}: the file is empty; expected a header row.")
         sample = lines[first : first + _SNIFF_LINES]
+        self.sample = sample  # the header (if any) and the first data lines
         with _csv_reading(path, lambda: "in the first lines, "):
             self.delimiter = sep if sep is not None else _sniff(sample)
             header = next(csv.reader(sample[:1], delimiter=self.delimiter))

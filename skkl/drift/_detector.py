@@ -24,10 +24,12 @@ from sklearn.utils.validation import (
 
 from .._dask import is_dask_collection, validate_features
 from .._errors import InputError, Setting
-from . import _dask_input, _scan
+from . import _dask_input, _dask_tables, _scan
+from ._columns import test_tables
 from ._pipeline import Settings, check_permutations, normalise_weights, run_test
 from ._prepare import Sample
 from ._result import DriftResult, DriftScan
+from ._table import Table, is_table, read_table
 
 __all__ = ["DriftResult", "DriftScan", "GaussianDriftDetector"]
 
@@ -205,6 +207,59 @@ class GaussianDriftDetector(BaseEstimator):
         validate_data(self, X, reset=reset, skip_check_array=True)
         return rows
 
+    def _table(self, X, name: str, reset: bool, min_rows: int = 1) -> Table:
+        """``X`` read as a :class:`~._table.Table` (categorical or missing cells).
+
+        Columns are read as the reference's are (``reset=False``); feature
+        names and count are checked as ``validate_data`` does.
+        """
+        schema = None if reset else self._ref_table().schema
+        table = read_table(X, name, schema)
+        if table.n_rows < min_rows:
+            raise InputError(
+                "{argument} has {n} row(s); a drift test needs at least {k}.",
+                argument=name,
+                n=table.n_rows,
+                k=min_rows,
+            )
+        validate_data(self, X, reset=reset, skip_check_array=True)
+        return table
+
+    def _ref_table(self) -> Table:
+        ref = self.reference_
+        if isinstance(ref, Table):
+            return ref
+        if ref is None:  # a dask table: its columns' kinds, no rows
+            return self._ref_dask_table.schema
+        return Table.from_array(ref, getattr(self, "feature_names_in_", None))
+
+    def _ref_rows(self):
+        """The reference table's rows with positive weight, and their weights."""
+        table = self._ref_table()
+        if self._ref_w is None:
+            return table, None
+        w = normalise_weights(self._ref_w)
+        pos = w > 0
+        return table.take(pos), w[pos]
+
+    def _uses_table(self, X) -> bool:
+        if self.reference_ is None or is_dask_collection(X):
+            return False
+        return isinstance(self.reference_, Table) or is_table(X)
+
+    def _test_with_dask_tables(self, X, settings) -> DriftResult:
+        """A test where the reference or ``X`` is a dask table."""
+        self._check_streaming(settings, "a dask collection")
+        if is_dask_collection(X):
+            validate_data(self, X._meta, reset=False, skip_check_array=True)
+        else:
+            X = self._table(X, "X", reset=False)
+        ref = self._ref_dask_table or self._ref_rows()
+        schema = self._ref_table().schema
+        return _dask_tables.test_tables(
+            settings, ref, X, schema, seed=self._seed(), stacklevel=4
+        )
+
     def _seed(self, rng=None) -> int:
         rng = check_random_state(self.random_state) if rng is None else rng
         return int(rng.randint(np.iinfo(np.int32).max))
@@ -233,8 +288,11 @@ class GaussianDriftDetector(BaseEstimator):
         self : GaussianDriftDetector
         """
         settings = self._settings()
+        self._ref_dask_table = None
         if is_dask_collection(X_ref) or is_dask_collection(sample_weight):
             self._check_streaming(settings, "a dask collection")
+            if _dask_tables.is_dask_table(X_ref):
+                return self._fit_dask_table(X_ref, sample_weight)
             validate_features(self, X_ref, reset=True)
             self._ref_sample = _dask_input.reference_sample(
                 X_ref, sample_weight, self.covariance_type
@@ -243,10 +301,23 @@ class GaussianDriftDetector(BaseEstimator):
             self.reference_, self._ref_w = None, None
             self.n_ref_ = int(self._ref_sample.stats.rows)
             return self
-        X = self._rows(X_ref, "X_ref", reset=True, min_rows=2)
+        if is_table(X_ref):
+            X = self._table(X_ref, "X_ref", reset=True, min_rows=2)
+        else:
+            X = self._rows(X_ref, "X_ref", reset=True, min_rows=2)
         self.reference_ = X
         self._ref_w = self._weights(X, sample_weight)
         self.n_ref_ = X.shape[0]
+        return self
+
+    def _fit_dask_table(self, X_ref, sample_weight) -> GaussianDriftDetector:
+        """A dask table as reference: its summaries, encoding and moment sums."""
+        validate_data(self, X_ref._meta, reset=True, skip_check_array=True)
+        ref = _dask_tables.fit_reference(X_ref, sample_weight, self.covariance_type)
+        self._ref_dask_table, self._ref_sample = ref, ref.sample
+        self._ref_covariance_type = self.covariance_type
+        self.reference_, self._ref_w = None, None
+        self.n_ref_ = int(self._ref_sample.stats.rows)
         return self
 
     def _weights(self, X, sample_weight):
@@ -290,17 +361,23 @@ class GaussianDriftDetector(BaseEstimator):
         if not hasattr(self, "n_ref_"):
             self._validate_params()
             self._settings()
-            X = self._rows(X_ref, "X_ref", reset=True)
+            self._ref_dask_table = None
+            read = self._table if is_table(X_ref) else self._rows
+            X = read(X_ref, "X_ref", reset=True)
             self.reference_, self._ref_w = X, self._weights(X, sample_weight)
         else:
             # "X", as scikit-learn names the rows added by partial_fit.
-            X = self._rows(X_ref, "X", reset=False)
+            table = self._uses_table(X_ref)
+            X = (self._table if table else self._rows)(X_ref, "X", reset=False)
             w_new = self._weights(X, sample_weight)
             if self._ref_w is not None or w_new is not None:
                 old = np.ones(self.n_ref_) if self._ref_w is None else self._ref_w
                 new = np.ones(X.shape[0]) if w_new is None else w_new
                 self._ref_w = np.concatenate([old, new])
-            self.reference_ = np.vstack([self.reference_, X])
+            if table:
+                self.reference_ = self._ref_table().concat(X)
+            else:
+                self.reference_ = np.vstack([self.reference_, X])
         self.n_ref_ = self.reference_.shape[0]
         return self
 
@@ -389,12 +466,42 @@ class GaussianDriftDetector(BaseEstimator):
         check_is_fitted(self, "n_ref_")
         self._validate_params()
         settings = self._settings()
+        if self._ref_dask_table is not None or (
+            is_dask_collection(X)
+            and (isinstance(self.reference_, Table) or _dask_tables.is_dask_table(X))
+        ):
+            return self._test_with_dask_tables(X, settings)
+        if self._uses_table(X):
+            ref, w = self._ref_rows()
+            new = self._table(X, "X", reset=False)
+            return test_tables(settings, ref, new, w, seed=self._seed(), stacklevel=3)
         ref = self._reference_sample(settings)
         new = self._new_sample(X, settings)
         names = getattr(self, "feature_names_in_", None)
         return run_test(
             settings, ref, new, names=names, seed=self._seed(), stacklevel=3
         )
+
+    def _window_test(self, settings, table: bool):
+        """``test_window(ref, rows, bounds, seed)`` of a scan (see ``_scan``)."""
+        names = getattr(self, "feature_names_in_", None)
+        where = dict(label="the window", stacklevel=5)
+        fixed = self._ref_rows() if table else self._reference_sample(settings)
+
+        def test_window(ref, rows, bounds, seed):
+            if table:
+                r, w = fixed if ref[0] is None else (ref[0], None)
+                return test_tables(
+                    settings, r, rows, w, seed=seed, window=bounds, **where
+                )
+            ref_sample = fixed if ref[0] is None else Sample.from_rows(ref[0])
+            new = Sample.from_rows(rows)
+            return run_test(
+                settings, ref_sample, new, names=names, seed=seed, window=bounds,
+                **where,
+            )  # fmt: skip
+
+        return test_window
 
     def is_drift(self, X) -> bool:
         """Whether the batch ``X`` as a whole has drifted (``test(X).is_drift``).
@@ -461,23 +568,12 @@ class GaussianDriftDetector(BaseEstimator):
                 "Test each window with test(), or fit on an in-memory reference.",
                 argument="X_stream",
             )
-        X = self._rows(X_stream, "X_stream", reset=False)
-        fixed = self._reference_sample(settings)
-        names = getattr(self, "feature_names_in_", None)
-
-        def test_window(ref, rows, bounds, seed):
-            ref_sample = fixed if ref[0] is None else Sample.from_rows(ref[0])
-            return run_test(
-                settings,
-                ref_sample,
-                Sample.from_rows(rows),
-                names=names,
-                seed=seed,
-                window=bounds,
-                label="the window",
-                stacklevel=5,
-            )
-
+        if self._uses_table(X_stream):
+            X = self._table(X_stream, "X_stream", reset=False)
+            test_window = self._window_test(settings, table=True)
+        else:
+            X = self._rows(X_stream, "X_stream", reset=False)
+            test_window = self._window_test(settings, table=False)
         rng = check_random_state(self.random_state)
         return _scan.scan(
             X, window, step, reference, partial, test_window, rng, self.alpha

@@ -250,6 +250,7 @@ def run_test(
     new: Sample,
     *,
     names=None,
+    columns=None,
     seed: int = 0,
     window=None,
     label: str = "X",
@@ -259,7 +260,9 @@ def run_test(
 
     ``stacklevel`` is what a ``warnings.warn`` call in this function would
     need to point at the user's line; ``label`` names the tested sample in
-    errors (``'X'``, or ``'the window'`` of a scan).
+    errors (``'X'``, or ``'the window'`` of a scan). ``columns`` (a
+    :class:`~._columns.TableTest`, for encoded tables) turns the result per
+    feature into one per original column, after the combination.
     """
     prep = prepare(ref, new, names, stacklevel + 1)
     common = dict(
@@ -269,11 +272,18 @@ def run_test(
         statistic_name=settings.statistic,
         feature_names=names,
         dropped_features=prep.dropped,
+        reference_mean=ref.stats.mean,
+        reference_sd=ref.stats.sd,
+        current_mean=new.stats.mean,
+        current_sd=new.stats.sd,
     )
     if window is not None:
         common.update(start=window[0], stop=window[1])
     if prep.d == 0:
-        return _all_constant(prep, common)
+        result = _all_constant(prep, common)
+        if columns is not None:
+            result = columns.attribute(result, prep, None, settings, seed)
+        return result
     _check_rows(settings, prep, label)
     _check_permutation_memory(settings, prep.d)
     n1, n2 = int(prep.ref.stats.count), int(prep.new.stats.count)
@@ -303,4 +313,7 @@ def run_test(
         settings.n_jobs,
     )
     out, reason = _run_plan(plan, problem, notes, stacklevel + 1)
-    return build_result(settings, prep, out, reason, notes, common)
+    result = build_result(settings, prep, out, reason, notes, common)
+    if columns is not None:
+        result = columns.attribute(result, prep, out, settings, seed)
+    return result

@@ -70,6 +70,25 @@ class DriftResult:
     start, stop : int or None
         Rows of the window in :meth:`GaussianDriftDetector.scan` (None for
         :meth:`~GaussianDriftDetector.test`).
+    reference_mean, reference_sd, current_mean, current_sd : ndarray of shape \
+(n_features,) or None
+        Each feature's (weighted) mean and standard deviation in each sample:
+        of the observed values of a table's numeric column, nan for a
+        categorical column.
+    reference_missing_rate, current_missing_rate : ndarray of shape \
+(n_features,) or None
+        Share of missing cells per column of a table (None for arrays).
+    category_frequencies : dict or None
+        For a table: ``{column: {level: (reference, current)}}``, the share of
+        rows of each level (the encoded levels, the levels new in the tested
+        sample, and ``'(other)'`` for the rest).
+    new_levels : dict or None
+        For a table: ``{column: (level, ...)}``, levels of the tested sample
+        that the reference does not have.
+    encoded : EncodedFeatures or None
+        For a table: the encoded features behind the per-column answer (their
+        names, columns, scores and p-values); see the drift guide, "Mixed
+        tables".
     """
 
     statistic: float
@@ -93,6 +112,15 @@ class DriftResult:
     notes: tuple = ()
     start: int | None = None
     stop: int | None = None
+    reference_mean: np.ndarray | None = field(default=None, repr=False)
+    reference_sd: np.ndarray | None = field(default=None, repr=False)
+    current_mean: np.ndarray | None = field(default=None, repr=False)
+    current_sd: np.ndarray | None = field(default=None, repr=False)
+    reference_missing_rate: np.ndarray | None = field(default=None, repr=False)
+    current_missing_rate: np.ndarray | None = field(default=None, repr=False)
+    category_frequencies: dict | None = field(default=None, repr=False)
+    new_levels: dict | None = field(default=None, repr=False)
+    encoded: object = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         verdict = "drift" if self.is_drift else "no drift"
