@@ -11,6 +11,9 @@
   width, and of the same result's notebook display, taken in headless
   Chromium (the harness of ``tests/test_browser.py``; skipped with a message
   when no Chromium is installed).
+- ``monitor_report.png``: the page ``skkl monitor --report`` writes for a
+  stream of four sensors whose pressure reads half a standard deviation
+  high from data row 4,001 (ERT 5,000 rows), taken the same way.
 """
 
 from __future__ import annotations
@@ -84,33 +87,25 @@ def _save_png(png: bytes, path: Path) -> None:
     )
 
 
-def drift_report_screenshots(static: Path) -> list[Path]:
+def _pages(static: Path) -> Path:
+    pages = static.parent / "_build" / "report_pages"
+    pages.mkdir(parents=True, exist_ok=True)
+    return pages
+
+
+def screenshots(static: Path, shots) -> list[Path]:
+    """Screenshots of pages in headless Chromium, checked clean on the way.
+
+    ``shots``: ``(page, (width, height), phone, whole page, file name)``
+    tuples. Returns the files written (none without Chromium).
+    """
     sys.path.insert(0, str(ROOT))
     from tests._browser import Browser, find_browser
 
     executable = find_browser()
     if executable is None:
-        print(
-            "no Chromium found (install Debian's chromium): report screenshots skipped"
-        )
+        print("no Chromium found (install Debian's chromium): screenshots skipped")
         return []
-    result = _drifted_wine()
-    pages = static.parent / "_build" / "report_pages"
-    pages.mkdir(parents=True, exist_ok=True)
-    report = result.to_html(pages / "drift_report.html")
-    cell = pages / "drift_notebook.html"
-    cell.write_text(
-        '<!DOCTYPE html><html><head><meta charset="utf-8"></head>'
-        '<body style="margin:0;padding:12px;font-size:14px">'
-        f"{result._repr_html_()}</body></html>",
-        encoding="utf-8",
-    )
-    # (page, viewport, phone, whole page or first screen, file)
-    shots = [
-        (report, (960, 900), False, True, "drift_report.png"),
-        (report, (390, 844), True, False, "drift_report_phone.png"),
-        (cell, (820, 400), False, True, "drift_notebook.png"),
-    ]
     browser, written = Browser(executable), []
     try:
         for page, (width, height), mobile, whole, name in shots:
@@ -127,12 +122,81 @@ def drift_report_screenshots(static: Path) -> list[Path]:
     return written
 
 
+def drift_report_screenshots(static: Path) -> list[Path]:
+    result = _drifted_wine()
+    pages = _pages(static)
+    report = result.to_html(pages / "drift_report.html")
+    cell = pages / "drift_notebook.html"
+    cell.write_text(
+        '<!DOCTYPE html><html><head><meta charset="utf-8"></head>'
+        '<body style="margin:0;padding:12px;font-size:14px">'
+        f"{result._repr_html_()}</body></html>",
+        encoding="utf-8",
+    )
+    return screenshots(
+        static,
+        [
+            (report, (960, 900), False, True, "drift_report.png"),
+            (report, (390, 844), True, False, "drift_report_phone.png"),
+            (cell, (820, 400), False, True, "drift_notebook.png"),
+        ],
+    )
+
+
+SENSORS = ["temperature", "pressure", "flow", "vibration"]
+
+
+def _sensor_rows(rng, n: int):
+    """Four sensors in their units; flow follows pressure (correlation 0.8)."""
+    z = rng.standard_normal((n, 4))
+    z[:, 2] = 0.8 * z[:, 1] + 0.6 * z[:, 2]
+    return z * [2.0, 0.5, 10.0, 0.1] + [60.0, 3.0, 120.0, 1.0]
+
+
+def monitor_report_screenshot(static: Path) -> list[Path]:
+    """The page of ``skkl monitor --report`` on a sensor stream that drifts.
+
+    False alarms come about once every ERT rows (here 0.8 are expected
+    before the change): this seed's stream has none, so the page shows the
+    change alone.
+    """
+    import os
+
+    import pandas as pd
+    from numpy.random import default_rng
+
+    from skkl.cli import main as skkl
+
+    rng = default_rng(1)
+    pages = _pages(static)
+    pd.DataFrame(_sensor_rows(rng, 2000), columns=SENSORS).to_csv(
+        pages / "reference.csv", index=False
+    )
+    rows = _sensor_rows(rng, 6000)
+    rows[4000:, 1] += 0.5 * 0.5  # pressure: half its standard deviation high
+    pd.DataFrame(rows, columns=SENSORS).to_csv(pages / "stream.csv", index=False)
+    here = os.getcwd()
+    os.chdir(pages)  # the page names the files as typed
+    try:
+        args = ["reference.csv", "stream.csv", "--ert", "5000"]
+        status = skkl(["monitor", *args, "--report", "monitor_report.html"])
+    finally:
+        os.chdir(here)
+    if status not in (0, 1):
+        raise RuntimeError(f"skkl monitor exited with {status}")
+    page = pages / "monitor_report.html"
+    # The first screen: verdict, guarantee and timeline (the alarms table runs on).
+    return screenshots(
+        static, [(page, (960, 1240), False, False, "monitor_report.png")]
+    )
+
+
 def main() -> None:
     STATIC.mkdir(parents=True, exist_ok=True)
     out = STATIC / "separability_wine.png"
     separability_wine(out)
     print(f"wrote {out}")
-    for out in drift_report_screenshots(STATIC):
+    for out in drift_report_screenshots(STATIC) + monitor_report_screenshot(STATIC):
         print(f"wrote {out}")
 
 

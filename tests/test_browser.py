@@ -6,9 +6,11 @@ page: no console error (script errors, console.error, the browser's log,
 which carries Content-Security-Policy violations and failed loads), no request
 for anything but the page itself, and the verdict, the figures and the tables
 are drawn where the layout puts them (their boxes hold the expected colours or
-text, not blank pixels). The page is also checked at a phone's width and
-under print media, and the notebook fragment with its styles stripped (the
-text fallback shows). Control pages prove that each check can fail.
+text, not blank pixels). The pages (the drift report and the online
+monitor's report) are also checked at a phone's width and under print media,
+and the notebook fragments (drift result and scan, separability, Bayes
+bounds, a monitor state and a fitted monitor) with their styles stripped
+(the text fallback shows). Control pages prove that each check can fail.
 
 Set ``SKKL_SCREENSHOT_DIR`` to keep the screenshots.
 """
@@ -24,8 +26,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from skkl import GaussianDriftDetector, bayes_error_bounds, separability_score
-from skkl._display import drift_report_html
+from skkl import (
+    GaussianDriftDetector,
+    GaussianDriftMonitor,
+    bayes_error_bounds,
+    separability_score,
+)
+from skkl._display import MonitorRun, drift_report_html, monitor_report_html
 from skkl._display._html import Markup, tag
 from skkl._display._page import page
 from tests._browser import Browser, find_browser
@@ -88,6 +95,29 @@ def _drift_scan():
     return det.scan(stream, window=100)
 
 
+@functools.cache
+def _monitored():
+    """A monitor, a stream whose second feature moves at row 300, every state."""
+    rng = np.random.default_rng(0)
+    monitor = GaussianDriftMonitor(ert=300, random_state=0)
+    monitor.fit(rng.normal(size=(600, 3)))
+    stream = rng.normal(size=(700, 3))
+    stream[300:, 1] += 1.5
+    states = [monitor.update(stream[i : i + 100]) for i in range(0, 700, 100)]
+    return monitor, states
+
+
+def _monitor_page() -> str:
+    """The page ``skkl monitor --report`` writes, over batches of 100 rows."""
+    monitor, states = _monitored()
+    run = MonitorRun(
+        monitor, reference="ref.csv", stream="stream.csv", rows_from=1, first_row=0
+    )
+    for state in states:
+        run.add(state)
+    return monitor_report_html(run)
+
+
 def _notebook(*fragments, strip_styles=False):
     """A page standing in for a notebook: output cells one after another."""
     cells = []
@@ -123,15 +153,24 @@ def report(folder):
     return _write(folder, "report", drift_report_html(_drift_result()))
 
 
+@pytest.fixture(scope="module")
+def monitor_report(folder):
+    return _write(folder, "monitor", _monitor_page())
+
+
 def _cells():
     from sklearn.datasets import load_iris
 
     X, y = load_iris(return_X_y=True)
+    monitor, states = _monitored()
+    alarmed = next(s for s in states if s.alarm)
     return [
         _drift_result()._repr_html_(),
         _drift_scan()._repr_html_(),
         separability_score(X, y)._repr_html_(),
         bayes_error_bounds(X, y)._repr_html_(),
+        alarmed._repr_html_(),
+        monitor._repr_html_(),
     ]
 
 
@@ -226,7 +265,34 @@ def test_scan_page_is_clean_and_draws_the_timeline(browser, folder):
     tab.close()
 
 
-def test_report_fits_a_phone_and_prints_its_tables_whole(browser, report):
+def test_monitor_page_is_clean_and_draws_verdict_timeline_and_tables(
+    browser, monitor_report
+):
+    tab, boxes, pixels = _visit(browser, monitor_report)
+    _clean(tab)
+    (verdict,) = boxes["verdict"]
+    assert verdict["y"] < boxes["viewport"]["h"]  # the verdict is on the first screen
+    assert _share(_crop(pixels, verdict), "red") > 0.005  # alarms: a red verdict
+    (figure,) = boxes["figure"]
+    assert figure["w"] > 600 and figure["h"] > 200
+    drawn = _crop(pixels, figure)
+    assert _ink(drawn) > 0.03
+    # The statistic (blue steps), the alarms and the first alarm's window
+    # (red), the dashed threshold and the axes (dark).
+    assert _share(drawn, "blue") > 0.005 and _share(drawn, "red") > 0.002
+    assert _share(drawn, "dark") > 0.005
+    assert len(boxes["table"]) == 3  # alarms; features at the first, latest alarm
+    for table in boxes["table"]:
+        region = _crop(pixels, table)
+        assert table["h"] > 3 * 20 and _ink(region) > 0.02
+        assert _share(region, "dark") > 0.005
+    assert boxes["page_width"] <= boxes["viewport"]["w"]
+    tab.close()
+
+
+@pytest.mark.parametrize("page_name", ["report", "monitor_report"])
+def test_pages_fit_a_phone_and_print_their_tables_whole(browser, page_name, request):
+    report = request.getfixturevalue(page_name)
     tab, boxes, pixels = _visit(browser, report, size=PHONE, mobile=True)
     _clean(tab)
     width = boxes["viewport"]["w"]
@@ -240,7 +306,7 @@ def test_report_fits_a_phone_and_prints_its_tables_whole(browser, report):
     )
     for client, _, overflow in scrolls:
         assert client <= width and overflow == "auto"  # wide tables scroll alone
-    assert any(scroll > client for client, scroll, _ in scrolls)  # the feature table
+    assert any(scroll > client for client, scroll, _ in scrolls)  # a wide table
     tab.close()
     tab, boxes, _ = _visit(browser, report, media="print", shot=False)
     overflow = tab.evaluate(
@@ -258,13 +324,18 @@ def test_notebook_displays_show_the_rich_body_and_fall_back_to_text(browser, fol
     cells = _cells()
     tab, boxes, pixels = _visit(browser, _write(folder, "notebook", _notebook(*cells)))
     _clean(tab)
-    assert len(boxes["body"]) == 4
+    assert len(boxes["body"]) == len(cells) == 6
     assert all(b["h"] > 40 for b in boxes["body"])
     assert all(f["h"] == 0 for f in boxes["fallback"])  # hidden by the cells' style
-    assert len(boxes["verdict"]) == 4  # one per display, drawn
+    assert len(boxes["verdict"]) == 6  # one per display, drawn
     assert all(_ink(_crop(pixels, v)) > 0.05 for v in boxes["verdict"])
-    (figure,) = boxes["figure"]  # the scan's timeline
-    assert _ink(_crop(pixels, figure)) > 0.03
+    # The scan's timeline, then the monitor state's (statistic in blue,
+    # alarms in red).
+    scan, state = boxes["figure"]
+    assert _ink(_crop(pixels, scan)) > 0.03
+    drawn = _crop(pixels, state)
+    assert _ink(drawn) > 0.03
+    assert _share(drawn, "blue") > 0.005 and _share(drawn, "red") > 0.002
     for table in boxes["table"]:
         assert _ink(_crop(pixels, table)) > 0.02
     tab.close()
@@ -272,7 +343,7 @@ def test_notebook_displays_show_the_rich_body_and_fall_back_to_text(browser, fol
     stripped = _write(folder, "stripped", _notebook(*cells, strip_styles=True))
     tab, boxes, pixels = _visit(browser, stripped)
     _clean(tab)
-    assert len(boxes["fallback"]) == 4
+    assert len(boxes["fallback"]) == 6
     for pre in boxes["fallback"]:
         assert pre["h"] > 10 and _ink(_crop(pixels, pre)) > 0.01
     assert all(b["h"] == 0 for b in boxes["body"])  # the rich body stays hidden

@@ -8,7 +8,6 @@ one place that knows the result's attributes. The figures come from
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ from ._drift_view import ScanView, drift_view, scan_view
 from ._figures import svg_figure
 from ._html import join
 from ._numbers import count, number, p_value, percent, plus_minus, ratio
-from ._page import notebook_fragment, page
+from ._page import notebook_fragment, page, write_page
 
 __all__ = [
     "drift_report_html",
@@ -446,21 +445,4 @@ def write_drift_report(result, path) -> Path:
     -------
     path : pathlib.Path
     """
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a file name, got {type(path).__name__}.")
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(
-            f"path {str(path)!r} is a directory; give a file name such as "
-            f"{str(path / 'drift.html')!r}."
-        )
-    if not path.parent.is_dir():
-        raise FileNotFoundError(
-            f"path {str(path)!r}: the directory {str(path.parent)!r} does not exist; "
-            "create it first."
-        )
-    # The page is built completely before the file is opened: an error never
-    # leaves half a report behind.
-    text = drift_report_html(result)
-    path.write_text(text, encoding="utf-8")
-    return path
+    return write_page(path, lambda: drift_report_html(result), "drift.html")

@@ -11,13 +11,22 @@ fragment's own style sheet reveals; no JavaScript in either.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from datetime import datetime, timezone
+from pathlib import Path
 
 from .._version import __version__
 from ._html import Markup, join, tag
 from ._style import COMPONENT_CSS, NOTEBOOK_CSS, PAGE_CSS
 
-__all__ = ["CONTENT_SECURITY_POLICY", "notebook_fragment", "page"]
+__all__ = [
+    "CONTENT_SECURITY_POLICY",
+    "check_page_path",
+    "notebook_fragment",
+    "page",
+    "write_page",
+]
 
 #: Nothing may load; inline styles (the page's and the SVGs') are allowed.
 CONTENT_SECURITY_POLICY = (
@@ -70,3 +79,37 @@ def notebook_fragment(text: str, *body) -> str:
         tag("div", join(body), class_="skkl-body", hidden=True),
         class_="skkl-display",
     )
+
+
+def check_page_path(path, example: str = "report.html") -> Path:
+    """``path`` as a Path where a page can be written, or an error saying why.
+
+    Called before the work a page reports on (a command checks its
+    ``--report`` first), and again by :func:`write_page`.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file name, got {type(path).__name__}.")
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"path {str(path)!r} is a directory; give a file name such as "
+            f"{str(path / example)!r}."
+        )
+    if not path.parent.is_dir():
+        raise FileNotFoundError(
+            f"path {str(path)!r}: the directory {str(path.parent)!r} does not exist; "
+            "create it first."
+        )
+    return path
+
+
+def write_page(path, build: Callable[[], str], example: str = "report.html") -> Path:
+    """Write the page ``build()`` returns to ``path`` (replaced if it exists).
+
+    The page is built completely before the file is opened: an error never
+    leaves half a report behind.
+    """
+    path = check_page_path(path, example)
+    text = build()
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -168,6 +168,13 @@ def _reading_arguments() -> tuple:
             help="write the fitted reference and threshold to FILE.npz",
         ),
         arg("--json", action="store_true", help="print a JSON summary at the end"),
+        arg(
+            "--report",
+            metavar="PATH",
+            default=None,
+            help="also write a self-contained HTML report page to PATH (verdict, "
+            "alarms, guarantee, the statistic's timeline)",
+        ),
     )
 
 
@@ -239,6 +246,10 @@ def _frame(X, names):
 
 def cmd_monitor(args) -> int:
     """Run ``skkl monitor``; 1 when an alarm was raised."""
+    if args.report is not None:  # a typo fails before the calibration runs
+        from .._display._page import check_page_path
+
+        check_page_path(args.report, "monitor.html")
     if _is_monitor_file(args.reference):
         monitor, names = _load_monitor(args)
         if args.columns is not None and args.columns != names:
@@ -259,11 +270,14 @@ def cmd_monitor(args) -> int:
             f"the ERT {100 * cal.relative_se:.0f}%)",
             flush=True,
         )
+    run = _report_run(monitor, args)
     alarms = []
     n = 0
     for start, X in iter_table_chunks(args.stream, names, args.sep, args.batch_size):
         with _library_errors(args):
             state = monitor.update(_frame(X, names))
+        if run is not None:
+            run.add(state)
         n = start + len(X)
         for a in state.alarms:
             alarms.append(a)
@@ -273,7 +287,22 @@ def cmd_monitor(args) -> int:
         print(json.dumps(_payload(monitor, names, alarms, n, args), indent=2))
     else:
         print(f"{n} rows watched, {len(alarms)} alarm(s)")
+    if run is not None:
+        from .._display import write_monitor_report
+
+        print(f"report: {write_monitor_report(run, args.report)}", file=sys.stderr)
     return EXIT_DRIFT if alarms else EXIT_OK
+
+
+def _report_run(monitor, args):
+    """What ``--report`` gathers over the stream (bounded), or None without it."""
+    if args.report is None:
+        return None
+    from .._display import MonitorRun
+
+    return MonitorRun(
+        monitor, reference=args.reference, stream=args.stream, rows_from=1
+    )
 
 
 def _print_alarm(a, names) -> None:

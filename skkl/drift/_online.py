@@ -83,6 +83,11 @@ class MonitorAlarm:
         """Rows from the change point to the alarm."""
         return self.row - self.change_point + 1
 
+    def __repr__(self) -> str:
+        from .._display import monitor_alarm_text
+
+        return monitor_alarm_text(self)
+
 
 @dataclass(frozen=True)
 class MonitorState:
@@ -116,11 +121,45 @@ class MonitorState:
     _rows: np.ndarray | None = field(default=None, repr=False, compare=False)
     _factor: np.ndarray | None = field(default=None, repr=False, compare=False)
     _names: tuple = field(default=(), repr=False, compare=False)
+    _calibration: object = field(default=None, repr=False, compare=False)
 
     @property
     def alarm(self) -> bool:
         """Whether the statistic reached the threshold in this batch."""
         return bool(self.alarms)
+
+    def __repr__(self) -> str:
+        from .._display import monitor_state_text
+
+        return monitor_state_text(self)
+
+    def _repr_html_(self) -> str:
+        from .._display import monitor_state_html
+
+        return monitor_state_html(self)
+
+    def to_html(self, path):
+        """Write this batch as a self-contained HTML report page.
+
+        The verdict (alarm or not, since which row), the alarms with their
+        change points, parts, effects and features, the monitor's guarantee
+        and threshold, the statistic over the batch against the threshold
+        (a figure with matplotlib, a table without) and the notes, in one
+        file that loads nothing from the network. ``skkl monitor --report``
+        writes the same page for a whole stream.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (replaced if it exists).
+
+        Returns
+        -------
+        path : pathlib.Path
+        """
+        from .._display import write_monitor_report
+
+        return write_monitor_report(self, path)
 
     @cached_property
     def _summary(self):
@@ -332,6 +371,11 @@ class GaussianDriftMonitor(BaseEstimator):
         self.reset()
         return self
 
+    def _html_repr(self) -> str:
+        from .._display import monitor_html
+
+        return monitor_html(self)
+
     def _names(self) -> tuple:
         names = getattr(self, "feature_names_in_", None)
         if names is not None:
@@ -433,6 +477,7 @@ class GaussianDriftMonitor(BaseEstimator):
 
     def _state(self, n, stats, alarms, part, length) -> MonitorState:
         self.n_rows_ += n
+        shown = {"_names": self._names(), "_calibration": self.calibration_}
         if alarms:
             a = alarms[0]
             return MonitorState(
@@ -443,10 +488,18 @@ class GaussianDriftMonitor(BaseEstimator):
                 alarms,
                 a.change_point,
                 a.part,
+                **shown,
             )
         if n == 0:
             return MonitorState(
-                self.n_rows_, float("-inf"), stats, self.threshold_, (), None, None
+                self.n_rows_,
+                float("-inf"),
+                stats,
+                self.threshold_,
+                (),
+                None,
+                None,
+                **shown,
             )
         run_row = self._stream.t - 1
         return MonitorState(
@@ -459,7 +512,7 @@ class GaussianDriftMonitor(BaseEstimator):
             self._stream.layout.part_names[part],
             self._stream.window_rows(run_row, int(length)),
             self.reference_.factor,
-            self._names(),
+            **shown,
         )
 
     # -- persistence ----------------------------------------------------------------

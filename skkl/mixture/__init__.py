@@ -13,8 +13,8 @@
 Files: ``_mixture`` (the type, densities, sampling), ``_components``
 (component matrices, segment reductions), ``_block`` (a block of mixture
 pairs and the quantities reduced from it), ``_closed`` (the method registry,
-one pair, all pairs, the bounds), ``_montecarlo`` (estimates), ``_display``
-(plain and HTML displays of the results).
+one pair, all pairs, the bounds), ``_montecarlo`` (estimates). Their displays
+are drawn by ``skkl._display._mixture``.
 """
 
 from ._closed import (

@@ -395,12 +395,12 @@ class MixtureKLBounds:
         return 0.5 * (self.lower + self.upper)
 
     def __repr__(self) -> str:
-        from ._display import bounds_text  # the display toolkit loads on first use
+        from .._display import bounds_text  # loads on first use
 
         return bounds_text(self)
 
     def _repr_html_(self) -> str:
-        from ._display import bounds_html  # the display toolkit loads on first use
+        from .._display import bounds_html  # loads on first use
 
         return bounds_html(self)
 

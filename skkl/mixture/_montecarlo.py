@@ -78,12 +78,12 @@ n_samples=20000)
     quantity: str | None = None
 
     def __repr__(self) -> str:
-        from ._display import estimate_text  # the display toolkit loads on first use
+        from .._display import estimate_text  # loads on first use
 
         return estimate_text(self)
 
     def _repr_html_(self) -> str:
-        from ._display import estimate_html  # the display toolkit loads on first use
+        from .._display import estimate_html  # loads on first use
 
         return estimate_html(self)
 

@@ -1,17 +1,17 @@
 """Plain and notebook (HTML) displays of the mixture results.
 
-Built from the shared display toolkit (:mod:`skkl._display`: escaped markup,
-numbers as people read them, the notebook fragment with its plain-text
-fallback), so nothing here writes HTML by hand. The key number comes first
-with its uncertainty: an estimate with its standard error and 95% interval;
-KL bracketed by its provable bounds.
+:class:`~skkl.mixture.MonteCarloEstimate` and
+:class:`~skkl.mixture.MixtureKLBounds` call these from one-line methods. The
+key number comes first with its uncertainty: an estimate with its standard
+error and 95% interval; KL bracketed by its provable bounds. Only public
+attributes are read.
 """
 
 from __future__ import annotations
 
-from .._display._blocks import Column, facts, table, verdict
-from .._display._numbers import count, number, plus_minus, ratio
-from .._display._page import notebook_fragment
+from ._blocks import Column, facts, table, verdict
+from ._numbers import count, number, plus_minus, ratio
+from ._page import notebook_fragment
 
 __all__ = ["bounds_html", "bounds_text", "estimate_html", "estimate_text"]
 
