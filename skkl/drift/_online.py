@@ -20,9 +20,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._errors import InputError
+from ._encode import reference_encoding
 from ._online_calibration import calibrate
 from ._online_reference import fit_reference
 from ._online_statistic import Stream, make_layout, window_summary
+from ._table import is_table
 
 __all__ = ["GaussianDriftMonitor", "MonitorAlarm", "MonitorState"]
 
@@ -122,6 +124,7 @@ class MonitorState:
     _factor: np.ndarray | None = field(default=None, repr=False, compare=False)
     _names: tuple = field(default=(), repr=False, compare=False)
     _calibration: object = field(default=None, repr=False, compare=False)
+    _groups: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def alarm(self) -> bool:
@@ -168,7 +171,7 @@ class MonitorState:
             return a.effect, a.feature_scores, a.features
         if self._rows is None:
             return float("nan"), None, ()
-        return _summarise(self._rows, self._factor, self._names)
+        return _summarise(self._rows, self._factor, self._names, self._groups)
 
     @property
     def effect(self) -> float:
@@ -186,9 +189,9 @@ class MonitorState:
         return self._summary[2]
 
 
-def _summarise(rows, factor, names):
+def _summarise(rows, factor, names, groups=None):
     S1, S2 = rows.sum(axis=0), rows.T @ rows
-    effect, scores = window_summary(S1, S2, len(rows), factor)
+    effect, scores = window_summary(S1, S2, len(rows), factor, groups)
     order = np.argsort(-scores, kind="stable")[:_TOP_FEATURES]
     return effect, scores, tuple(names[j] for j in order)
 
@@ -319,11 +322,20 @@ class GaussianDriftMonitor(BaseEstimator):
         -------
         self : GaussianDriftMonitor
         """
-        X = validate_data(
-            self, X_ref, dtype=np.float64, ensure_min_samples=2, ensure_all_finite=False
-        )
-        _check_finite(X, "X_ref")
-        names = self._names()
+        if is_table(X_ref):
+            X = self._fit_encoding(X_ref)
+            names = tuple(self.encoding_.feature_names)
+        else:
+            X = validate_data(
+                self,
+                X_ref,
+                dtype=np.float64,
+                ensure_min_samples=2,
+                ensure_all_finite=False,
+            )
+            _check_finite(X, "X_ref")
+            self.encoding_ = None
+            names = self._names()
         self.reference_ = fit_reference(X, self.shrinkage, names)
         if self.calibration == "parametric":
             self.reference_ = self.reference_.gaussian()
@@ -371,6 +383,41 @@ class GaussianDriftMonitor(BaseEstimator):
         self.reset()
         return self
 
+    def _fit_encoding(self, X_ref) -> np.ndarray:
+        """The encoded rows of a table reference; sets ``encoding_``."""
+        validate_data(self, X_ref, reset=True, skip_check_array=True)
+        encoding = reference_encoding(X_ref, name="X_ref")
+        X = encoding.encode(X_ref, "X_ref")
+        if len(X) < 2:
+            raise InputError(
+                "{argument} has {n} row(s); the monitor needs at least 2.",
+                argument="X_ref",
+                n=len(X),
+            )
+        if encoding.n_features == 0:
+            raise InputError(
+                "no column of {argument} varies in enough rows to be watched (a "
+                "categorical column needs a second level in at least {rows} rows); "
+                "give a larger reference or other columns.",
+                argument="X_ref",
+                rows=int(encoding.threshold),
+            )
+        if self.calibration == "parametric":
+            warnings.warn(
+                "calibration='parametric' assumes Gaussian features; a table's "
+                "indicator features (levels, missing cells) are not: the ERT may "
+                "be far from its target. Use calibration='resample' for tables.",
+                UserWarning,
+                stacklevel=3,
+            )
+        self.encoding_ = encoding
+        return X
+
+    def _groups(self):
+        """Column of each encoded feature (tables), or None (one per feature)."""
+        encoding = getattr(self, "encoding_", None)
+        return None if encoding is None else encoding.column_of
+
     def _html_repr(self) -> str:
         from .._display import monitor_html
 
@@ -400,6 +447,8 @@ class GaussianDriftMonitor(BaseEstimator):
 
     def _prepare(self, X, name: str = "X"):
         """Validated rows of ``X`` as ``(u, z)``: the one map from input to numbers."""
+        if getattr(self, "encoding_", None) is not None:
+            return self.reference_.transform(self._encode(X, name))
         X = validate_data(
             self,
             X,
@@ -421,6 +470,15 @@ class GaussianDriftMonitor(BaseEstimator):
             )
         _check_finite(X, name, offset=self.n_rows_)
         return self.reference_.transform(X)
+
+    def _encode(self, X, name: str) -> np.ndarray:
+        """A batch of a table monitor, encoded as the reference was."""
+        if not hasattr(X, "iloc") and np.ndim(X) == 1:
+            X = np.asarray(X, dtype=object).reshape(1, -1)
+        elif hasattr(X, "to_frame") and not hasattr(X, "columns"):  # a Series
+            X = X.to_frame().T
+        validate_data(self, X, reset=False, skip_check_array=True)
+        return self.encoding_.encode(X, name)
 
     def update(self, X) -> MonitorState:
         """Feed rows; return the state, with any alarm they raised.
@@ -461,7 +519,7 @@ class GaussianDriftMonitor(BaseEstimator):
     def _alarm(self, run_row: int, statistic: float, part: int, length: int):
         rows = self._stream.window_rows(run_row, int(length))
         effect, scores, features = _summarise(
-            rows, self.reference_.factor, self._names()
+            rows, self.reference_.factor, self._names(), self._groups()
         )
         row = self._run_start + run_row
         self.n_alarms_ += 1
@@ -477,7 +535,11 @@ class GaussianDriftMonitor(BaseEstimator):
 
     def _state(self, n, stats, alarms, part, length) -> MonitorState:
         self.n_rows_ += n
-        shown = {"_names": self._names(), "_calibration": self.calibration_}
+        shown = {
+            "_names": self._names(),
+            "_calibration": self.calibration_,
+            "_groups": self._groups(),
+        }
         if alarms:
             a = alarms[0]
             return MonitorState(

@@ -5,6 +5,13 @@ holds the reference's summary, the calibration, the stream's buffers and a
 JSON document (``meta``) with the parameters, the format version and the
 feature names. Nothing in it is pickled, so a file from an untrusted source
 can be read safely, and by any language that reads ``.npy``.
+
+A monitor fitted on a table also stores its encoding (``meta['encoding']``,
+version 2): per column its kind, fill value and indicators, and its levels
+as tagged JSON values (``{"str": "a"}``, ``{"int": 3}``, ``{"float": 1.5}``,
+``{"bool": true}``, ``{"missing": true}``), so that a level keeps its type
+(the text '3' and the number 3 stay different levels). A level of another
+type (a date, say) cannot be saved: the error says so.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import InputError
+from ._encode import MISSING, ColumnCode, TableEncoding
 from ._online_calibration import Calibration
 from ._online_reference import Reference
 from ._online_statistic import Stream, make_layout
@@ -25,7 +33,9 @@ __all__ = ["FORMAT", "load_monitor", "save_monitor"]
 
 #: Name and version of the file format, stored in ``meta``.
 FORMAT = "skkl.GaussianDriftMonitor"
-VERSION = 1
+VERSION = 2
+# Files without a table encoding keep version 1, which older skkl reads.
+_NUMERIC_VERSION = 1
 _REFERENCE = [f.name for f in fields(Reference)]
 _STREAM_ARRAYS = ("_P", "_Z", "_BP")
 _STREAM_INTS = ("t", "row0", "blk0")
@@ -38,7 +48,8 @@ def save_monitor(monitor, path) -> None:
     names = getattr(monitor, "feature_names_in_", None)
     meta = {
         "format": FORMAT,
-        "version": VERSION,
+        "version": VERSION if monitor.encoding_ is not None else _NUMERIC_VERSION,
+        "encoding": _encoding_json(monitor.encoding_),
         "params": monitor.get_params(),
         "feature_names": None if names is None else [str(v) for v in names],
         "n_features": int(monitor.n_features_in_),
@@ -109,8 +120,9 @@ def load_monitor(cls, path):
     for k in ("shrinkage", "radius", "scale_var"):
         ref_fields[k] = float(ref_fields[k])
     monitor.reference_ = Reference(**ref_fields)
-    d = int(meta["n_features"])
-    monitor.n_features_in_ = d
+    monitor.encoding_ = _encoding_from_json(meta.get("encoding"), path)
+    monitor.n_features_in_ = int(meta["n_features"])
+    d = monitor.reference_.n_features
     if meta["feature_names"] is not None:
         monitor.feature_names_in_ = np.array(meta["feature_names"], dtype=object)
     monitor.n_ref_ = monitor.reference_.n
@@ -131,3 +143,87 @@ def load_monitor(cls, path):
     monitor.n_alarms_ = counters["n_alarms"]
     monitor._run_start = counters["run_start"]
     return monitor
+
+
+# -- a table's encoding as JSON --------------------------------------------------
+
+_CODE_SCALARS = ("name", "kind", "value", "fill", "indicator", "other")
+
+
+def _level_json(level):
+    if level is MISSING:
+        return {"missing": True}
+    if isinstance(level, (bool, np.bool_)):
+        return {"bool": bool(level)}
+    if isinstance(level, (int, np.integer)):
+        return {"int": int(level)}
+    if isinstance(level, (float, np.floating)):
+        return {"float": float(level)}
+    if isinstance(level, str):
+        return {"str": level}
+    raise InputError(
+        "{argument} cannot be saved: a categorical level {level!r} is a "
+        "{type}; only text, numbers, booleans and missing cells can be stored "
+        "(convert the column to text before fitting).",
+        argument="monitor",
+        level=level,
+        type=type(level).__name__,
+    )
+
+
+def _level_from_json(item):
+    (tag, value), = item.items()
+    if tag == "missing":
+        return MISSING
+    return {"bool": bool, "int": int, "float": float, "str": str}[tag](value)
+
+
+def _encoding_json(encoding):
+    if encoding is None:
+        return None
+    columns = []
+    for code in encoding.columns:
+        entry = {k: getattr(code, k) for k in _CODE_SCALARS}
+        entry["fill"] = float(code.fill)
+        entry["levels"] = [_level_json(v) for v in code.levels]
+        entry["pooled"] = [_level_json(v) for v in code.pooled]
+        entry["baseline"] = (
+            None if code.baseline is None else _level_json(code.baseline)
+        )
+        columns.append(entry)
+    return {
+        "columns": columns,
+        "schema": [[kind, bool(boolean)] for kind, boolean in encoding.schema],
+        "basis": encoding.basis,
+        "threshold": float(encoding.threshold),
+        "named": bool(encoding.named),
+    }
+
+
+def _encoding_from_json(doc, path):
+    if doc is None:
+        return None
+    try:
+        codes = tuple(
+            ColumnCode(
+                **{k: c[k] for k in _CODE_SCALARS},
+                levels=tuple(map(_level_from_json, c["levels"])),
+                pooled=tuple(map(_level_from_json, c["pooled"])),
+                baseline=None
+                if c["baseline"] is None
+                else _level_from_json(c["baseline"]),
+            )
+            for c in doc["columns"]
+        )
+        schema = tuple((kind, bool(boolean)) for kind, boolean in doc["schema"])
+        return TableEncoding(
+            codes, schema, doc["basis"], float(doc["threshold"]), doc["named"]
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(
+            "{argument} has a damaged table encoding ({why}); save the monitor "
+            "again.",
+            argument=str(path),
+            file=str(path),
+            why=exc,
+        ) from None

@@ -51,6 +51,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import special
+from scipy.linalg import solve_triangular
 
 from .._blas import blas_threads_for
 
@@ -398,13 +399,19 @@ class Stream:
         return self._Z[a : a + m].copy()
 
 
-def window_summary(S1: np.ndarray, S2: np.ndarray, m: int, factor: np.ndarray):
+def window_summary(
+    S1: np.ndarray, S2: np.ndarray, m: int, factor: np.ndarray, groups=None
+):
     """Effect (KL per row, nats) and per-feature KL of a window's sums of z.
 
     The window's Gaussian fit in whitened coordinates is ``N(zbar, C)``, its
     covariance regularised by ``PSEUDO_ROWS`` rows at the reference's; the
     effect is ``KL(N(zbar, C) || N(0, I))``. The per-feature scores are the
-    same KL for each feature's marginal, read in ``u = L z``.
+    same KL for each feature's marginal, read in ``u = L z``. With ``groups``
+    (the group of each feature, 0..k-1) there is one score per group: the KL
+    of the joint marginal of the group's features, ``N(ubar_B, C_BB)`` from
+    ``N(0, R_BB)`` (``R = L L'``, the reference's correlation); for a group
+    of one feature it is that feature's score.
     """
     d = len(S1)
     zbar = S1 / m
@@ -416,5 +423,25 @@ def window_summary(S1: np.ndarray, S2: np.ndarray, m: int, factor: np.ndarray):
     effect = 0.5 * (zbar @ zbar + np.sum(eig - 1.0 - np.log(eig)))
     ubar = factor @ zbar
     Cu = factor @ Cr @ factor.T
-    scores = 0.5 * _kl_1d(ubar**2, np.maximum(np.diagonal(Cu), _TINY))
-    return float(effect), scores
+    if groups is None:
+        scores = 0.5 * _kl_1d(ubar**2, np.maximum(np.diagonal(Cu), _TINY))
+        return float(effect), scores
+    return float(effect), _group_scores(ubar, Cu, factor @ factor.T, groups)
+
+
+def _group_scores(ubar, Cu, R, groups) -> np.ndarray:
+    """KL of each group's joint marginal (see :func:`window_summary`)."""
+    groups = np.asarray(groups)
+    scores = np.zeros(int(groups.max()) + 1 if groups.size else 0)
+    for g in range(len(scores)):
+        B = np.flatnonzero(groups == g)
+        if not B.size:
+            continue
+        # Whiten the block by the reference's: M = Lb^-1 C_BB Lb^-T.
+        Lb = np.linalg.cholesky(R[np.ix_(B, B)])
+        mb = solve_triangular(Lb, ubar[B], lower=True)
+        A = solve_triangular(Lb, Cu[np.ix_(B, B)], lower=True)
+        M = solve_triangular(Lb, A.T, lower=True)
+        eig = np.maximum(np.linalg.eigvalsh((M + M.T) / 2), _TINY)
+        scores[g] = 0.5 * (mb @ mb + np.sum(eig - 1.0 - np.log(eig)))
+    return scores
