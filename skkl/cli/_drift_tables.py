@@ -23,7 +23,7 @@ from ._errors import CLIError
 from ._numbers import parse_float
 from ._readers import NA_VALUES, DelimitedTable, note_dropped, require_rows
 
-__all__ = ["DriftTables", "read_drift_tables", "text_columns"]
+__all__ = ["DriftTables", "read_drift_tables", "text_columns", "to_frame"]
 
 _NA = frozenset(NA_VALUES)
 # Numbers written another way (a decimal comma without --decimal comma, digit
@@ -100,7 +100,8 @@ class DriftTables:
         return tuple(len(f.numeric) for f in self.frames)
 
 
-def _to_frame(frame, names, numeric, text):
+def to_frame(frame, names, numeric, text):
+    """A DataFrame of a read ``frame``: text columns categorical, missing cells NA."""
     try:
         import pandas as pd
     except ImportError:  # pragma: no cover - pandas is a test dependency
@@ -138,5 +139,5 @@ def read_drift_tables(tabs, paths, names, categorical, dropna) -> DriftTables:
     )
     if not text and not missing:
         return DriftTables(frames[0].numeric, frames[1].numeric, [], tuple(frames))
-    ref, cur = (_to_frame(f, names, numeric, text) for f in frames)
+    ref, cur = (to_frame(f, names, numeric, text) for f in frames)
     return DriftTables(ref, cur, text, tuple(frames))

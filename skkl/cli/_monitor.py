@@ -7,6 +7,10 @@ keeps the result) or a monitor file written by ``--save-reference`` or
 pyarrow's streaming CSV reader, else pandas' chunked reader, else Python's
 ``csv`` module; Parquet by row batches. ``-`` reads the stream from
 standard input. Each alarm is printed as it happens.
+
+A REF with text columns (or ``--categorical`` ones) or missing cells is
+watched as a table (:mod:`._monitor_tables`): its columns' kinds are fixed
+from REF, and each chunk of STREAM is read with them.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 from . import _flags as flags
 from ._command import Command, arg
 from ._errors import EXIT_DRIFT, EXIT_OK, CLIError, library_errors
+from ._monitor_tables import iter_mixed_chunks, read_reference, text_of
 from ._readers import NA_VALUES, open_table
 
 __all__ = ["COMMAND", "cmd_monitor", "iter_table_chunks"]
@@ -34,7 +39,7 @@ _EPILOG = """\
 exit status:
   0  no alarm
   1  at least one alarm (each is printed with its row, change point and features)
-  2  bad input (missing file or column, non-numeric or missing values, bad flag)
+  2  bad input (missing file or column, text in a numeric column, bad flag)
   3  internal error (a bug in skkl: please report it with the traceback)
 
 examples:
@@ -149,6 +154,15 @@ def _reading_arguments() -> tuple:
             help="columns to watch (default: all of REF)",
         ),
         arg(
+            "--categorical",
+            type=flags.names_list,
+            default=(),
+            metavar="A,B,...",
+            help="columns of REF to watch as categories although their cells "
+            "are numbers (codes); columns with text are categorical anyway, and "
+            "missing cells are kept (encoded)",
+        ),
+        arg(
             "--sep",
             type=flags.sep,
             default=None,
@@ -219,7 +233,7 @@ def _fit_monitor(args):
     tab.require_header()
     columns = args.columns or tab.columns
     names = tab.select(columns)
-    X = tab.read(names).numeric
+    X = read_reference(tab, names, args.categorical)
     if len(X) < 2:
         raise CLIError(f"{args.reference} has {len(X)} data row(s); at least 2.")
     monitor = GaussianDriftMonitor(
@@ -231,7 +245,7 @@ def _fit_monitor(args):
         random_state=args.seed,
     )
     with _library_errors(args):
-        monitor.fit(_frame(X, names))
+        monitor.fit(X if hasattr(X, "columns") else _frame(X, names))
     return monitor, names
 
 
@@ -251,6 +265,10 @@ def cmd_monitor(args) -> int:
 
         check_page_path(args.report, "monitor.html")
     if _is_monitor_file(args.reference):
+        if args.categorical:
+            raise CLIError(
+                f"{args.reference} keeps its columns' kinds; omit --categorical."
+            )
         monitor, names = _load_monitor(args)
         if args.columns is not None and args.columns != names:
             raise CLIError(
@@ -273,9 +291,9 @@ def cmd_monitor(args) -> int:
     run = _report_run(monitor, args)
     alarms = []
     n = 0
-    for start, X in iter_table_chunks(args.stream, names, args.sep, args.batch_size):
+    for start, X in _chunks(monitor, names, args):
         with _library_errors(args):
-            state = monitor.update(_frame(X, names))
+            state = monitor.update(X)
         if run is not None:
             run.add(state)
         n = start + len(X)
@@ -292,6 +310,18 @@ def cmd_monitor(args) -> int:
 
         print(f"report: {write_monitor_report(run, args.report)}", file=sys.stderr)
     return EXIT_DRIFT if alarms else EXIT_OK
+
+
+def _chunks(monitor, names, args):
+    """STREAM's chunks as the monitor takes them (a table's with REF's kinds)."""
+    if getattr(monitor, "encoding_", None) is not None:
+        text = text_of(monitor)
+        yield from iter_mixed_chunks(
+            args.stream, names, text, args.sep, args.batch_size
+        )
+        return
+    for start, X in iter_table_chunks(args.stream, names, args.sep, args.batch_size):
+        yield start, _frame(X, names)
 
 
 def _report_run(monitor, args):

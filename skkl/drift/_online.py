@@ -346,7 +346,7 @@ class GaussianDriftMonitor(BaseEstimator):
             if self.window is not None
             else default_window(n, float(self.ert))
         )
-        layout = make_layout(d, n, self.window_)
+        layout = make_layout(d, n, self.window_, table=self.encoding_ is not None)
         # Unclipped: streams are resampled from these, then clipped as data are.
         U_ref = (
             self.reference_.standardise(np.ldexp(X, -self.reference_.exponent), False)[

@@ -129,7 +129,13 @@ def load_monitor(cls, path):
     monitor.window_ = int(meta["window"])
     monitor.calibration_ = Calibration(**meta["calibration"])
     monitor.threshold_ = monitor.calibration_.threshold
-    layout = make_layout(d, monitor.n_ref_, monitor.window_, meta["block"])
+    layout = make_layout(
+        d,
+        monitor.n_ref_,
+        monitor.window_,
+        meta["block"],
+        table=monitor.encoding_ is not None,
+    )
     st = Stream(layout)
     st.use_tail_factors(*monitor.reference_.tail_factors())
     for k in _STREAM_ARRAYS:
@@ -172,7 +178,7 @@ def _level_json(level):
 
 
 def _level_from_json(item):
-    (tag, value), = item.items()
+    ((tag, value),) = item.items()
     if tag == "missing":
         return MISSING
     return {"bool": bool, "int": int, "float": float, "str": str}[tag](value)
@@ -221,8 +227,7 @@ def _encoding_from_json(doc, path):
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(
-            "{argument} has a damaged table encoding ({why}); save the monitor "
-            "again.",
+            "{argument} has a damaged table encoding ({why}); save the monitor again.",
             argument=str(path),
             file=str(path),
             why=exc,

@@ -114,6 +114,11 @@ class Layout:
     block: int
     lengths: np.ndarray  # row-tier candidate lengths
     block_lengths: np.ndarray  # pair-part candidate lengths, in blocks
+    # A table's indicators make windows whose rows take two or three patterns
+    # (exactly collinear coordinates): their pair correlations are shrunk as
+    # their variances are (PSEUDO_ROWS) and their pair factors kept <= 1, so
+    # that ``g r^2 < 1`` and the pair ratio stays finite and calibratable.
+    table: bool = False
 
     @property
     def block_strides(self) -> np.ndarray:
@@ -149,9 +154,12 @@ def default_block(d: int) -> int:
     return int(np.clip(d, 8, 32))
 
 
-def make_layout(d: int, n_ref: int, window: int, block: int | None = None) -> Layout:
+def make_layout(
+    d: int, n_ref: int, window: int, block: int | None = None, table: bool = False
+) -> Layout:
     block = default_block(d) if block is None else int(block)
     return Layout(
+        table=bool(table),
         d=int(d),
         n_ref=int(n_ref),
         window=int(window),
@@ -207,6 +215,8 @@ class Stream:
         self._g_feat = np.asarray(feature, dtype=float)
         self._g_scale = float(scale)
         self._g_pair = np.array(pair, dtype=float)
+        if self.layout.table:
+            np.minimum(self._g_pair, 1.0, out=self._g_pair)
         np.fill_diagonal(self._g_pair, 0.0)
 
     def reset(self) -> None:
@@ -378,6 +388,8 @@ class Stream:
         iv = 1.0 / np.sqrt(np.maximum(v, _TINY))
         C *= iv[:, :, None]
         C *= iv[:, None, :]
+        if self.layout.table:
+            C *= m / (m + PSEUDO_ROWS)
         np.square(C, out=C)
         C *= self._g_pair  # zero on the diagonal
         r2 = np.minimum(np.max(C, axis=(1, 2)), 1.0 - 1e-16)
