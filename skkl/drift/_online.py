@@ -23,7 +23,7 @@ from .._errors import InputError
 from ._encode import reference_encoding
 from ._online_calibration import calibrate
 from ._online_reference import fit_reference
-from ._online_statistic import Stream, make_layout, window_summary
+from ._online_statistic import Stream, indicator_mask, make_layout, window_summary
 from ._table import is_table
 
 __all__ = ["GaussianDriftMonitor", "MonitorAlarm", "MonitorState"]
@@ -346,7 +346,13 @@ class GaussianDriftMonitor(BaseEstimator):
             if self.window is not None
             else default_window(n, float(self.ert))
         )
-        layout = make_layout(d, n, self.window_, table=self.encoding_ is not None)
+        layout = make_layout(
+            d,
+            n,
+            self.window_,
+            table=self.encoding_ is not None,
+            indicators=indicator_mask(self.encoding_),
+        )
         # Unclipped: streams are resampled from these, then clipped as data are.
         U_ref = (
             self.reference_.standardise(np.ldexp(X, -self.reference_.exponent), False)[

@@ -27,7 +27,7 @@ from .._errors import InputError
 from ._encode import MISSING, ColumnCode, TableEncoding
 from ._online_calibration import Calibration
 from ._online_reference import Reference
-from ._online_statistic import Stream, make_layout
+from ._online_statistic import Stream, indicator_mask, make_layout
 
 __all__ = ["FORMAT", "load_monitor", "save_monitor"]
 
@@ -135,6 +135,7 @@ def load_monitor(cls, path):
         monitor.window_,
         meta["block"],
         table=monitor.encoding_ is not None,
+        indicators=indicator_mask(monitor.encoding_),
     )
     st = Stream(layout)
     st.use_tail_factors(*monitor.reference_.tail_factors())

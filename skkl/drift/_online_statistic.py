@@ -60,6 +60,7 @@ __all__ = [
     "PSEUDO_ROWS",
     "Layout",
     "Stream",
+    "indicator_mask",
     "make_layout",
     "window_summary",
 ]
@@ -119,6 +120,10 @@ class Layout:
     # their variances are (PSEUDO_ROWS) and their pair factors kept <= 1, so
     # that ``g r^2 < 1`` and the pair ratio stays finite and calibratable.
     table: bool = False
+    # A table's indicator features (levels, missing cells): their variance is
+    # a function of their mean, so only the mean counts for them -- the
+    # variance and pair parts leave them out (see ``Stream.use_tail_factors``).
+    indicators: tuple = ()
 
     @property
     def block_strides(self) -> np.ndarray:
@@ -149,17 +154,40 @@ class Layout:
         return np.log(w / w.sum())
 
 
+def indicator_mask(encoding) -> tuple:
+    """Which encoded features are indicators; () without an encoding.
+
+    Indicators are the 0/1 features: a categorical column's levels, a
+    missingness indicator and a boolean column's value.
+    """
+    if encoding is None:
+        return ()
+    flags = []
+    for code, (_, boolean) in zip(encoding.columns, encoding.schema, strict=True):
+        if code.kind == "numeric":
+            flags += [bool(boolean)] * code.value + [True] * code.indicator
+        else:
+            flags += [True] * code.n_features
+    return tuple(flags)
+
+
 def default_block(d: int) -> int:
     """Rows per block of the pair part: its cost per row is ``d^2 / block``."""
     return int(np.clip(d, 8, 32))
 
 
 def make_layout(
-    d: int, n_ref: int, window: int, block: int | None = None, table: bool = False
+    d: int,
+    n_ref: int,
+    window: int,
+    block: int | None = None,
+    table: bool = False,
+    indicators=(),
 ) -> Layout:
     block = default_block(d) if block is None else int(block)
     return Layout(
         table=bool(table),
+        indicators=tuple(bool(i) for i in indicators),
         d=int(d),
         n_ref=int(n_ref),
         window=int(window),
@@ -212,11 +240,20 @@ class Stream:
 
     def use_tail_factors(self, feature, scale, pair) -> None:
         """Multipliers of the variance parts (see ``Reference.tail_factors``)."""
-        self._g_feat = np.asarray(feature, dtype=float)
+        self._g_feat = np.array(feature, dtype=float)
         self._g_scale = float(scale)
         self._g_pair = np.array(pair, dtype=float)
         if self.layout.table:
             np.minimum(self._g_pair, 1.0, out=self._g_pair)
+        if any(self.layout.indicators):
+            # An indicator's window variance is a function of its mean (and
+            # falls to 0 when a rare level is absent): its variance ratio and
+            # its pair correlations measure the mean again, on a Gaussian
+            # scale a kurtosis of ~1/p makes wrong.
+            ind = np.array(self.layout.indicators)
+            self._g_feat[ind] = 0.0
+            self._g_pair[ind, :] = 0.0
+            self._g_pair[:, ind] = 0.0
         np.fill_diagonal(self._g_pair, 0.0)
 
     def reset(self) -> None:
