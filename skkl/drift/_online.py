@@ -66,8 +66,9 @@ class MonitorAlarm:
         reference (whitened coordinates; the window covariance counts two
         rows at the reference's, so a short window stays defined). The delay
         to detect a change is about ``threshold / effect`` rows.
-    feature_scores : ndarray of shape (n_features,)
-        The same KL for each feature's marginal.
+    feature_scores : ndarray of shape (n_features,) or (n_columns,)
+        The same KL for each feature's marginal; for a table monitor, one
+        per column (see :class:`GaussianDriftMonitor`, Notes).
     features : tuple of str
         The (up to) three features with the largest scores.
     """
@@ -257,6 +258,29 @@ class GaussianDriftMonitor(BaseEstimator):
         Rows seen since ``fit`` or ``reset``.
     n_alarms_ : int
         Alarms raised since ``fit`` or ``reset``.
+    encoding_ : TableEncoding or None
+        How a table reference's columns became features; None for arrays.
+
+    Notes
+    -----
+    A table reference (a DataFrame with categorical, boolean or text columns
+    or missing cells) is encoded once, from the reference alone, as the
+    detector encodes tables (user guide, "Mixed tables"): a numeric column
+    is its value (missing cells filled with the observed mean) plus a
+    missingness indicator, a categorical column one indicator per level but
+    the most frequent (rare levels pooled into ``(other)``, where unseen
+    levels go too). Every :meth:`update` batch is encoded the same way.
+    Indicator features (levels, missing cells, booleans) count in the mean
+    part only: an indicator's variance is a function of its mean, and a
+    rare level's Gaussian variance ratio would raise false alarms of its
+    own. Use ``calibration='resample'``: indicators are not Gaussian.
+
+    Per-column scores: an alarm's ``feature_scores`` then hold one score
+    per original column, the KL divergence (nats per row) of the Gaussian
+    fit of the alarm window's features of that column (their joint marginal
+    in ``u`` coordinates) from the reference's (mean 0, the reference's
+    correlation of those features). A column of one feature scores that
+    feature's marginal KL, as for arrays.
 
     Examples
     --------
@@ -313,8 +337,10 @@ class GaussianDriftMonitor(BaseEstimator):
 
         Parameters
         ----------
-        X_ref : array-like of shape (n_samples, n_features)
-            Reference rows (at least 2, finite).
+        X_ref : array-like of shape (n_samples, n_features) or DataFrame
+            Reference rows (at least 2, finite), or a table (categorical,
+            boolean or text columns, missing cells), encoded as the class
+            docstring's Notes say.
         y : None
             Ignored.
 
