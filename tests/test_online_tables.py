@@ -217,3 +217,42 @@ def test_nothing_to_watch_is_an_error():
     ref = pd.DataFrame({"c": ["a"] * 100 + ["b"] * 3})
     with pytest.raises(ValueError, match="X_ref.*varies in enough rows"):
         GaussianDriftMonitor(ert=50).fit(ref)
+
+
+def test_indicators_count_in_the_mean_part_only(fitted):
+    # The encoding's 0/1 features (levels, missing cells, the boolean) are
+    # the indicators; their variance and pair factors are 0.
+    _, monitor = fitted
+    layout = monitor._stream.layout
+    names = list(monitor.encoding_.feature_names)
+    assert [n for n, i in zip(names, layout.indicators, strict=True) if i] == [
+        "c=b",
+        "c=c",
+        "x (missing)",
+        "f",
+    ]
+    ind = np.array(layout.indicators)
+    assert np.all(monitor._stream._g_feat[ind] == 0)
+    assert np.all(monitor._stream._g_pair[ind] == 0)
+    assert np.all(monitor._stream._g_pair[:, ind] == 0)
+    assert np.all(monitor._stream._g_feat[~ind] > 0)
+
+
+def test_feature_ratio_of_an_indicator_is_its_mean_term():
+    # Naive formula of the feature part, window of m rows: an indicator
+    # whose window variance vanished (a rare level absent) adds nothing.
+    from skkl.drift._online_statistic import PSEUDO_ROWS, Stream, make_layout
+
+    n, m = 1000, 16
+    layout = make_layout(2, n, 16, table=True, indicators=(True, False))
+    stream = Stream(layout)
+    stream.use_tail_factors(np.ones(2), 1.0, np.ones((2, 2)))
+    rng = np.random.default_rng(0)
+    U = np.column_stack([np.full(m, -0.2), rng.normal(0.3, 1.5, m)])
+    D = np.concatenate([U, U, U**2, (U**2).sum(1, keepdims=True)], axis=1)
+    ratios = stream._row_ratios(D.sum(0, keepdims=True), float(m))
+    meff = m * n / (m + n)
+    mu = U.mean(0)
+    v1 = (((U[:, 1] - mu[1]) ** 2).sum() + PSEUDO_ROWS) / (m + PSEUDO_ROWS)
+    expect = meff / 2 * max(mu[0] ** 2, mu[1] ** 2 + v1 - 1 - np.log(v1))
+    np.testing.assert_allclose(ratios[1, 0], expect, rtol=1e-12)
