@@ -21,8 +21,10 @@ pair       block  ``-m_eff / 2 log(1 - max g_ij r_ij^2)`` over pairs, ``r_ij``
 ``m_eff`` is the two-sample effective size: the reference is itself a
 sample of ``n`` rows. The factors ``g`` (1 for Gaussian data) put variance
 and correlation parts on the scale of the reference's own fourth moments
-(``Reference.tail_factors``). Each part's likelihood ratio ``T`` is turned into
-evidence ``-log(J P(chi2_k / 2 >= T) / w)`` (Gaussian theory, Bonferroni
+(``Reference.tail_factors``); a table's indicator features (0/1: levels,
+missing cells, booleans) get factor 0, so they count in the mean terms only
+(``Stream.use_tail_factors``). Each part's likelihood ratio ``T`` is turned
+into evidence ``-log(J P(chi2_k / 2 >= T) / w)`` (Gaussian theory, Bonferroni
 over its ``J`` maxima, weight ``w``), so parts of different degrees of
 freedom compete fairly, as the offline detector's weighted Tippett
 combination does; the statistic is the largest evidence over parts and
