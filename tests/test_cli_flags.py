@@ -84,7 +84,7 @@ def files(tmp_path_factory):
 CASES = {
     ("pairwise", "alpha"): Case(
         ("pairwise", "{renyi_packed}", "--kind", "renyi", "--order", "3"),
-        ("--order",),
+        ("Renyi order a (--order 3.0)", "0 < --order < 1"),
         ("alpha",),
     ),
     ("separability", "X"): Case(
@@ -92,7 +92,7 @@ CASES = {
     ),
     ("separability", "alpha"): Case(
         ("separability", "{renyi}", "--target", "y", "--kind", "renyi", "--order", "3"),
-        ("--order",),
+        ("Renyi order a (--order 3.0)", "0 < --order < 1"),
         ("alpha",),
     ),
     ("separability", "reg_covar"): Case(
