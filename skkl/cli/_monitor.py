@@ -57,14 +57,10 @@ def _positive(kind):
     return parse
 
 
-def _unit(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {text}")
-    return value
+def _ert(text: str) -> float:
+    # GaussianDriftMonitor's smallest target (MIN_ERT): a mean run length
+    # below 2 rows cannot be calibrated.
+    return flags._number(text, 2.0, closed=True)
 
 
 def _arguments() -> tuple:
@@ -94,14 +90,14 @@ def _calibration_arguments() -> tuple:
         arg(
             "--ert",
             param="ert",
-            type=_positive(float),
+            type=_ert,
             default=None,
             help="expected rows between false alarms (required with a table REF)",
         ),
         arg(
             "--window",
             param="window",
-            type=_positive(int),
+            type=flags.count,
             default=None,
             help="longest post-change window in rows (default: min(500, rows of "
             "REF / 4, ERT / 2))",
@@ -117,7 +113,7 @@ def _calibration_arguments() -> tuple:
         arg(
             "--delta",
             param="delta",
-            type=_unit,
+            type=flags.level,
             default=0.05,
             help="for --calibration parametric: allowed probability of an ARL "
             "below ERT over reference samples (default 0.05)",
@@ -132,7 +128,6 @@ def _calibration_arguments() -> tuple:
         ),
         arg(
             "--seed",
-            param="random_state",
             type=flags.seed,
             default=0,
             help="seed of the calibration (default 0)",

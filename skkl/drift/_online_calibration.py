@@ -78,8 +78,9 @@ MAX_SIMULATED_ROWS = 20_000_000
 #: Fewest simulated first passages at the threshold for it to be read from
 #: the simulation rather than extrapolated beyond it.
 MIN_EVENTS = 10
-#: Smallest target ERT: ``_levels`` reads thresholds that at most half the
-#: rows exceed, so a mean run length below 2 rows cannot be matched.
+#: Smallest target ERT (the monitor's parameter constraint): ``_levels``
+#: reads thresholds that at most half the simulated rows exceed, so a mean
+#: run length below 2 rows cannot be matched (measured: ERT 1.5 gives 2.1).
 MIN_ERT = 2
 # Measured peak bytes per simulated row (paths and their sorted copies).
 _PEAK_BYTES_PER_ROW = 24
@@ -153,22 +154,9 @@ def check_settings(ert, window: int, n_ref: int, mode: str, n_rows=None) -> None
     Raises
     ------
     InputError
-        If the target ERT is too small for its threshold to be read from
-        simulated false alarms, if the window is longer than the reference,
-        or if the simulation would exceed ``MAX_SIMULATED_ROWS``.
+        If the window is longer than the reference, or if the simulation
+        would exceed ``MAX_SIMULATED_ROWS``.
     """
-    if ert < MIN_ERT:
-        raise InputError(
-            "{given} is below the smallest target the calibration honours, "
-            "{least} rows between false alarms: the run length is at least one "
-            "row, and a mean below {least} needs a threshold that most rows "
-            "reach, below the candidate thresholds it reads (levels that at "
-            "most half the simulated rows exceed). Use a target of at least "
-            "{least}.",
-            argument="ert",
-            given=Setting("ert", _number(ert)),
-            least=MIN_ERT,
-        )
     if window > n_ref:
         raise InputError(
             "{given} is longer than the reference ({n} rows): a window is "
@@ -224,18 +212,23 @@ def _too_many_rows(ert, window, mode, n_rows, rows) -> InputError:
     most = (limit - warm) // per
     while most > 1 and simulated_rows(most, window, None, mode) > limit:
         most = int(most * 0.99)
+    other = ""
+    if mode == "parametric" and ert <= (limit - warm) // DEFAULT_EVENTS:
+        other = ", or {other} (it simulates {fewer} rows per row of the target)"
     return InputError(
-        "{given} asks for " + why + ": the {mode} calibration simulates {per} "
-        "rows per row of the target (about {per} false alarms at the "
-        "threshold). Use a target of at most {most} rows with this window.",
+        "{given} asks for " + why + ": {mode} simulates {per} rows per row of "
+        "the target (about {per} false alarms at the threshold). Use a target "
+        "of at most {most} rows with this window" + other + ".",
         argument="ert",
         given=Setting("ert", _number(ert)),
         rows=rows,
         limit=limit,
         bytes=_PEAK_BYTES_PER_ROW,
-        mode=mode,
+        mode=Setting("calibration", mode),
         per=per,
         most=most,
+        other=Setting("calibration", "resample"),
+        fewer=DEFAULT_EVENTS,
     )
 
 
