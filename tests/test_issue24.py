@@ -1,0 +1,178 @@
+"""Leftovers of issue 24 (hostile input), found by re-running its probes.
+
+Items 13 and 17: one rule for text everywhere -- skkl never parses strings,
+numeric or not (Python reads '1_000' as 1000), and names the argument where
+scikit-learn's parser would say "could not convert string to float: 'x'".
+The entry points here were missed by the first pass. The tests marked
+``xfail(strict=True)`` record what is still open in modules owned elsewhere:
+they fail loudly (XPASS) once it is fixed, so the marker goes then.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from skkl import (
+    GaussianDriftDetector,
+    GaussianNeighbors,
+    Gaussians,
+    GroupGaussians,
+    frechet_distance,
+    frechet_distance_from_moments,
+    separability_score,
+)
+
+_TEXT = r"must be a numeric array-like of real numbers, got strings"
+
+
+def _data(seed=0, n=40, d=2):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, d)), rng.normal(size=(n, d)) + 0.5
+
+
+# -- Fréchet: the one rule, including object arrays of numbers ---------------
+
+
+def test_frechet_refuses_text_and_reads_object_numbers():
+    X, Y = _data()
+    # Numeric strings were refused with a message of its own and object arrays
+    # of plain floats were refused too, unlike every other entry point.
+    for bad in (X.astype(str), X.astype(object).astype(str).astype(object)):
+        with pytest.raises(TypeError, match=rf"^X {_TEXT}"):
+            frechet_distance(bad, Y)
+    with pytest.raises(TypeError, match=r"^Y is complex"):
+        frechet_distance(X, Y + 1j)
+    assert frechet_distance(X.astype(object), Y) == frechet_distance(X, Y)
+    mu, S = X.mean(0), np.cov(X.T)
+    with pytest.raises(TypeError, match=rf"^mu1 {_TEXT}"):
+        frechet_distance_from_moments(mu.astype(str), S, mu, S)
+
+
+# -- GaussianNeighbors: validate_data parsed numeric strings -----------------
+
+
+def _packed(k=4, d=2, seed=1):
+    rng = np.random.default_rng(seed)
+    return Gaussians(rng.normal(size=(k, d)), np.stack([np.eye(d)] * k)).pack()
+
+
+@pytest.mark.parametrize(
+    "as_text",
+    [
+        pytest.param(lambda P: P.astype(str), id="str dtype"),
+        pytest.param(lambda P: P.astype(str).astype(object), id="object strings"),
+    ],
+)
+def test_neighbors_refuse_text_naming_x(as_text):
+    P = _packed()
+    with pytest.raises(TypeError, match=rf"^X {_TEXT}"):
+        GaussianNeighbors(n_neighbors=1).fit(as_text(P))
+    nn = GaussianNeighbors(n_neighbors=1).fit(P)
+    with pytest.raises(TypeError, match=rf"^X {_TEXT}"):
+        nn.kneighbors(as_text(P))
+
+
+def test_neighbors_refuse_non_numeric_objects_naming_x():
+    P = _packed().astype(object)
+    P[0, 0] = "x"  # was "could not convert string to float: 'x'"
+    with pytest.raises(TypeError, match=rf"^X {_TEXT} \(e.g. 'x'\)"):
+        GaussianNeighbors(n_neighbors=1).fit(P)
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        GaussianNeighbors(n_neighbors=1).fit(_packed() + 1j)  # scikit-learn's
+    # Object arrays of real numbers are numbers.
+    nn = GaussianNeighbors(n_neighbors=1).fit(_packed().astype(object))
+    assert np.array_equal(
+        nn.kneighbors()[1],
+        GaussianNeighbors(n_neighbors=1).fit(_packed()).kneighbors()[1],
+    )
+
+
+# -- plotting: the displays parsed numeric strings ---------------------------
+
+
+def test_displays_refuse_text_naming_the_argument():
+    pytest.importorskip("matplotlib")
+    from skkl.plotting import DivergenceMatrixDisplay, GaussianEllipsesDisplay
+
+    with pytest.raises(TypeError, match=rf"^means {_TEXT}"):
+        GaussianEllipsesDisplay(np.zeros((1, 2)).astype(str), np.eye(2)[None]).plot()
+    covs = np.array([[["x", 0], [0, 1]]], dtype=object)
+    with pytest.raises(TypeError, match=rf"^covariances {_TEXT} \(e.g. 'x'\)"):
+        GaussianEllipsesDisplay(np.zeros((1, 2)), covs).plot()
+    with pytest.raises(TypeError, match=rf"^matrix {_TEXT}"):
+        DivergenceMatrixDisplay([["0", "1"], ["1", "0"]]).plot()
+
+
+# -- still open (modules owned elsewhere): recorded, strict ------------------
+
+_OPEN_GROUP = (
+    "open: GroupGaussians and the separability functions validate X and "
+    "sample_weight with scikit-learn's check_array, which parses numeric "
+    "strings; fix in skkl._validation.check_no_text_columns (arrays too)"
+)
+
+
+def _classes():
+    X, Y = _data(n=30)
+    return np.vstack([X, Y]), np.repeat([0, 1], 30)
+
+
+@pytest.mark.xfail(reason=_OPEN_GROUP, strict=True, raises=AssertionError)
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(lambda X, y: GroupGaussians().fit(X.astype(str), y), id="group"),
+        pytest.param(
+            lambda X, y: GroupGaussians().fit(
+                X, y, sample_weight=np.ones(len(y)).astype(str)
+            ),
+            id="group sample_weight",
+        ),
+        pytest.param(lambda X, y: separability_score(X.astype(str), y), id="score"),
+    ],
+)
+def test_class_models_refuse_numeric_strings(call):
+    X, y = _classes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            call(X, y)
+        except TypeError as exc:
+            assert "strings" in str(exc)
+        else:
+            raise AssertionError("numeric strings were parsed")
+
+
+@pytest.mark.xfail(reason=_OPEN_GROUP, strict=True, raises=AssertionError)
+def test_class_models_name_x_for_non_numeric_objects():
+    X, y = _classes()
+    X = X.astype(object)
+    X[0, 0] = "x"
+    try:
+        GroupGaussians().fit(X, y)
+    except (TypeError, ValueError) as exc:
+        assert str(exc).startswith("X "), str(exc)  # not "could not convert..."
+    else:
+        raise AssertionError("a non-numeric cell was accepted")
+
+
+@pytest.mark.xfail(
+    reason=(
+        "open: GaussianDriftDetector reads a column of numeric strings as "
+        "categories (skkl/drift/_table.py _read_column), which hides a shift "
+        "of the numbers; refuse it naming the column, or read it as numbers"
+    ),
+    strict=True,
+    raises=AssertionError,
+)
+def test_drift_does_not_read_numbers_as_text_as_categories():
+    X, Y = _data(n=200)
+    numbers = GaussianDriftDetector(n_permutations=99, random_state=0).fit(X).test(Y)
+    assert numbers.is_drift
+    try:
+        det = GaussianDriftDetector(n_permutations=99, random_state=0)
+        text = det.fit(X.astype(str)).test(Y.astype(str))
+    except (TypeError, ValueError):
+        return  # refused: fine
+    assert text.is_drift, "a shift of numbers given as text went unseen"
