@@ -176,3 +176,42 @@ def test_drift_does_not_read_numbers_as_text_as_categories():
     except (TypeError, ValueError):
         return  # refused: fine
     assert text.is_drift, "a shift of numbers given as text went unseen"
+
+
+# -- item 13: a permutation budget beyond memory, checked up front -----------
+
+
+def test_drift_permutations_beyond_memory_name_the_argument():
+    # Was a MemoryError quoting TiB after the fit.
+    from skkl._errors import InputError
+
+    X, Y = _data()
+    det = GaussianDriftDetector(n_permutations=10**12).fit(X)
+    with pytest.raises(InputError, match=r"^n_permutations=1000000000000 needs") as e:
+        det.test(Y)
+    assert e.value.argument == "n_permutations"
+    assert "use at most" in str(e.value)
+
+
+# -- item 14: the CLI's W2 at 1e200 is computed, and its overflow named -------
+
+
+def test_cli_pairwise_wasserstein_at_1e200(tmp_path, capsys):
+    # Was "variance ratios beyond ~1e300" where the ratio is 4.
+    from skkl.cli import main
+
+    S = np.array([np.eye(2) * 1e200, np.eye(2) * 4e200])
+    np.savez(tmp_path / "g.npz", means=np.zeros((2, 2)), covariances=S)
+    out = tmp_path / "D.npy"
+    argv = ["pairwise", str(tmp_path / "g.npz"), "--kind", "wasserstein"]
+    assert main([*argv, "--out", str(out)]) == 0
+    # W2^2 = tr(S0 + S1 - 2 (S0 S1)^(1/2)) = 2 (1 + 4 - 4) 1e200 = 2e200.
+    np.testing.assert_allclose(np.load(out), [[0, 2e200], [2e200, 0]], rtol=1e-14)
+    means = np.array([[0.0, 0.0], [1e154, 1e154]])
+    np.savez(tmp_path / "h.npz", means=means, covariances=S * 1e100)
+    argv[1] = str(tmp_path / "h.npz")
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "2-Wasserstein distance overflows float64" in err
+    assert "variance ratio" not in err
