@@ -3,9 +3,7 @@
 Items 13 and 17: one rule for text everywhere -- skkl never parses strings,
 numeric or not (Python reads '1_000' as 1000), and names the argument where
 scikit-learn's parser would say "could not convert string to float: 'x'".
-The entry points here were missed by the first pass. The tests marked
-``xfail(strict=True)`` record what is still open in modules owned elsewhere:
-they fail loudly (XPASS) once it is fixed, so the marker goes then.
+The entry points here were missed by the first pass.
 """
 
 import warnings
@@ -104,13 +102,7 @@ def test_displays_refuse_text_naming_the_argument():
         DivergenceMatrixDisplay([["0", "1"], ["1", "0"]]).plot()
 
 
-# -- still open (modules owned elsewhere): recorded, strict ------------------
-
-_OPEN_GROUP = (
-    "open: GroupGaussians and the separability functions validate X and "
-    "sample_weight with scikit-learn's check_array, which parses numeric "
-    "strings; fix in skkl._validation.check_no_text_columns (arrays too)"
-)
+# -- class models and drift: text is refused, never parsed ----------------
 
 
 def _classes():
@@ -118,7 +110,6 @@ def _classes():
     return np.vstack([X, Y]), np.repeat([0, 1], 30)
 
 
-@pytest.mark.xfail(reason=_OPEN_GROUP, strict=True, raises=AssertionError)
 @pytest.mark.parametrize(
     "call",
     [
@@ -144,7 +135,6 @@ def test_class_models_refuse_numeric_strings(call):
             raise AssertionError("numeric strings were parsed")
 
 
-@pytest.mark.xfail(reason=_OPEN_GROUP, strict=True, raises=AssertionError)
 def test_class_models_name_x_for_non_numeric_objects():
     X, y = _classes()
     X = X.astype(object)
@@ -157,25 +147,13 @@ def test_class_models_name_x_for_non_numeric_objects():
         raise AssertionError("a non-numeric cell was accepted")
 
 
-@pytest.mark.xfail(
-    reason=(
-        "open: GaussianDriftDetector reads a column of numeric strings as "
-        "categories (skkl/drift/_table.py _read_column), which hides a shift "
-        "of the numbers; refuse it naming the column, or read it as numbers"
-    ),
-    strict=True,
-    raises=AssertionError,
-)
 def test_drift_does_not_read_numbers_as_text_as_categories():
     X, Y = _data(n=200)
     numbers = GaussianDriftDetector(n_permutations=99, random_state=0).fit(X).test(Y)
     assert numbers.is_drift
-    try:
-        det = GaussianDriftDetector(n_permutations=99, random_state=0)
-        text = det.fit(X.astype(str)).test(Y.astype(str))
-    except (TypeError, ValueError):
-        return  # refused: fine
-    assert text.is_drift, "a shift of numbers given as text went unseen"
+    det = GaussianDriftDetector(n_permutations=99, random_state=0)
+    with pytest.raises(ValueError, match="holds numbers written as text.*astype"):
+        det.fit(X.astype(str))
 
 
 # -- item 13: a permutation budget beyond memory, checked up front -----------
