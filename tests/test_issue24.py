@@ -193,3 +193,32 @@ def test_cli_pairwise_wasserstein_at_1e200(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "2-Wasserstein distance overflows float64" in err
     assert "variance ratio" not in err
+
+
+# -- item 1 for the monitor: rows read from stdin by Python's csv module -------
+
+
+@pytest.mark.parametrize(
+    "row, says",
+    [
+        ("1,234.5,7,8", "data row 2 has 4 fields, the header has 3"),
+        ("1_000,2,3", "data row 2 has a missing or non-numeric value"),
+    ],
+)
+def test_monitor_stdin_rows_are_not_shifted_or_python_parsed(
+    row, says, tmp_path, monkeypatch, capsys
+):
+    import io
+    import sys
+
+    from skkl.cli import main
+
+    rng = np.random.default_rng(0)
+    ref = tmp_path / "ref.csv"
+    lines = ["a,b,c"] + [
+        ",".join(f"{v:.4f}" for v in r) for r in rng.normal(size=(80, 3))
+    ]
+    ref.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"a,b,c\n1,2,3\n{row}\n"))
+    assert main(["monitor", str(ref), "-", "--ert", "50"]) == 2
+    assert says in capsys.readouterr().err

@@ -26,6 +26,7 @@ import numpy as np
 from . import _flags as flags
 from ._command import Command, arg
 from ._errors import EXIT_DRIFT, EXIT_OK, CLIError, library_errors
+from ._numbers import parse_float
 from ._readers import NA_VALUES, open_table
 
 __all__ = ["COMMAND", "cmd_monitor", "iter_table_chunks"]
@@ -513,12 +514,18 @@ def _python_chunks(text, path, columns, sep, rows, header=None):
     for line in reader:
         if not line:
             continue
-        try:
-            buf.append([float(line[j]) for j in idx])
-        except (ValueError, IndexError):
+        row = start + len(buf) + 1
+        if len(line) != len(header):  # extra fields would shift the values
             raise CLIError(
-                f"{path}: data row {start + len(buf) + 1} has a missing or "
-                "non-numeric value in the columns watched."
+                f"{path}: data row {row} has {len(line)} fields, the header has "
+                f"{len(header)} (an unquoted delimiter inside a value?)."
+            )
+        try:
+            buf.append([parse_float(line[j].strip()) for j in idx])
+        except ValueError:
+            raise CLIError(
+                f"{path}: data row {row} has a missing or non-numeric value in "
+                "the columns watched."
             ) from None
         if len(buf) == rows:
             yield start, _checked(np.array(buf), start, path, columns)
