@@ -100,29 +100,47 @@ def effect_rows(splits, B_perm):
         )
 
 
-def _rescaled_cases(rng):
+def bc_recalibrated():
+    """Breast cancer, with changes of the second sample: 'mean radius' x1.1,
+    and that with 'worst texture' +2 (the issue-20 recalibrated sensor)."""
     bc = load_breast_cancer()
     names = list(bc.feature_names)
     radius, texture = names.index("mean radius"), names.index("worst texture")
 
-    def recalibrated(A, B):
+    def radius_only(A, B):
         B = B.copy()
         B[:, radius] *= 1.1
+        return A, B
+
+    def change(A, B):
+        A, B = radius_only(A, B)
         B[:, texture] += 2
         return A, B
 
-    yield "breast cancer: mean radius x1.1, worst texture +2", bc.data, recalibrated
+    return bc.data, radius_only, change
+
+
+def _rescaled_cases(rng):
+    X, _, recalibrated = bc_recalibrated()
+    yield "breast cancer: mean radius x1.1, worst texture +2", X, recalibrated
     for name in ("wine", "diabetes", "digits"):
         X = TABLES[name](rng)
-        # The feature with the largest mean in sds (where x1.1 moves the most).
-        j = int(np.argmax(np.abs(X.mean(axis=0)) / np.where(X.std(0) > 0, X.std(0), 1)))
-
-        def rescale(A, B, j=j):
-            B = B.copy()
-            B[:, j] *= 1.1
-            return A, B
-
+        j, rescale = rescale_one(X)
         yield f"{name}: feature {j} x1.1", X, rescale
+
+
+def rescale_one(X):
+    """The feature with the largest mean in sds (where x1.1 moves the most),
+    and a change that rescales it by 10% in the second sample."""
+    sd = X.std(axis=0)
+    j = int(np.argmax(np.abs(X.mean(axis=0)) / np.where(sd > 0, sd, 1)))
+
+    def rescale(A, B):
+        B = B.copy()
+        B[:, j] *= 1.1
+        return A, B
+
+    return j, rescale
 
 
 def coherence_rows(splits, B_perm):

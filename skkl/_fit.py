@@ -31,7 +31,7 @@ from ._moments import (
 )
 from ._validation import (
     check_class_labels,
-    check_no_text_columns,
+    check_no_text,
     check_priors,
     format_feature,
     format_label,
@@ -119,7 +119,7 @@ def class_moments(
         mom = _dask.group_moments(X, y, None, classes, full=full, higher=higher)
         return classes, mom, getattr(holder, "feature_names_in_", None)
     names = _get_feature_names(X)
-    check_no_text_columns(X)
+    check_no_text(X)
     X, y = check_X_y(
         X, _dask.compute_if_dask(y), dtype=np.float64, ensure_all_finite=False
     )

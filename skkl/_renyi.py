@@ -165,11 +165,13 @@ def _mixture_logdet(S0, S1, dm, alpha):
         if not np.isfinite(diag).all():
             raise overflow_error()  # not a failure of positive-definiteness
         idx = np.flatnonzero(failed)
-        ldR.reshape(-1)[idx], y.reshape(-1, d)[idx] = _refactor(idx, A, B, M, shape)
+        ldR.reshape(-1)[idx], y.reshape(-1, d)[idx] = _refactor(
+            idx, A, B, M, shape, alpha
+        )
     return ldR.reshape(shape), y.reshape(*shape, d)
 
 
-def _refactor(idx, A, B, M, shape):
+def _refactor(idx, A, B, M, shape, alpha):
     """``(ldR, y)`` at the flat pair indices ``idx`` from the plain mixture factor."""
     d = M.shape[-1]
 
@@ -182,10 +184,14 @@ def _refactor(idx, A, B, M, shape):
     if bad.any():
         where = np.unravel_index(int(idx[np.argmax(bad)]), shape) if shape else ()
         index = f"[{', '.join(str(int(i)) for i in where)}]" if shape else ""
+        # The formula names the order "a": the command spells it as its flag.
         raise InputError(
-            "alpha * cov(q) + (1 - alpha) * cov(p) of pair" + index + " is not "
-            "positive definite (its Cholesky factorisation failed); " + _RENYI_HINT,
+            "a * cov(q) + (1 - a) * cov(p) of pair{index} is not positive definite "
+            "at the Renyi order a ({order}) (its Cholesky factorisation failed); "
+            + _RENYI_HINT,
             argument="alpha",
+            index=index,
+            order=Setting("alpha", float(alpha)),
             alpha=Setting("alpha"),
         )
     return ldR, _solve_vec(R, flat(M, (d,)))
@@ -256,11 +262,11 @@ def renyi_diag(p: Operand, q: Operand, alpha: float) -> np.ndarray:
         if np.any(bad):
             where = tuple(np.argwhere(bad)[0].tolist())
             raise InputError(
-                "alpha * var(q) + (1 - alpha) * var(p) is not positive at index "
-                + str(where)
-                + "; "
-                + _RENYI_HINT,
+                "a * var(q) + (1 - a) * var(p) is not positive at index {where} "
+                "at the Renyi order a ({order}); " + _RENYI_HINT,
                 argument="alpha",
+                where=where,
+                order=Setting("alpha", float(alpha)),
                 alpha=Setting("alpha"),
             )
     log_term = 0.5 * log_mix_over_c(np.expm1(t), c, t).sum(-1)

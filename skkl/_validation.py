@@ -21,7 +21,7 @@ __all__ = [
     "check_count",
     "check_finite",
     "check_priors",
-    "check_no_text_columns",
+    "check_no_text",
     "check_real",
     "format_feature",
     "format_label",
@@ -48,31 +48,54 @@ _SMALL = 4096
 _ALL_REAL = object()  # no element of an object array is anything but a number
 
 
-def check_no_text_columns(X, name: str = "X") -> None:
-    """Refuse a table with text, categorical or date columns, naming them.
+def check_no_text(X, name: str = "X") -> None:
+    """Refuse text, categorical or date input to a class model, naming it.
 
     One Gaussian per class needs numbers; categories need an encoding that
     the user chooses (scikit-learn's ``OneHotEncoder`` in a
     ``ColumnTransformer``), which the drift detector does itself but a class
-    model should not guess. Arrays are left to :func:`as_float_array`'s rule.
+    model should not guess. A table's columns are checked by dtype; an array
+    of strings (numeric or not) or an object array holding one is refused by
+    the one rule for numeric input (above), before scikit-learn would parse
+    numeric strings.
 
     Raises
     ------
     InputError
-        Naming ``name`` and up to three such columns.
+        For a table, naming ``name`` and up to three such columns.
+    TypeError
+        For an array holding strings.
 
     Examples
     --------
     >>> import pandas as pd
-    >>> from skkl._validation import check_no_text_columns
-    >>> check_no_text_columns(pd.DataFrame({"x": [1.0], "c": ["a"]}))
+    >>> from skkl._validation import check_no_text
+    >>> check_no_text(pd.DataFrame({"x": [1.0], "c": ["a"]}))
     Traceback (most recent call last):
     ...
     skkl._errors.InputError: X has non-numeric column(s) 'c' ...
+    >>> check_no_text([["1.5", "2"]])
+    Traceback (most recent call last):
+    ...
+    TypeError: X must be a numeric array-like of real numbers, got strings ...
     """
-    dtypes = getattr(X, "dtypes", None)
-    if dtypes is None or not hasattr(dtypes, "items"):
+    if X is None or hasattr(X, "dask"):
         return
+    if not hasattr(X, "dtypes"):
+        try:
+            raw = np.asarray(X)
+        except ValueError:  # ragged: scikit-learn's validation explains it
+            return
+        # Strings only: scikit-learn's own messages for complex values and
+        # other objects are the ones its estimator checks expect.
+        if raw.dtype.kind in "USa" or (
+            raw.dtype.kind == "O" and isinstance(_first_non_real(raw), (str, bytes))
+        ):
+            _reject_non_real(raw, name)
+        return
+    dtypes = X.dtypes
+    if not hasattr(dtypes, "items"):  # a Series: one column
+        dtypes = {getattr(X, "name", 0): dtypes}
     bad = [(c, t) for c, t in dtypes.items() if getattr(t, "kind", "O") not in "biuf"]
     if not bad:
         return

@@ -31,6 +31,7 @@ from . import _flags as flags
 from ._command import Command, arg
 from ._errors import EXIT_DRIFT, EXIT_OK, CLIError, library_errors
 from ._monitor_tables import iter_mixed_chunks, read_reference, text_of
+from ._numbers import parse_float
 from ._readers import NA_VALUES, open_table
 
 __all__ = ["COMMAND", "cmd_monitor", "iter_table_chunks"]
@@ -62,14 +63,10 @@ def _positive(kind):
     return parse
 
 
-def _unit(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {text}")
-    return value
+def _ert(text: str) -> float:
+    # GaussianDriftMonitor's smallest target (MIN_ERT): a mean run length
+    # below 2 rows cannot be calibrated.
+    return flags._number(text, 2.0, closed=True)
 
 
 def _arguments() -> tuple:
@@ -99,14 +96,14 @@ def _calibration_arguments() -> tuple:
         arg(
             "--ert",
             param="ert",
-            type=_positive(float),
+            type=_ert,
             default=None,
             help="expected rows between false alarms (required with a table REF)",
         ),
         arg(
             "--window",
             param="window",
-            type=_positive(int),
+            type=flags.count,
             default=None,
             help="longest post-change window in rows (default: min(500, rows of "
             "REF / 4, ERT / 2))",
@@ -122,7 +119,7 @@ def _calibration_arguments() -> tuple:
         arg(
             "--delta",
             param="delta",
-            type=_unit,
+            type=flags.level,
             default=0.05,
             help="for --calibration parametric: allowed probability of an ARL "
             "below ERT over reference samples (default 0.05)",
@@ -137,7 +134,6 @@ def _calibration_arguments() -> tuple:
         ),
         arg(
             "--seed",
-            param="random_state",
             type=flags.seed,
             default=0,
             help="seed of the calibration (default 0)",
@@ -548,12 +544,18 @@ def _python_chunks(text, path, columns, sep, rows, header=None):
     for line in reader:
         if not line:
             continue
-        try:
-            buf.append([float(line[j]) for j in idx])
-        except (ValueError, IndexError):
+        row = start + len(buf) + 1
+        if len(line) != len(header):  # extra fields would shift the values
             raise CLIError(
-                f"{path}: data row {start + len(buf) + 1} has a missing or "
-                "non-numeric value in the columns watched."
+                f"{path}: data row {row} has {len(line)} fields, the header has "
+                f"{len(header)} (an unquoted delimiter inside a value?)."
+            )
+        try:
+            buf.append([parse_float(line[j].strip()) for j in idx])
+        except ValueError:
+            raise CLIError(
+                f"{path}: data row {row} has a missing or non-numeric value in "
+                "the columns watched."
             ) from None
         if len(buf) == rows:
             yield start, _checked(np.array(buf), start, path, columns)

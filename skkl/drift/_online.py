@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._errors import InputError
 from ._encode import reference_encoding
-from ._online_calibration import calibrate
+from ._online_calibration import MIN_ERT, calibrate
 from ._online_reference import fit_reference
 from ._online_statistic import Stream, indicator_mask, make_layout, window_summary
 from ._table import is_table
@@ -210,7 +210,7 @@ class GaussianDriftMonitor(BaseEstimator):
     ----------
     ert : float, default=1000
         Target expected run time: rows until a false alarm on data without
-        change. Without change the run length is close to geometric:
+        change; at least 2. Without change the run length is close to geometric:
         ``P(RL <= t) ~ t / ert`` for ``t`` well below ``ert``.
     window : int or None, default=None
         Longest candidate post-change window, in rows. Longer windows detect
@@ -298,7 +298,7 @@ class GaussianDriftMonitor(BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "ert": [Interval(numbers.Real, 1, None, closed="neither")],
+        "ert": [Interval(numbers.Real, MIN_ERT, None, closed="left")],
         "window": [None, Interval(numbers.Integral, 1, None, closed="left")],
         "calibration": [StrOptions({"resample", "parametric"})],
         "delta": [Interval(numbers.Real, 0, 1, closed="neither")],

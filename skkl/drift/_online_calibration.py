@@ -44,13 +44,22 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.ndimage import maximum_filter1d
-from scipy.special import ndtri
+from scipy.special import ndtr, ndtri
 
 from .._blas import blas_single_thread
+from .._errors import InputError, Setting
 from ._online_reference import bootstrap_reference, parametric_reference
 from ._online_statistic import Stream
 
-__all__ = ["Calibration", "calibrate", "simulate_paths"]
+__all__ = [
+    "MAX_SIMULATED_ROWS",
+    "MIN_EVENTS",
+    "Calibration",
+    "calibrate",
+    "check_settings",
+    "simulate_paths",
+    "simulated_rows",
+]
 
 # Simulated rows after warm-up, as a multiple of the ERT (about this many
 # first passages at the threshold: Monte Carlo error ~ 1 / sqrt of it).
@@ -62,6 +71,19 @@ _MAX_REPLICATES = 60
 # Fewest pooled events at a level for its hazard to be read directly.
 _TAIL_EVENTS = 25
 _RESAMPLES = 200
+#: Most rows one calibration simulates. The statistic of every simulated row
+#: is held while it is counted (about 24 bytes a row at peak: ~0.5 GB here),
+#: and simulation costs microseconds a row (minutes here, on one core).
+MAX_SIMULATED_ROWS = 20_000_000
+#: Fewest simulated first passages at the threshold for it to be read from
+#: the simulation rather than extrapolated beyond it.
+MIN_EVENTS = 10
+#: Smallest target ERT (the monitor's parameter constraint): ``_levels``
+#: reads thresholds that at most half the simulated rows exceed, so a mean
+#: run length below 2 rows cannot be matched (measured: ERT 1.5 gives 2.1).
+MIN_ERT = 2
+# Measured peak bytes per simulated row (paths and their sorted copies).
+_PEAK_BYTES_PER_ROW = 24
 
 
 @dataclass(frozen=True)
@@ -118,6 +140,96 @@ def _sizes(ert: float, window: int, n_rows: int | None, mode: str):
             np.clip(total // max(4 * window, 500), _MIN_REPLICATES, _MAX_REPLICATES)
         )
     return R, max(window, -(-total // R))
+
+
+def simulated_rows(ert: float, window: int, n_rows: int | None, mode: str) -> int:
+    """Rows one calibration simulates in all, warm-ups included."""
+    R, stationary = _sizes(ert, window, n_rows, mode)
+    return R * (window + stationary)
+
+
+def check_settings(ert, window: int, n_ref: int, mode: str, n_rows=None) -> None:
+    """Refuse, before anything is simulated, what cannot be calibrated.
+
+    Raises
+    ------
+    InputError
+        If the window is longer than the reference, or if the simulation
+        would exceed ``MAX_SIMULATED_ROWS``.
+    """
+    if window > n_ref:
+        raise InputError(
+            "{given} is longer than the reference ({n} rows): a window is "
+            "compared with the reference, whose own estimation error then "
+            "dominates (a window of m rows weighs as m n / (m + n) < n rows), "
+            "and it costs memory in proportion. Use a window of at most {n} "
+            "rows, or a longer reference.",
+            argument="window",
+            given=Setting("window", window),
+            n=n_ref,
+        )
+    rows = simulated_rows(ert, window, n_rows, mode)
+    if rows > MAX_SIMULATED_ROWS:
+        raise _too_many_rows(ert, window, mode, n_rows, rows)
+
+
+def _number(value):
+    """``value`` as an int when it is one (messages print 1e12, not 1e12.0)."""
+    value = float(value)
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
+
+
+def _too_many_rows(ert, window, mode, n_rows, rows) -> InputError:
+    limit = MAX_SIMULATED_ROWS
+    why = (
+        "a calibration over {rows:.3g} simulated rows, beyond the limit of "
+        "{limit:.3g} ({bytes} bytes a row are held while they are counted, and "
+        "each takes microseconds to simulate)"
+    )
+    # Warm-ups alone: each simulated stream first fills the window.
+    warm = simulated_rows(2.0, window, 1, mode)
+    if warm > limit // 2:
+        return InputError(
+            "{given} needs " + why + ": every simulated stream first fills the "
+            "window. Use a shorter window.",
+            argument="window",
+            given=Setting("window", window),
+            rows=rows,
+            limit=limit,
+            bytes=_PEAK_BYTES_PER_ROW,
+        )
+    if n_rows is not None:
+        return InputError(
+            "{given} asks for " + why + ". Use at most {most} rows.",
+            argument="n_simulated_rows",
+            given=Setting("n_simulated_rows", n_rows),
+            rows=rows,
+            limit=limit,
+            bytes=_PEAK_BYTES_PER_ROW,
+            most=(limit - warm) // 2,
+        )
+    per = PARAMETRIC_EVENTS if mode == "parametric" else DEFAULT_EVENTS
+    most = (limit - warm) // per
+    while most > 1 and simulated_rows(most, window, None, mode) > limit:
+        most = int(most * 0.99)
+    other = ""
+    if mode == "parametric" and ert <= (limit - warm) // DEFAULT_EVENTS:
+        other = ", or {other} (it simulates {fewer} rows per row of the target)"
+    return InputError(
+        "{given} asks for " + why + ": {mode} simulates {per} rows per row of "
+        "the target (about {per} false alarms at the threshold). Use a target "
+        "of at most {most} rows with this window" + other + ".",
+        argument="ert",
+        given=Setting("ert", _number(ert)),
+        rows=rows,
+        limit=limit,
+        bytes=_PEAK_BYTES_PER_ROW,
+        mode=Setting("calibration", mode),
+        per=per,
+        most=most,
+        other=Setting("calibration", "resample"),
+        fewer=DEFAULT_EVENTS,
+    )
 
 
 def simulate_paths(
@@ -263,6 +375,42 @@ def _solve(levels: np.ndarray, curve: np.ndarray, ert: float) -> float:
     return float(x0 + frac * (x1 - x0))
 
 
+def _check_delta(table: _Table, lam, tau, h: float, ert: float, delta: float):
+    """Refuse a ``delta`` whose threshold lies beyond the simulated false alarms.
+
+    The spread over reference samples is read where replicates saw events;
+    a smaller ``delta`` pushes the threshold up to where the pooled hazard is
+    extrapolated, not measured. The smallest ``delta`` it resolves puts the
+    threshold at the highest level with ``MIN_EVENTS`` simulated events.
+    """
+    events = table.events.sum(axis=0)
+    g = min(np.searchsorted(table.levels, h), len(table.levels) - 1)
+    rich = np.flatnonzero(events >= MIN_EVENTS)
+    if events[g] >= MIN_EVENTS or not len(rich):
+        return
+    top = rich[-1]
+    room = table.survive[top] / (lam[top] * max(ert - table.warm_mean[top], 1.0))
+    if tau[top] <= 0 or not room > 0:
+        return  # delta does not move the threshold: not its fault
+    z = (np.log(room) + tau[top] ** 2 / 2) / tau[top]
+    least = float(ndtr(-z))
+    if not delta < least < 0.5:
+        return
+    scale = 10.0 ** (np.floor(np.log10(least)) - 1)
+    fix = float(np.ceil(least / scale) * scale)  # two digits, rounded up
+    raise InputError(
+        "{given} puts the threshold beyond the simulated false alarms (only "
+        "{n} at it, for the allowance over reference samples that {given} "
+        "asks); the calibration can honour a delta of about {least:.2g} or "
+        "more: use {fix}.",
+        argument="delta",
+        given=Setting("delta", delta),
+        n=int(events[g]),
+        least=least,
+        fix=Setting("delta", fix),
+    )
+
+
 def _relative_se(table: _Table, h: float, rng) -> float:
     """Replicate-bootstrap relative SE of the estimated ERT at level ``h``."""
     g = min(np.searchsorted(table.levels, h), len(table.levels) - 1)
@@ -289,8 +437,9 @@ def calibrate(
     n_rows: int | None = None,
 ) -> Calibration:
     """Threshold of the statistic for a target ERT (see the module docstring)."""
-    R, stationary = _sizes(ert, layout.window, n_rows, mode)
     W = layout.window
+    check_settings(ert, W, reference.n, mode, n_rows)
+    R, stationary = _sizes(ert, W, n_rows, mode)
     paths = simulate_paths(
         reference, U_ref, layout, mode, R, W + stationary, rng, shrinkage
     )
@@ -301,6 +450,7 @@ def calibrate(
     if mode == "parametric":
         lam_q = lam * np.exp(ndtri(1.0 - delta) * tau - tau**2 / 2)
         curve = table.warm_mean + table.survive / lam_q
+        _check_delta(table, lam, tau, _solve(levels, curve, ert), ert, delta)
     else:
         curve = _ert_curve(table, lam)
     h = _solve(levels, curve, ert)

@@ -32,7 +32,7 @@ from scipy import stats
 
 from .._blas import blas_threads_for
 from .._errors import InputError, Setting
-from .._linalg import cholesky, inv_lower
+from .._linalg import cholesky_or_nan, failed_factors, inv_lower
 from .._moments import (
     covariances_from_moments,
     group_moments,
@@ -55,6 +55,11 @@ _BLOCK_BYTES = 1 << 22
 #: is bounded, and heavy-tailed data reach the clipping points often enough
 #: for the reference, and streams resampled from it, to show how often.
 CLIP_TAIL = 1e-3
+
+# Bound of |u| (see Reference.standardise): squares and window sums of
+# values this large stay finite (1e200 per row, even times 1e100 rows), and
+# z = L^{-1} u too while L^{-1}'s entries stay below 1e50.
+_U_LIMIT = 1e100
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,10 @@ class Reference:
     def standardise(self, X: np.ndarray, clip: bool = True):
         """``(u, z)`` of rows already scaled by ``2**-exponent``, clipped."""
         U = (X - self.mean) / self.scale
+        # A value beyond _U_LIMIT standard deviations (or one that overflowed
+        # on the way) is clamped there: every clipping point is far below it,
+        # and z and the window sums then stay finite (never inf - inf = NaN).
+        np.clip(U, -_U_LIMIT, _U_LIMIT, out=U)
         # A product with L^{-1} (a triangular solve against I, once): a
         # triangular solve per batch starts BLAS threads for tiny work.
         with blas_threads_for(2.0 * U.size * self.n_features):
@@ -198,13 +207,36 @@ def _shrunk_correlation(
     return covs[0], raw, float(coef[0])
 
 
-def _factor(R: np.ndarray, d: int, n: int) -> np.ndarray:
-    hint = (
-        "the reference's features are linearly dependent"
-        + (f" (only {n} rows for {d} features)" if n <= d else "")
-        + f"; use {Setting('shrinkage', 'ledoit_wolf')} or drop redundant columns"
+def _factor(R: np.ndarray, n: int, names) -> np.ndarray:
+    """Cholesky factor of the reference's correlation, or an error naming a
+    feature that is a linear combination of the ones before it."""
+    L = cholesky_or_nan(R)
+    if not failed_factors(L):
+        return L
+    d = len(R)
+    # The first leading block that fails to factor ends with a dependent
+    # feature: bisect on its size (log2(d) factorisations).
+    lo, hi = 1, d  # the block of size lo factors, of size hi does not
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if failed_factors(cholesky_or_nan(R[:mid, :mid])):
+            hi = mid
+        else:
+            lo = mid
+    j = hi - 1
+    label = repr(str(names[j])) if names is not None else str(j)
+    rows = f" (only {n} rows for {d} features)" if n <= d else ""
+    raise InputError(
+        "the features of {argument} are linearly dependent{rows}: feature "
+        "{feature} is (within rounding) a linear combination of the features "
+        "before it, so their correlation matrix is singular. Use {fix}, or "
+        "drop redundant columns.",
+        argument="X_ref",
+        column=j,
+        rows=rows,
+        feature=label,
+        fix=Setting("shrinkage", "ledoit_wolf"),
     )
-    return cholesky(R, name="the reference's correlation matrix", hint=hint)
 
 
 def fit_reference(X: np.ndarray, shrinkage=None, names=None) -> Reference:
@@ -230,7 +262,7 @@ def fit_reference(X: np.ndarray, shrinkage=None, names=None) -> Reference:
     scale = np.sqrt(var)
     U = (Xs - mean) / scale
     R, raw, coef = _shrunk_correlation(U, shrinkage)
-    return _with_tails(exponent, mean, scale, _factor(R, d, n), n, coef, raw, U)
+    return _with_tails(exponent, mean, scale, _factor(R, n, names), n, coef, raw, U)
 
 
 def _with_tails(exponent, mean, scale, L, n, coef, raw, U) -> Reference:

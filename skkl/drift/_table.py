@@ -296,10 +296,37 @@ def _read_column(series, pd, name, column, schema=None) -> Column:
             values = _numeric(series, pd, name, column)
         return Column(column, "numeric", values, empty, schema[1])
     if kind == "categorical":
+        if not isinstance(dtype, pd.CategoricalDtype):
+            _refuse_numbers_as_text(series, pd, name, column)
         codes, levels = _categorical(series, pd, name, column)
         return Column(column, "categorical", codes, levels)
     values = _numeric(series, pd, name, column)
     return Column(column, "numeric", values, empty, kind == "boolean")
+
+
+def _refuse_numbers_as_text(series, pd, name, column) -> None:
+    """Refuse a text column whose every cell is a number.
+
+    Read as levels, numbers lose their order and distance (a shift of every
+    value becomes new levels, hidden by pooling), so the intent must be said:
+    numbers (``astype(float)``) or codes (``astype('category')``).
+    """
+    cells = series.dropna()
+    if cells.size == 0:
+        return
+    parsed = pd.to_numeric(cells.astype(str), errors="coerce")
+    if not parsed.notna().all():
+        return
+    raise InputError(
+        "column {colname!r} of {argument} holds numbers written as text (e.g. "
+        "{example!r}); drift reads text as categories, which would ignore the "
+        "numbers' order and distance. Convert the column: astype(float) for "
+        "numbers, or astype('category') for codes (zip codes, ids).",
+        argument=name,
+        column=column,
+        colname=column,
+        example=str(cells.iloc[0]),
+    )
 
 
 def read_table(X, name: str = "X", schema=None) -> Table:

@@ -17,6 +17,7 @@ import numpy as np
 from scipy import linalg
 
 from .._errors import InputError
+from .._validation import as_float_array
 
 __all__ = [
     "Fit",
@@ -67,7 +68,13 @@ def difference_exponent(a: np.ndarray, b: np.ndarray) -> int | None:
 
 
 def as_real_array(x, name: str) -> np.ndarray:
-    """``x`` as a numeric (bool, int or float) array, without copying floats."""
+    """``x`` as a numeric (bool, int or float) array, without copying floats.
+
+    Anything else follows skkl's one rule for numeric input
+    (:func:`skkl._validation.as_float_array`): an object array of real numbers
+    is read as float64; text (numeric or not), complex numbers and other
+    objects are refused naming ``name`` (issue 24, items 13 and 17).
+    """
     try:
         arr = np.asarray(x)
     except (TypeError, ValueError) as exc:
@@ -75,10 +82,7 @@ def as_real_array(x, name: str) -> np.ndarray:
             "{argument} must be a numeric array-like: {exc}", argument=name, exc=exc
         ) from None
     if arr.dtype.kind not in "biuf":
-        raise TypeError(
-            f"{name} must hold real numbers, got dtype {arr.dtype}; convert it "
-            "(e.g. np.asarray(..., dtype=float))."
-        )
+        return as_float_array(arr, name)
     return arr
 
 

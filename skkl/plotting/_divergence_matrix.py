@@ -6,6 +6,7 @@ from itertools import product
 
 import numpy as np
 
+from .._validation import as_float_array
 from ._base import check_matplotlib_support, get_axes
 
 __all__ = ["DivergenceMatrixDisplay"]
@@ -32,12 +33,7 @@ def colorbar_label(kind: str | None) -> str:
 
 def _check_matrix(matrix, display_labels) -> tuple[np.ndarray, np.ndarray]:
     """A finite, non-empty square matrix and one label per row."""
-    try:
-        M = np.asarray(matrix, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"matrix must be a square array of numbers, got {type(matrix).__name__}."
-        ) from None
+    M = as_float_array(matrix, "matrix")  # text and complex are refused
     if M.ndim != 2 or M.shape[0] != M.shape[1] or not np.all(np.isfinite(M)):
         raise ValueError(f"matrix must be a finite square array, got shape {M.shape}.")
     if M.shape[0] == 0:

@@ -9,6 +9,7 @@ import numpy as np
 
 from .._errors import InputError
 from .._gaussians import Gaussians
+from .._validation import as_float_array
 from ._base import check_matplotlib_support, get_axes
 
 __all__ = ["GaussianEllipsesDisplay"]
@@ -40,10 +41,7 @@ def ring_label(n_std: float) -> str:
 
 
 def _check_finite(X, name: str) -> np.ndarray:
-    try:
-        X = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be an array of numbers.") from None
+    X = as_float_array(X, name)  # text and complex are refused, never parsed
     bad = ~np.isfinite(np.atleast_2d(X)).all(axis=-1)
     if np.any(bad):
         raise ValueError(
@@ -59,8 +57,8 @@ def _check_ellipses(means, covariances, n_std) -> tuple:
     Every covariance must be finite, symmetric and positive semi-definite (a
     singular one is drawn flat), and every ring of finite size.
     """
-    means = np.asarray(means, dtype=np.float64)
-    covs = np.asarray(covariances, dtype=np.float64)
+    means = as_float_array(means, "means")
+    covs = as_float_array(covariances, "covariances")
     K = means.shape[0] if means.ndim else 0
     if means.shape != (K, 2) or covs.shape != (K, 2, 2):
         raise ValueError(
