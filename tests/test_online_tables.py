@@ -195,7 +195,7 @@ def test_saved_levels_keep_their_type(tmp_path):
     ref = pd.DataFrame(
         {
             "k": pd.Categorical(rng.choice([1, 2, 3], size=n)),
-            "s": rng.choice(["1", "2"], size=n),
+            "s": pd.Categorical(rng.choice(["1", "2"], size=n)),
             "x": rng.normal(size=n),
         }
     )
