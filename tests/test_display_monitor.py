@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn import config_context
 
 from skkl import GaussianDriftMonitor
 from skkl._display import (
@@ -292,7 +293,6 @@ def test_state_without_alarm_says_so_and_shows_no_feature_table(no_figures):
 
 
 def test_fitted_monitor_shows_its_guarantee_and_unfitted_stays_sklearns():
-    sklearn = pytest.importorskip("sklearn")
     unfitted = GaussianDriftMonitor(ert=300)
     assert "sk-estimator" in unfitted._repr_html_()  # scikit-learn's diagram
     mon = _monitor()
@@ -308,7 +308,7 @@ def test_fitted_monitor_shows_its_guarantee_and_unfitted_stays_sklearns():
     assert facts["parameters"] == repr(mon)
     assert "false alarms come at a rate of 1 per 300 rows" in facts["guarantee"]
     assert "<script" not in html
-    with sklearn.config_context(display="text"):
+    with config_context(display="text"):
         assert "text/html" not in mon._repr_mimebundle_()
         assert not hasattr(mon, "_repr_html_")
 

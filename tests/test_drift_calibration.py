@@ -19,6 +19,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _builders import table
 from scipy import stats
 from sklearn import datasets
 from threadpoolctl import threadpool_limits
@@ -37,16 +38,6 @@ def test_band_is_the_exact_binomial_band():
     assert stats.binom.cdf(HIGH - 1, R, ALPHA) - stats.binom.cdf(LOW, R, ALPHA) < 0.95
 
 
-def _table(name):
-    loader = {
-        "breast_cancer": datasets.load_breast_cancer,
-        "wine": datasets.load_wine,
-        "diabetes": datasets.load_diabetes,
-        "digits": datasets.load_digits,
-    }[name]
-    return loader().data
-
-
 def _splits(name, rng):
     """A no-drift pair of samples: a random half split, or two fresh draws."""
     if name == "lognormal":
@@ -55,7 +46,7 @@ def _splits(name, rng):
         )
     if name == "poisson":
         return rng.poisson(1.5, size=(100, 5)), rng.poisson(1.5, size=(100, 5))
-    X = _table(name)
+    X = table(name)
     if name == "digits":
         # 300 + 300 random images, all 64 pixels: many pixels are constant in
         # one half only (and it keeps the loop short).
