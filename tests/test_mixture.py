@@ -13,7 +13,7 @@ import pickle
 
 import numpy as np
 import pytest
-from _builders import random_mixture
+from _builders import as_full, random_mixture
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from joblib import parallel_config
@@ -41,14 +41,7 @@ from skkl.mixture import METHODS
 
 
 def _full_covs(G: Gaussians) -> np.ndarray:
-    K, d = G.means.shape
-    kind, S = G.covariance_type, G.covariances
-    if kind == "full":
-        return S
-    if kind == "tied":
-        return np.repeat(S[None], K, axis=0)
-    var = S if kind == "diag" else np.repeat(S[:, None], d, axis=1)
-    return np.stack([np.diag(v) for v in var])
+    return as_full(G.covariances, G.covariance_type, *G.means.shape)
 
 
 def ref_logpdf(mix: Mixture, X: np.ndarray) -> np.ndarray:
