@@ -29,7 +29,13 @@ from ._moments import (
     group_moments,
     oas_coefficient,
 )
-from ._validation import check_class_labels, check_priors, format_feature, format_label
+from ._validation import (
+    check_class_labels,
+    check_no_text_columns,
+    check_priors,
+    format_feature,
+    format_label,
+)
 
 __all__ = [
     "GroupFit",
@@ -113,6 +119,7 @@ def class_moments(
         mom = _dask.group_moments(X, y, None, classes, full=full, higher=higher)
         return classes, mom, getattr(holder, "feature_names_in_", None)
     names = _get_feature_names(X)
+    check_no_text_columns(X)
     X, y = check_X_y(
         X, _dask.compute_if_dask(y), dtype=np.float64, ensure_all_finite=False
     )

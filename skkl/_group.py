@@ -28,7 +28,7 @@ from . import _classifier, _dask
 from ._blas import blas_thread_count
 from ._fit import fit_gaussians, moment_layout
 from ._moments import encode_groups, group_codes, group_moments, merge_moments
-from ._validation import check_class_labels
+from ._validation import check_class_labels, check_no_text_columns
 
 __all__ = ["GroupGaussians"]
 
@@ -274,6 +274,7 @@ class GroupGaussians(ClassifierMixin, TransformerMixin, BaseEstimator):
         # non-finite, and then X is checked for the message), saving a pass
         # over X; a clusterer sees X first, so it gets X checked.
         finite = self.clusterer is None
+        check_no_text_columns(X)
         if self.clusterer is not None or y is None:
             X = validate_data(self, X, dtype=np.float64, ensure_all_finite=not finite)
         else:
@@ -390,6 +391,7 @@ class GroupGaussians(ClassifierMixin, TransformerMixin, BaseEstimator):
             _dask.compute_if_dask(y),
             _dask.compute_if_dask(sample_weight),
         )
+        check_no_text_columns(X)
         X, y = validate_data(self, X, y, dtype=np.float64, reset=first_call)
         check_class_labels(y)
         if first_call:
@@ -504,6 +506,7 @@ class GroupGaussians(ClassifierMixin, TransformerMixin, BaseEstimator):
             return _dask.map_row_blocks(
                 self._block_values, X, what, n_out=len(self.classes_)
             )
+        check_no_text_columns(X)
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return self._values(X, what)
 

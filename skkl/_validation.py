@@ -21,6 +21,7 @@ __all__ = [
     "check_count",
     "check_finite",
     "check_priors",
+    "check_no_text_columns",
     "check_real",
     "format_feature",
     "format_label",
@@ -45,6 +46,51 @@ _SMALL = 4096
 
 
 _ALL_REAL = object()  # no element of an object array is anything but a number
+
+
+def check_no_text_columns(X, name: str = "X") -> None:
+    """Refuse a table with text, categorical or date columns, naming them.
+
+    One Gaussian per class needs numbers; categories need an encoding that
+    the user chooses (scikit-learn's ``OneHotEncoder`` in a
+    ``ColumnTransformer``), which the drift detector does itself but a class
+    model should not guess. Arrays are left to :func:`as_float_array`'s rule.
+
+    Raises
+    ------
+    InputError
+        Naming ``name`` and up to three such columns.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skkl._validation import check_no_text_columns
+    >>> check_no_text_columns(pd.DataFrame({"x": [1.0], "c": ["a"]}))
+    Traceback (most recent call last):
+    ...
+    skkl._errors.InputError: X has non-numeric column(s) 'c' ...
+    """
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(dtypes, "items"):
+        return
+    bad = [(c, t) for c, t in dtypes.items() if getattr(t, "kind", "O") not in "biuf"]
+    if not bad:
+        return
+    from ._errors import InputError
+
+    shown = ", ".join(f"{str(c)!r} ({t})" for c, t in bad[:3])
+    more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+    raise InputError(
+        "{argument} has non-numeric column(s) {shown}{more}; class Gaussians "
+        "need numbers: encode categories first, e.g. "
+        "make_pipeline(ColumnTransformer([('cat', OneHotEncoder(), "
+        "[...])], remainder='passthrough'), ...) with scikit-learn's "
+        "OneHotEncoder, or drop those columns.",
+        argument=name,
+        column=str(bad[0][0]),
+        shown=shown,
+        more=more,
+    )
 
 
 def _first_non_real(raw: np.ndarray):

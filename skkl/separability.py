@@ -27,6 +27,7 @@ from ._moments import GroupMoments, merge_moments
 from ._validation import (
     check_class_counts,
     check_class_labels,
+    check_no_text_columns,
     check_priors,
     format_feature,
     format_label,
@@ -436,6 +437,7 @@ def _feature_moments(X, y) -> _FeatureMoments:
         raise InputError(
             "{argument} is None; the score needs class labels.", argument="y"
         )
+    check_no_text_columns(X)
     X, y = check_X_y(X, y, dtype=np.float64, ensure_min_samples=2)
     check_class_labels(y)
     classes, groups = encode_groups(y)
