@@ -7,7 +7,7 @@ from ._version import __version__
 from .divergence import DIVERGENCES, DivergenceInfo, divergence, kl_divergence
 
 # Public names of the modules that import scikit-learn (and through it scipy.stats
-# and pandas: seconds on a cold start), loaded on first access so that
+# and pandas: slow to import on a cold start), loaded on first access so that
 # `import skkl`, `skkl --help` and the pointwise functions stay fast.
 _LAZY = {
     "GaussianNeighbors": "neighbors",

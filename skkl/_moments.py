@@ -516,8 +516,8 @@ def _sum_by_group(values: np.ndarray, group: np.ndarray, K: int) -> np.ndarray:
 
     The (K, P) indicator of the P parts' groups times the (P, ...) values:
     dense while it is small, sparse beyond (linear in P whatever K), with no
-    Python loop (``np.add.at`` and ``np.add.reduceat`` are an order of
-    magnitude slower on these shapes).
+    Python loop (``np.add.at`` adds one element at a time, unbuffered, and
+    ``np.add.reduceat`` would need the parts sorted by group first).
     """
     P = len(group)
     rows = values.reshape(P, -1)

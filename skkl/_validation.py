@@ -273,6 +273,10 @@ def check_count(value, name: str) -> int:
 # once, reads as a measurement rather than as class labels.
 _CONTINUOUS_MIN_VALUES = 20
 
+# Priors must sum to 1 within this: it admits priors written to eight decimals
+# (and any float rounding of counts / n), not numbers that are not shares.
+_PRIORS_SUM_ATOL = 1e-8
+
 
 def format_label(c) -> str:
     """A class label as the user wrote it (``7``, ``'cat'``), not ``np.int64(7)``."""
@@ -296,7 +300,7 @@ def check_priors(priors, n_groups: int) -> np.ndarray:
             f"priors must have one entry per group ({n_groups}): {n_groups} finite "
             f"non-negative numbers, got {got}."
         )
-    if not np.isclose(p.sum(), 1.0, rtol=0, atol=1e-8):
+    if not np.isclose(p.sum(), 1.0, rtol=0, atol=_PRIORS_SUM_ATOL):
         raise ValueError(f"priors must sum to 1, got sum {p.sum()!r}; divide by it.")
     return p / p.sum()
 

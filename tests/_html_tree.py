@@ -7,7 +7,9 @@ well formed; the helpers find elements and read tables back as text.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from html.parser import HTMLParser
 
 VOID = {"br", "hr", "img", "input", "link", "meta", "wbr"}
@@ -98,3 +100,12 @@ def tables(root: Node) -> dict[str, list[list[str]]]:
         region.attrs["aria-label"]: table_rows(region.find("table"))
         for region in root.find_all("div", "skkl-scroll")
     }
+
+
+def shows(text: str, value: float, digits: int = 3) -> bool:
+    """The first number in ``text`` is ``value`` to ``digits`` significant digits."""
+    shown = Decimal(re.search(r"-?[\d,.]+(?:e[+-]\d+)?", text)[0].replace(",", ""))
+    x = Decimal(float(value))
+    return abs(shown - x) <= Decimal(5) * Decimal(10) ** (-digits) * max(
+        abs(x), Decimal("1e-300")
+    )

@@ -23,6 +23,13 @@ def _close_figures():
         plt.close("all")
 
 
+@pytest.fixture
+def no_figures(monkeypatch):
+    """Displays without matplotlib: numbers and tables only (and fast)."""
+    for name in ("matplotlib", "matplotlib.figure", "matplotlib.pyplot"):
+        monkeypatch.setitem(sys.modules, name, None)
+
+
 @pytest.fixture(scope="module")
 def client():
     """A local dask cluster: two single-threaded in-process workers."""

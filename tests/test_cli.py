@@ -17,6 +17,7 @@ from importlib.metadata import entry_points
 
 import numpy as np
 import pytest
+from _builders import random_spd
 from sklearn.datasets import load_iris
 
 from skkl import Gaussians, kl_divergence
@@ -54,8 +55,8 @@ def _write_csv(path, header, rows):
 
 def _full_gaussians(K, d, seed=0):
     rng = np.random.default_rng(seed)
-    A = rng.normal(size=(K, d, d))
-    return rng.normal(size=(K, d)), A @ A.transpose(0, 2, 1) + np.eye(d)
+    covs = random_spd(rng, d, (K,), ridge=1.0)
+    return rng.normal(size=(K, d)), covs
 
 
 def _pointwise_kl_matrix(means, covs):

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from _builders import class_data
 from numpy.testing import assert_allclose, assert_array_equal
 
 from skkl import (
@@ -32,14 +33,6 @@ def _produce(block):
     return block
 
 
-def _data(n=900, d=4, K=3, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, K, size=n)
-    A = rng.normal(size=(K, d, d))
-    X = np.einsum("nij,nj->ni", A[y], rng.normal(size=(n, d)))
-    return X + 3 * rng.normal(size=(K, d))[y] + 5.0, y
-
-
 def _assert_same_fit(a, b):
     assert_array_equal(a.classes_, b.classes_)
     scale = np.abs(a.covariances_).max()
@@ -61,7 +54,7 @@ def _assert_same_fit(a, b):
     ids=repr,
 )
 def test_fit_on_dask_array_equals_numpy(client, params):
-    X, y = _data()
+    X, y = class_data(900, offset=5.0)
     w = np.random.default_rng(1).uniform(0.0, 2.0, size=len(y))
     ref = GroupGaussians(**params).fit(X, y, sample_weight=w)
     Xd = da.from_array(X, chunks=(130, -1))
@@ -83,13 +76,13 @@ def test_fit_reduces_block_by_block(client, monkeypatch):
         return real(X, *args, **kwargs)
 
     monkeypatch.setattr(_dask, "_group_moments", spy)
-    X, y = _data(n=1000)
+    X, y = class_data(n=1000, offset=5.0)
     GroupGaussians().fit(da.from_array(X, chunks=(100, 4)), y)
     assert len(seen) == 10 and max(seen) == 100
 
 
 def test_partial_fit_with_dask_batches_equals_fit(client):
-    X, y = _data(n=1200, seed=2)
+    X, y = class_data(n=1200, seed=2, offset=5.0)
     ref = GroupGaussians(shrinkage="ledoit_wolf").fit(X, y)
     gg = GroupGaussians(shrinkage="ledoit_wolf")
     gg.partial_fit(da.from_array(X[:500], chunks=(128, 4)), y[:500], classes=[0, 1, 2])
@@ -141,7 +134,7 @@ def test_dask_dataframe_with_categorical_target(client):
 
 
 def test_transform_is_lazy_and_blockwise(client):
-    X, y = _data(n=600, seed=3)
+    X, y = class_data(n=600, seed=3, offset=5.0)
     gg = GroupGaussians(transform_kind="proba").fit(X, y)
     calls = _PRODUCED
     Xd = da.from_array(X, chunks=(150, 4)).map_blocks(_produce, dtype=float)
@@ -155,7 +148,7 @@ def test_transform_is_lazy_and_blockwise(client):
 
 
 def test_scores_on_dask_array_equal_numpy(client):
-    X, y = _data(n=800, d=3, seed=4)
+    X, y = class_data(n=800, d=3, seed=4, offset=5.0)
     Xd, yd = da.from_array(X, chunks=(110, 3)), da.from_array(y, chunks=110)
     for kind in ("bhattacharyya", "kl"):
         got = separability_score(Xd, yd, kind=kind, aggregate="mean")
@@ -172,7 +165,7 @@ def test_scores_on_dask_array_equal_numpy(client):
 
 
 def test_dask_input_errors(client):
-    X, y = _data(n=200, seed=5)
+    X, y = class_data(n=200, seed=5, offset=5.0)
     with pytest.raises(ValueError, match=r"chunked along its features.*rechunk"):
         GroupGaussians().fit(da.from_array(X, chunks=(50, 2)), y)
     Xd = da.from_array(X, chunks=(50, 4))
@@ -203,7 +196,7 @@ def test_dask_input_errors(client):
 
 def test_reduce_blocks_generic_helper(client):
     # The helper other engines use: any per-block summary with any merge.
-    X, y = _data(n=500, seed=6)
+    X, y = class_data(n=500, seed=6, offset=5.0)
     Xd = da.from_array(X, chunks=(64, 4))
     w = np.random.default_rng(7).uniform(size=500)
 

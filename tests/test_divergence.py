@@ -11,6 +11,13 @@ import functools
 import numpy as np
 import pytest
 import scipy.linalg
+from _builders import (
+    as_full,
+    random_rotation,
+    random_spd,
+    spd_with_condition,
+    symmetric,
+)
 from _reference import kl_mvn, kl_scaled_identity, mp_divergences, mp_kl
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -62,20 +69,6 @@ def _record(key, value, ref):
 # -- cases ----------------------------------------------------------------------
 
 
-def _sym(S):
-    return 0.5 * (S + S.T)
-
-
-def _rot_spd(rng, d, cond, scale=1.0):
-    Q = special_ortho_group.rvs(d, random_state=rng) if d > 1 else np.eye(1)
-    return _sym((Q * (scale * np.logspace(0, -np.log10(cond), d))) @ Q.T)
-
-
-def _rand_spd(rng, d):
-    A = rng.standard_normal((d, d))
-    return _sym(A @ A.T + 0.5 * np.eye(d))
-
-
 def _scaled_cond(S):
     """Condition number of S after symmetric diagonal scaling to unit diagonal.
 
@@ -95,33 +88,33 @@ def _make_cases():
     for d in (1, 2, 3, 5, 8):
         cases[f"random-d{d}"] = (
             rng.standard_normal(d),
-            _rand_spd(rng, d),
+            random_spd(rng, d),
             rng.standard_normal(d),
-            _rand_spd(rng, d),
+            random_spd(rng, d),
             "full",
         )
     d = 8
     D0, D1 = np.logspace(0, 5, d), np.logspace(5, 0, d)  # cond(S) ~ 1e10
-    C0, C1 = _rot_spd(rng, d, 10.0), _rot_spd(rng, d, 10.0)
+    C0, C1 = spd_with_condition(rng, d, 10.0), spd_with_condition(rng, d, 10.0)
     cases["cond1e10-DCD-same-D"] = (
         D0 * rng.standard_normal(d),
-        _sym(D0[:, None] * C0 * D0),
+        symmetric(D0[:, None] * C0 * D0),
         D0 * rng.standard_normal(d),
-        _sym(D0[:, None] * C1 * D0),
+        symmetric(D0[:, None] * C1 * D0),
         "full",
     )
     cases["cond1e10-DCD-other-D"] = (
         rng.standard_normal(d),
-        _sym(D0[:, None] * C0 * D0),
+        symmetric(D0[:, None] * C0 * D0),
         rng.standard_normal(d),
-        _sym(D1[:, None] * C1 * D1),
+        symmetric(D1[:, None] * C1 * D1),
         "full",
     )
     cases["cond1e10-rotated"] = (
         rng.standard_normal(d),
-        _rot_spd(rng, d, 1e10),
+        spd_with_condition(rng, d, 1e10),
         rng.standard_normal(d),
-        _rot_spd(rng, d, 1e10),
+        spd_with_condition(rng, d, 1e10),
         "full",
     )
     # Same eigenvalues, axes rotated by ~1e-6 rad: O(1) divergences between
@@ -132,36 +125,36 @@ def _make_cases():
     ev = np.logspace(0, -10, d)
     cases["cond1e10-rotated-close"] = (
         np.zeros(d),
-        _sym((Q * ev) @ Q.T),
+        symmetric((Q * ev) @ Q.T),
         1e-5 * rng.standard_normal(d),
-        _sym((R * (1.5 * ev)) @ R.T),
+        symmetric((R * (1.5 * ev)) @ R.T),
         "full",
     )
     m = 1e6 + rng.standard_normal(d)
     cases["means-1e6-close"] = (
         m,
-        _rand_spd(rng, d),
+        random_spd(rng, d),
         m + rng.standard_normal(d),
-        _rand_spd(rng, d),
+        random_spd(rng, d),
         "full",
     )
     cases["means-1e6-apart"] = (
         1e6 * rng.standard_normal(d),
-        _rand_spd(rng, d),
+        random_spd(rng, d),
         1e6 * rng.standard_normal(d),
-        _rand_spd(rng, d),
+        random_spd(rng, d),
         "full",
     )
-    S = _rot_spd(rng, d, 10.0)
-    E = 1e-6 * _sym(rng.standard_normal((d, d)))
+    S = spd_with_condition(rng, d, 10.0)
+    E = 1e-6 * symmetric(rng.standard_normal((d, d)))
     m = rng.standard_normal(d)
     cases["nearly-equal"] = (m, S, m + 1e-6 * rng.standard_normal(d), S + E, "full")
-    Sd = _sym(D0[:, None] * C0 * D0)
+    Sd = symmetric(D0[:, None] * C0 * D0)
     cases["nearly-equal-cond1e10-DCD"] = (
         D0 * m,
         Sd,
         D0 * (m + 1e-6 * rng.standard_normal(d)),
-        _sym(Sd + D0[:, None] * E * D0),
+        symmetric(Sd + D0[:, None] * E * D0),
         "full",
     )
     # diagonal / spherical layouts, through their fast paths
@@ -283,8 +276,8 @@ def test_alpha_above_one_is_exercised():
 def test_nearly_equal_kl_accurate_and_never_negative(dtype):
     rng = np.random.default_rng(7)
     d, n = 4, 200
-    S = _rot_spd(rng, d, 10.0)
-    E = 1e-6 * np.stack([_sym(rng.standard_normal((d, d))) for _ in range(n)])
+    S = spd_with_condition(rng, d, 10.0)
+    E = 1e-6 * np.stack([symmetric(rng.standard_normal((d, d))) for _ in range(n)])
     m0 = rng.standard_normal((n, d))
     m1 = m0 + 1e-6 * rng.standard_normal((n, d))
     args = [x.astype(dtype) for x in (m0, np.broadcast_to(S, (n, d, d)), m1, S + E)]
@@ -338,22 +331,12 @@ def _kind_args():
 def _pd_pair(rng, K, d, structure):
     """p, q with every cov(q) >= every cov(p): Renyi alpha > 1 is finite."""
     if structure == "full":
-        S0 = np.stack([_rand_spd(rng, d) for _ in range(K)])
-        S1 = S0.sum(0) + np.stack([_rand_spd(rng, d) for _ in range(K)])
+        S0 = np.stack([random_spd(rng, d) for _ in range(K)])
+        S1 = S0.sum(0) + np.stack([random_spd(rng, d) for _ in range(K)])
     else:
         S0 = rng.uniform(0.2, 3, (K, d) if structure == "diag" else (K,))
         S1 = S0.max(0) + rng.uniform(0.1, 2, S0.shape)
     return rng.standard_normal((K, d)), S0, rng.standard_normal((K, d)), S1
-
-
-def _full(cov, kind, K, d):
-    if kind == "diag":
-        return np.stack([np.diag(c) for c in cov])
-    if kind == "spherical":
-        return np.stack([c * np.eye(d) for c in cov])
-    if kind == "tied":
-        return np.stack([cov] * K)
-    return cov
 
 
 @pytest.mark.parametrize("cov_type", ["diag", "spherical", "tied"])
@@ -367,8 +350,8 @@ def test_structured_paths_match_full(cov_type, kind, alpha):
         S0, S1 = S0[0], S1[0]
     P, Q = Gaussians(m0, S0, cov_type), Gaussians(m1, S1, cov_type)
     Pf, Qf = (
-        Gaussians(m0, _full(S0, cov_type, K, d)),
-        Gaussians(m1, _full(S1, cov_type, K, d)),
+        Gaussians(m0, as_full(S0, cov_type, K, d)),
+        Gaussians(m1, as_full(S1, cov_type, K, d)),
     )
     ref = divergence(Pf, Qf, kind, alpha=alpha)
     np.testing.assert_allclose(divergence(P, Q, kind, alpha=alpha), ref, rtol=1e-12)
@@ -467,7 +450,7 @@ def test_kl_divergence_matches_snippet_where_it_is_accurate(d):
     rng = np.random.default_rng(d)
     for _ in range(5):
         m0, m1 = rng.standard_normal(d), rng.standard_normal(d)
-        S0, S1 = _rot_spd(rng, d, 10.0, 2.0), _rot_spd(rng, d, 10.0)
+        S0, S1 = spd_with_condition(rng, d, 10.0, 2.0), spd_with_condition(rng, d, 10.0)
         ref = kl_mvn(m0, S0, m1, S1)
         assert abs(kl_divergence(m0, S0, m1, S1) - ref) <= 1e-12 * ref
 
@@ -499,8 +482,8 @@ def test_snippet_overflows_at_d309_while_skkl_is_exact(scale, snippet_value):
 
 def _random_spd_eig(d, seed, low=0.1, high=10.0):
     rng = np.random.default_rng(seed)
-    Q = np.linalg.qr(rng.standard_normal((d, d)))[0]
-    return _sym((Q * rng.uniform(low, high, d)) @ Q.T), rng
+    Q = random_rotation(rng, d)
+    return symmetric((Q * rng.uniform(low, high, d)) @ Q.T), rng
 
 
 def _eig_reference(m0, S0, m1, S1):
@@ -524,7 +507,7 @@ def _w2_reference(m0, S0, m1, S1):
     """Squared W2 with the textbook symmetric square roots (eigh)."""
     w, V = np.linalg.eigh(S0)
     R = (V * np.sqrt(w)) @ V.T
-    inner = np.sqrt(np.clip(np.linalg.eigvalsh(_sym(R @ S1 @ R)), 0, None)).sum()
+    inner = np.sqrt(np.clip(np.linalg.eigvalsh(symmetric(R @ S1 @ R)), 0, None)).sum()
     return np.sum((m1 - m0) ** 2) + np.trace(S0) + np.trace(S1) - 2 * inner
 
 
@@ -549,10 +532,10 @@ def test_large_d1000_commuting_closed_form():
     # known without any O(d^3) reference computation.
     d = 1000
     rng = np.random.default_rng(1000)
-    Q = np.linalg.qr(rng.standard_normal((d, d)))[0]
+    Q = random_rotation(rng, d)
     a, b = rng.uniform(0.1, 10, d), rng.uniform(0.1, 10, d)
     c = rng.standard_normal(d)
-    S0, S1 = _sym((Q * a) @ Q.T), _sym((Q * b) @ Q.T)
+    S0, S1 = symmetric((Q * a) @ Q.T), symmetric((Q * b) @ Q.T)
     lam = a / b
     exact = 0.5 * (np.sum(lam - 1 - np.log(lam)) + np.sum(c**2 / b))
     # Forming S0, S1 in float64 perturbs them by ~sqrt(d) eps relative to
@@ -589,7 +572,7 @@ def _random_pair(seed, d, log_scale=0.0, structure="full"):
     rng = np.random.default_rng(seed)
     s = 10.0**log_scale
     if structure == "full":
-        S0, S1 = _rand_spd(rng, d), s * _rand_spd(rng, d)
+        S0, S1 = random_spd(rng, d), s * random_spd(rng, d)
     else:
         S0, S1 = rng.uniform(0.1, 3, d), s * rng.uniform(0.1, 3, d)
     return (rng.standard_normal(d), S0), (rng.standard_normal(d) * s, S1), rng
@@ -622,7 +605,7 @@ def test_prop_affine_invariance(seed, d):
     b = rng.standard_normal(d)
 
     def move(g, A):
-        return (A @ g[0] + b, _sym(A @ g[1] @ A.T))
+        return (A @ g[0] + b, symmetric(A @ g[1] @ A.T))
 
     for kind, alpha in _kind_args()[:-1]:  # renyi alpha=0.3 included
         if kind == "wasserstein":

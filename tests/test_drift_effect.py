@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_wine
+from _builders import table
 
 from skkl import GaussianDriftDetector
 from skkl.drift._effect import (
@@ -228,10 +228,10 @@ def _few_rows_table(rng):
 
 
 TABLES = {
-    "digits": lambda rng: load_digits().data,
-    "breast_cancer": lambda rng: load_breast_cancer().data,
-    "wine": lambda rng: load_wine().data,
-    "diabetes": lambda rng: load_diabetes().data,
+    "digits": lambda rng: table("digits"),
+    "breast_cancer": lambda rng: table("breast_cancer"),
+    "wine": lambda rng: table("wine"),
+    "diabetes": lambda rng: table("diabetes"),
     "sparse 0/1": _sparse_table,
     "1, 2, 5 rows": _few_rows_table,
 }

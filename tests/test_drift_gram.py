@@ -5,16 +5,15 @@ Chen & Qin 2010 and Li & Chen 2012), closed forms for two-point samples, the
 observed statistic of permuted data, exact binomial bands for the level.
 """
 
-import functools
 import math
 import tracemalloc
 
 import numpy as np
 import pytest
+from _builders import table
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
-from sklearn.datasets import load_digits
 
 from skkl.drift import _gram
 from skkl.drift._gram import GRAM_PARTS, gram_flops, gram_parts, gram_peak_bytes
@@ -139,7 +138,7 @@ def test_observed_parts_match_naive_pair_sums(d, weighted):
 
 
 def test_observed_parts_on_digits_match_naive_pair_sums():
-    X = load_digits().data[:30]
+    X = table("digits")[:30]
     Z = standardise(X)  # drops the pixels constant in these rows
     A = random_memberships(np.random.default_rng(0), 3, 30, 13)
     observed, _ = gram_parts(Z, 13, A)
@@ -198,7 +197,7 @@ def test_constant_weights_equal_unweighted_property(c, seed):
 
 
 def test_integer_and_float32_input_computed_in_float64():
-    X = load_digits().data[:40]
+    X = table("digits")[:40]
     Z = standardise(X)
     A = random_memberships(np.random.default_rng(2), 3, 40, 20)
     Zi = np.round(Z * 4).astype(np.int64)
@@ -343,13 +342,8 @@ def test_inputs_not_modified():
 # -- calibration and power ------------------------------------------------------------
 
 
-@functools.cache
-def _digits():
-    return load_digits().data
-
-
 def _digits_rows(rng, N):
-    X = _digits()
+    X = table("digits")
     return X[rng.choice(X.shape[0], N, replace=False)]
 
 

@@ -2,6 +2,7 @@
 
 import warnings
 
+import mpmath
 import numpy as np
 import pytest
 from hypothesis import given
@@ -13,7 +14,6 @@ from sklearn.datasets import load_breast_cancer, load_digits, load_wine
 
 from skkl import divergence, frechet_distance, frechet_distance_from_moments
 
-mpmath = pytest.importorskip("mpmath")
 mp = mpmath.mp
 
 

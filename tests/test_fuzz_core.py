@@ -20,6 +20,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _builders import random_spd
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -59,11 +60,6 @@ OUTCOMES = {
     "wrong-shape": (ValueError, "shape"),
     "empty": (ValueError, "empty"),
 }
-
-
-def _spd(rng, d):
-    A = rng.standard_normal((d, d))
-    return A @ A.T / d + 0.5 * np.eye(d)
 
 
 def _naive_kl(m0, S0, m1, S1):
@@ -201,7 +197,7 @@ def _probe(seed):
     d = int(rng.integers(1, 5))
     scale = float(rng.choice(SCALES))
     m0, m1 = rng.standard_normal(d) * scale, rng.standard_normal(d) * scale
-    S0, S1 = _spd(rng, d) * scale**2, _spd(rng, d) * scale**2
+    S0, S1 = random_spd(rng, d, dof=d) * scale**2, random_spd(rng, d, dof=d) * scale**2
     kind = str(rng.choice(list(OUTCOMES)))
     if kind in ("asym", "indefinite") and d == 1:
         kind = "negative-variance"  # a 1 x 1 matrix is symmetric; indefinite: < 0
@@ -288,7 +284,7 @@ def test_packed_rows_and_metric(seed):
     scale = float(rng.choice(SCALES))
     G = Gaussians(
         rng.standard_normal((2, d)) * scale,
-        np.stack([_spd(rng, d), _spd(rng, d)]) * scale**2,
+        np.stack([random_spd(rng, d, dof=d), random_spd(rng, d, dof=d)]) * scale**2,
     )
     X = G.pack()
     kind = str(
@@ -354,7 +350,7 @@ def test_results_scale_with_the_data_or_raise(k, d, seed, kind):
     # ValueError instead.
     rng = np.random.default_rng(seed)
     means = rng.standard_normal((3, d))
-    covs = np.stack([_spd(rng, d) for _ in range(3)])
+    covs = np.stack([random_spd(rng, d, dof=d) for _ in range(3)])
     D = pairwise_divergence(Gaussians(means, covs), kind=kind)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)

@@ -4,34 +4,19 @@ import pickle
 
 import numpy as np
 import pytest
+from _builders import as_full, random_covariances
 
 from skkl import COVARIANCE_TYPES, Gaussians, n_features_from_packed, packed_size
 
 K, D = 4, 3
 
 
-def _spd(rng, K, d):
-    A = rng.standard_normal((K, d, d))
-    return A @ np.swapaxes(A, -1, -2) + 0.5 * np.eye(d)
-
-
 def _example(kind, rng=None, K=K, d=D):
     """means, covariances in ``kind``'s layout, and the equivalent full matrices."""
     rng = np.random.default_rng(0) if rng is None else rng
     means = rng.standard_normal((K, d))
-    if kind == "full":
-        cov = _spd(rng, K, d)
-        full = cov
-    elif kind == "tied":
-        cov = _spd(rng, 1, d)[0]
-        full = np.broadcast_to(cov, (K, d, d))
-    elif kind == "diag":
-        cov = rng.uniform(0.2, 3.0, (K, d))
-        full = cov[:, :, None] * np.eye(d)
-    else:
-        cov = rng.uniform(0.2, 3.0, K)
-        full = cov[:, None, None] * np.eye(d)
-    return means, cov, np.array(full)
+    cov = random_covariances(rng, K, d, kind, low=0.2)
+    return means, cov, as_full(cov, kind, K, d)
 
 
 @pytest.mark.parametrize("kind", COVARIANCE_TYPES)

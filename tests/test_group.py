@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from _builders import class_data
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.stats import multivariate_normal
 from sklearn import config_context
@@ -77,15 +78,6 @@ def test_feature_names_and_set_output_checks(estimator, check):
 # -- helpers: independent computations --------------------------------------
 
 
-def _data(n=300, d=4, K=3, seed=0, offset=0.0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, K, size=n)
-    A = rng.normal(size=(K, d, d))
-    X = np.einsum("nij,nj->ni", A[y], rng.normal(size=(n, d)))
-    X += 3 * rng.normal(size=(K, d))[y] + offset
-    return X, y
-
-
 def _reference_gaussian_mixture(gg):
     """A GaussianMixture carrying gg's fitted parameters (sklearn's own maths)."""
     gmm = GaussianMixture(len(gg.classes_), covariance_type=gg.covariance_type)
@@ -114,7 +106,7 @@ def _class_covariance(Xg, kind, reg=0.0):
 
 @pytest.mark.parametrize("weighted", [False, True])
 def test_group_moments_match_per_group_numpy(weighted):
-    X, y = _data(n=200, d=3, K=4, seed=1)
+    X, y = class_data(n=200, d=3, K=4, seed=1)
     w = np.random.default_rng(2).uniform(0.1, 3.0, size=len(y)) if weighted else None
     mom = group_moments(X, y, 5, w, full=True, higher=True)  # group 4 is empty
     for g in range(4):
@@ -144,7 +136,7 @@ def test_group_moments_over_many_blocks(monkeypatch, full, n_threads):
     monkeypatch.setattr("skkl._moments._PIECE_BYTES", 7 * 8 * 3)
     monkeypatch.setattr("skkl._moments._MIN_ROWS_PER_GROUP", 5)
     monkeypatch.setattr("skkl._moments._PENDING_BYTES", 1)
-    X, y = _data(n=100, d=3, K=3, seed=25, offset=1e3)
+    X, y = class_data(n=100, d=3, K=3, seed=25, offset=1e3)
     w = np.random.default_rng(26).uniform(0.0, 2.0, size=len(y))
     mom = group_moments(X, y, 3, w, full=full, higher=full, n_threads=n_threads)
     for g in range(3):
@@ -164,7 +156,7 @@ def test_merge_moments_is_stable_far_from_origin():
     # Data at 1e8 with unit spread: raw sums of squares (sum x^2 - n m^2) would
     # lose every digit (error ~ eps * 1e16). The pairwise update only carries
     # the rounding of the batch means, eps * 1e8 relative to the spread.
-    X, y = _data(n=400, d=3, K=3, seed=3, offset=1e8)
+    X, y = class_data(n=400, d=3, K=3, seed=3, offset=1e8)
     w = np.random.default_rng(4).uniform(0.5, 2.0, size=len(y))
     whole = group_moments(X, y, 3, w, higher=True)
     parts = [slice(0, 7), slice(7, 150), slice(150, 151), slice(151, 400)]
@@ -184,7 +176,7 @@ def test_merge_moments_is_stable_far_from_origin():
 
 @pytest.mark.parametrize("kind", TYPES)
 def test_fit_matches_per_class_ml_estimates(kind):
-    X, y = _data()
+    X, y = class_data()
     gg = GroupGaussians(kind, reg_covar=1e-3).fit(X, y)
     assert_array_equal(gg.classes_, [0, 1, 2])
     assert_allclose(gg.class_count_, np.bincount(y))
@@ -207,7 +199,7 @@ def test_fit_matches_per_class_ml_estimates(kind):
 @pytest.mark.parametrize("priors", [None, [0.6, 0.3, 0.1]])
 def test_matches_quadratic_discriminant_analysis(priors):
     # scikit-learn >= 1.8 QDA stores the ML covariance (S^2 / n).
-    X, y = _data(n=200)
+    X, y = class_data(n=200)
     gg = GroupGaussians(reg_covar=0, priors=priors, transform_kind="proba")
     gg.fit(X, y)
     qda = QuadraticDiscriminantAnalysis(priors=priors, store_covariance=True)
@@ -221,7 +213,7 @@ def test_matches_quadratic_discriminant_analysis(priors):
 @pytest.mark.parametrize("kind", ["full", "diag", "spherical", "tied"])
 @pytest.mark.parametrize("shrinkage", ["ledoit_wolf", "oas", 0.25])
 def test_shrinkage_matches_sklearn_covariance(kind, shrinkage):
-    X, y = _data(n=90, d=5, seed=5)
+    X, y = class_data(n=90, d=5, seed=5)
     gg = GroupGaussians(kind, shrinkage=shrinkage, reg_covar=0).fit(X, y)
 
     def reference(Z, assume_centered=False):
@@ -250,7 +242,7 @@ def test_shrinkage_matches_sklearn_covariance(kind, shrinkage):
 @pytest.mark.parametrize("kind", TYPES)
 @pytest.mark.parametrize("shrinkage", [None, "ledoit_wolf", "oas"])
 def test_integer_sample_weight_equals_repetition(kind, shrinkage):
-    X, y = _data(n=60, seed=6)
+    X, y = class_data(n=60, seed=6)
     w = np.random.default_rng(7).integers(0, 4, size=len(y))
     w[[np.flatnonzero(y == g)[0] for g in range(3)]] = 1  # every class keeps weight
     a = GroupGaussians(kind, shrinkage=shrinkage).fit(X, y, sample_weight=w)
@@ -262,7 +254,7 @@ def test_integer_sample_weight_equals_repetition(kind, shrinkage):
 
 
 def test_inputs_are_not_modified_and_float32_is_computed_in_float64():
-    X, y = _data(n=50)
+    X, y = class_data(n=50)
     X32 = X.astype(np.float32)
     w = np.linspace(0.5, 2, len(y))
     X_copy, w_copy = X32.copy(), w.copy()
@@ -276,7 +268,7 @@ def test_inputs_are_not_modified_and_float32_is_computed_in_float64():
 
 
 def test_no_y_and_no_clusterer_is_one_group():
-    X, _ = _data(n=80)
+    X, _ = class_data(n=80)
     gg = GroupGaussians(reg_covar=0).fit(X)
     ref = Gaussians.from_samples(X)
     assert_array_equal(gg.classes_, [0])
@@ -314,7 +306,7 @@ def test_thousands_of_groups():
 
 @pytest.mark.parametrize("kind", TYPES)
 def test_transform_matches_gaussian_mixture_maths(kind):
-    X, y = _data(seed=9)
+    X, y = class_data(seed=9)
     gg = GroupGaussians(kind, reg_covar=1e-2, priors=[0.2, 0.5, 0.3]).fit(X, y)
     gmm = _reference_gaussian_mixture(gg)
     Xt = X[:40] + 0.5
@@ -330,7 +322,7 @@ def test_transform_matches_gaussian_mixture_maths(kind):
 
 
 def test_full_transform_matches_scipy():
-    X, y = _data(seed=10)
+    X, y = class_data(seed=10)
     gg = GroupGaussians(reg_covar=0).fit(X, y)
     Xt = X[:30]
     for g in range(3):
@@ -345,7 +337,7 @@ def test_full_transform_matches_scipy():
 
 
 def test_proba_is_stable_far_from_every_group():
-    X, y = _data(seed=11)
+    X, y = class_data(seed=11)
     gg = GroupGaussians(transform_kind="proba").fit(X, y)
     P = gg.transform(X[:5] + 1e3)  # log-densities around -1e5: exp underflows
     assert np.all(np.isfinite(P))
@@ -353,7 +345,7 @@ def test_proba_is_stable_far_from_every_group():
 
 
 def test_zero_prior_gives_zero_posterior():
-    X, y = _data(seed=12)
+    X, y = class_data(seed=12)
     gg = GroupGaussians(transform_kind="proba", priors=[0.5, 0.0, 0.5]).fit(X, y)
     P = gg.transform(X)
     assert_array_equal(P[:, 1], 0.0)
@@ -362,7 +354,7 @@ def test_zero_prior_gives_zero_posterior():
 
 @pytest.mark.parametrize("kind", ["full", "tied", "diag"])
 def test_transform_chunked_and_threaded_equals_single_block(kind):
-    X, y = _data(n=400, seed=13)
+    X, y = class_data(n=400, seed=13)
     gg = GroupGaussians(kind).fit(X, y)
     whole = gg.transform(X)
     with config_context(working_memory=0.002):  # about 40 rows per chunk
@@ -373,7 +365,7 @@ def test_transform_chunked_and_threaded_equals_single_block(kind):
 
 def test_pandas_output_and_feature_names():
     pd = pytest.importorskip("pandas")
-    X, y = _data(n=60)
+    X, y = class_data(n=60)
     df = pd.DataFrame(X, columns=["a", "b", "c", "d"])
     labels = np.array(["cat", "dog", "eel"])[y]
     gg = GroupGaussians(transform_kind="mahalanobis").set_output(transform="pandas")
@@ -394,7 +386,7 @@ def test_pandas_output_and_feature_names():
 @pytest.mark.parametrize("kind", TYPES)
 @pytest.mark.parametrize("shrinkage", [None, "ledoit_wolf", "oas"])
 def test_partial_fit_equals_fit_on_concatenation(kind, shrinkage):
-    X, y = _data(n=300, seed=14, offset=50.0)
+    X, y = class_data(n=300, seed=14, offset=50.0)
     w = np.random.default_rng(15).uniform(0.2, 2.0, size=len(y))
     order = np.argsort(y, kind="stable")  # first batches see only some classes
     X, y, w = X[order], y[order], w[order]
@@ -411,7 +403,7 @@ def test_partial_fit_equals_fit_on_concatenation(kind, shrinkage):
 
 
 def test_partial_fit_continues_after_fit_and_infers_classes():
-    X, y = _data(n=120, seed=16)
+    X, y = class_data(n=120, seed=16)
     gg = GroupGaussians().fit(X[:60], y[:60]).partial_fit(X[60:], y[60:])
     assert_allclose(gg.covariances_, GroupGaussians().fit(X, y).covariances_)
     first = GroupGaussians().partial_fit(X[:60], y[:60])  # classes from y
@@ -419,7 +411,7 @@ def test_partial_fit_continues_after_fit_and_infers_classes():
 
 
 def test_partial_fit_before_every_class_is_seen():
-    X, y = _data(n=90, seed=17)
+    X, y = class_data(n=90, seed=17)
     gg = GroupGaussians().partial_fit(X[y == 0], y[y == 0], classes=[0, 1, 2])
     with pytest.raises(ValueError, match=r"classes \[1, 2\] have received no samples"):
         gg.transform(X)
@@ -428,7 +420,7 @@ def test_partial_fit_before_every_class_is_seen():
 
 
 def test_partial_fit_errors():
-    X, y = _data(n=60, seed=18)
+    X, y = class_data(n=60, seed=18)
     gg = GroupGaussians().partial_fit(X[y < 2], y[y < 2])
     with pytest.raises(ValueError, match=r"labels \[2\] that are not in classes_"):
         gg.partial_fit(X, y)
@@ -447,7 +439,7 @@ def test_partial_fit_errors():
 
 
 def test_one_sample_class_without_regularisation_is_an_error():
-    X, y = _data(n=40, seed=19)
+    X, y = class_data(n=40, seed=19)
     y[5] = 7  # class 7 has one sample
     # One sample: shrinkage cannot help, so only reg_covar is suggested.
     one_sample = (
@@ -464,7 +456,7 @@ def test_one_sample_class_without_regularisation_is_an_error():
 
 
 def test_too_few_samples_for_full_covariance():
-    X, y = _data(n=60, d=4, seed=20)
+    X, y = class_data(n=60, d=4, seed=20)
     y[:4] = 9  # 4 samples in 4 dimensions: rank 3
     with pytest.raises(
         ValueError,
@@ -480,7 +472,7 @@ def test_too_few_samples_for_full_covariance():
 
 def test_constant_feature_error_names_the_feature():
     pd = pytest.importorskip("pandas")
-    X, y = _data(n=60, seed=21)
+    X, y = class_data(n=60, seed=21)
     X[y == 1, 2] = 3.3
     with pytest.raises(ValueError, match=r"feature 2 is constant within class"):
         GroupGaussians(reg_covar=0).fit(X, y)
@@ -497,7 +489,7 @@ def test_constant_feature_error_names_the_feature():
 
 @pytest.mark.parametrize("kind", ["full", "tied"])
 def test_collinear_features_without_regularisation_are_an_error(kind):
-    X, y = _data(n=90, seed=24)
+    X, y = class_data(n=90, seed=24)
     X[:, 3] = X[:, 0] - 2 * X[:, 1]
     with pytest.raises(ValueError, match="linear|linearly dependent"):
         GroupGaussians(kind, reg_covar=0).fit(X, y)
@@ -509,7 +501,7 @@ def test_collinear_features_without_regularisation_are_an_error(kind):
 
 
 def test_other_input_errors():
-    X, y = _data(n=60, seed=22)
+    X, y = class_data(n=60, seed=22)
     w = np.ones(len(y))
     w[y == 2] = 0
     with pytest.raises(ValueError, match=r"class 2 has zero total sample_weight"):
@@ -536,7 +528,7 @@ def test_other_input_errors():
 
 @pytest.mark.parametrize("kind", TYPES)
 def test_divergence_matrix_matches_pointwise_divergence(kind):
-    X, y = _data(seed=23)
+    X, y = class_data(seed=23)
     gg = GroupGaussians(kind).fit(X, y)
     G = gg.gaussians_
     for div, kwargs in [("kl", {}), ("jeffreys", {}), ("renyi", {"alpha": 0.3})]:
@@ -604,7 +596,7 @@ def test_pipeline_accuracy_close_to_qda(dataset):
 def test_priors_validated_by_one_helper_shared_with_separability():
     from skkl.separability import bayes_error_bounds_gaussians
 
-    X, y = _data(n=30, seed=5)
+    X, y = class_data(n=30, seed=5)
     for bad in ([0.5, 0.7, -0.2], [0.5, np.nan, 0.5], ["a", "b", "c"]):
         with pytest.raises(ValueError, match=r"priors must have one entry per group"):
             GroupGaussians(priors=bad).fit(X, y)
@@ -697,7 +689,7 @@ def test_predict_matches_sklearn_qda(loader, shrinkage):
 
 
 def test_predict_is_map_rule_with_priors():
-    X, y = _data(n=400, seed=31)
+    X, y = class_data(n=400, seed=31)
     gg = GroupGaussians(priors=[0.7, 0.2, 0.1]).fit(X, y)
     loglik = GroupGaussians().fit(X, y).transform(X)  # log-densities, no priors
     joint = loglik + np.log([0.7, 0.2, 0.1])
@@ -713,7 +705,7 @@ def test_predict_is_map_rule_with_priors():
 
 
 def test_string_labels_and_partial_fit_classifier():
-    X, y = _data(n=300, seed=32)
+    X, y = class_data(n=300, seed=32)
     names = np.array(["setosa", "versicolor", "virginica"])[y]
     gg = GroupGaussians(shrinkage="oas")
     for s in np.array_split(np.arange(300), 3):
@@ -739,7 +731,7 @@ def test_clusterer_mode_predicts_cluster_labels():
 
 
 def test_mixed_string_and_number_labels_rejected():
-    X, y = _data(n=60, seed=33)
+    X, y = class_data(n=60, seed=33)
     mixed = np.where(y == 0, "a", y).astype(object)
     mixed[y != 0] = y[y != 0]  # ints next to the string 'a'
     with pytest.raises(

@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _builders import random_spd
 from numpy.testing import assert_allclose, assert_array_equal
 
 from skkl import (
@@ -19,12 +20,6 @@ from skkl import (
     pairwise_divergence,
 )
 from skkl._errors import InputError
-
-
-def _spd(rng, K, d):
-    A = rng.standard_normal((K, d, d))
-    return A @ np.swapaxes(A, -1, -2) + 0.5 * np.eye(d)
-
 
 # -- item 3 and 14: W2 scales with the data ------------------------------------
 
@@ -52,7 +47,7 @@ def test_wasserstein_full_keeps_the_cross_term_at_every_scale(scale):
 def test_wasserstein_scales_exactly_by_powers_of_two(k):
     # Means scale by 2^k, covariances by 2^2k: W2^2 by exactly 2^2k.
     rng = np.random.default_rng(0)
-    means, cov = rng.normal(size=(6, 3)), _spd(rng, 6, 3)
+    means, cov = rng.normal(size=(6, 3)), random_spd(rng, 3, (6,))
     D = pairwise_divergence(Gaussians(means, cov), kind="wasserstein")
     Dk = pairwise_divergence(
         Gaussians(np.ldexp(means, k), np.ldexp(cov, 2 * k)), kind="wasserstein"
@@ -204,7 +199,7 @@ def test_symmetry_trap_warning_only_for_asymmetric_kinds():
     from sklearn.metrics import pairwise_distances
 
     rng = np.random.default_rng(4)
-    X = Gaussians(rng.normal(size=(5, 2)), _spd(rng, 5, 2)).pack()
+    X = Gaussians(rng.normal(size=(5, 2)), random_spd(rng, 2, (5,))).pack()
     with pytest.warns(UserWarning, match="renyi"):
         pairwise_distances(X, metric=KLMetric("renyi", alpha=0.3))
     with warnings.catch_warnings():

@@ -3,6 +3,7 @@
 import mpmath
 import numpy as np
 import pytest
+from _builders import random_spd
 from scipy.linalg import solve_triangular
 
 from skkl._linalg import (
@@ -14,15 +15,10 @@ from skkl._linalg import (
 )
 
 
-def _spd_stack(rng, shape, d):
-    A = rng.standard_normal((*shape, d, d))
-    return A @ np.swapaxes(A, -1, -2) + d * np.eye(d)
-
-
 @pytest.mark.parametrize("shape", [(), (4,), (2, 3)])
 def test_cholesky_matches_numpy_and_reconstructs(shape):
     rng = np.random.default_rng(0)
-    S = _spd_stack(rng, shape, 5)
+    S = random_spd(rng, 5, shape, ridge=5)
     before = S.copy()
     L = cholesky(S)
     assert L.shape == S.shape
@@ -44,7 +40,7 @@ def test_cholesky_int_and_float32_input_computed_in_float64():
 
 def test_cholesky_error_names_first_bad_index_and_hint():
     rng = np.random.default_rng(1)
-    S = _spd_stack(rng, (2, 3), 3)
+    S = random_spd(rng, 3, (2, 3), ridge=3)
     S[1, 2] = -np.eye(3)
     S[1, 0, 0, 0] = -1.0  # [1, 0] precedes [1, 2] in C order: reported first
     with pytest.raises(ValueError, match=r"covariances\[1, 0\].*reg_covar"):
@@ -62,7 +58,7 @@ def test_cholesky_error_names_first_bad_index_and_hint():
 
 def test_logdet_from_cholesky_matches_slogdet():
     rng = np.random.default_rng(2)
-    S = _spd_stack(rng, (3, 2), 6)
+    S = random_spd(rng, 6, (3, 2), ridge=6)
     sign, ref = np.linalg.slogdet(S)
     assert np.all(sign == 1)
     np.testing.assert_allclose(logdet_from_cholesky(cholesky(S)), ref, rtol=1e-13)
@@ -75,7 +71,7 @@ def test_logdet_from_cholesky_matches_slogdet():
 )
 def test_solve_lower_matches_scipy_with_broadcasting(d, l_shape, b_shape):
     rng = np.random.default_rng(3)
-    L = np.linalg.cholesky(_spd_stack(rng, l_shape, d))
+    L = np.linalg.cholesky(random_spd(rng, d, l_shape, ridge=d))
     B = rng.standard_normal((*b_shape, d, 2))
     L0, B0 = L.copy(), B.copy()
     X = solve_lower(L, B)
@@ -134,7 +130,7 @@ def test_inv_lower_batch_shapes_exact_small_and_upper_ignored():
     L = np.array([[2.0, 7.0], [1.0, 4.0]])
     np.testing.assert_array_equal(inv_lower(L), [[0.5, 0.0], [-0.125, 0.25]])
     rng = np.random.default_rng(5)
-    Ls = np.linalg.cholesky(_spd_stack(rng, (2, 3), 7))
+    Ls = np.linalg.cholesky(random_spd(rng, 7, (2, 3), ridge=7))
     W = inv_lower(Ls)
     assert W.shape == (2, 3, 7, 7)
     for idx in np.ndindex(2, 3):
@@ -209,7 +205,7 @@ def test_solve_lower_narrow_solves_match_scipy(d, m):
     # Small solves that OpenBLAS would thread are split into narrower ones
     # (skkl._linalg._TRSM_THREADED): the result is the same solve.
     rng = np.random.default_rng(d * m)
-    L = np.linalg.cholesky(_spd_stack(rng, (), d))
+    L = np.linalg.cholesky(random_spd(rng, d, ridge=d))
     B = rng.standard_normal((d, m))
     np.testing.assert_allclose(
         solve_lower(L, B), solve_triangular(L, B, lower=True), rtol=1e-12, atol=1e-14

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _builders import random_gaussians
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.cluster import DBSCAN
 from sklearn.metrics import pairwise_distances
@@ -13,23 +14,11 @@ from sklearn.neighbors import NearestNeighbors
 from skkl import DIVERGENCES, Gaussians, KLMetric, divergence, pairwise_divergence
 
 
-def _gaussians(rng, K, d, covariance_type="full"):
-    means = rng.normal(size=(K, d))
-    if covariance_type == "full":
-        X = rng.normal(size=(K, d, d + 2))
-        cov = X @ X.transpose(0, 2, 1) / (d + 2) + 0.1 * np.eye(d)
-    elif covariance_type == "diag":
-        cov = rng.uniform(0.3, 3.0, size=(K, d))
-    else:
-        cov = rng.uniform(0.3, 3.0, size=K)
-    return Gaussians(means, cov, covariance_type)
-
-
 @pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
 @pytest.mark.parametrize("kind", sorted(DIVERGENCES))
 def test_call_matches_divergence(kind, covariance_type):
     rng = np.random.default_rng(0)
-    G = _gaussians(rng, 2, 3, covariance_type)
+    G = random_gaussians(rng, 2, 3, covariance_type)
     X = G.pack()
     metric = KLMetric(kind, covariance_type, alpha=0.7)
     value = metric(X[0], X[1])
@@ -68,11 +57,11 @@ def test_bad_rows_raise():
 
 def test_pairwise_distances_with_copy_matches_engine():
     rng = np.random.default_rng(2)
-    G = _gaussians(rng, 12, 3)
+    G = random_gaussians(rng, 12, 3)
     X = G.pack()
     D = pairwise_distances(X, X.copy(), metric=KLMetric())
     assert_allclose(D, pairwise_divergence(G), rtol=1e-12, atol=1e-300)
-    H = _gaussians(rng, 5, 3)
+    H = random_gaussians(rng, 5, 3)
     D = pairwise_distances(X, H.pack(), metric=KLMetric())
     assert_allclose(D, pairwise_divergence(G, H), rtol=1e-12)
     assert_allclose(KLMetric().pairwise(X, H.pack()), D, rtol=1e-12)
@@ -80,7 +69,7 @@ def test_pairwise_distances_with_copy_matches_engine():
 
 def test_symmetry_trap_and_guarded_routes():
     rng = np.random.default_rng(3)
-    G = _gaussians(rng, 8, 3)
+    G = random_gaussians(rng, 8, 3)
     X = G.pack()
     truth = pairwise_divergence(G)
     assert not np.allclose(truth, truth.T)  # KL is asymmetric
@@ -125,7 +114,7 @@ def _brute_force_neighbors(D, n_neighbors):
 
 def test_nearest_neighbors_match_brute_force():
     rng = np.random.default_rng(4)
-    fit, query = _gaussians(rng, 15, 2), _gaussians(rng, 6, 2)
+    fit, query = random_gaussians(rng, 15, 2), random_gaussians(rng, 6, 2)
     nn = NearestNeighbors(n_neighbors=4, metric=KLMetric(), algorithm="brute")
     nn.fit(fit.pack())
     with warnings.catch_warnings():
@@ -138,7 +127,7 @@ def test_nearest_neighbors_match_brute_force():
 
 def test_kneighbors_without_x_trap_and_precomputed_route():
     rng = np.random.default_rng(5)
-    G = _gaussians(rng, 10, 2)
+    G = random_gaussians(rng, 10, 2)
     truth = pairwise_divergence(G)
     masked = truth + np.diag(np.full(len(G), np.inf))  # a point is not its neighbour
     order, expected = _brute_force_neighbors(masked, 3)
@@ -169,7 +158,7 @@ def test_dbscan_with_symmetric_kind():
 
 def test_pickle_round_trip():
     rng = np.random.default_rng(7)
-    X = _gaussians(rng, 3, 2, "diag").pack()
+    X = random_gaussians(rng, 3, 2, "diag").pack()
     metric = KLMetric("renyi", "diag", alpha=0.3)
     clone = pickle.loads(pickle.dumps(metric))
     assert clone == metric and hash(clone) == hash(metric)
@@ -181,7 +170,7 @@ def test_pickle_round_trip():
 def test_parameters_are_read_only_so_call_and_pairwise_agree():
     # __call__ used a lookup cached at construction while pairwise read
     # self.kind: after `metric.kind = ...` the two silently disagreed.
-    X = _gaussians(np.random.default_rng(3), 3, 2).pack()
+    X = random_gaussians(np.random.default_rng(3), 3, 2).pack()
     metric = KLMetric()
     for name, value in [("kind", "jeffreys"), ("covariance_type", "diag")]:
         with pytest.raises(AttributeError):
@@ -194,8 +183,8 @@ def test_parameters_are_read_only_so_call_and_pairwise_agree():
 
 def test_pairwise_errors_name_y_and_mismatched_row_lengths():
     rng = np.random.default_rng(4)
-    X = _gaussians(rng, 3, 3).pack()  # 9 columns
-    Y = _gaussians(rng, 2, 2).pack()  # 5 columns: valid rows for d=2
+    X = random_gaussians(rng, 3, 3).pack()  # 9 columns
+    Y = random_gaussians(rng, 2, 2).pack()  # 5 columns: valid rows for d=2
     with pytest.raises(ValueError, match=r"X has rows of 9 columns.*but Y of 5"):
         KLMetric().pairwise(X, Y)
     bad = X.copy()
@@ -212,7 +201,7 @@ def test_pairwise_errors_name_y_and_mismatched_row_lengths():
 def test_every_kind_pickles(kind):
     # Joblib's process workers and joblib.dump of a fitted NearestNeighbors
     # pickle the metric: the registry's derived kinds were local lambdas.
-    X = _gaussians(np.random.default_rng(8), 3, 2).pack()
+    X = random_gaussians(np.random.default_rng(8), 3, 2).pack()
     metric = KLMetric(kind, alpha=0.7)
     clone = pickle.loads(pickle.dumps(metric))
     assert clone == metric

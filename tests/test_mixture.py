@@ -13,6 +13,7 @@ import pickle
 
 import numpy as np
 import pytest
+from _builders import as_full, random_mixture
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from joblib import parallel_config
@@ -40,14 +41,7 @@ from skkl.mixture import METHODS
 
 
 def _full_covs(G: Gaussians) -> np.ndarray:
-    K, d = G.means.shape
-    kind, S = G.covariance_type, G.covariances
-    if kind == "full":
-        return S
-    if kind == "tied":
-        return np.repeat(S[None], K, axis=0)
-    var = S if kind == "diag" else np.repeat(S[:, None], d, axis=1)
-    return np.stack([np.diag(v) for v in var])
+    return as_full(G.covariances, G.covariance_type, *G.means.shape)
 
 
 def ref_logpdf(mix: Mixture, X: np.ndarray) -> np.ndarray:
@@ -148,23 +142,6 @@ def brute_log_overlap(p, q):
 
 # -- test mixtures ----------------------------------------------------------------
 
-
-def make_mixture(rng, K, d, spread, kind="full", scale=1.0):
-    w = rng.dirichlet(np.ones(K)) * 0.9 + 0.1 / K
-    means = rng.normal(scale=spread, size=(K, d))
-    if kind == "full":
-        A = rng.normal(size=(K, d, d))
-        cov = scale * (A @ A.transpose(0, 2, 1) / d + 0.2 * np.eye(d))
-    elif kind == "tied":
-        A = rng.normal(size=(d, d))
-        cov = scale * (A @ A.T / d + 0.2 * np.eye(d))
-    elif kind == "diag":
-        cov = scale * rng.uniform(0.3, 2.0, size=(K, d))
-    else:
-        cov = scale * rng.uniform(0.3, 2.0, size=K)
-    return Mixture(w / w.sum(), Gaussians(means, cov, kind))
-
-
 # (d, K_p, K_q, spread, kind_p, kind_q): overlapping (spread ~ 1) and separated
 # (spread >> 1) components; d = 1 cases use quadrature as the exact reference.
 CASES = [
@@ -183,8 +160,8 @@ _IDS = [f"d{c[0]}-K{c[1]}x{c[2]}-s{c[3]:g}-{c[4]}-{c[5]}" for c in CASES]
 def _pair(case, seed=0):
     d, kp, kq, spread, kind_p, kind_q = case
     rng = np.random.default_rng(1000 + seed + 7 * d + kp)
-    p = make_mixture(rng, kp, d, spread, kind_p)
-    q = make_mixture(rng, kq, d, spread, kind_q, scale=1.5)
+    p = random_mixture(rng, kp, d, kind_p, spread=spread)
+    q = random_mixture(rng, kq, d, kind_q, spread=spread, scale=1.5)
     return p, q
 
 
@@ -299,7 +276,7 @@ def test_js_monte_carlo_matches_plain_reference_d8():
 def test_approximations_exact_for_single_gaussians_and_bounds_tight():
     """One component each: KL is the Gaussian KL; variational/matched are exact."""
     rng = np.random.default_rng(0)
-    p, q = make_mixture(rng, 1, 5, 1.0), make_mixture(rng, 1, 5, 1.0)
+    p, q = random_mixture(rng, 1, 5), random_mixture(rng, 1, 5)
     m0, m1 = p.gaussians.means[0], q.gaussians.means[0]
     S0, S1 = p.gaussians.covariances[0], q.gaussians.covariances[0]
     P1 = np.linalg.inv(S1)
@@ -513,7 +490,7 @@ def _family(n=5, d=3):
     rng = np.random.default_rng(7)
     kinds = ["full", "diag", "spherical", "tied", "full"]
     return [
-        make_mixture(rng, int(rng.integers(1, 5)), d, 2.0, kinds[i % 5])
+        random_mixture(rng, int(rng.integers(1, 5)), d, kinds[i % 5], spread=2.0)
         for i in range(n)
     ]
 
@@ -524,7 +501,10 @@ def _tied_family(n=3, d=3):
     Pairwise on these raised a shape ValueError (issue 24, item 10).
     """
     rng = np.random.default_rng(11)
-    P = [make_mixture(rng, int(rng.integers(2, 5)), d, 2.0, "tied") for _ in range(n)]
+    P = [
+        random_mixture(rng, int(rng.integers(2, 5)), d, "tied", spread=2.0)
+        for _ in range(n)
+    ]
     P.append(Mixture([0.5, 0.5], P[0].gaussians[:2]))
     return P
 

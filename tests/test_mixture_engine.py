@@ -18,6 +18,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from _builders import random_mixture
 from _reference import mp_kl
 from scipy.special import logsumexp
 
@@ -34,15 +35,7 @@ from skkl.mixture._block import Block, MixtureSet, upper_variational
 
 
 def _mixture(K, d, seed, kind="full", spread=1.0):
-    rng = np.random.default_rng(seed)
-    w = rng.dirichlet(np.ones(K)) * 0.9 + 0.1 / K
-    means = rng.normal(scale=spread, size=(K, d))
-    if kind == "full":
-        A = rng.normal(size=(K, d, d))
-        cov = A @ A.transpose(0, 2, 1) / d + 0.2 * np.eye(d)
-    else:
-        cov = rng.uniform(0.3, 2.0, size=(K, d))
-    return Mixture(w / w.sum(), Gaussians(means, cov, kind))
+    return random_mixture(np.random.default_rng(seed), K, d, kind, spread=spread)
 
 
 def _full(G):

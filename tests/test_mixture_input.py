@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _builders import random_mixture
 from sklearn.mixture import GaussianMixture
 
 from skkl import (
@@ -26,18 +27,9 @@ from skkl.mixture import METHODS
 
 
 def _mixture(K=3, d=2, seed=0, kind="full", scale=1.0):
+    """Means times ``scale``, covariances times ``scale**2``: the data scaled."""
     rng = np.random.default_rng(seed)
-    w = rng.dirichlet(np.ones(K)) * 0.9 + 0.1 / K
-    means = rng.normal(size=(K, d)) * scale
-    if kind == "full":
-        A = rng.normal(size=(K, d, d))
-        cov = (A @ A.transpose(0, 2, 1) / d + 0.2 * np.eye(d)) * scale**2
-    elif kind == "tied":
-        A = rng.normal(size=(d, d))
-        cov = (A @ A.T / d + 0.2 * np.eye(d)) * scale**2
-    else:
-        cov = rng.uniform(0.3, 2.0, size=(K, d)) * scale**2
-    return Mixture(w / w.sum(), Gaussians(means, cov, kind))
+    return random_mixture(rng, K, d, kind, spread=scale, scale=scale**2)
 
 
 # -- item 5: complex input is refused, never cast ---------------------------------

@@ -5,6 +5,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from _builders import random_gaussians
 from hypothesis import given
 from hypothesis import strategies as st
 from joblib import parallel_config
@@ -28,22 +29,6 @@ from skkl import (
     pairwise_divergence,
     pairwise_divergence_chunked,
 )
-
-
-def _gaussians(rng, K, d, covariance_type="full", centres=None):
-    means = rng.normal(size=(K, d)) if centres is None else centres
-    if covariance_type == "full":
-        X = rng.normal(size=(K, d, d + 2))
-        cov = X @ X.transpose(0, 2, 1) / (d + 2) + 0.1 * np.eye(d)
-    elif covariance_type == "diag":
-        cov = rng.uniform(0.3, 3.0, size=(K, d))
-    elif covariance_type == "spherical":
-        cov = rng.uniform(0.3, 3.0, size=K)
-    else:
-        X = rng.normal(size=(d, d + 2))
-        cov = X @ X.T / (d + 2) + 0.1 * np.eye(d)
-    return Gaussians(means, cov, covariance_type)
-
 
 # -- scikit-learn's estimator checks ----------------------------------------
 
@@ -115,7 +100,7 @@ def test_sklearn_compatible_estimator(estimator, check):
 def test_estimator_properties_on_valid_packed_rows():
     # What the inapplicable checks test, on valid packed Gaussians.
     rng = np.random.default_rng(0)
-    G, H = _gaussians(rng, 20, 3), _gaussians(rng, 7, 3)
+    G, H = random_gaussians(rng, 20, 3), random_gaussians(rng, 7, 3)
     X, Y = G.pack(), H.pack()
     X_ro = X.copy()
     X_ro.setflags(write=False)
@@ -190,8 +175,8 @@ def _naive_kneighbors(Q, P, k, kind="kl", alpha=0.5, exclude_self=False):
 )
 def test_kneighbors_match_precomputed_and_naive_loop(covariance_type, kind):
     rng = np.random.default_rng(1)
-    P = _gaussians(rng, 40, 3, covariance_type)
-    Q = _gaussians(rng, 13, 3, covariance_type)
+    P = random_gaussians(rng, 40, 3, covariance_type)
+    Q = random_gaussians(rng, 13, 3, covariance_type)
     nn = GaussianNeighbors(n_neighbors=5, kind=kind, alpha=0.7).fit(P)
     dist, ind = nn.kneighbors(Q)
     # scikit-learn on the full matrix
@@ -217,8 +202,8 @@ def test_kneighbors_match_precomputed_and_naive_loop(covariance_type, kind):
 @pytest.mark.parametrize("kind", ["kl", "renyi", "jeffreys"])
 def test_fitted_first_direction_is_the_column_of_pairwise(kind):
     rng = np.random.default_rng(2)
-    P = _gaussians(rng, 50, 2, "diag")
-    Q = _gaussians(rng, 9, 2, "full")
+    P = random_gaussians(rng, 50, 2, "diag")
+    Q = random_gaussians(rng, 9, 2, "full")
     nn = GaussianNeighbors(
         n_neighbors=6, kind=kind, alpha=0.3, direction="fitted_first"
     )
@@ -280,8 +265,8 @@ def test_kneighbors_are_the_sorted_rows(
     K, n_queries, d, k, seed, covariance_type, direction, memory
 ):
     rng = np.random.default_rng(seed)
-    P = _gaussians(rng, K, d, covariance_type)
-    Q = _gaussians(rng, n_queries, d, covariance_type)
+    P = random_gaussians(rng, K, d, covariance_type)
+    Q = random_gaussians(rng, n_queries, d, covariance_type)
     # duplicates: ties broken by the lower index
     P = Gaussians.from_packed(
         np.vstack([P.pack(), P[0].pack()]), covariance_type=covariance_type
@@ -329,8 +314,8 @@ def test_on_class_gaussians_of_digits():
 @pytest.mark.parametrize("direction", ["query_first", "fitted_first"])
 def test_radius_neighbors_match_naive(direction):
     rng = np.random.default_rng(3)
-    P = _gaussians(rng, 30, 2, "diag")
-    Q = _gaussians(rng, 8, 2, "diag")
+    P = random_gaussians(rng, 30, 2, "diag")
+    Q = random_gaussians(rng, 8, 2, "diag")
     nn = GaussianNeighbors(radius=1.5, direction=direction).fit(P)
     with config_context(working_memory=1e-3):
         dist, ind = nn.radius_neighbors(Q)
@@ -361,8 +346,8 @@ def test_radius_neighbors_match_naive(direction):
 
 def test_graphs_structure():
     rng = np.random.default_rng(4)
-    P = _gaussians(rng, 25, 3)
-    Q = _gaussians(rng, 6, 3)
+    P = random_gaussians(rng, 25, 3)
+    Q = random_gaussians(rng, 6, 3)
     nn = GaussianNeighbors(n_neighbors=4, radius=3.0).fit(P)
     A = nn.kneighbors_graph(Q, mode="distance")
     assert sparse.issparse(A) and A.format == "csr" and A.shape == (6, 25)
@@ -385,8 +370,8 @@ def test_graphs_structure():
 
 def _clustered(rng, per=8, d=2):
     centres = np.repeat(np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]]), per, 0)
-    G = _gaussians(
-        rng, 3 * per, d, "diag", centres=centres + 0.3 * rng.normal(size=(3 * per, d))
+    G = random_gaussians(
+        rng, 3 * per, d, "diag", means=centres + 0.3 * rng.normal(size=(3 * per, d))
     )
     return G, np.repeat([0, 1, 2], per)
 
@@ -421,7 +406,7 @@ def test_graphs_feed_dbscan_spectral_and_isomap():
     # Isomap on the sparse graph equals Isomap on the dense matrix
     rng = np.random.default_rng(6)
     t = np.linspace(0, 3, 40)
-    H = _gaussians(rng, 40, 2, "spherical", centres=np.c_[np.cos(t), np.sin(t)] * 5)
+    H = random_gaussians(rng, 40, 2, "spherical", means=np.c_[np.cos(t), np.sin(t)] * 5)
     D = pairwise_divergence(H, kind="wasserstein")
     sparse_graph = (
         GaussianNeighbors(n_neighbors=6, kind="wasserstein")
@@ -442,8 +427,8 @@ def test_graphs_feed_dbscan_spectral_and_isomap():
 
 def test_blocks_and_peak_memory_stay_within_working_memory():
     rng = np.random.default_rng(7)
-    K, d, budget_mib = 3000, 4, 1.0
-    G = _gaussians(rng, K, d, "diag")
+    K, d, budget_mib = 2000, 4, 0.25
+    G = random_gaussians(rng, K, d, "diag")
     shapes = []
 
     def record(D, start):
@@ -462,7 +447,7 @@ def test_blocks_and_peak_memory_stay_within_working_memory():
     # the engine's blocks (value + flag room: 16 bytes per entry) fit the budget
     assert len(shapes) > 1 and all(r * K * 16 <= budget_mib * 2**20 for r, _ in shapes)
     assert sum(r for r, _ in shapes) == K
-    full_matrix = K * K * 8  # 72 MB
+    full_matrix = K * K * 8  # 32 MB
     operands = 4 * K * (2 * d + 2) * 8  # per-Gaussian operands and results
     assert peak < 2 * budget_mib * 2**20 + operands + 2 * dist.nbytes
     assert peak < full_matrix / 20
@@ -477,7 +462,7 @@ def test_blocks_and_peak_memory_stay_within_working_memory():
 
 def test_reduce_func_like_pairwise_distances_chunked():
     rng = np.random.default_rng(8)
-    P, Q = _gaussians(rng, 30, 2), _gaussians(rng, 11, 2)
+    P, Q = random_gaussians(rng, 30, 2), random_gaussians(rng, 11, 2)
     D = pairwise_divergence(P, Q)
     starts = []
 
@@ -507,7 +492,7 @@ def test_reduce_func_like_pairwise_distances_chunked():
 
 def test_n_jobs_gives_the_same_neighbours():
     rng = np.random.default_rng(9)
-    P = _gaussians(rng, 60, 3)
+    P = random_gaussians(rng, 60, 3)
     nn = GaussianNeighbors(n_neighbors=3).fit(P)
     with config_context(working_memory=1e-2):
         dist, ind = nn.kneighbors()
@@ -522,7 +507,7 @@ def test_n_jobs_gives_the_same_neighbours():
 
 def test_errors_name_the_argument():
     rng = np.random.default_rng(10)
-    P = _gaussians(rng, 5, 2)
+    P = random_gaussians(rng, 5, 2)
     nn = GaussianNeighbors(n_neighbors=3).fit(P)
     with pytest.raises(ValueError, match=r"n_neighbors=5 but only 4 .* other than"):
         nn.kneighbors(n_neighbors=5)
@@ -531,9 +516,9 @@ def test_errors_name_the_argument():
     with pytest.raises(ValueError, match="n_neighbors must be an integer >= 1"):
         nn.kneighbors(n_neighbors=0)
     with pytest.raises(ValueError, match="X holds Gaussians of dimension 3"):
-        nn.kneighbors(_gaussians(rng, 2, 3))
+        nn.kneighbors(random_gaussians(rng, 2, 3))
     with pytest.raises(ValueError, match="X has 9 features, but GaussianNeighbors"):
-        GaussianNeighbors().fit(P.pack()).kneighbors(_gaussians(rng, 2, 3).pack())
+        GaussianNeighbors().fit(P.pack()).kneighbors(random_gaussians(rng, 2, 3).pack())
     with pytest.raises(ValueError, match="mode must be 'connectivity' or 'distance'"):
         nn.kneighbors_graph(mode="weights")
     with pytest.raises(ValueError, match="mode must be"):

@@ -7,6 +7,7 @@ import warnings
 import joblib
 import numpy as np
 import pytest
+from _builders import random_gaussians
 from _reference import mp_kl, naive_divergences
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.linalg import cho_solve
@@ -24,21 +25,6 @@ from skkl import (
 )
 
 KINDS = sorted(DIVERGENCES)
-
-
-def _random(rng, K, d, covariance_type, *, spread=1.0, scale=1.0, centre=0.0):
-    means = centre + spread * rng.normal(size=(K, d))
-    if covariance_type == "full":
-        X = rng.normal(size=(K, d, d + 3))
-        cov = scale * (X @ X.transpose(0, 2, 1) / (d + 3) + 0.1 * np.eye(d))
-    elif covariance_type == "diag":
-        cov = scale * rng.uniform(0.3, 3.0, size=(K, d))
-    elif covariance_type == "spherical":
-        cov = scale * rng.uniform(0.3, 3.0, size=K)
-    else:
-        X = rng.normal(size=(d, d + 3))
-        cov = scale * (X @ X.T / (d + 3) + 0.1 * np.eye(d))
-    return Gaussians(means, cov, covariance_type)
 
 
 def _naive(P, Q, kind, alpha=0.5):
@@ -85,8 +71,8 @@ def _reference_batched(P, Q, kind, alpha=0.5):
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_kind_and_type_matches_pointwise(kind, covariance_type):
     rng = np.random.default_rng(0)
-    P = _random(rng, 6, 3, covariance_type)
-    Q = _random(rng, 4, 3, covariance_type)
+    P = random_gaussians(rng, 6, 3, covariance_type)
+    Q = random_gaussians(rng, 4, 3, covariance_type)
     _assert_matches_naive(pairwise_divergence(P, Q, kind), P, Q, kind)
     D = pairwise_divergence(P, None, kind)
     _assert_matches_naive(D, P, P, kind)
@@ -98,7 +84,7 @@ def test_every_kind_and_type_matches_pointwise(kind, covariance_type):
 @pytest.mark.parametrize("alpha", [0.3, 0.5, 1.0, 1.2])
 def test_renyi_alpha(alpha):
     rng = np.random.default_rng(1)
-    base = _random(rng, 5, 2, "full")
+    base = random_gaussians(rng, 5, 2, "full")
     # Covariances within 10% of each other: finite for alpha up to ~10.
     cov = base.covariances[:1] * rng.uniform(1.0, 1.1, size=(5, 1, 1))
     P = Gaussians(base.means, cov + 0.01 * base.covariances)
@@ -118,15 +104,15 @@ def test_renyi_alpha(alpha):
 @pytest.mark.parametrize("kind", ["kl", "jeffreys", "hellinger", "wasserstein"])
 def test_mixed_covariance_types(types, kind):
     rng = np.random.default_rng(2)
-    P = _random(rng, 4, 3, types[0])
-    Q = _random(rng, 3, 3, types[1])
+    P = random_gaussians(rng, 4, 3, types[0])
+    Q = random_gaussians(rng, 3, 3, types[1])
     _assert_matches_naive(pairwise_divergence(P, Q, kind), P, Q, kind)
     _assert_matches_naive(pairwise_divergence(Q, P, kind), Q, P, kind)
 
 
 def test_tied_with_different_covariances():
     rng = np.random.default_rng(3)
-    P, Q = _random(rng, 4, 3, "tied"), _random(rng, 5, 3, "tied")
+    P, Q = random_gaussians(rng, 4, 3, "tied"), random_gaussians(rng, 5, 3, "tied")
     for kind in ("kl", "reverse_kl", "jeffreys"):
         _assert_matches_naive(pairwise_divergence(P, Q, kind), P, Q, kind)
 
@@ -136,7 +122,7 @@ def _far_clusters(rng, covariance_type, d=4, per=5):
     centres = np.random.default_rng(99).normal(size=(3, d)) * 1e4
     parts = []
     for c in centres:
-        g = _random(rng, 1, d, covariance_type, scale=1e-4)
+        g = random_gaussians(rng, 1, d, covariance_type, scale=1e-4)
         jitter = 1 + 1e-3 * rng.uniform(size=per)
         cov = (
             g.covariances
@@ -206,7 +192,7 @@ def test_far_clusters_blocked_inverse_many_operand_blocks(kind, monkeypatch):
 
 def test_nearly_equal_gaussians_and_exact_zero():
     rng = np.random.default_rng(5)
-    base = _random(rng, 1, 5, "full")
+    base = random_gaussians(rng, 1, 5, "full")
     means = base.means + 1e-9 * rng.normal(size=(4, 5))
     cov = base.covariances * (1 + 1e-9 * np.arange(4))[:, None, None]
     P = Gaussians(means, cov)
@@ -221,7 +207,7 @@ def test_nearly_equal_gaussians_and_exact_zero():
 
 def test_rtol_zero_recomputes_everything():
     rng = np.random.default_rng(6)
-    P = _random(rng, 5, 3, "full")
+    P = random_gaussians(rng, 5, 3, "full")
     D = pairwise_divergence(P, kind="kl", rtol=0)
     # The pointwise kernel: within a few eps of the exact value for these
     # well-conditioned pairs (cond < 1e3, d = 3: 1e-13 covers d eps cond).
@@ -238,8 +224,8 @@ def test_rtol_zero_recomputes_everything():
 @pytest.mark.parametrize("kind", ["kl", "jeffreys", "wasserstein", "renyi"])
 def test_chunking_gives_identical_results(kind):
     rng = np.random.default_rng(7)
-    P = _random(rng, 13, 3, "full")
-    Q = _random(rng, 7, 3, "full")
+    P = random_gaussians(rng, 13, 3, "full")
+    Q = random_gaussians(rng, 7, 3, "full")
     for B in (Q, None):
         D = pairwise_divergence(P, B, kind, alpha=0.7)
         tiny = pairwise_divergence(P, B, kind, alpha=0.7, working_memory=3e-4)
@@ -260,7 +246,7 @@ def test_chunking_gives_identical_results(kind):
 
 def test_n_jobs_two_equals_one():
     rng = np.random.default_rng(8)
-    P = _random(rng, 40, 3, "full")
+    P = random_gaussians(rng, 40, 3, "full")
     # Threads keep the test fast; process workers receive the pickled plan,
     # checked below without paying for a process pool.
     with joblib.parallel_config(backend="threading"):
@@ -274,7 +260,7 @@ def test_n_jobs_two_equals_one():
 
 def test_work_plan_pickles():
     rng = np.random.default_rng(8)
-    P, Q = _random(rng, 6, 3, "full"), _random(rng, 4, 3, "diag")
+    P, Q = random_gaussians(rng, 6, 3, "full"), random_gaussians(rng, 4, 3, "diag")
     plan = pairwise_module.make_plan(P, Q, "jeffreys", 0.5, 1e-10, None)
     clone = pickle.loads(pickle.dumps(plan))
     assert_array_equal(
@@ -286,8 +272,8 @@ def test_dask_backend():
     pytest.importorskip("dask")
     distributed = pytest.importorskip("distributed")
     rng = np.random.default_rng(9)
-    P = _random(rng, 30, 3, "diag")
-    Q = _random(rng, 20, 3, "full")
+    P = random_gaussians(rng, 30, 3, "diag")
+    Q = random_gaussians(rng, 20, 3, "full")
     expected = pairwise_divergence(P, Q, "kl", working_memory=0.002)
     with (
         distributed.LocalCluster(
@@ -310,7 +296,7 @@ def test_dask_backend():
 def test_generator_memory_stays_within_working_memory(kind):
     rng = np.random.default_rng(10)
     K = 2000 if kind == "kl" else 700
-    P = _random(rng, K, 2, "diag")
+    P = random_gaussians(rng, K, 2, "diag")
     working_memory = 1.0  # MiB; the full matrix alone is K^2 * 8 bytes
     assert K * K * 8 > 3 * 2**20
     tracemalloc.start()
@@ -330,8 +316,8 @@ def test_generator_memory_stays_within_working_memory(kind):
 
 def test_chunk_matches_pointwise_on_sample():
     rng = np.random.default_rng(11)
-    P = _random(rng, 9, 2, "spherical")
-    Q = _random(rng, 5, 2, "diag")
+    P = random_gaussians(rng, 9, 2, "spherical")
+    Q = random_gaussians(rng, 5, 2, "diag")
     row = 0
     for block in pairwise_divergence_chunked(
         P, Q, "bhattacharyya", working_memory=1e-4
@@ -363,13 +349,13 @@ def test_recomputation_is_batched(monkeypatch):
 
 def test_input_validation():
     rng = np.random.default_rng(13)
-    P = _random(rng, 3, 2, "full")
+    P = random_gaussians(rng, 3, 2, "full")
     with pytest.raises(TypeError, match="P must be a skkl.Gaussians"):
         pairwise_divergence(P.means)
     with pytest.raises(TypeError, match="Q must be a skkl.Gaussians"):
         pairwise_divergence(P, (P.means, P.covariances))
     with pytest.raises(ValueError, match="P has 2 features but Q has 3"):
-        pairwise_divergence(P, _random(rng, 2, 3, "diag"))
+        pairwise_divergence(P, random_gaussians(rng, 2, 3, "diag"))
     with pytest.raises(ValueError, match="kind must be one of"):
         pairwise_divergence(P, kind="euclid")
     with pytest.raises(ValueError, match="alpha must be"):
@@ -581,7 +567,7 @@ def test_registry_drives_dispatch_a_new_kind_in_one_place(monkeypatch):
     )
     monkeypatch.setitem(DIVERGENCES, "kl_by_pairs", info)
     rng = np.random.default_rng(40)
-    P, Q = _random(rng, 7, 3, "full"), _random(rng, 5, 3, "diag")
+    P, Q = random_gaussians(rng, 7, 3, "full"), random_gaussians(rng, 5, 3, "diag")
     gemm = pairwise_divergence(P, Q, "kl")
     assert_allclose(pairwise_divergence(P, Q, "kl_by_pairs"), gemm, rtol=1e-12)
     chunks = list(
@@ -606,7 +592,7 @@ def test_nearly_equal_pairs_take_the_stable_forms_and_match_mpmath():
 
     rng = np.random.default_rng(41)
     d, K = 3, 3
-    base = _random(rng, 1, d, "full")
+    base = random_gaussians(rng, 1, d, "full")
     E = 1e-6 * rng.normal(size=(K, d, d))
     cov = base.covariances + 0.5 * (E + E.transpose(0, 2, 1))
     G = Gaussians(base.means + 1e-6 * rng.normal(size=(K, d)), cov)

@@ -29,6 +29,10 @@ __all__ = ["Settings", "check_permutations", "normalise_weights", "run_test"]
 
 #: Floored features named one by one in the notes, at most (then a count).
 _NAMED_FLOORED = 5
+# Near the threshold -log(alpha) (tens) the samples are small, lgamma's
+# rounding there (~1e-13) stays far below this slack, and the exact count
+# (math.comb) decides within it.
+_LOG_SPLITS_SLACK = 1e-9
 
 
 @dataclass(frozen=True)
@@ -138,7 +142,7 @@ def _check_permutation_memory(settings: Settings, d: int) -> None:
 def _check_splits(settings: Settings, n1: int, n2: int) -> None:
     """Error when the samples have too few distinct splits for a p-value < alpha."""
     log_splits = math.lgamma(n1 + n2 + 1) - math.lgamma(n1 + 1) - math.lgamma(n2 + 1)
-    if log_splits < -math.log(settings.alpha) + 1e-9:
+    if log_splits < -math.log(settings.alpha) + _LOG_SPLITS_SLACK:
         splits = math.comb(n1 + n2, n1)
         if splits * settings.alpha < 1.0:
             raise InputError(

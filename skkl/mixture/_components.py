@@ -184,7 +184,7 @@ def _full_pairs_blocked(Sa, Sb, ma, mb, n_self, working_memory):
     The first ``n_self`` columns of B are A itself: there only the pairs
     ``a <= b`` are factored, and the rest mirrored. Bordered matrices are
     built row by row and by broadcasting, never by gathering pairs (fancy
-    indexing of a stack of matrices costs several times the adds).
+    indexing of a stack of matrices copies a d x d block per pair).
     """
     (Ka, d), Kb = ma.shape, len(mb)
     D1, n_cross = d + 1, Kb - n_self
