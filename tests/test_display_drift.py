@@ -6,7 +6,6 @@ import dataclasses
 import sys
 import types
 import warnings
-from decimal import Decimal
 
 import numpy as np
 import pytest
@@ -20,7 +19,7 @@ from skkl._display import (
     write_drift_report,
 )
 from skkl._display._drift_view import OPTIONAL_ATTRIBUTES, drift_view
-from tests._html_tree import parse, tables
+from tests._html_tree import parse, shows, tables
 
 FEATURE_TABLE = "Per-feature effects, strongest evidence first"
 
@@ -44,13 +43,6 @@ def _result(shift=1.5, columns=None, **kw):
     return det.test(cur)
 
 
-@pytest.fixture
-def no_figures(monkeypatch):
-    """Pages without matplotlib: the numbers and tables alone (and fast)."""
-    for name in ("matplotlib", "matplotlib.figure", "matplotlib.pyplot"):
-        monkeypatch.setitem(sys.modules, name, None)
-
-
 @pytest.fixture(scope="module")
 def drifted():
     return _result()
@@ -62,14 +54,6 @@ def _feature_rows(html: str) -> list[list[str]]:
     }
     (rows,) = found.values()
     return rows
-
-
-def _close(text: str, value: float, digits: int = 3) -> bool:
-    """``text`` is ``value`` to ``digits`` significant digits."""
-    shown, x = Decimal(text.split()[0]), Decimal(value)
-    return abs(shown - x) <= Decimal(5) * Decimal(10) ** (-digits) * max(
-        abs(x), Decimal("1e-300")
-    )
 
 
 # -- the page --------------------------------------------------------------------
@@ -108,13 +92,13 @@ def test_page_shows_verdict_numbers_and_every_feature_as_the_result_says(
     )
     assert [r[0] for r in rows[1:]] == [names[j] for j in order]
     for row, j in zip(rows[1:], order, strict=True):
-        assert _close(row[1], res.feature_scores[j])
-        assert _close(row[2], res.feature_p_values[j])
+        assert shows(row[1], res.feature_scores[j])
+        assert shows(row[2], res.feature_p_values[j])
         assert row[3] == ("yes" if res.feature_p_values[j] < res.alpha else "no")
-        assert _close(row[4], res.reference_mean[j])
-        assert _close(row[5], res.reference_sd[j])
-        assert _close(row[6], res.current_mean[j])
-        assert _close(row[7], res.current_sd[j])
+        assert shows(row[4], res.reference_mean[j])
+        assert shows(row[5], res.reference_sd[j])
+        assert shows(row[6], res.current_mean[j])
+        assert shows(row[7], res.current_sd[j])
     facts = dict(
         zip(
             (n.text() for n in root.find_all("dt")),
@@ -201,8 +185,8 @@ def test_optional_fields_become_columns_and_category_tables(drifted, no_figures)
         "current missing",
     ]
     j = list(res.feature_names).index(rows[1][0])
-    assert _close(rows[1][4], extra["reference_mean"][j], 4)
-    assert _close(rows[1][7], extra["current_sd"][j], 4)
+    assert shows(rows[1][4], extra["reference_mean"][j], 4)
+    assert shows(rows[1][7], extra["current_sd"][j], 4)
     assert rows[1][8:] == ["10%", "25%"]
     found = tables(parse(html))
     assert found["colour <x>: category frequencies"] == [
