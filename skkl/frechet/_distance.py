@@ -211,8 +211,8 @@ def frechet_distance(X, Y, *, unbiased_mean_term: bool = False) -> float:
     the centred samples serve as an exact factor. The trace term
     comes from the eigenvalues of a symmetric matrix (no ``sqrtm``); when the
     two sets are so close that this form would cancel, the covariance term
-    is recomputed without cancellation. Data scaled by ``s`` give exactly
-    ``s**2`` times the distance (from 1e-200 to 1e200); a distance beyond
+    is recomputed without cancellation. Data scaled by ``s`` give ``s**2``
+    times the distance to rounding (from 1e-200 to 1e200); a distance beyond
     float64's range raises an error.
 
     Parameters

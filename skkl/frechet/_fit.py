@@ -3,8 +3,8 @@
 A :class:`Fit` is what every distance needs from one side: the mean, a factor
 ``F`` of the covariance (``F F' = S / 4**exponent``) and the sample count when
 known. The covariance is held in units of a power of two chosen from the data
-(0 for ordinary data), so that data scaled by 1e-200 or 1e200 give exactly
-scaled results: products of values near 1e200 would overflow float64 and
+(0 for ordinary data), so that data scaled by 1e-200 or 1e200 give results
+scaled to rounding: products of values near 1e200 would overflow float64 and
 products near 1e-200 would underflow, while multiplying by a power of two is
 exact.
 """
