@@ -43,11 +43,11 @@ example (act on drift only, not on bad input):
 
 
 def _check_flags(args: argparse.Namespace) -> str | None:
-    from ..drift._engines import min_permutations
+    from ..drift._engines import min_permutations, permutations_text
 
     need = min_permutations(args.level)
     if args.method != "asymptotic" and args.n_permutations < need:
-        need_text = f"{need:.3g}" if need > 1e15 else str(int(need))
+        need_text = permutations_text(need)
         return (
             f"--n-permutations {args.n_permutations} can never reach --level "
             f"{args.level:g} (the smallest p-value is 1/(B+1)); use at least "

@@ -45,6 +45,7 @@ __all__ = [
     "SplitSampler",
     "engine_table",
     "min_permutations",
+    "permutations_text",
     "plan_engines",
 ]
 
@@ -519,6 +520,20 @@ def min_permutations(alpha: float) -> float:
     while 1.0 / (B + 1) >= alpha:
         B += 1
     return B
+
+
+def permutations_text(B: float) -> str:
+    """``B`` for a message: all its digits while they are exact, else 3.
+
+    Above 2**53 a float no longer holds every integer, so its digits past the
+    third would be noise (and ``inf`` has none).
+
+    Examples
+    --------
+    >>> permutations_text(1999.0), permutations_text(1e30)
+    ('1999', '1e+30')
+    """
+    return str(int(B)) if B <= 2.0**53 else f"{B:.3g}"
 
 
 @dataclass(frozen=True)

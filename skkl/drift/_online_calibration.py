@@ -70,6 +70,11 @@ _MIN_REPLICATES = 20
 _MAX_REPLICATES = 60
 # Fewest pooled events at a level for its hazard to be read directly.
 _TAIL_EVENTS = 25
+# A hazard of 0 (no event at a level) would make the ERT 1/0: the floor
+# keeps its logarithm finite and far beyond any ERT asked for.
+_MIN_HAZARD = 1e-300
+# Levels are nats; a top level of 0 (a degenerate stream) must not divide.
+_MIN_LEVEL = 1e-9
 _RESAMPLES = 200
 #: Most rows one calibration simulates. The statistic of every simulated row
 #: is held while it is counted (about 24 bytes a row at peak: ~0.5 GB here),
@@ -324,7 +329,7 @@ def _pooled_hazard(table: _Table) -> np.ndarray:
     h = table.levels
     rich = ev >= _TAIL_EVENTS
     if not np.any(rich) or np.all(rich):
-        return np.maximum(lam, 1e-300)
+        return np.maximum(lam, _MIN_HAZARD)
     # Log-linear fit over the last decade of well-populated levels.
     top = np.flatnonzero(rich)[-1]
     fit = rich & (ev <= 10 * ev[top])
@@ -333,7 +338,7 @@ def _pooled_hazard(table: _Table) -> np.ndarray:
     slope = min(slope, -0.1)  # a hazard never grows with the threshold
     out = lam.copy()
     out[top + 1 :] = lam[top] * np.exp(slope * (h[top + 1 :] - h[top]))
-    return np.maximum(out, 1e-300)
+    return np.maximum(out, _MIN_HAZARD)
 
 
 def _spread(table: _Table) -> np.ndarray:
@@ -353,7 +358,7 @@ def _spread(table: _Table) -> np.ndarray:
     top = ok[-1]
     tau = np.maximum.accumulate(tau)  # never less spread higher up
     h = table.levels
-    tau[top + 1 :] = tau[top] * np.maximum(1.0, h[top + 1 :] / max(h[top], 1e-9))
+    tau[top + 1 :] = tau[top] * np.maximum(1.0, h[top + 1 :] / max(h[top], _MIN_LEVEL))
     return tau
 
 
@@ -420,7 +425,7 @@ def _relative_se(table: _Table, h: float, rng) -> float:
     lam = e[idx].sum(axis=1) / np.maximum(a[idx].sum(axis=1), 1.0)
     if e.sum() == 0:
         return float("inf")
-    inv = 1.0 / np.maximum(lam, 1e-300)
+    inv = 1.0 / np.maximum(lam, _MIN_HAZARD)
     return float(np.std(np.log(inv)))
 
 

@@ -60,6 +60,12 @@ CLIP_TAIL = 1e-3
 # values this large stay finite (1e200 per row, even times 1e100 rows), and
 # z = L^{-1} u too while L^{-1}'s entries stay below 1e50.
 _U_LIMIT = 1e100
+# Floor of the tail-factor denominators: a two-point feature has kurtosis 1
+# (and a zero fourth-moment term); the factors are capped at 2 anyway.
+_MIN_SPREAD = 1e-12
+# Ridge on an unshrunk correlation matrix with duplicated rows, relative to
+# its unit diagonal: enough to factor it, far below any real correlation.
+_DUPLICATE_RIDGE = 1e-12
 
 
 @dataclass(frozen=True)
@@ -167,9 +173,9 @@ class Reference:
         without limit).
         """
         d = self.n_features
-        feat = np.minimum(2.0 / np.maximum(self.kurtosis - 1.0, 1e-12), 2.0)
-        scale = min(2.0 * d / max(self.scale_var, 1e-12), 2.0)
-        pair = np.minimum(1.0 / np.maximum(self.pair_fourth, 1e-12), 2.0)
+        feat = np.minimum(2.0 / np.maximum(self.kurtosis - 1.0, _MIN_SPREAD), 2.0)
+        scale = min(2.0 * d / max(self.scale_var, _MIN_SPREAD), 2.0)
+        pair = np.minimum(1.0 / np.maximum(self.pair_fourth, _MIN_SPREAD), 2.0)
         return feat, scale, pair
 
     def transform(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -312,7 +318,7 @@ def bootstrap_reference(U: np.ndarray, shrinkage, rng) -> Reference:
     scale = np.where(scale > 0, scale, np.min(scale[scale > 0], initial=1.0))
     Us = Ub / scale
     R, raw, coef = _resampled_correlation(Us, shrinkage)
-    R = R + np.eye(d) * 1e-12 * (coef == 0)  # duplicated rows: keep it factorable
+    R = R + np.eye(d) * _DUPLICATE_RIDGE * (coef == 0)
     try:
         L = np.linalg.cholesky(R)
     except np.linalg.LinAlgError:
@@ -374,7 +380,7 @@ def parametric_reference(truth_factor: np.ndarray, n: int, shrinkage, rng):
     else:
         coef = float(shrinkage)
     Rs = (1 - coef) * R + coef * np.eye(d)
-    L = np.linalg.cholesky(Rs + np.eye(d) * 1e-12 * (coef == 0))
+    L = np.linalg.cholesky(Rs + np.eye(d) * _DUPLICATE_RIDGE * (coef == 0))
     inf = np.full(d, np.inf)
     return Reference(
         np.zeros(d, np.int64),

@@ -76,7 +76,18 @@ STRIDE_DIVISOR = 8
 _GRID_RATIO = np.sqrt(2.0)
 # Bytes of per-chunk work arrays (rows x lengths x sums).
 _CHUNK_BYTES = 1 << 23
+# Keeps logarithms of probabilities and levels finite.
 _TINY = 1e-300
+# Below this gammaincc has lost its digits to underflow: the asymptotic tail
+# term takes over.
+_SF_ASYMPTOTIC = 1e-250
+# Rounding slack for the number of grid steps floor(log(top/start)/log r).
+_GRID_SLACK = 1e-9
+# Rows per chunk at most: beyond, chunks stop paying off in cache.
+_MAX_CHUNK_ROWS = 4096
+# A squared correlation of exactly 1 (a window with two row patterns) would
+# make log1p(-r2) -inf: the largest float below 1 keeps the ratio finite.
+_MAX_R2 = 1.0 - 1e-16
 
 
 @dataclass(frozen=True)
@@ -102,7 +113,7 @@ def _grid(top: int, start: int = 1) -> np.ndarray:
     """Geometric grid of integers from ``start`` to ``top`` (both included)."""
     if top < start:
         return np.zeros(0, dtype=np.int64)
-    k = int(np.floor(np.log(top / start) / np.log(_GRID_RATIO) + 1e-9))
+    k = int(np.floor(np.log(top / start) / np.log(_GRID_RATIO) + _GRID_SLACK))
     values = np.round(start * _GRID_RATIO ** np.arange(k + 1)).astype(np.int64)
     return np.unique(np.append(values, top))
 
@@ -209,7 +220,7 @@ def _log_sf_gamma(k: float, T: np.ndarray) -> np.ndarray:
     sf = special.gammaincc(k, T)
     # Deep in the tail gammaincc underflows: its leading asymptotic term.
     tail = (k - 1.0) * np.log(np.maximum(T, _TINY)) - T - special.gammaln(k)
-    return np.where(sf > 1e-250, np.log(np.maximum(sf, _TINY)), tail)
+    return np.where(sf > _SF_ASYMPTOTIC, np.log(np.maximum(sf, _TINY)), tail)
 
 
 def _kl_1d(mean2, var):
@@ -230,7 +241,7 @@ class Stream:
         self.n_features = d
         self._F = 3 * d + 1
         per_row = 8 * max(self._F * max(len(layout.lengths), 1), d)
-        self.chunk = int(max(s, min(4096, _CHUNK_BYTES // per_row)) // s * s)
+        self.chunk = int(max(s, min(_MAX_CHUNK_ROWS, _CHUNK_BYTES // per_row)) // s * s)
         cap = W + 2 * s + self.chunk + 1
         self._P = np.zeros((cap, self._F))  # prefix sums of rows since row0
         self._Z = np.zeros((cap, d))  # whitened rows since row0
@@ -431,7 +442,7 @@ class Stream:
             C *= m / (m + PSEUDO_ROWS)
         np.square(C, out=C)
         C *= self._g_pair  # zero on the diagonal
-        r2 = np.minimum(np.max(C, axis=(1, 2)), 1.0 - 1e-16)
+        r2 = np.minimum(np.max(C, axis=(1, 2)), _MAX_R2)
         meff = m * n / (m + n)
         return -meff / 2 * np.log1p(-r2)
 

@@ -21,7 +21,14 @@ import numpy as np
 
 from .._errors import InputError, Setting
 from ._combine import combine
-from ._engines import EngineDeclined, Problem, Sizes, min_permutations, plan_engines
+from ._engines import (
+    EngineDeclined,
+    Problem,
+    Sizes,
+    min_permutations,
+    permutations_text,
+    plan_engines,
+)
 from ._prepare import Prepared, Sample, feature_label, prepare
 from ._result import DriftResult
 
@@ -55,7 +62,7 @@ def check_permutations(alpha: float, n_permutations: int, method: str) -> None:
         return
     need = min_permutations(alpha)
     if n_permutations < need:
-        need_text = f"{need:.3g}" if need > 1e15 else str(int(need))
+        need_text = permutations_text(need)
         raise InputError(
             "{argument}={B} can never reject at {level}: the smallest "
             "permutation p-value is 1 / (n_permutations + 1). Use "
