@@ -60,6 +60,7 @@ __all__ = [
     "EffectMetric",
     "GroupSums",
     "effect_from_moment_sums",
+    "effect_from_splits",
     "effect_values",
     "feature_scores",
     "feature_sums_from_rows",
@@ -277,6 +278,29 @@ class EffectEstimate:
     feature_scores: np.ndarray
     floored: np.ndarray
     uncentred: float = float("nan")
+
+
+def effect_from_splits(effects, Z, w, n1, metric) -> EffectEstimate:
+    """The effect of a row engine from its split effects (observed first).
+
+    ``effects[0]`` is the observed split's, the rest permuted splits': the
+    estimate is centred at their median and their sd is the null spread.
+    ``Z`` (N, d) and ``w`` are the pooled standardised rows and weights, the
+    first ``n1`` the reference's, for the per-feature scores.
+    """
+    scores = feature_scores(
+        feature_sums_from_rows(Z[:n1], w[:n1]),
+        feature_sums_from_rows(Z[n1:], w[n1:]),
+        metric.inflation,
+        1.0,
+    )
+    return EffectEstimate(
+        float(effects[0] - np.median(effects[1:])),
+        float(np.std(effects[1:], ddof=1)) if effects.size > 2 else float("nan"),
+        scores,
+        np.flatnonzero(metric.inflation > 1.0),
+        float(effects[0]),
+    )
 
 
 # -- per-feature scores ---------------------------------------------------------

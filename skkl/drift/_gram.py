@@ -566,13 +566,7 @@ def run(problem):
     exact. The mean and second-moment parts *are* the effect's
     U-statistics, so the effect and its null spread come for free.
     """
-    from ._effect import (
-        EffectEstimate,
-        effect_values,
-        feature_scores,
-        feature_sums_from_rows,
-        metric_from_rows,
-    )
+    from ._effect import effect_from_splits, effect_values, metric_from_rows
     from ._engines import EngineResult, SplitSampler
     from ._permutation import feature_parts
     from ._prepare import Standardiser
@@ -598,19 +592,7 @@ def run(problem):
     W = float(w.sum())
     bf = metric.balance_factor
     effects = effect_values(parts[:, 0], parts[:, 1], W1 * (W - W1) / (W * W) * bf, bf)
-    scores = feature_scores(
-        feature_sums_from_rows(Z[:n1], w[:n1]),
-        feature_sums_from_rows(Z[n1:], w[n1:]),
-        metric.inflation,
-        1.0,
-    )
-    effect = EffectEstimate(
-        float(effects[0] - np.median(effects[1:])),
-        float(np.std(effects[1:], ddof=1)) if effects.size > 2 else float("nan"),
-        scores,
-        np.flatnonzero(metric.inflation > 1.0),
-        float(effects[0]),
-    )
+    effect = effect_from_splits(effects, Z, w, n1, metric)
     return EngineResult(
         engine="gram",
         part_names=PARTS,

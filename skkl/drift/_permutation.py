@@ -33,11 +33,9 @@ from .._blas import blas_single_thread, blas_threads_for, get_chunk_n_rows, runs
 from .._linalg import cholesky, logdet_from_cholesky
 from .._moments import shrink
 from ._effect import (
-    EffectEstimate,
     GroupSums,
+    effect_from_splits,
     effect_values,
-    feature_scores,
-    feature_sums_from_rows,
     metric_from_rows,
 )
 from ._engines import EFFECT_NULL_SPLITS, EngineResult, SplitSampler
@@ -438,19 +436,7 @@ def run(problem) -> EngineResult:
             features.append(diagonal_parts(S1, total, spec))
             if not len(effects):
                 effects = effect_of_splits(S1[:E], total, spec, metric)
-    scores = feature_scores(
-        feature_sums_from_rows(Z[:n1], w_ref),
-        feature_sums_from_rows(Z[n1:], w[n1:]),
-        metric.inflation,
-        1.0,
-    )
-    effect = EffectEstimate(
-        float(effects[0] - np.median(effects[1:])),
-        float(np.std(effects[1:], ddof=1)) if effects.size > 2 else float("nan"),
-        scores,
-        np.flatnonzero(metric.inflation > 1.0),
-        float(effects[0]),
-    )
+    effect = effect_from_splits(effects, Z, w, n1, metric)
     statistics = STATISTICS if spec.full and spec.d > 1 else STATISTICS_DIAG
     return EngineResult(
         engine="permutation",
