@@ -22,6 +22,7 @@ __all__ = [
     "check_finite",
     "check_priors",
     "check_no_text",
+    "refuse_strings",
     "check_real",
     "format_feature",
     "format_label",
@@ -82,16 +83,7 @@ def check_no_text(X, name: str = "X") -> None:
     if X is None or hasattr(X, "dask"):
         return
     if not hasattr(X, "dtypes"):
-        try:
-            raw = np.asarray(X)
-        except ValueError:  # ragged: scikit-learn's validation explains it
-            return
-        # Strings only: scikit-learn's own messages for complex values and
-        # other objects are the ones its estimator checks expect.
-        if raw.dtype.kind in "USa" or (
-            raw.dtype.kind == "O" and isinstance(_first_non_real(raw), (str, bytes))
-        ):
-            _reject_non_real(raw, name)
+        refuse_strings(X, name)
         return
     dtypes = X.dtypes
     if not hasattr(dtypes, "items"):  # a Series: one column
@@ -114,6 +106,36 @@ def check_no_text(X, name: str = "X") -> None:
         shown=shown,
         more=more,
     )
+
+
+def refuse_strings(X, name: str = "X") -> None:
+    """TypeError naming ``name`` if ``X`` holds strings, numeric or not.
+
+    For input that scikit-learn's ``validate_data`` reads next: it parses
+    numeric strings (Python reads '1_000' as 1000), skkl does not. Complex
+    values and other objects are left to it, whose messages scikit-learn's
+    estimator checks expect.
+
+    Examples
+    --------
+    >>> from skkl._validation import refuse_strings
+    >>> refuse_strings([[1.0, 2.0]])
+    >>> refuse_strings([["1.5", "2"]])
+    Traceback (most recent call last):
+    ...
+    TypeError: X must be a numeric array-like of real numbers, got strings ...
+    """
+    if isinstance(X, np.ndarray) and X.dtype.kind in "biuf":
+        return
+    try:
+        raw = np.asarray(X)
+    except (TypeError, ValueError):  # ragged or exotic: validate_data names it
+        return
+    kind = raw.dtype.kind
+    if kind in "USa" or (
+        kind == "O" and isinstance(_first_non_real(raw), (str, bytes))
+    ):
+        _reject_non_real(raw, name)
 
 
 def _first_non_real(raw: np.ndarray):

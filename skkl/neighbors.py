@@ -21,7 +21,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._gaussians import Gaussians, packed_size
-from ._validation import _first_non_real, _reject_non_real
+from ._validation import refuse_strings
 from .divergence import DIVERGENCES
 from .pairwise import pairwise_divergence_chunked
 
@@ -30,29 +30,6 @@ __all__ = ["GaussianNeighbors"]
 # Rows of a block reduced at once: the argpartition indices (8 bytes per
 # entry) of this many bytes of distances stay small next to the block itself.
 _REDUCE_BYTES = 2**22
-
-
-def _refuse_text(X) -> None:
-    """Refuse text in ``X`` under skkl's one rule (:mod:`skkl._validation`).
-
-    scikit-learn's ``validate_data`` parses numeric strings (Python reads
-    '1_000' as 1000); skkl does not. Complex numbers and other objects are
-    left to ``validate_data``, which refuses them with the messages
-    scikit-learn's estimator checks expect.
-    """
-    if isinstance(X, np.ndarray) and X.dtype.kind in "biuf":
-        return
-    try:
-        raw = np.asarray(X)
-    except (TypeError, ValueError):
-        return  # ragged or exotic: validate_data names it
-    kind = raw.dtype.kind
-    if kind == "O":
-        first = _first_non_real(raw)
-        if isinstance(first, (str, bytes)):
-            _reject_non_real(raw, "X")
-    elif kind in "USa":
-        _reject_non_real(raw, "X")
 
 
 def _row_steps(n_rows: int, n_cols: int):
@@ -278,7 +255,7 @@ class GaussianNeighbors(BaseEstimator):
             self.n_features_in_ = packed_size(G.n_features, kind)
             self.__dict__.pop("feature_names_in_", None)
         else:
-            _refuse_text(X)
+            refuse_strings(X, "X")
             X = validate_data(self, X, dtype=np.float64)
             G = Gaussians.from_packed(X, self.covariance_type)
         self.gaussians_ = G
@@ -296,7 +273,7 @@ class GaussianNeighbors(BaseEstimator):
         if isinstance(X, Gaussians):
             Q = X
         else:
-            _refuse_text(X)
+            refuse_strings(X, "X")
             X = validate_data(self, X, dtype=np.float64, reset=False)
             Q = Gaussians.from_packed(X, self.covariance_type)
         d = self.gaussians_.n_features
