@@ -8,6 +8,7 @@ than the work itself.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -135,38 +136,46 @@ def map_blocks(func: Callable, blocks: Sequence, flops: float) -> list:
     d x d matrices each) whose numpy and LAPACK calls release the GIL. Below
     :data:`INLINE_FLOPS` of total work, or when the BLAS may use one thread
     (``threadpool_limits``, joblib workers), everything runs on the calling
-    thread. Otherwise the blocks are shared out, in order, among as many
-    threads of a process-wide pool as the BLAS may use, each taking a
-    contiguous run of blocks, with the BLAS limited to one thread meanwhile.
-    Results come back in block order, and an exception is the one the first
-    failing block raised, as in a plain loop.
+    thread (with the BLAS on one thread, as :func:`stack_threads`). Otherwise
+    as many threads of a process-wide pool as the BLAS may use take the
+    blocks in order, each the next one not yet taken, with the BLAS limited
+    to one thread meanwhile: blocks of unequal work (the rows of a triangle)
+    still keep every thread busy to the end. Results come back in block
+    order, and an exception is the one the first failing block raised, as
+    in a plain loop. Callers must not wrap this in :func:`stack_threads`
+    themselves: the pool would then see one BLAS thread and start none.
     """
     n = len(blocks)
+    # Counted before any limit below: a caller that had already limited the
+    # BLAS to one thread would read 1 here and run everything on one core.
     threads = 1 if runs_inline(flops) or n < 2 else min(n, blas_thread_count())
     if threads == 1:
-        return [func(*b) for b in blocks]
+        with stack_threads(flops):
+            return [func(*b) for b in blocks]
 
-    def run(lo: int, hi: int) -> list:
-        out = []
-        for b in blocks[lo:hi]:
+    results: list = [None] * n
+    errors: dict[int, BaseException] = {}
+    taken = itertools.count()  # next() on a count is atomic under the GIL
+
+    def run() -> None:
+        # Once a block has failed no new block starts; every block before it
+        # was taken earlier and runs to its end, so the first failure is known.
+        while not errors:
+            k = next(taken)
+            if k >= n:
+                return
             try:
-                out.append((func(*b), None))
+                results[k] = func(*blocks[k])
             except Exception as exc:  # reported in block order below
-                out.append((None, exc))
-                break
-        return out
+                errors[k] = exc
 
-    bounds = [n * t // threads for t in range(threads + 1)]
     pool = _pool()
     # Each thread's BLAS calls run on that thread: BLAS threads started from
     # several threads at once would fight over the same cores.
     with blas_single_thread():
-        futures = [pool.submit(run, bounds[t], bounds[t + 1]) for t in range(threads)]
-        chunks = [future.result() for future in futures]
-    results = []
-    for chunk in chunks:
-        for value, exc in chunk:
-            if exc is not None:
-                raise exc
-            results.append(value)
+        futures = [pool.submit(run) for _ in range(threads)]
+        for future in futures:
+            future.result()
+    if errors:
+        raise errors[min(errors)]
     return results

@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from ._blas import map_blocks, stack_threads
+from ._blas import map_blocks
 from ._errors import InputError, Setting
 from ._linalg import (
     cholesky_or_nan,
@@ -202,8 +202,7 @@ def _factor_full(S: np.ndarray, name: str, owned: bool):
         return sym
 
     flops = n * d**3 / 3.0
-    with stack_threads(flops):
-        syms = map_blocks(block, blocks, flops)
+    syms = map_blocks(block, blocks, flops)
     out = None
     for (lo, hi), sym in zip(blocks, syms, strict=True):
         if sym is not None:

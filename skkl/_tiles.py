@@ -118,8 +118,7 @@ def _pairs_tile(plan: Plan, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
 
     n_pairs = (r1 - r0) * (c1 - c0) // (2 if triangle else 1)
     flops = plan.pair_flops(n_pairs)
-    with stack_threads(flops):
-        map_blocks(row_block, chunks(r1 - r0, rows_per_call), flops)
+    map_blocks(row_block, chunks(r1 - r0, rows_per_call), flops)
     if plan.self_pairs:
         idx = np.arange(max(r0, c0), min(r1, c1))
         out[idx - r0, idx - c0] = 0.0
