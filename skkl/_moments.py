@@ -2,12 +2,16 @@
 
 ``group_moments`` computes, for every group at once, the total sample weight,
 the weighted mean and the weighted *centred* scatter ``sum_i w_i (x_i - m)
-(x_i - m)'`` (never raw sums of squares, which cancel). Samples are sorted by
-group (a radix sort for up to 65536 groups) and processed in blocks of about
-2 MiB of rows of one group: each block is gathered into a cache-resident
-buffer, centred on its own mean and multiplied in one BLAS call (syrk), and
-the blocks of a group are then combined exactly. The cost is about one
-``X.T @ X`` plus one gather of ``X``, and no Python loop runs over samples.
+(x_i - m)'`` (never raw sums of squares, which cancel). X is read once, in
+blocks of consecutive rows. Each block is copied in group order (a stable
+radix sort of the labels, then the rows scattered in sequence; blocks of many
+groups are gathered piece by piece instead). A group's rows, one
+cache-resident piece at a time, are centred on the group's shift (its mean so
+far) and multiplied in one BLAS call (syrk). Products about a fixed shift
+simply add up; the residual ``sum_i w_i (x_i - shift)`` then makes them exact
+about the true mean. The cost is one ``X.T @ X``, one pass over ``X`` for the
+copy and one over each cached piece for the centring; no Python loop runs
+over samples.
 
 ``merge_moments`` combines the moments of two batches with the pairwise
 update of Chan, Golub & LeVeque (1979), extended to the third and fourth
@@ -99,10 +103,10 @@ class GroupMoments:
 # at full speed.
 _PIECE_BYTES = 1 << 20
 # Rows are sorted by group within blocks of contiguous rows. A block holds
-# this many rows per group on average (at least), so that every group's rows in
-# it fill whole pieces: smaller blocks mean more, shorter pieces, each with a
-# fixed cost of several calls.
-_MIN_ROWS_PER_GROUP = 4096
+# this many rows per group on average (at least): fewer mean shorter pieces,
+# each with a fixed cost of several calls; more mean a larger sorted copy,
+# which falls out of cache.
+_MIN_ROWS_PER_GROUP = 2048
 # Pieces of fewer values than this are centred by numpy (the BLAS wrapper's
 # fixed cost exceeds the work).
 _SMALL_PIECE = 1 << 12
@@ -112,9 +116,21 @@ _MAX_LOOKUP_RANGE = 1 << 16
 # Group sums over at most this many (group, part) pairs use a dense indicator
 # matrix: building a sparse one costs more below it.
 _DENSE_INDICATOR = 1 << 16
-# Piece moments waiting to be merged into the running per-group moments are
-# kept up to this many bytes (at least two pieces).
-_PENDING_BYTES = 1 << 24
+# Blocks up to this size are copied whole in group order (see
+# _moments_of_blocks); larger ones (many groups) are gathered piece by piece.
+_SORTED_BLOCK_BYTES = 1 << 24
+# A piece is centred on its group's shift c (the group's mean when the shift
+# was set) while its weighted mean m lies within sqrt(_DRIFT * v) of c in every
+# feature, v being the group's variance then: its scatter about c, and so the
+# rounding error of the final correction ``S_c - R R' / W``, exceed those about
+# the exact mean by at most a factor 1 + _DRIFT (about 2.3 bits). A piece
+# further away (a drifting group, or a first piece too small to know v) is
+# centred on its own mean and starts a new shift.
+_DRIFT = 4.0
+# Below sqrt(eps) * |c|, a distance between m and c adds less to the scatter
+# than the rounding of X itself: a constant feature whose mean was rounded
+# keeps its shift.
+_SQRT_EPS = float(np.sqrt(np.finfo(np.float64).eps))
 
 
 def _center(Xb: np.ndarray, mean: np.ndarray, ones: np.ndarray) -> None:
@@ -128,84 +144,129 @@ def _center(Xb: np.ndarray, mean: np.ndarray, ones: np.ndarray) -> None:
     dger(-1.0, mean, ones[: Xb.shape[0]], a=Xb.T, overwrite_a=1)
 
 
-def _one_block(Xb, wb, ones, full: bool, higher: bool):
-    """(weight, mean, scatter, third, fourth) of one piece; centres Xb in place.
-
-    ``wb`` holds the piece's weights, None for unit weights; ``ones`` is a
-    vector of ones at least as long as the piece.
-    """
-    m = Xb.shape[0]
-    unit = wb is None
-    W = float(m) if unit else float(wb.sum())
-    if W <= 0:
-        return 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
-    w = ones[:m] if unit else wb
-    mean = (w @ Xb) / W
-    _center(Xb, mean, ones)
-    # Not zero where the mean was rounded (a large offset): see GroupMoments.
-    residual = w @ Xb
-    # Xw' Xw with Xw = sqrt(w) * (X - m): numpy hands A.T @ A to syrk.
-    Xw = Xb if unit else Xb * np.sqrt(wb)[:, None]
+def _products(Xb, wb, full: bool, higher: bool):
+    """(scatter, third, fourth) of the centred rows ``Xb`` with weights ``wb``."""
+    # Xw' Xw with Xw = sqrt(w) * Xb: numpy hands A.T @ A to syrk.
+    Xw = Xb if wb is None else Xb * np.sqrt(wb)[:, None]
     scatter = Xw.T @ Xw if full else np.einsum("ij,ij->j", Xw, Xw)
     if not higher:
-        return W, mean, scatter, None, None, residual
+        return scatter, None, None
     r = np.einsum("ij,ij->i", Xb, Xb)
-    wr = r if unit else wb * r
-    return W, mean, scatter, wr @ Xb, float(wr @ r), residual
+    wr = r if wb is None else wb * r
+    return scatter, wr @ Xb, float(wr @ r)
 
 
-class _Accumulator:
-    """Running moments of K groups, fed piece by piece (one per thread).
+class _Pass:
+    """Moments of K groups summed piece by piece (one per thread).
 
-    Pieces are buffered and merged into the running moments of the groups
-    they touch in one vectorised update (:func:`_reduce_by_group`), so the
-    per-piece cost is a few array writes.
+    Each group has a shift c: its pieces are centred on c and their products
+    about c summed into ``run`` with the residual ``sum_i w_i (x_i - c)``,
+    which makes them exact about the true mean (see :class:`GroupMoments`),
+    so no piece needs a merge. A piece whose mean has drifted from c (see
+    ``_DRIFT``) is centred on its own mean and merged exactly into ``done``
+    together with ``run``; the group then restarts about its mean so far.
     """
 
-    def __init__(self, K: int, d: int, full: bool, higher: bool, most: int):
-        self.K, self.full, self.higher = K, full, higher
-        shape = (d, d) if full else (d,)
-        # ``most``: an upper bound on the pieces to come.
-        cap = max(2, min(most, _PENDING_BYTES // (8 * int(np.prod(shape)))))
-        self.total = _empty_moments(K, d, full, higher)
-        self.pending = _empty_moments(cap, d, full, higher)
-        self.group = np.zeros(cap, dtype=np.intp)
-        self.n = 0
+    def __init__(self, K: int, d: int, full: bool, higher: bool, piece: int):
+        self.full, self.higher = full, higher
+        self.run = _empty_moments(K, d, full, higher)
+        self.done = _empty_moments(K, d, full, higher)
+        self.shifted = np.zeros(K, dtype=bool)
+        # Largest (m - c)^2 allowed per feature, and its inverse (finite).
+        self.bound = np.zeros((K, d))
+        self.inverse = np.zeros((K, d))
+        self.buffer = np.empty((_most_piece_rows(piece), d))
+        self.ones = np.ones(len(self.buffer))
 
-    def add(self, g: int, count: int, parts) -> None:
-        i = self.n
-        p = self.pending
-        p.weight[i], p.mean[i], p.scatter[i], t3, q4, p.residual[i] = parts
-        p.count[i] = count
+    def add(self, g: int, Xb: np.ndarray, wb: np.ndarray | None) -> None:
+        """Add the rows ``Xb`` (a scratch buffer: centred in place) to group g."""
+        m = Xb.shape[0]
+        ones = self.ones[:m]
+        w = ones if wb is None else wb
+        W = float(m) if wb is None else float(wb.sum())
+        if not W > 0:  # no weight: nothing to add
+            return
+        run = self.run
+        first = not self.shifted[g]
+        if first:
+            run.mean[g] = (w @ Xb) / W
+            self.shifted[g] = True
+        _center(Xb, run.mean[g], ones)
+        r = w @ Xb
+        if not first and self._drifted(g, r, W):
+            self._restart(g, Xb, wb, W, r)
+            return
+        S, T, Q = _products(Xb, wb, self.full, self.higher)
+        run.weight[g] += W
+        run.count[g] += m if wb is None else np.count_nonzero(wb)
+        run.scatter[g] += S
+        run.residual[g] += r
         if self.higher:
-            p.third[i], p.fourth[i] = t3, q4
-        self.group[i] = g
-        self.n += 1
-        if self.n == len(self.group):
-            self.flush()
+            run.third[g] += T
+            run.fourth[g] += Q
+        if first:
+            self._set_bound(g, (np.diagonal(S) if self.full else S) / W)
 
-    def flush(self) -> GroupMoments:
-        """Merge the pending pieces into the running moments; return those."""
-        if self.n:
-            touched, local = np.unique(self.group[: self.n], return_inverse=True)
-            t, p, n = self.total, self.pending, self.n
+    def _drifted(self, g: int, r: np.ndarray, W: float) -> bool:
+        r2 = r * r
+        # sum_j r_j^2 / bound_j <= W^2 implies every r_j^2 <= W^2 bound_j: one
+        # product decides the common case (a nan decides 'no': reported later).
+        if not r2 @ self.inverse[g] > W * W:
+            return False
+        return bool(np.any(r2 > (W * W) * self.bound[g]))
 
-            def stacked(f):
-                old, new = getattr(t, f), getattr(p, f)
-                if new is None:
-                    return None
-                return np.concatenate([old[touched], new[:n]])
+    def _set_bound(self, g: int, variance: np.ndarray) -> None:
+        c = self.run.mean[g]
+        bound = _DRIFT * variance + (_SQRT_EPS * c) ** 2
+        self.bound[g] = bound
+        self.inverse[g] = 1.0 / np.maximum(bound, np.finfo(np.float64).tiny)
 
-            both = GroupMoments(
-                *(stacked(f) for f in GroupMoments.__dataclass_fields__)
-            )
-            ids = np.concatenate([np.arange(len(touched)), local])
-            merged = _reduce_by_group(both, ids, len(touched), fold=False)
-            for f in GroupMoments.__dataclass_fields__:
-                if getattr(t, f) is not None:
-                    getattr(t, f)[touched] = getattr(merged, f)
-            self.n = 0
-        return self.total
+    def _restart(self, g: int, Xb, wb, W: float, r: np.ndarray) -> None:
+        """Centre the piece on its own mean; merge it and ``run`` into ``done``."""
+        ones = self.ones[: Xb.shape[0]]
+        c = self.run.mean[g]
+        mean = c + r / W
+        # The rows now hold x - c; centred by the rounded mean's own distance
+        # from c (exact when the two are within a factor 2), they hold x - mean.
+        _center(Xb, mean - c, ones)
+        own = (ones if wb is None else wb) @ Xb
+        S, T, Q = _products(Xb, wb, self.full, self.higher)
+        count = Xb.shape[0] if wb is None else np.count_nonzero(wb)
+        piece = GroupMoments(
+            np.array([W]),
+            np.array([count]),
+            mean[None],
+            S[None],
+            None if T is None else T[None],
+            None if Q is None else np.array([Q]),
+            own[None],
+        )
+        parts = _concatenate([_select(self.done, g), _select(self.run, g), piece])
+        merged = _reduce_by_group(parts, np.zeros(3, dtype=np.intp), 1, fold=False)
+        _assign(self.done, g, merged)
+        # Restart about the exact mean so far, bounded by the variance so far.
+        exact = _fold(merged)
+        _assign(self.run, g, _empty_moments(1, len(c), self.full, self.higher))
+        self.run.mean[g] = exact.mean[0]
+        S = exact.scatter[0]
+        self._set_bound(g, (np.diagonal(S) if self.full else S) / exact.weight[0])
+
+    def moments(self) -> GroupMoments:
+        """The parts ``done`` then ``run`` (2K rows, group ``k % K``), unmerged."""
+        return _concatenate([self.done, self.run])
+
+
+def _select(mom: GroupMoments, g: int) -> GroupMoments:
+    """Group g of ``mom`` as moments of one group."""
+    values = (getattr(mom, f) for f in GroupMoments.__dataclass_fields__)
+    return GroupMoments(*(None if v is None else v[g : g + 1] for v in values))
+
+
+def _assign(mom: GroupMoments, g: int, one: GroupMoments) -> None:
+    """Set group g of ``mom`` (in place) to the moments of one group."""
+    for f in GroupMoments.__dataclass_fields__:
+        if getattr(mom, f) is not None:
+            getattr(mom, f)[g] = getattr(one, f)[0]
 
 
 def _empty_moments(K: int, d: int, full: bool, higher: bool) -> GroupMoments:
@@ -227,44 +288,78 @@ def _block_rows(n: int, d: int, K: int) -> tuple[int, int]:
     return min(block, max(n, 1)), min(piece, max(n, 1))
 
 
+def _piece_rows(rows: int, piece: int) -> int:
+    """Rows per piece for ``rows`` rows of one group: the nearest whole number
+    of pieces of about ``piece`` rows, never a short piece left over."""
+    pieces = max(1, (rows + piece // 2) // piece)
+    return -(-rows // pieces)
+
+
+def _most_piece_rows(piece: int) -> int:
+    """The largest :func:`_piece_rows` for any number of rows."""
+    return piece + piece // 2 + 1
+
+
 def _moments_of_blocks(X, codes, sample_weight, K, starts, block, piece, layout):
     """Moments of the blocks of rows beginning at ``starts`` (one thread's share).
 
     Each block's rows are put in group order by a stable radix sort of their
-    codes; every group's rows are then gathered, a piece at a time, into a
-    cache-resident buffer, centred on their own mean and multiplied.
+    codes, and every group's rows are added to its running moments a piece
+    at a time (see :func:`_block_pieces`).
     """
-    full, higher = layout
     n, d = X.shape
-    # Pieces: at most one per group in each block, plus one per full piece.
-    most = len(starts) * min(K, block) + len(starts) * block // piece
-    acc = _Accumulator(K, d, full, higher, most)
-    buffer = np.empty((piece, d))
-    ones = np.ones(piece)
+    acc = _Pass(K, d, *layout, piece)
+    # A block small enough is copied whole in group order: X is then read
+    # in sequence, once, instead of a piece at a time at scattered rows.
+    whole = codes is not None and block * d * 8 <= _SORTED_BLOCK_BYTES
+    sorted_block = np.empty((block, d)) if whole else None
     for s in starts:
         e = min(s + block, n)
-        src = X[s:e]
         w = None if sample_weight is None else sample_weight[s:e]
-        if codes is None:
-            order, bounds = None, [0, e - s]
-        else:
-            counts = np.bincount(codes[s:e], minlength=K)
-            order = np.argsort(codes[s:e], kind="stable")
-            bounds = np.concatenate([[0], np.cumsum(counts)])
-        for g in np.flatnonzero(np.diff(bounds)) if order is not None else [0]:
-            for a in range(bounds[g], bounds[g + 1], piece):
-                b = min(a + piece, bounds[g + 1])
-                Xb = buffer[: b - a]
-                if order is None:
-                    Xb[...] = src[a:b]
-                    rows = slice(a, b)
-                else:
-                    rows = order[a:b]
-                    np.take(src, rows, axis=0, out=Xb, mode="clip")
-                wb = None if w is None else w[rows]
-                count = b - a if wb is None else int(np.count_nonzero(wb))
-                acc.add(g, count, _one_block(Xb, wb, ones, full, higher))
-    return acc.flush()
+        c = None if codes is None else codes[s:e]
+        for g, Xb, wb in _block_pieces(X[s:e], w, c, K, piece, acc, sorted_block):
+            acc.add(g, Xb, wb)
+    return acc.moments()
+
+
+def _block_pieces(src, w, codes, K, piece, acc, sorted_block):
+    """(group, rows, weights) of every piece of one block, rows in scratch memory.
+
+    The rows of one group in the block are split into pieces of about
+    ``piece`` rows. They are views of ``sorted_block`` when it is given (the
+    block copied in group order), else gathered into ``acc.buffer``.
+    """
+    m = len(src)
+    if codes is None:
+        bounds, present, order = [0, m], [0], None
+    else:
+        counts = np.bincount(codes, minlength=K)
+        order = np.argsort(codes, kind="stable")
+        bounds = [0, *np.cumsum(counts).tolist()]
+        present = np.flatnonzero(counts).tolist()
+    if sorted_block is not None:
+        # Scattering the rows in sequence beats gathering them at random.
+        where = np.empty(m, dtype=np.intp)
+        where[order] = np.arange(m)
+        rows = sorted_block[:m]
+        rows[where] = src
+        weights = None if w is None else w[order]
+    for g in present:
+        lo, hi = bounds[g], bounds[g + 1]
+        size = _piece_rows(hi - lo, piece)
+        for a in range(lo, hi, size):
+            b = min(a + size, hi)
+            if sorted_block is not None:
+                yield g, rows[a:b], None if weights is None else weights[a:b]
+                continue
+            Xb = acc.buffer[: b - a]
+            if order is None:
+                Xb[...] = src[a:b]
+                taken = slice(a, b)
+            else:
+                taken = order[a:b]
+                np.take(src, taken, axis=0, out=Xb, mode="clip")
+            yield g, Xb, None if w is None else w[taken]
 
 
 def encode_groups(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -416,11 +511,12 @@ def _run_shares(shares, X, codes, sample_weight, K, block, piece, layout):
             )
 
     if len(shares) == 1:
-        return _fold(run(shares[0]))
-    with ThreadPoolExecutor(len(shares)) as pool:
-        parts = list(pool.map(run, shares))
-    # One merge of every thread's moments, residuals folded at the end.
-    groups_of = np.tile(np.arange(K), len(parts))
+        parts = [run(shares[0])]
+    else:
+        with ThreadPoolExecutor(len(shares)) as pool:
+            parts = list(pool.map(run, shares))
+    # One merge of every thread's parts (2K each), residuals folded at the end.
+    groups_of = np.tile(np.arange(K), 2 * len(parts))
     return _reduce_by_group(_concatenate(parts), groups_of, K)
 
 
@@ -432,9 +528,9 @@ def flops_of_moments(n: int, d: int, full: bool) -> float:
 def _shift(mom: GroupMoments, delta: np.ndarray):
     """Central moments of ``mom`` taken about ``mean + delta`` instead of ``mean``.
 
-    With u = x - m (sum of w u = 0) and x - (m + delta) = u - delta, the
-    cross terms that are odd in u vanish; for the scatter, the computed
-    ``residual`` (sum of w u) keeps them where the mean was rounded.
+    With u = x - m and x - (m + delta) = u - delta, the cross terms that are
+    odd in u sum to multiples of the ``residual`` r = sum of w u: zero when m
+    is the exact mean, kept when m is a shift or was rounded.
     """
     W = mom.weight
     S = mom.scatter
@@ -457,6 +553,11 @@ def _shift(mom: GroupMoments, delta: np.ndarray):
     dT = np.einsum("ki,ki->k", delta, mom.third)
     fourth = mom.fourth - 4 * dT + 4 * dSd + 2 * nd2 * tr + W * nd2 * nd2
     third = mom.third - 2 * Sd - tr[:, None] * delta - (W * nd2)[:, None] * delta
+    if mom.residual is not None:
+        r = mom.residual
+        rd = np.einsum("ki,ki->k", r, delta)
+        fourth -= 4 * nd2 * rd
+        third += 2 * rd[:, None] * delta + nd2[:, None] * r
     return S_new, third, fourth
 
 
@@ -496,18 +597,15 @@ def _reduce_by_group(
 
 
 def _fold(mom: GroupMoments) -> GroupMoments:
-    """Moments about the exact mean ``mean + R / W``: scatter ``S - R R' / W``."""
+    """Moments about the exact mean ``mean + R / W`` (scatter ``S - R R' / W``)."""
     R = mom.residual
     if R is None:
         return mom
     safe = np.where(mom.weight > 0, mom.weight, 1.0)
-    if mom.full:
-        scatter = mom.scatter - np.einsum("ki,kj->kij", R, R) / safe[:, None, None]
-    else:
-        scatter = mom.scatter - R * R / safe[:, None]
-    mean = mom.mean + R / safe[:, None]
+    delta = R / safe[:, None]
+    scatter, third, fourth = _shift(mom, delta)
     return GroupMoments(
-        mom.weight, mom.count, mean, scatter, mom.third, mom.fourth, None
+        mom.weight, mom.count, mom.mean + delta, scatter, third, fourth, None
     )
 
 

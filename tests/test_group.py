@@ -131,11 +131,10 @@ def test_group_moments_match_per_group_numpy(weighted):
 @pytest.mark.parametrize("full", [True, False])
 @pytest.mark.parametrize("n_threads", [1, 3])
 def test_group_moments_over_many_blocks(monkeypatch, full, n_threads):
-    # Pieces of 7 rows in blocks of 15, merged two at a time: every group spans
-    # several pieces and blocks that must be combined.
+    # Pieces of 7 rows in blocks of 15: every group spans several pieces and
+    # blocks that must be combined.
     monkeypatch.setattr("skkl._moments._PIECE_BYTES", 7 * 8 * 3)
     monkeypatch.setattr("skkl._moments._MIN_ROWS_PER_GROUP", 5)
-    monkeypatch.setattr("skkl._moments._PENDING_BYTES", 1)
     X, y = class_data(n=100, d=3, K=3, seed=25, offset=1e3)
     w = np.random.default_rng(26).uniform(0.0, 2.0, size=len(y))
     mom = group_moments(X, y, 3, w, full=full, higher=full, n_threads=n_threads)
