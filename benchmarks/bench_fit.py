@@ -1,35 +1,45 @@
-"""Benchmark GroupGaussians.fit and .transform against their natural floors and peers.
+"""Benchmark GroupGaussians.fit against one X.T @ X, and .transform against QDA.
 
 Fit: n samples, d features, K classes (default 10^6 x 32, 10 classes), timed
-side by side in one run against
+as a user calls it, from raw arrays (validation, label encoding, moments,
+factorisation and ``shrinkage='auto'`` included), alternated run by run with
 
-* one ``X.T @ X`` (the BLAS floor: every class scatter together is one Gram
-  matrix of the same size; target ratio <= 2),
-* ``QuadraticDiscriminantAnalysis().fit`` (per-class SVD),
-* ``GaussianMixture(K, max_iter=1).fit`` (k-means init + one EM step).
+* **the floor**: one ``X.T @ X`` on the same X (numpy, same BLAS threads):
+  every class scatter together is one Gram matrix of that size (issue-25
+  target: fit <= 2x the floor);
+* ``QuadraticDiscriminantAnalysis().fit`` (per-class SVD) and
+  ``GaussianMixture(K, max_iter=1).fit`` (k-means init + one EM step).
+
+Reported: min and median of ``--repeats`` alternated runs, with the default
+BLAS threads and with ``threadpool_limits(1)`` on both sides; ``n_jobs``;
+Fortran-ordered X, sample weights, 'diag', Ledoit-Wolf, ``partial_fit``; the
+ratio at several sizes; the peak memory fit allocates (tracemalloc) at two
+sizes, which must not grow with n. ``--write`` puts the table in
+``benchmarks/bench_fit.rst`` (included by docs/benchmarks.rst).
 
 Transform: throughput of ``GroupGaussians.transform`` (log-likelihood and
-posterior) against ``QuadraticDiscriminantAnalysis.predict_log_proba``, and of
-``GroupGaussians.predict`` against ``QuadraticDiscriminantAnalysis.predict``.
-
-Each timing is the best of ``--repeats`` runs (one run for GaussianMixture);
-ratios are the numbers to read, absolute times on a shared machine are noisy.
+posterior) against ``QuadraticDiscriminantAnalysis.predict_log_proba``.
 
 Usage::
 
-    python benchmarks/bench_fit.py            # full size, a few minutes at most
+    python benchmarks/bench_fit.py            # full size, about a minute
     python benchmarks/bench_fit.py --quick    # 10^5 samples, seconds
+    python benchmarks/bench_fit.py --write    # regenerate bench_fit.rst
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
+import sys
 import time
+import tracemalloc
 import warnings
+from pathlib import Path
 
 import numpy as np
-from _common import blas_kernel
+from _common import blas_kernel, load_average
 from sklearn.discriminant_analysis import QuadraticDiscriminantAnalysis
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
@@ -37,16 +47,149 @@ from threadpoolctl import threadpool_limits
 
 from skkl import GroupGaussians
 
-CLOCK = time.perf_counter
+TARGET = 2.0
+OUT = Path(__file__).with_name("bench_fit.rst")
 
 
-def best_time(func, repeats: int) -> float:
-    times = []
+def alternate(floor, func, repeats: int):
+    """(floor times, func times), run one after the other ``repeats`` times."""
+    a, b = [], []
     for _ in range(repeats):
-        t0 = CLOCK()
-        func()
-        times.append(CLOCK() - t0)
-    return min(times)
+        for f, times in ((floor, a), (func, b)):
+            t0 = time.perf_counter()
+            f()
+            times.append(time.perf_counter() - t0)
+    return np.array(a), np.array(b)
+
+
+def data(n: int, d: int, K: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, K, size=n)
+    X = rng.standard_normal((n, d)) + 3.0 * rng.standard_normal((K, d))[y]
+    return X, y
+
+
+def fit_cases(X, y, K):
+    """(name, floor, fit, threads) of every fit case: threads None = default."""
+
+    def gram():
+        return X.T @ X
+
+    XF = np.asfortranarray(X)
+    w = np.random.default_rng(1).uniform(0.5, 2.0, size=len(y))
+
+    def stream():
+        gg = GroupGaussians()
+        for chunk in np.array_split(np.arange(len(y)), 10):
+            gg.partial_fit(X[chunk], y[chunk], classes=np.arange(K))
+
+    return [
+        ("GroupGaussians().fit(X, y)", gram, lambda: GroupGaussians().fit(X, y), None),
+        ("same, one thread", gram, lambda: GroupGaussians().fit(X, y), 1),
+        ("n_jobs=1", gram, lambda: GroupGaussians(n_jobs=1).fit(X, y), None),
+        ("n_jobs=-1", gram, lambda: GroupGaussians(n_jobs=-1).fit(X, y), None),
+        ("Fortran-ordered X", gram, lambda: GroupGaussians().fit(XF, y), None),
+        ("sample_weight", gram, lambda: GroupGaussians().fit(X, y, w), None),
+        ("'diag'", gram, lambda: GroupGaussians("diag").fit(X, y), None),
+        (
+            "shrinkage='ledoit_wolf'",
+            gram,
+            lambda: GroupGaussians(shrinkage="ledoit_wolf").fit(X, y),
+            None,
+        ),
+        ("partial_fit x 10 batches", gram, stream, None),
+    ]
+
+
+def timed(floor, func, threads, repeats):
+    if threads is None:
+        return alternate(floor, func, repeats)
+    with threadpool_limits(threads):
+        return alternate(floor, func, repeats)
+
+
+def row(name, a, b, target=None):
+    r_min, r_med = b.min() / a.min(), np.median(b) / np.median(a)
+    met = "" if target is None else ("yes" if r_min <= target else "no")
+    return (
+        name,
+        f"{a.min():.4f} / {np.median(a):.4f}",
+        f"{b.min():.4f} / {np.median(b):.4f}",
+        f"{r_min:.2f} / {r_med:.2f}",
+        "" if target is None else f"<= {target:g}",
+        met,
+    )
+
+
+def sizes_rows(d, K, n_max, repeats):
+    out = []
+    for n in sorted({1000, 10_000, 100_000, n_max}):
+        if n > n_max:
+            continue
+        X, y = data(n, d, K, seed=n)
+        a, b = alternate(
+            lambda X=X: X.T @ X, lambda X=X, y=y: GroupGaussians().fit(X, y), repeats
+        )
+        out.append(row(f"n={n:,}", a, b))
+    return out
+
+
+def peak_mib(n, d, K) -> float:
+    X, y = data(n, d, K)
+    GroupGaussians().fit(X, y)
+    tracemalloc.start()
+    GroupGaussians().fit(X, y)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def peers(X, y, K, repeats, skip_gmm):
+    def gram():
+        return X.T @ X
+
+    qda = QuadraticDiscriminantAnalysis()
+    out = [row("QDA().fit", *alternate(gram, lambda: qda.fit(X, y), repeats))]
+    if not skip_gmm:
+        gmm = GaussianMixture(K, max_iter=1, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            times = alternate(gram, lambda: gmm.fit(X), 1)
+        out.append(row(f"GMM({K}, max_iter=1).fit", *times))
+    return out
+
+
+def transform_rows(X, y, n_t, repeats):
+    Xt = X[:n_t]
+    gg = GroupGaussians().fit(X, y)
+    gp = GroupGaussians(transform_kind="proba").fit(X, y)
+    qda = QuadraticDiscriminantAnalysis().fit(X, y)
+
+    def q():
+        return qda.predict_log_proba(Xt)
+
+    return [
+        row(
+            "transform (log_likelihood) vs QDA.predict_log_proba",
+            *alternate(q, lambda: gg.transform(Xt), repeats),
+        ),
+        row(
+            "transform (proba) vs QDA.predict_log_proba",
+            *alternate(q, lambda: gp.transform(Xt), repeats),
+        ),
+    ]
+
+
+def table(rows, header) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    rule = "  ".join("=" * w for w in widths)
+
+    def fmt(r):
+        return "  ".join(
+            str(c).ljust(w) for c, w in zip(r, widths, strict=True)
+        ).rstrip()
+
+    return "\n".join([rule, fmt(header), rule, *map(fmt, rows), rule])
 
 
 def main(argv=None):
@@ -55,114 +198,51 @@ def main(argv=None):
     parser.add_argument("--n", type=int, default=None, help="number of samples")
     parser.add_argument("--d", type=int, default=32, help="number of features")
     parser.add_argument("--classes", type=int, default=10)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument(
-        "--n-transform", type=int, default=200_000, help="rows for transform"
-    )
-    parser.add_argument(
-        "--blas-threads",
-        type=int,
-        default=None,
-        help="limit BLAS threads (on a busy shared machine, 1 gives stable ratios)",
-    )
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--n-transform", type=int, default=200_000)
     parser.add_argument("--skip-gmm", action="store_true", help="skip GaussianMixture")
-    parser.add_argument(
-        "--clock",
-        choices=["wall", "cpu"],
-        default="wall",
-        help="cpu: process CPU time, for ratios on one core (--blas-threads 1) "
-        "on a machine shared with other jobs, where wall time measures the queue",
-    )
+    parser.add_argument("--write", action="store_true", help=f"write {OUT.name}")
     args = parser.parse_args(argv)
-    global CLOCK
-    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
-    if args.blas_threads is not None:
-        with threadpool_limits(args.blas_threads):
-            return run(args)
-    return run(args)
-
-
-def run(args):
+    start = time.perf_counter()
     n = args.n or (100_000 if args.quick else 1_000_000)
-    d, K = args.d, args.classes
-    n_t = min(args.n_transform, n) if not args.quick else min(50_000, n)
-    r = args.repeats
-
-    print(f"BLAS: {blas_kernel(all_libraries=True, with_file=True)}")
-    print(f"data: n={n:,}, d={d}, classes={K}, float64; clock: {args.clock}")
-    print(f"load: {os.getloadavg()[0]:.1f} (1-min average)")
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, K, size=n)
-    X = rng.standard_normal((n, d)) + 3.0 * rng.standard_normal((K, d))[y]
-
-    t_gram = best_time(lambda: X.T @ X, r)
-    t_fit = best_time(lambda: GroupGaussians().fit(X, y), r)
-    # X.T @ X uses every core through BLAS; fit's blocks use them via n_jobs.
-    t_fit_par = best_time(lambda: GroupGaussians(n_jobs=-1).fit(X, y), r)
-    t_diag = best_time(lambda: GroupGaussians("diag").fit(X, y), r)
-    t_lw = best_time(lambda: GroupGaussians(shrinkage="ledoit_wolf").fit(X, y), r)
-    w = rng.uniform(0.5, 2.0, size=n)
-    t_weighted = best_time(lambda: GroupGaussians().fit(X, y, sample_weight=w), r)
-
-    def stream():
-        gg = GroupGaussians()
-        for chunk in np.array_split(np.arange(n), 10):
-            gg.partial_fit(X[chunk], y[chunk], classes=np.arange(K))
-
-    t_stream = best_time(stream, r)
-    t_qda = best_time(lambda: QuadraticDiscriminantAnalysis().fit(X, y), r)
-    t_gmm = np.nan
-    if not args.skip_gmm:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            t_gmm = best_time(
-                lambda: GaussianMixture(K, max_iter=1, random_state=0).fit(X), 1
-            )
-
-    print("\nfit times (best of runs) and ratios to one X.T @ X:")
+    d, K, r = args.d, args.classes, args.repeats
+    load_before = load_average()
+    X, y = data(n, d, K)
     rows = [
-        ("X.T @ X (floor)", t_gram),
-        ("GroupGaussians('full').fit", t_fit),
-        ("GroupGaussians('full', n_jobs=-1).fit", t_fit_par),
-        ("GroupGaussians('diag').fit", t_diag),
-        ("GroupGaussians(shrinkage='ledoit_wolf').fit", t_lw),
-        ("GroupGaussians().fit(sample_weight=w)", t_weighted),
-        ("GroupGaussians().partial_fit x 10 batches", t_stream),
-        ("QuadraticDiscriminantAnalysis().fit", t_qda),
-        (f"GaussianMixture({K}, max_iter=1).fit", t_gmm),
+        row(name, *timed(f0, f1, th, r), TARGET if i < 2 else None)
+        for i, (name, f0, f1, th) in enumerate(fit_cases(X, y, K))
     ]
-    for name, t in rows:
-        print(f"  {name:<46s} {t:8.3f} s   {t / t_gram:6.2f} x floor")
-    print(
-        f"\n  fit vs X.T @ X: {t_fit / t_gram:.2f}x, with n_jobs=-1 "
-        f"{t_fit_par / t_gram:.2f}x (target <= 2); "
-        f"QDA.fit / GroupGaussians.fit: {t_qda / t_fit:.1f}x; "
-        f"GaussianMixture(max_iter=1) / GroupGaussians.fit: {t_gmm / t_fit:.1f}x"
+    rows += sizes_rows(d, K, n, r)
+    rows += peers(X, y, K, r, args.skip_gmm)
+    rows += transform_rows(X, y, min(args.n_transform, n), r)
+    small, big = max(n // 10, 1000), n
+    peaks = (peak_mib(small, d, K), peak_mib(big, d, K))
+    header = (
+        "case",
+        "floor (s) min / med",
+        "skkl (s) min / med",
+        "ratio min / med",
+        "target",
+        "met?",
     )
-
-    Xt = X[:n_t]
-    gg = GroupGaussians().fit(X, y)
-    qda = QuadraticDiscriminantAnalysis().fit(X, y)
-    t_ll = best_time(lambda: gg.transform(Xt), r)
-    gg_p = GroupGaussians(transform_kind="proba").fit(X, y)
-    t_p = best_time(lambda: gg_p.transform(Xt), r)
-    t_q = best_time(lambda: qda.predict_log_proba(Xt), r)
-    t_pred = best_time(lambda: gg.predict(Xt), r)
-    t_qpred = best_time(lambda: qda.predict(Xt), r)
-    print(f"\ntransform throughput on {n_t:,} rows (rows per second):")
-    for name, t in [
-        ("GroupGaussians.transform (log_likelihood)", t_ll),
-        ("GroupGaussians.transform (proba)", t_p),
-        ("QuadraticDiscriminantAnalysis.predict_log_proba", t_q),
-        ("GroupGaussians.predict", t_pred),
-        ("QuadraticDiscriminantAnalysis.predict", t_qpred),
-    ]:
-        print(f"  {name:<50s} {n_t / t:12,.0f}   ({t:.3f} s)")
-    print(
-        f"\n  transform speed-up over QDA.predict_log_proba: "
-        f"log_likelihood {t_q / t_ll:.2f}x, proba {t_q / t_p:.2f}x; "
-        f"predict over QDA.predict: {t_qpred / t_pred:.2f}x"
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    command = " ".join(["python benchmarks/bench_fit.py", *sys.argv[1:]])
+    intro = (
+        f"Measured by ``{command}`` "
+        f"on {stamp} in {time.perf_counter() - start:.0f} s; BLAS {blas_kernel()}; "
+        f"load average {load_before} before and {load_average()} after, on "
+        f"{os.cpu_count()} shared cores. n = {n:,}, d = {d}, {K} classes, float64; "
+        f"min / median of {r} alternated runs. The floor is one ``X.T @ X`` on the "
+        "same X with the same BLAS threads (for the peers and ``transform``, the "
+        "first column is that peer: QDA ``predict_log_proba`` for transform). "
+        f"Peak memory fit allocates (tracemalloc): {peaks[0]:.1f} MiB at "
+        f"n = {small:,}, {peaks[1]:.1f} MiB at n = {big:,}."
     )
+    text = intro + "\n\n" + table(rows, header) + "\n"
+    print(text)
+    if args.write:
+        OUT.write_text(text)
+        print(f"wrote {OUT}")
 
 
 if __name__ == "__main__":
