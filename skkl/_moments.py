@@ -252,7 +252,10 @@ class _Pass:
         self._set_bound(g, (np.diagonal(S) if self.full else S) / exact.weight[0])
 
     def moments(self) -> GroupMoments:
-        """The parts ``done`` then ``run`` (2K rows, group ``k % K``), unmerged."""
+        """The parts ``done`` then ``run`` (2K rows, group ``k % K``), unmerged;
+        only ``run`` (K rows) when no group restarted."""
+        if not np.any(self.done.weight):
+            return self.run
         return _concatenate([self.done, self.run])
 
 
@@ -515,9 +518,11 @@ def _run_shares(shares, X, codes, sample_weight, K, block, piece, layout):
     else:
         with ThreadPoolExecutor(len(shares)) as pool:
             parts = list(pool.map(run, shares))
-    # One merge of every thread's parts (2K each), residuals folded at the end.
-    groups_of = np.tile(np.arange(K), 2 * len(parts))
-    return _reduce_by_group(_concatenate(parts), groups_of, K)
+    if len(parts) == 1 and len(parts[0].weight) == K:
+        return _fold(parts[0])  # one thread, no restart: one part per group
+    # One merge of every thread's parts (K groups in turn), folded at the end.
+    both = _concatenate(parts)
+    return _reduce_by_group(both, np.arange(len(both.weight)) % K, K)
 
 
 def flops_of_moments(n: int, d: int, full: bool) -> float:
