@@ -145,15 +145,20 @@ def _center(Xb: np.ndarray, mean: np.ndarray, ones: np.ndarray) -> None:
 
 
 def _products(Xb, wb, full: bool, higher: bool):
-    """(scatter, third, fourth) of the centred rows ``Xb`` with weights ``wb``."""
-    # Xw' Xw with Xw = sqrt(w) * Xb: numpy hands A.T @ A to syrk.
-    Xw = Xb if wb is None else Xb * np.sqrt(wb)[:, None]
-    scatter = Xw.T @ Xw if full else np.einsum("ij,ij->j", Xw, Xw)
-    if not higher:
-        return scatter, None, None
-    r = np.einsum("ij,ij->i", Xb, Xb)
-    wr = r if wb is None else wb * r
-    return scatter, wr @ Xb, float(wr @ r)
+    """(scatter, third, fourth) of the centred rows ``Xb`` with weights ``wb``.
+
+    ``Xb`` is scratch memory: with weights it is scaled in place.
+    """
+    third = fourth = None
+    if higher:
+        r = np.einsum("ij,ij->i", Xb, Xb)
+        wr = r if wb is None else wb * r
+        third, fourth = wr @ Xb, float(wr @ r)
+    if wb is not None:  # Xw' Xw with Xw = sqrt(w) * Xb
+        np.multiply(Xb, np.sqrt(wb)[:, None], out=Xb)
+    # numpy hands A.T @ A to syrk.
+    scatter = Xb.T @ Xb if full else np.einsum("ij,ij->j", Xb, Xb)
+    return scatter, third, fourth
 
 
 class _Pass:
