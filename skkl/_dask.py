@@ -1,10 +1,17 @@
 """dask input: per-block sufficient statistics, merged in a tree (internal).
 
 Everything skkl fits is a function of mergeable sums, so a dask array or
-DataFrame is never collected to one process: each row block is reduced on
-the worker that holds it (to :class:`~skkl._moments.GroupMoments`, or to any
-other mergeable summary), and the summaries are merged pairwise in a tree of
-``dask.delayed`` tasks. ``transform``-like methods map blocks lazily.
+DataFrame is never collected to one process: each task produces a row block
+(and the matching blocks of ``y`` and ``sample_weight``) and reduces it to a
+small summary in the same task (:mod:`skkl._dask_graph` fuses the producers
+into the reducing task, so blocks never travel between workers), and the
+summaries are merged pairwise in a tree of tasks. ``transform``-like methods
+map blocks lazily.
+
+A fit is one pass (:func:`class_moments`): each block gives its own labels
+and their moments (:class:`ClassMoments`), and a merge takes the union of
+the labels and merges the moments of the labels both sides have, so the
+classes and the moments come out of the same reading of the data.
 
 dask is an optional extra: it is imported only when a dask collection is
 passed, which :func:`is_dask_collection` detects without importing it.
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,7 +45,6 @@ from ._moments import (
     _reduce_by_group,
     encode_groups,
     group_codes,
-    merge_moments,
 )
 from ._moments import group_moments as _group_moments
 
@@ -47,7 +54,6 @@ __all__ = [
     "block_group_moments",
     "class_moments",
     "compute_if_dask",
-    "group_moments",
     "is_dask_collection",
     "map_row_blocks",
     "merge_class_moments",
@@ -59,10 +65,13 @@ __all__ = [
 
 # Summaries merged per task of the reduction tree.
 SPLIT_EVERY = 8
-# Bytes of rows reduced per task (at least): see _blocks_per_unit.
-UNIT_BYTES = 32 << 20
-# Tasks (at least) that reduce blocks, while there are that many blocks.
-MIN_UNITS = 64
+# Bytes of rows reduced per task (at least): see _blocks_per_unit. The
+# blocks of a task are produced and reduced one after the other, so this
+# costs no memory.
+UNIT_BYTES = 256 << 20
+# Tasks (at least) that reduce blocks per worker thread, while there are
+# that many blocks: enough for every thread to stay busy to the end.
+UNITS_PER_THREAD = 4
 
 
 def is_dask_collection(obj) -> bool:
@@ -218,20 +227,33 @@ def _block_starts(X, n_blocks: int) -> list:
     return [0, *np.cumsum(chunks[:-1], dtype=np.int64).tolist()]
 
 
-def _blocks_per_unit(X, n_blocks: int) -> int:
-    """Blocks reduced (and merged) in one task.
+def _worker_threads() -> int:
+    """Threads of the active distributed cluster, or of this machine."""
+    if "distributed" in sys.modules:
+        from distributed import default_client
 
-    Large enough that the runtime's fixed cost per task is small against the
-    reduction of ``UNIT_BYTES`` of rows; never fewer than ``MIN_UNITS``
-    tasks (while there are that many blocks), so every worker gets work.
+        try:
+            return max(1, sum(default_client().nthreads().values()))
+        except ValueError:  # no client: dask's local schedulers
+            pass
+    return os.cpu_count() or 1
+
+
+def _blocks_per_unit(X, n_blocks: int, threads: int | None = None) -> int:
+    """Blocks produced and reduced (and merged) in one task.
+
+    Enough that the runtime's fixed cost per task (scheduling, messages)
+    is small against the reduction of ``UNIT_BYTES`` of rows; few enough to
+    leave ``UNITS_PER_THREAD`` tasks per worker thread.
     """
     if _is_frame_like(X):  # partition sizes unknown: one task each
         return 1
+    threads = _worker_threads() if threads is None else threads
     rows = max(X.chunks[0], default=0)
     width = X.shape[1] if X.ndim == 2 else 1
     block_bytes = max(1, rows * width * np.dtype(X.dtype).itemsize)
     wanted = -(-UNIT_BYTES // block_bytes)
-    return int(max(1, min(wanted, n_blocks // MIN_UNITS)))
+    return int(max(1, min(wanted, n_blocks // (UNITS_PER_THREAD * threads))))
 
 
 def reduce_blocks(
@@ -488,23 +510,6 @@ def block_group_moments(
     # keeps its BLAS calls single-threaded itself).
     return _group_moments(
         Xb, groups, len(classes), wb, full=full, higher=higher, n_threads=1
-    )
-
-
-def group_moments(
-    X, y, sample_weight, classes: np.ndarray, *, full: bool, higher: bool
-) -> GroupMoments:
-    """:func:`skkl._moments.group_moments` of a dask X, merged in a tree.
-
-    ``y`` (labels from ``classes``, or None for one group) and
-    ``sample_weight`` may be dask collections partitioned like X, or
-    in-memory arrays when X's block lengths are known.
-    """
-    func = functools.partial(
-        block_group_moments, classes=classes, full=full, higher=higher
-    )
-    return reduce_blocks(
-        func, merge_moments, X, y, sample_weight, names=["X", "y", "sample_weight"]
     )
 
 

@@ -106,15 +106,18 @@ def test_blocks_are_fused_with_their_reduction():
 
 
 def test_small_blocks_are_reduced_several_per_task(client):
-    # 200 blocks of 4 rows: grouped so that no task reduces only 4 rows,
-    # while at least MIN_UNITS tasks remain to spread over the workers.
+    # 200 blocks of 4 rows on 2 worker threads: grouped so that no task
+    # reduces only 4 rows, while UNITS_PER_THREAD tasks per thread remain.
     X, y = class_data(800, seed=5, offset=5.0)
     Xd = da.from_array(X, chunks=(4, -1))
-    assert _dask._blocks_per_unit(Xd, 200) == 200 // _dask.MIN_UNITS
+    per_thread = _dask.UNITS_PER_THREAD
+    assert _dask._blocks_per_unit(Xd, 200) == 200 // (2 * per_thread)
     _assert_same_fit(GroupGaussians().fit(X, y), GroupGaussians().fit(Xd, y))
-    # Big blocks: one each.
+    # The benchmark's blocks (61 MiB): a few per task on 2 threads, one
+    # each on 100.
     big = da.zeros((10**8, 32), chunks=(250_000, 32))
-    assert _dask._blocks_per_unit(big, 400) == 1
+    assert _dask._blocks_per_unit(big, 400, threads=2) == 5
+    assert _dask._blocks_per_unit(big, 400, threads=100) == 1
 
 
 def test_block_summary_is_small_and_holds_no_rows():
