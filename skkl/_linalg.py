@@ -59,7 +59,7 @@ def _batch_index(flat_index: int, batch_shape: tuple[int, ...]) -> str:
     return "[" + ", ".join(str(int(i)) for i in idx) + "]"
 
 
-def cholesky_or_nan(matrices: np.ndarray) -> np.ndarray:
+def cholesky_or_nan(matrices: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Lower Cholesky factors of a float64 stack; NaN matrices where it fails.
 
     Never raises for a matrix that is not positive definite: the caller
@@ -67,21 +67,28 @@ def cholesky_or_nan(matrices: np.ndarray) -> np.ndarray:
     in its own words. Only the lower triangle is read. numpy's stacked
     gufunc fills a failed matrix with NaN and flags 'invalid', which its
     public wrapper turns into one ``LinAlgError`` for the whole stack.
+    ``out``, a float64 array of the stack's shape, receives the factors:
+    kernels that factor many small stacks reuse one buffer instead of
+    touching fresh pages for every stack, which threads pay for together.
     """
     if _cholesky_gufunc is not None:
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            return _cholesky_gufunc(matrices, signature="d->d")
+            return _cholesky_gufunc(matrices, signature="d->d", out=out)
     try:  # pragma: no cover - fallback for a numpy without the gufunc
-        return np.linalg.cholesky(matrices)
+        factors = np.linalg.cholesky(matrices)
     except np.linalg.LinAlgError:  # pragma: no cover
         flat = matrices.reshape(-1, *matrices.shape[-2:])
-        out = np.full(flat.shape, np.nan)
+        factors = np.full(flat.shape, np.nan)
         for k, mat in enumerate(flat):
             try:
-                out[k] = np.linalg.cholesky(mat)
+                factors[k] = np.linalg.cholesky(mat)
             except np.linalg.LinAlgError:
                 pass
-        return out.reshape(matrices.shape)
+        factors = factors.reshape(matrices.shape)
+    if out is None:  # pragma: no cover
+        return factors
+    out[...] = factors  # pragma: no cover
+    return out  # pragma: no cover
 
 
 def failed_factors(L: np.ndarray) -> np.ndarray:

@@ -13,6 +13,8 @@ a series that keeps the relative accuracy of small values.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._errors import InputError, Setting
@@ -97,26 +99,33 @@ def _renyi_log_near(L0: np.ndarray, L1: np.ndarray, alpha: float) -> np.ndarray:
 # of the quadratic term, done inside the factorisation), and its last pivot
 # _AUGMENTED - |R^{-1} dm|^2 stays positive for any finite quadratic term.
 _AUGMENTED = np.finfo(np.float64).max
-# Pairs per batched factorisation in the Renyi kernels: their augmented
-# matrices and factors (2 x 8 (d + 1)^2 bytes a pair) stay in cache, while a
-# kernel call may hold many more pairs.
-_FACTOR_BLOCK_BYTES = 2**20
+# Pairs per batched factorisation in the Renyi kernels, as bytes of their
+# augmented matrices and factors (2 x 8 (d + 1)^2 a pair): large enough that
+# the Python work of a tile (tens of numpy calls, under the GIL) stays small
+# beside its factorisations (which release it), so threads overlap.
+_FACTOR_BLOCK_BYTES = 2**22
+# Columns of a tile, as bytes of their covariances: the tile's rows reread
+# them from the per-core (L2) cache instead of the shared one, whose
+# bandwidth two threads would split.
+_TILE_COLUMN_BYTES = 2**18
 
 
-def _augmented(S0c, S1a, dm, d: int) -> np.ndarray:
+def _augmented(S0c, S1a, dm, d: int, buffer: np.ndarray) -> np.ndarray:
     """Stack of augmented matrices ``[[S0c + S1a, .], [dm', _AUGMENTED]]``.
 
     Each pair's entries are one contiguous run ``[Sa (d*d), dm (d),
-    _AUGMENTED]``, viewed as a (d + 1) x (d + 1) matrix with row stride d:
-    entry (i, j) sits at ``i d + j``, so the lower triangle reads ``Sa``,
-    then ``dm`` and ``_AUGMENTED`` in the last row, while the strict upper
-    triangle (never read by a lower Cholesky factorisation) aliases other
-    entries. Writing ``Sa`` as contiguous runs of d*d, not as d rows of d,
-    is what makes forming the mixtures cheap. Operands are (..., d, d) and
-    (..., d) arrays of one batch shape, possibly broadcast views.
+    _AUGMENTED]`` at the start of the flat ``buffer`` (reused by the caller),
+    viewed as a (d + 1) x (d + 1) matrix with row stride d: entry (i, j)
+    sits at ``i d + j``, so the lower triangle reads ``Sa``, then ``dm`` and
+    ``_AUGMENTED`` in the last row, while the strict upper triangle (never
+    read by a lower Cholesky factorisation) aliases other entries. Writing
+    ``Sa`` as contiguous runs of d*d, not as d rows of d, is what makes
+    forming the mixtures cheap. Operands are (..., d, d) and (..., d) arrays
+    of one batch shape, possibly broadcast views.
     """
     batch = dm.shape[:-1]
-    E = np.empty((*batch, d * d + d + 1))
+    run = d * d + d + 1
+    E = buffer[: math.prod(batch) * run].reshape(*batch, run)
     np.add(S0c.reshape(*batch, d * d), S1a.reshape(*batch, d * d), out=E[..., : d * d])
     E[..., d * d : d * d + d] = dm
     E[..., -1] = _AUGMENTED
@@ -149,13 +158,19 @@ def _mixture_logdet(S0, S1, dm, alpha):
     M = np.broadcast_to(dm, (*grid, d))
     ldR, y = np.empty(grid), np.empty((*grid, d))
     pairs = max(1, _FACTOR_BLOCK_BYTES // (2 * 8 * (d + 1) ** 2))
-    cols = min(grid[-1], pairs)
+    cols = min(grid[-1], pairs, max(1, _TILE_COLUMN_BYTES // (8 * d * d)))
     rows = max(1, pairs // cols)
+    # One pair of buffers for every tile: fresh pages per tile would fault
+    # in on every factorisation, and threads pay for those faults together.
+    E_buf = np.empty(rows * cols * (d * d + d + 1))
+    F_buf = np.empty(rows * cols * (d + 1) ** 2)
     for lead in np.ndindex(*grid[:-2]):
         for r in range(0, grid[-2], rows):
             for k in range(0, grid[-1], cols):
                 at = (*lead, slice(r, r + rows), slice(k, k + cols))
-                F = cholesky_or_nan(_augmented(A[at], B[at], M[at], d))
+                E = _augmented(A[at], B[at], M[at], d, E_buf)
+                F = F_buf[: E.size].reshape(E.shape)
+                cholesky_or_nan(E, out=F)
                 ldR[at] = logdet_from_cholesky(F[..., :d, :d])
                 y[at] = F[..., d, :d]
     # A failed factor is NaN; its log-determinant too.
