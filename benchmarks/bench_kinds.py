@@ -21,10 +21,12 @@ skkl call.
 
 ``--big K`` then times the non-GEMM kinds (``--big-kinds``, default
 Bhattacharyya, Hellinger and 2-Wasserstein) on K Gaussians (K(K-1)/2 pairs,
-the upper triangle of a symmetric matrix): wall time, CPU time of the
-process (all threads), the tracemalloc peak, and the load average, the
-issue-25 targets being 20 s (Bhattacharyya, Hellinger) and 30 s (W2) at
-K=3000, d=32.
+the upper triangle of a symmetric matrix), each from raw arrays in a
+process of its own: wall time, CPU time of the process (all threads), the
+floor (the per-pair LAPACK factorisations alone at perfect thread scaling,
+see ``_floor_per_pair``), the growth of the peak resident memory and the
+load average, the issue-25 targets being 20 s (Bhattacharyya, Hellinger)
+and 30 s (W2) at K=3000, d=32.
 
 Usage::
 
@@ -45,6 +47,7 @@ import tracemalloc
 
 import numpy as np
 from _common import blas_kernel, load_average
+from threadpoolctl import threadpool_info
 
 from skkl import DIVERGENCES, Gaussians, pairwise_divergence
 
@@ -176,7 +179,11 @@ def main():
         "--big", type=int, default=0, help="also time the non-GEMM kinds at this K"
     )
     parser.add_argument("--big-kinds", default="bhattacharyya,hellinger,wasserstein")
+    parser.add_argument("--one-big", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one_big:
+        _one_big(args.one_big, args.K, args.d)
+        return
     K, d, kinds = args.K, args.d, args.kinds.split(",")
     m, S = make_gaussians(K, d)
     G = Gaussians(m, S)
@@ -225,28 +232,86 @@ def main():
         big_run(args.big, d, args.big_kinds.split(","))
 
 
-def big_run(K, d, kinds):
-    """Wall and CPU time and peak memory of the non-GEMM kinds on K Gaussians."""
+# Matrices in the floor's sample stack: enough that the per-matrix time of
+# the stacked LAPACK call is steady, few enough to take about a second.
+_FLOOR_SAMPLE = 20_000
+
+
+def _floor_per_pair(kind, S, threads):
+    """Seconds per pair of the factorisations alone, at perfect thread scaling.
+
+    The one floor of the non-GEMM kinds: numpy's stacked LAPACK on the
+    matrices each pair needs (a Cholesky of the (d + 1) x (d + 1) augmented
+    mixture for the Renyi family, a symmetric eigenvalue problem of d x d for
+    2-Wasserstein), timed on one thread over a sample stack, divided by the
+    BLAS threads the skkl call may use. Forming those matrices is not in it.
+    """
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(2)
+    i, j = rng.integers(0, len(S), size=(2, _FLOOR_SAMPLE))
+    d = S.shape[-1]
+    if kind == "wasserstein":
+        stack = S[i] + S[j]
+        solve = np.linalg.eigvalsh
+    else:
+        stack = np.zeros((_FLOOR_SAMPLE, d + 1, d + 1))
+        stack[:, :d, :d] = 0.5 * (S[i] + S[j])
+        stack[:, d, d] = 1.0
+        solve = np.linalg.cholesky
+    with threadpool_limits(1):
+        t = best(lambda: solve(stack), 2)[0]
+    return t / _FLOOR_SAMPLE / threads
+
+
+def _one_big(kind, K, d):
+    """One kind in this process: JSON of wall, CPU, floor and peak RSS growth."""
+    import resource
+
     m, S = make_gaussians(K, d, seed=1)
-    G = Gaussians(m, S)
+    threads = max(
+        (i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"),
+        default=1,
+    )
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    load = load_average()
+    t0, c0 = time.perf_counter(), time.process_time()
+    pairwise_divergence(Gaussians(m, S), kind=kind)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 2**10
+    # After the call: the floor's sample stack must not count in its peak.
+    floor = _floor_per_pair(kind, S, threads) * (K * (K - 1) // 2)
+    print(json.dumps(dict(wall=wall, cpu=cpu, floor=floor, peak=peak, load=load)))
+
+
+def big_run(K, d, kinds):
+    """Each non-GEMM kind on K Gaussians from raw arrays, in its own process.
+
+    Time of ``pairwise_divergence(Gaussians(m, S), kind)`` (validation
+    included), CPU of all threads, the floor of :func:`_floor_per_pair`
+    for the same pairs, and the growth of the peak resident memory during
+    the call (a fresh process per kind, so one kind's peak is not another's).
+    """
     n_pairs = K * (K - 1) // 2
     print(f"\n### Non-GEMM kinds at K={K}, d={d} ({n_pairs} pairs)\n")
+    print(f"- BLAS: {blas_kernel()}\n")
     print(
-        "| kind | wall (s) | CPU (s, all threads) | us per pair (wall) "
-        "| tracemalloc peak (MiB) | load at start |"
+        "| kind | wall (s) | CPU (s, all threads) | floor (s) | wall / floor "
+        "| us per pair (wall) | peak RSS growth (MiB) | load at start |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for kind in kinds:
-        load = load_average()
-        tracemalloc.start()
-        t0, c0 = time.perf_counter(), time.process_time()
-        pairwise_divergence(G, kind=kind)
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        peak = tracemalloc.get_traced_memory()[1] / 2**20
-        tracemalloc.stop()
+        res = subprocess.run(
+            [sys.executable, __file__, "--one-big", kind, "--K", str(K), "--d", str(d)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        r = json.loads(res.stdout.strip().splitlines()[-1])
         print(
-            f"| {kind} | {wall:.1f} | {cpu:.1f} | {wall / n_pairs * 1e6:.2f} "
-            f"| {peak:.0f} | {load} |",
+            f"| {kind} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['floor']:.1f} "
+            f"| {r['wall'] / r['floor']:.2f} | {r['wall'] / n_pairs * 1e6:.2f} "
+            f"| {r['peak']:.0f} | {r['load']} |",
             flush=True,
         )
 

@@ -38,6 +38,7 @@ _LAZY = {
     "MonitorAlarm": "drift",
     "MonitorState": "drift",
     "GroupGaussians": "_group",
+    "SingularCovarianceWarning": "_fit",
     "KLMetric": "metric",
     "SeparabilityResult": "separability",
     "bayes_error_bounds": "separability",

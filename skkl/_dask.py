@@ -1,10 +1,17 @@
 """dask input: per-block sufficient statistics, merged in a tree (internal).
 
 Everything skkl fits is a function of mergeable sums, so a dask array or
-DataFrame is never collected to one process: each row block is reduced on
-the worker that holds it (to :class:`~skkl._moments.GroupMoments`, or to any
-other mergeable summary), and the summaries are merged pairwise in a tree of
-``dask.delayed`` tasks. ``transform``-like methods map blocks lazily.
+DataFrame is never collected to one process: each task produces a row block
+(and the matching blocks of ``y`` and ``sample_weight``) and reduces it to a
+small summary in the same task (:mod:`skkl._dask_graph` fuses the producers
+into the reducing task, so blocks never travel between workers), and the
+summaries are merged pairwise in a tree of tasks. ``transform``-like methods
+map blocks lazily.
+
+A fit is one pass (:func:`class_moments`): each block gives its own labels
+and their moments (:class:`ClassMoments`), and a merge takes the union of
+the labels and merges the moments of the labels both sides have, so the
+classes and the moments come out of the same reading of the data.
 
 dask is an optional extra: it is imported only when a dask collection is
 passed, which :func:`is_dask_collection` detects without importing it.
@@ -24,21 +31,32 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._moments import GroupMoments, group_codes, merge_moments
+from ._moments import (
+    GroupMoments,
+    _concatenate,
+    _reduce_by_group,
+    encode_groups,
+    group_codes,
+)
 from ._moments import group_moments as _group_moments
 
 __all__ = [
+    "ClassMoments",
+    "block_class_moments",
     "block_group_moments",
+    "class_moments",
     "compute_if_dask",
-    "group_moments",
     "is_dask_collection",
     "map_row_blocks",
+    "merge_class_moments",
     "reduce_blocks",
     "row_blocks",
     "unique_labels",
@@ -47,6 +65,13 @@ __all__ = [
 
 # Summaries merged per task of the reduction tree.
 SPLIT_EVERY = 8
+# Bytes of rows reduced per task (at least): see _blocks_per_unit. The
+# blocks of a task are produced and reduced one after the other, so this
+# costs no memory.
+UNIT_BYTES = 256 << 20
+# Tasks (at least) that reduce blocks per worker thread, while there are
+# that many blocks: enough for every thread to stay busy to the end.
+UNITS_PER_THREAD = 4
 
 
 def is_dask_collection(obj) -> bool:
@@ -179,6 +204,58 @@ def _merge_all(merge, *parts):
     return functools.reduce(merge, parts)
 
 
+class BlockWhere(NamedTuple):
+    """Where a block is, for messages: its index, the number of blocks, and
+    its first row (None when the block lengths are unknown, as in a dask
+    DataFrame)."""
+
+    index: int
+    count: int
+    start: int | None
+
+    def row(self, local: int) -> str:
+        """A row of the block, as the user can find it."""
+        if self.start is not None:
+            return f"row {self.start + local}"
+        return f"row {local} of partition {self.index} (of {self.count})"
+
+
+def _block_starts(X, n_blocks: int) -> list:
+    chunks = _row_chunks(X)
+    if any(math.isnan(c) for c in chunks):
+        return [None] * n_blocks
+    return [0, *np.cumsum(chunks[:-1], dtype=np.int64).tolist()]
+
+
+def _worker_threads() -> int:
+    """Threads of the active distributed cluster, or of this machine."""
+    if "distributed" in sys.modules:
+        from distributed import default_client
+
+        try:
+            return max(1, sum(default_client().nthreads().values()))
+        except ValueError:  # no client: dask's local schedulers
+            pass
+    return os.cpu_count() or 1
+
+
+def _blocks_per_unit(X, n_blocks: int, threads: int | None = None) -> int:
+    """Blocks produced and reduced (and merged) in one task.
+
+    Enough that the runtime's fixed cost per task (scheduling, messages)
+    is small against the reduction of ``UNIT_BYTES`` of rows; few enough to
+    leave ``UNITS_PER_THREAD`` tasks per worker thread.
+    """
+    if _is_frame_like(X):  # partition sizes unknown: one task each
+        return 1
+    threads = _worker_threads() if threads is None else threads
+    rows = max(X.chunks[0], default=0)
+    width = X.shape[1] if X.ndim == 2 else 1
+    block_bytes = max(1, rows * width * np.dtype(X.dtype).itemsize)
+    wanted = -(-UNIT_BYTES // block_bytes)
+    return int(max(1, min(wanted, n_blocks // (UNITS_PER_THREAD * threads))))
+
+
 def reduce_blocks(
     func: Callable[..., Any],
     merge: Callable[[Any, Any], Any],
@@ -187,14 +264,17 @@ def reduce_blocks(
     names=None,
     split_every: int = SPLIT_EVERY,
     compute: bool = True,
+    positions: bool = False,
 ):
     """Reduce every row block to a summary on the workers, merge in a tree.
 
-    The rows of X never leave the worker that holds them: ``func`` runs on
-    each block where it lives and returns a small summary (sums, moments),
-    and the summaries are combined by ``merge`` in a tree of tasks
-    (``split_every`` summaries per task), so no process ever holds more than
-    a few blocks and ``split_every`` summaries.
+    The rows of X never leave the worker that computes them: each task
+    produces a block (and the matching blocks of ``others``) and reduces it
+    with ``func`` to a small summary (sums, moments), so a block is never
+    sent between workers (see :mod:`skkl._dask_graph`); small blocks are
+    reduced several to a task. The summaries are combined by ``merge`` in a
+    tree of tasks (``split_every`` summaries per task), so no process ever
+    holds more than a few blocks and ``split_every`` summaries.
 
     Parameters
     ----------
@@ -216,6 +296,9 @@ def reduce_blocks(
         Summaries merged per task.
     compute : bool, default=True
         Return the merged summary; with False, a ``dask.delayed`` object.
+    positions : bool, default=False
+        Also pass ``where=``:class:`BlockWhere` to ``func``, for messages
+        that say which block (and row) is at fault.
 
     Returns
     -------
@@ -232,21 +315,40 @@ def reduce_blocks(
     array([30., 36.])
     """
     from dask import delayed
+    from dask.delayed import Delayed
+
+    from ._dask_graph import fuse_units
 
     if split_every < 2:
         raise ValueError(f"split_every must be at least 2, got {split_every}.")
     blocks = row_blocks(X, *others, names=names)
-    if not blocks:
+    n = len(blocks)
+    if not n:
         raise ValueError("X has no blocks (zero partitions); give it some rows.")
     apply = delayed(_apply_numpy, pure=True)
-    parts = [apply(func, *b) for b in blocks]
+    if positions:
+        starts = _block_starts(X, n)
+        funcs = [
+            functools.partial(func, where=BlockWhere(k, n, starts[k])) for k in range(n)
+        ]
+    else:
+        funcs = [func] * n
+    parts = [apply(f, *b) for f, b in zip(funcs, blocks, strict=True)]
     merge_task = delayed(_merge_all, pure=True)
+    per_unit = _blocks_per_unit(X, n)
+    if per_unit > 1:
+        parts = [
+            merge_task(merge, *parts[i : i + per_unit]) for i in range(0, n, per_unit)
+        ]
+    units = [p.key for p in parts]
     while len(parts) > 1:
         parts = [
             merge_task(merge, *parts[i : i + split_every])
             for i in range(0, len(parts), split_every)
         ]
-    return parts[0].compute() if compute else parts[0]
+    final = parts[0]
+    final = Delayed(final.key, fuse_units(final.__dask_graph__(), units))
+    return final.compute() if compute else final
 
 
 # -- estimator helpers ----------------------------------------------------------
@@ -411,21 +513,194 @@ def block_group_moments(
     )
 
 
-def group_moments(
-    X, y, sample_weight, classes: np.ndarray, *, full: bool, higher: bool
-) -> GroupMoments:
-    """:func:`skkl._moments.group_moments` of a dask X, merged in a tree.
+@dataclass(frozen=True)
+class ClassMoments:
+    """The distinct labels of some rows and the moments of each label's rows.
 
-    ``y`` (labels from ``classes``, or None for one group) and
-    ``sample_weight`` may be dask collections partitioned like X, or
-    in-memory arrays when X's block lengths are known.
+    What one pass over a dask X and y gives: every block is reduced to its
+    own labels and their moments, and merging two takes the union of the
+    labels. Small whatever the rows: K labels and K moments.
+
+    Attributes
+    ----------
+    classes : ndarray of shape (K,)
+        Sorted distinct labels (``[0]`` when there is no ``y``).
+    moments : GroupMoments
+        The moments of the rows of each label, in the order of ``classes``.
     """
-    func = functools.partial(
-        block_group_moments, classes=classes, full=full, higher=higher
+
+    classes: np.ndarray
+    moments: GroupMoments
+
+    def __sizeof__(self) -> int:
+        # What dask's scheduler counts for a result (sys.getsizeof by default,
+        # which would not see the arrays).
+        arrays = [self.classes, *vars(self.moments).values()]
+        return 200 + sum(a.nbytes for a in arrays if a is not None)
+
+
+def _no_rows(d: int, full: bool, higher: bool) -> GroupMoments:
+    """Moments of zero groups (a block without rows)."""
+    return GroupMoments(
+        np.zeros(0),
+        np.zeros(0, dtype=np.int64),
+        np.zeros((0, d)),
+        np.zeros((0, d, d) if full else (0, d)),
+        np.zeros((0, d)) if higher else None,
+        np.zeros(0) if higher else None,
     )
-    return reduce_blocks(
-        func, merge_moments, X, y, sample_weight, names=["X", "y", "sample_weight"]
+
+
+def _not_finite_error(Xb: np.ndarray, where: BlockWhere):
+    """The error for a block with NaN or infinity: which, and where."""
+    from ._errors import InputError
+
+    bad = ~np.isfinite(Xb)
+    local = int(np.flatnonzero(bad.any(axis=1))[0])
+    value = Xb[local][bad[local]][0]
+    what = "NaN" if np.isnan(value) else "infinity"
+    return InputError(
+        f"{{argument}} contains {what} at {where.row(local)} (in block "
+        f"{where.index} of {where.count}); remove or impute the missing or "
+        "infinite values before fitting (e.g. with sklearn.impute.SimpleImputer "
+        "on each block, or by dropping the rows).",
+        argument="X",
+        row=local if where.start is None else where.start + local,
     )
+
+
+def block_class_moments(
+    Xb, yb, wb, *, where: BlockWhere, known, full: bool, higher: bool
+) -> ClassMoments:
+    """One block's labels and their moments, validated on its worker.
+
+    ``known``: the only labels allowed (a later ``partial_fit``), or None.
+    """
+    from sklearn.utils.validation import check_array
+
+    # Finiteness is read off the moments (non-finite iff X is, or they
+    # overflow): no separate pass over the block.
+    Xb = check_array(
+        Xb,
+        dtype=np.float64,
+        ensure_min_samples=0,
+        ensure_all_finite=False,
+        input_name="X",
+    )
+    n, d = Xb.shape
+    if yb is None:
+        labels, groups = np.array([0]), None
+    else:
+        yb = _check_block_labels(yb, "y")
+        if len(yb) != n:
+            raise ValueError(
+                f"y and X have different lengths in block {where.index} "
+                f"({len(yb)} and {n} rows); partition y like X."
+            )
+        labels, groups = encode_groups(yb)
+        if known is not None and not np.all(np.isin(labels, known)):
+            unknown = labels[~np.isin(labels, known)]
+            raise ValueError(
+                f"y contains labels {unknown.tolist()} that are not in "
+                f"classes_={known.tolist()}; pass every label in `classes` on "
+                "the first call to partial_fit."
+            )
+    wb = check_block_weights(wb, n)
+    if n == 0:
+        return ClassMoments(labels[:0], _no_rows(d, full, higher))
+    try:
+        # Workers run blocks side by side: one thread per block.
+        mom = _group_moments(
+            Xb, groups, len(labels), wb, full=full, higher=higher, n_threads=1
+        )
+    except ValueError:
+        if not np.all(np.isfinite(Xb)):
+            raise _not_finite_error(Xb, where) from None
+        raise  # overflow: the message says so
+    return ClassMoments(labels, mom)
+
+
+def merge_class_moments(a: ClassMoments, b: ClassMoments) -> ClassMoments:
+    """The labels and moments of the rows of both: a union of labels, and the
+    moments of a label present in both merged (Chan et al., exact shifts)."""
+    if not a.classes.size:
+        return b
+    if not b.classes.size:
+        return a
+    classes = _union_labels(a.classes, b.classes)
+    ids = np.concatenate(
+        [np.searchsorted(classes, a.classes), np.searchsorted(classes, b.classes)]
+    )
+    both = _concatenate([a.moments, b.moments])
+    return ClassMoments(classes, _reduce_by_group(both, ids, len(classes)))
+
+
+def _placed(mom: GroupMoments, rows: np.ndarray, K: int) -> GroupMoments:
+    """``mom`` as the rows ``rows`` of K groups (the others without samples)."""
+
+    def place(values):
+        if values is None:
+            return None
+        out = np.zeros((K, *values.shape[1:]), dtype=values.dtype)
+        out[rows] = values
+        return out
+
+    return GroupMoments(
+        *(place(getattr(mom, f)) for f in GroupMoments.__dataclass_fields__)
+    )
+
+
+def class_moments(
+    X, y, sample_weight, *, full: bool, higher: bool, classes=None
+) -> ClassMoments:
+    """The classes of ``y`` and the moments of each class of a dask X, in one pass.
+
+    Every task produces a block of X and the matching blocks of ``y`` and
+    ``sample_weight`` and reduces them to the block's labels and their
+    moments (:func:`block_class_moments`); these are merged in a tree. So
+    the labels are read once, and nothing but the small per-block moments
+    is ever sent between workers.
+
+    Parameters
+    ----------
+    X : dask array or DataFrame
+        Validated by :func:`validate_features`.
+    y, sample_weight : dask collection, in-memory array or None
+        Aligned with X (see :func:`row_blocks`); ``y=None`` puts every row
+        in one group, labelled 0.
+    full, higher : bool
+        The moments to compute (see :func:`skkl._moments.group_moments`).
+    classes : array-like or None
+        The labels allowed (sorted), e.g. ``classes_`` of a ``partial_fit``
+        stream: the moments are then given in their order, a class without
+        rows having zero weight. None: the labels found.
+
+    Returns
+    -------
+    ClassMoments
+    """
+    known = None if classes is None else np.asarray(classes)
+    func = functools.partial(block_class_moments, known=known, full=full, higher=higher)
+    out = reduce_blocks(
+        func,
+        merge_class_moments,
+        X,
+        y,
+        sample_weight,
+        names=["X", "y", "sample_weight"],
+        positions=True,
+    )
+    if out.classes.size == 0:
+        what = "X" if y is None else "y"
+        raise ValueError(f"{what} is empty; give at least one sample.")
+    if y is not None:
+        from ._validation import check_class_labels
+
+        check_class_labels(out.classes, "y")
+    if known is None:
+        return out
+    rows = np.searchsorted(known, out.classes)
+    return ClassMoments(known, _placed(out.moments, rows, len(known)))
 
 
 def map_row_blocks(func, X, *args, n_out: int | None, dtype=np.float64):

@@ -110,14 +110,9 @@ def class_moments(
     if _dask.is_dask_collection(X):
         holder = SimpleNamespace()
         X = _dask.validate_features(holder, X, reset=True)
-        if _dask.is_dask_collection(y):
-            classes = _dask.unique_labels(y, "y")
-        else:
-            y = np.asarray(y)
-            check_class_labels(y)
-            classes = np.unique(y)
-        mom = _dask.group_moments(X, y, None, classes, full=full, higher=higher)
-        return classes, mom, getattr(holder, "feature_names_in_", None)
+        fitted = _dask.class_moments(X, y, None, full=full, higher=higher)
+        names = getattr(holder, "feature_names_in_", None)
+        return fitted.classes, fitted.moments, names
     names = _get_feature_names(X)
     check_no_text(X)
     X, y = check_X_y(

@@ -333,13 +333,12 @@ class GroupGaussians(ClassifierMixin, TransformerMixin, BaseEstimator):
                 "the cluster labels as y with clusterer=None."
             )
         X = _dask.validate_features(self, X, reset=True)
-        classes = np.array([0]) if y is None else _dask.unique_labels(y, "y")
-        self.classes_ = classes
-        self.__dict__.pop("clusterer_", None)
         full, higher = moment_layout(self.covariance_type, self.shrinkage)
-        self._moments = _dask.group_moments(
-            X, y, sample_weight, classes, full=full, higher=higher
-        )
+        # One pass: each block's labels and their moments, merged.
+        fitted = _dask.class_moments(X, y, sample_weight, full=full, higher=higher)
+        self.classes_ = fitted.classes
+        self.__dict__.pop("clusterer_", None)
+        self._moments = fitted.moments
         self._set_gaussians(stacklevel=4)
         return self
 
@@ -379,15 +378,14 @@ class GroupGaussians(ClassifierMixin, TransformerMixin, BaseEstimator):
             X = _dask.validate_features(self, X, reset=first_call)
             if classes is not None:
                 classes = unique_labels(classes)
-            if first_call:
-                self.classes_ = (
-                    _dask.unique_labels(y, "y") if classes is None else classes
-                )
             self._check_same_classes(classes, first_call)
-            batch = _dask.group_moments(
-                X, y, sample_weight, self.classes_, full=full, higher=higher
+            known = classes if first_call else self.classes_
+            batch = _dask.class_moments(
+                X, y, sample_weight, full=full, higher=higher, classes=known
             )
-            return self._merge_batch(batch, first_call)
+            if first_call:
+                self.classes_ = batch.classes
+            return self._merge_batch(batch.moments, first_call)
         y, sample_weight = (
             _dask.compute_if_dask(y),
             _dask.compute_if_dask(sample_weight),

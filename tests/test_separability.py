@@ -7,7 +7,7 @@ import pytest
 from scipy import integrate, stats
 from sklearn.feature_selection import SelectKBest, f_classif
 
-from skkl import Gaussians
+from skkl import Gaussians, SingularCovarianceWarning
 from skkl.separability import (
     _expected_lrt,
     _summarise,
@@ -470,10 +470,18 @@ def test_more_features_than_samples_per_class_warns():
     # separate perfectly (bounds ~0) although the classes are identical.
     rng = np.random.default_rng(2)
     X, y = rng.normal(size=(20, 500)), np.repeat([0, 1], 10)
-    with pytest.warns(UserWarning, match=r"class 0 has 10 samples for 500 features"):
+    # Each call also warns that the covariances are singular (the fit's own
+    # SingularCovarianceWarning): expected here, and checked elsewhere.
+    with (
+        pytest.warns(UserWarning, match=r"class 0 has 10 samples for 500 features"),
+        pytest.warns(SingularCovarianceWarning, match="rank-deficient"),
+    ):
         lower, upper = bayes_error_bounds(X, y)
     assert upper < 1e-3  # what the warning is about: the true error is 0.5
-    with pytest.warns(UserWarning, match="shrinkage='ledoit_wolf'"):
+    with (
+        pytest.warns(UserWarning, match="shrinkage='ledoit_wolf'"),
+        pytest.warns(SingularCovarianceWarning, match="rank-deficient"),
+    ):
         separability_score(X, y)
     # Enough samples per feature: no warning.
     import warnings
