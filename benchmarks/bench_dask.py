@@ -293,7 +293,14 @@ def _print_profile(mode: str, name: str, gen: dict, total: dict, n_blocks: int):
         f"({nbytes / max(count, 1) / 2**10:,.1f} KiB each)"
     )
     if mode == "processes":
+        # The workers' CPU and this process's (scheduler and client), each
+        # net of generation alone: together, the fit's CPU of the table.
+        workers = (total["cpu"] - total["here"]) - (gen["cpu"] - gen["here"])
         extra = total["here"] - gen["here"]
+        print(
+            f"  worker processes: {1e3 * workers / n_blocks:.1f} CPU ms per block "
+            "for the fit (generation alone subtracted)"
+        )
         print(
             f"  scheduler + client process: {total['here']:.2f} CPU s for the fit "
             f"({1e3 * total['here'] / n_blocks:.1f} ms per block; "
@@ -301,7 +308,7 @@ def _print_profile(mode: str, name: str, gen: dict, total: dict, n_blocks: int):
         )
 
 
-def main(argv=None):
+def _parse_args(argv) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000_000)
     parser.add_argument("--d", type=int, default=32)
@@ -337,7 +344,47 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.quick:
         args.rows, args.mem_rows, args.chunk_rows = 1_000_000, 1_000_000, 100_000
+    return args
 
+
+def _print_table(runs: dict, n: int, w: int, mem_rate: float) -> None:
+    """The per-core ratio of every mode and generator, as a markdown table."""
+    print(
+        "\n| workers | run | wall time | CPU s | rows per CPU s | per-core ratio "
+        "(target >= 0.7) |"
+    )
+    print("|---|---|---|---|---|---|")
+    for mode, (results, _, _) in runs.items():
+        for name, (gen, total) in results.items():
+            fit = {k: total[k] - gen[k] for k in ("wall", "cpu")}
+            for label, m in [
+                (f"{name}: generation + fit", total),
+                (f"{name}: fit (minus generation alone)", fit),
+            ]:
+                print(
+                    f"| {w} {mode} | {label} | {m['wall']:.1f} s | {m['cpu']:.1f} | "
+                    f"{n / m['cpu']:,.0f} | {n / m['cpu'] / mem_rate:.2f} |"
+                )
+
+
+def _print_memory(runs: dict, n: int, d: int, chunk_bytes: int) -> None:
+    """Peak resident memory of every worker process against the chunk size."""
+    for mode, (_, base, peak) in runs.items():
+        if mode != "processes":
+            continue
+        print("\npeak resident memory per worker process (after warm-up):")
+        for addr in peak:
+            start = base.get(addr, 0)
+            grown = peak[addr] - start
+            print(
+                f"  {addr}: {peak[addr] / 2**20:,.0f} MiB (start {start / 2**20:,.0f} "
+                f"MiB; grew {grown / 2**20:,.0f} MiB = {grown / chunk_bytes:.1f} "
+                f"chunks); the data: {n * d * 8 / 2**30:,.1f} GiB"
+            )
+
+
+def main(argv=None):
+    args = _parse_args(argv)
     n, d, K, w = args.rows, args.d, args.classes, args.workers
     n_blocks = -(-n // args.chunk_rows)
     chunk_bytes = args.chunk_rows * d * 8
@@ -366,23 +413,8 @@ def main(argv=None):
     reference("after")
     mem_rate = max(rates)
 
-    print(
-        "\n| workers | run | wall time | CPU s | rows per CPU s | per-core ratio "
-        "(target >= 0.7) |"
-    )
-    print("|---|---|---|---|---|---|")
     controls = {mode: r[0].pop("control") for mode, r in runs.items()}
-    for mode, (results, _, _) in runs.items():
-        for name, (gen, total) in results.items():
-            fit = {k: total[k] - gen[k] for k in ("wall", "cpu")}
-            for label, m in [
-                (f"{name}: generation + fit", total),
-                (f"{name}: fit (minus generation alone)", fit),
-            ]:
-                print(
-                    f"| {w} {mode} | {label} | {m['wall']:.1f} s | {m['cpu']:.1f} | "
-                    f"{n / m['cpu']:,.0f} | {n / m['cpu'] / mem_rate:.2f} |"
-                )
+    _print_table(runs, n, w, mem_rate)
     for mode, (results, _, _) in runs.items():
         for name, (gen, total) in results.items():
             _print_profile(mode, name, gen, total, n_blocks)
@@ -393,22 +425,12 @@ def main(argv=None):
     for mode, rate in controls.items():
         print(
             f"control, {mode}: the in-memory fit run inside every worker at once: "
-            f"{rate:,.0f} rows per CPU s ({rate / mem_rate:.2f} of the reference: "
-            "what the workers' environment and the shared cores cost without "
-            "dask's runtime)"
+            f"{rate:,.0f} rows per CPU s ({rate / mem_rate:.2f} of the reference, "
+            f"{1e3 * args.chunk_rows / rate:.1f} CPU ms per block: what the "
+            "workers' environment and the shared cores cost without dask's "
+            "runtime)"
         )
-    for mode, (_, base, peak) in runs.items():
-        if mode != "processes":
-            continue
-        print("\npeak resident memory per worker process (after warm-up):")
-        for addr in peak:
-            start = base.get(addr, 0)
-            grown = peak[addr] - start
-            print(
-                f"  {addr}: {peak[addr] / 2**20:,.0f} MiB (start {start / 2**20:,.0f} "
-                f"MiB; grew {grown / 2**20:,.0f} MiB = {grown / chunk_bytes:.1f} "
-                f"chunks); the data: {n * d * 8 / 2**30:,.1f} GiB"
-            )
+    _print_memory(runs, n, d, chunk_bytes)
 
 
 if __name__ == "__main__":
