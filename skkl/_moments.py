@@ -119,12 +119,14 @@ _DENSE_INDICATOR = 1 << 16
 # Blocks up to this size are copied whole in group order (see
 # _moments_of_blocks); larger ones (many groups) are gathered piece by piece.
 _SORTED_BLOCK_BYTES = 1 << 24
-# A piece is centred on its group's shift c (the group's mean when the shift
-# was set) while its weighted mean m lies within sqrt(_DRIFT * v) of c in every
-# feature, v being the group's variance then: its scatter about c, and so the
-# rounding error of the final correction ``S_c - R R' / W``, exceed those about
-# the exact mean by at most a factor 1 + _DRIFT (about 2.3 bits). A piece
-# further away (a drifting group, or a first piece too small to know v) is
+# A piece is centred on its group's shift c while its weighted mean m lies
+# within sqrt(_DRIFT v) of c in every feature, v being the piece's own
+# variance about m: its scatter about c, sum w (x - c)^2 = sum w (x - m)^2 +
+# W (m - c)^2, is then at most 1 + _DRIFT times its own, so the group's
+# scatter about c is at most 1 + _DRIFT times the scatter about the exact
+# mean (own scatters sum to less), and the rounding error of the final
+# correction ``S_c - R R' / W`` grows by that factor (about 2.3 bits) at
+# most, whatever the weights. A piece further away (a drifting group) is
 # centred on its own mean and starts a new shift.
 _DRIFT = 4.0
 # Below sqrt(eps) * |c|, a distance between m and c adds less to the scatter
@@ -144,10 +146,11 @@ def _center(Xb: np.ndarray, mean: np.ndarray, ones: np.ndarray) -> None:
     dger(-1.0, mean, ones[: Xb.shape[0]], a=Xb.T, overwrite_a=1)
 
 
-def _products(Xb, wb, full: bool, higher: bool):
+def _products(Xb, wb, full: bool, higher: bool, scaled=None):
     """(scatter, third, fourth) of the centred rows ``Xb`` with weights ``wb``.
 
-    ``Xb`` is scratch memory: with weights it is scaled in place.
+    With weights, the rows scaled by ``sqrt(wb)`` go to ``scaled`` (scratch
+    of at least Xb's shape), or to ``Xb`` itself (then scratch) if None.
     """
     third = fourth = None
     if higher:
@@ -155,7 +158,8 @@ def _products(Xb, wb, full: bool, higher: bool):
         wr = r if wb is None else wb * r
         third, fourth = wr @ Xb, float(wr @ r)
     if wb is not None:  # Xw' Xw with Xw = sqrt(w) * Xb
-        np.multiply(Xb, np.sqrt(wb)[:, None], out=Xb)
+        out = Xb if scaled is None else scaled[: len(Xb)]
+        Xb = np.multiply(Xb, np.sqrt(wb)[:, None], out=out)
     # numpy hands A.T @ A to syrk.
     scatter = Xb.T @ Xb if full else np.einsum("ij,ij->j", Xb, Xb)
     return scatter, third, fourth
@@ -177,10 +181,10 @@ class _Pass:
         self.run = _empty_moments(K, d, full, higher)
         self.done = _empty_moments(K, d, full, higher)
         self.shifted = np.zeros(K, dtype=bool)
-        # Largest (m - c)^2 allowed per feature, and its inverse (finite).
-        self.bound = np.zeros((K, d))
-        self.inverse = np.zeros((K, d))
         self.buffer = np.empty((_most_piece_rows(piece), d))
+        # Weighted rows are scaled here, so that a drifted piece's rows are
+        # still at hand to be centred again.
+        self.scaled = np.empty_like(self.buffer)
         self.ones = np.ones(len(self.buffer))
 
     def add(self, g: int, Xb: np.ndarray, wb: np.ndarray | None) -> None:
@@ -198,10 +202,10 @@ class _Pass:
             self.shifted[g] = True
         _center(Xb, run.mean[g], ones)
         r = w @ Xb
-        if not first and self._drifted(g, r, W):
+        S, T, Q = _products(Xb, wb, self.full, self.higher, self.scaled)
+        if not first and _drifted(S, r, W, run.mean[g]):
             self._restart(g, Xb, wb, W, r)
             return
-        S, T, Q = _products(Xb, wb, self.full, self.higher)
         run.weight[g] += W
         run.count[g] += m if wb is None else np.count_nonzero(wb)
         run.scatter[g] += S
@@ -209,22 +213,6 @@ class _Pass:
         if self.higher:
             run.third[g] += T
             run.fourth[g] += Q
-        if first:
-            self._set_bound(g, (np.diagonal(S) if self.full else S) / W)
-
-    def _drifted(self, g: int, r: np.ndarray, W: float) -> bool:
-        r2 = r * r
-        # sum_j r_j^2 / bound_j <= W^2 implies every r_j^2 <= W^2 bound_j: one
-        # product decides the common case (a nan decides 'no': reported later).
-        if not r2 @ self.inverse[g] > W * W:
-            return False
-        return bool(np.any(r2 > (W * W) * self.bound[g]))
-
-    def _set_bound(self, g: int, variance: np.ndarray) -> None:
-        c = self.run.mean[g]
-        bound = _DRIFT * variance + (_SQRT_EPS * c) ** 2
-        self.bound[g] = bound
-        self.inverse[g] = 1.0 / np.maximum(bound, np.finfo(np.float64).tiny)
 
     def _restart(self, g: int, Xb, wb, W: float, r: np.ndarray) -> None:
         """Centre the piece on its own mean; merge it and ``run`` into ``done``."""
@@ -235,7 +223,7 @@ class _Pass:
         # from c (exact when the two are within a factor 2), they hold x - mean.
         _center(Xb, mean - c, ones)
         own = (ones if wb is None else wb) @ Xb
-        S, T, Q = _products(Xb, wb, self.full, self.higher)
+        S, T, Q = _products(Xb, wb, self.full, self.higher, self.scaled)
         count = Xb.shape[0] if wb is None else np.count_nonzero(wb)
         piece = GroupMoments(
             np.array([W]),
@@ -249,12 +237,9 @@ class _Pass:
         parts = _concatenate([_select(self.done, g), _select(self.run, g), piece])
         merged = _reduce_by_group(parts, np.zeros(3, dtype=np.intp), 1, fold=False)
         _assign(self.done, g, merged)
-        # Restart about the exact mean so far, bounded by the variance so far.
-        exact = _fold(merged)
+        # Restart about the exact mean so far.
         _assign(self.run, g, _empty_moments(1, len(c), self.full, self.higher))
-        self.run.mean[g] = exact.mean[0]
-        S = exact.scatter[0]
-        self._set_bound(g, (np.diagonal(S) if self.full else S) / exact.weight[0])
+        self.run.mean[g] = _fold(merged).mean[0]
 
     def moments(self) -> GroupMoments:
         """The parts ``done`` then ``run`` (2K rows, group ``k % K``), unmerged;
@@ -262,6 +247,20 @@ class _Pass:
         if not np.any(self.done.weight):
             return self.run
         return _concatenate([self.done, self.run])
+
+
+def _drifted(S: np.ndarray, r: np.ndarray, W: float, c: np.ndarray) -> bool:
+    """Whether a piece's mean ``c + r / W`` is too far from the shift c.
+
+    Per feature, with its scatter ``S`` and residual ``r`` about c: ``(m -
+    c)^2 > _DRIFT v`` for its own variance ``v = S_jj / W - (m - c)^2`` (see
+    ``_DRIFT``), or beyond the rounding of c. Per unit weight, so that no
+    power of W overflows; a nan decides 'no' (reported later).
+    """
+    dist = np.square(r / W)
+    spread = (np.diagonal(S) if S.ndim == 2 else S) / W
+    limit = _DRIFT * (spread - dist) + np.square(_SQRT_EPS * c)
+    return bool(np.any(dist > limit))
 
 
 def _select(mom: GroupMoments, g: int) -> GroupMoments:

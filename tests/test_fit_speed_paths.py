@@ -184,6 +184,50 @@ def test_drifting_classes_keep_every_digit(monkeypatch):
         assert np.all(np.abs(gg.covariances_ - covs) <= bound(covs, n))
 
 
+def test_a_light_wide_start_does_not_set_the_shift_for_a_narrow_bulk(monkeypatch):
+    """The review's case: the first rows of a class weigh nothing and spread
+    wide, the weighted bulk sits two of their sds away with a tiny spread.
+    A drift rule bounded by the first piece's variance kept centring the bulk
+    on the first shift, and the final correction cancelled (0.5% error)."""
+    monkeypatch.setattr(moments, "_PIECE_BYTES", 200 * 8 * 2)
+    monkeypatch.setattr(moments, "_MIN_ROWS_PER_GROUP", 400)
+    rng = np.random.default_rng(4)
+    n1, n2 = 3000, 12000
+    X = np.r_[rng.normal(0, 1, (n1, 2)), 1.9 + 1e-6 * rng.normal(size=(n2, 2))]
+    w = np.r_[np.full(n1, 1e-12), np.ones(n2)]
+    y = np.ones(n1 + n2, dtype=int)
+    y[::50] = 0
+    gg = GroupGaussians(reg_covar=0, shrinkage=None).fit(X, y, sample_weight=w)
+    check_against_naive(gg, X, y, w)
+
+
+@pytest.mark.parametrize("weight", [1e-200, 1.0, 1e160])
+def test_drift_rule_holds_at_any_weight_scale(monkeypatch, weight):
+    """The rule works per unit weight: squares of total weights (which
+    overflow beyond ~1e154 and underflow below ~1e-154) never enter it, so a
+    trend restarts the shift whatever the weights' scale."""
+    monkeypatch.setattr(moments, "_PIECE_BYTES", 50 * 8 * 3)
+    monkeypatch.setattr(moments, "_MIN_ROWS_PER_GROUP", 40)
+    restarts = []
+    restart = moments._Pass._restart
+
+    def counted(self, *args):
+        restarts.append(1)
+        return restart(self, *args)
+
+    monkeypatch.setattr(moments._Pass, "_restart", counted)
+    rng = np.random.default_rng(5)
+    n = 3000
+    X = np.linspace(0, 1000, n)[:, None] + rng.normal(size=(n, 3))
+    y = np.zeros(n, dtype=int)
+    w = np.full(n, weight)
+    gg = GroupGaussians(shrinkage=None, reg_covar=0).fit(X, y, sample_weight=w)
+    assert len(restarts) > 5
+    _, means, covs, _ = naive(X, y)
+    assert_allclose(gg.means_, means, rtol=n * EPS)
+    assert np.all(np.abs(gg.covariances_ - covs) <= bound(covs, n))
+
+
 def test_input_is_not_modified_and_memory_does_not_grow_with_n():
     rng = np.random.default_rng(3)
     peaks = []
