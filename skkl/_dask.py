@@ -29,12 +29,12 @@ The generic entry point for other engines is :func:`reduce_blocks`::
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -42,7 +42,10 @@ import numpy as np
 from ._moments import (
     GroupMoments,
     _concatenate,
+    _fold,
     _reduce_by_group,
+    _shift,
+    _sum_by_group,
     encode_groups,
     group_codes,
 )
@@ -214,9 +217,9 @@ class BlockWhere(NamedTuple):
     start: int | None
 
     def row(self, local: int) -> str:
-        """A row of the block, as the user can find it."""
+        """A row of the block, as the user can find it, naming the block once."""
         if self.start is not None:
-            return f"row {self.start + local}"
+            return f"row {self.start + local} (in block {self.index} of {self.count})"
         return f"row {local} of partition {self.index} (of {self.count})"
 
 
@@ -474,21 +477,26 @@ def unique_labels(y, name: str = "y") -> np.ndarray:
     return classes
 
 
-def block_group_moments(
-    Xb, yb, wb, *, classes, full: bool, higher: bool
-) -> GroupMoments:
-    """Moments of one block's groups; the block is validated on its worker."""
+def _block_as_float(Xb) -> np.ndarray:
+    """One block of X as a float64 array, not yet checked for finiteness."""
     from sklearn.utils.validation import check_array
 
-    # Finiteness is checked on the block's moments (non-finite iff X is, or
-    # overflows), which saves a pass over the block.
-    Xb = check_array(
+    return check_array(
         Xb,
         dtype=np.float64,
         ensure_min_samples=0,
         ensure_all_finite=False,
         input_name="X",
     )
+
+
+def block_group_moments(
+    Xb, yb, wb, *, classes, full: bool, higher: bool
+) -> GroupMoments:
+    """Moments of one block's groups; the block is validated on its worker."""
+    # Finiteness is checked on the block's moments (non-finite iff X is, or
+    # overflows), which saves a pass over the block.
+    Xb = _block_as_float(Xb)
     n = Xb.shape[0]
     groups = None
     if yb is not None:
@@ -513,7 +521,14 @@ def block_group_moments(
     )
 
 
-@dataclass(frozen=True)
+# Bytes of a ClassMoments besides its arrays' data, for dask's memory
+# accounting: its two objects (about 300 bytes each with their attribute
+# dicts, by sys.getsizeof on CPython 3.11) and up to 8 array headers (about
+# 112 bytes each). Only the order of magnitude matters to the scheduler.
+_SUMMARY_OVERHEAD = 1500
+
+
+@dataclasses.dataclass(frozen=True)
 class ClassMoments:
     """The distinct labels of some rows and the moments of each label's rows.
 
@@ -536,11 +551,11 @@ class ClassMoments:
         # What dask's scheduler counts for a result (sys.getsizeof by default,
         # which would not see the arrays).
         arrays = [self.classes, *vars(self.moments).values()]
-        return 200 + sum(a.nbytes for a in arrays if a is not None)
+        return _SUMMARY_OVERHEAD + sum(a.nbytes for a in arrays if a is not None)
 
 
 def _no_rows(d: int, full: bool, higher: bool) -> GroupMoments:
-    """Moments of zero groups (a block without rows)."""
+    """Moments of zero groups (a block without rows), with a residual."""
     return GroupMoments(
         np.zeros(0),
         np.zeros(0, dtype=np.int64),
@@ -548,6 +563,7 @@ def _no_rows(d: int, full: bool, higher: bool) -> GroupMoments:
         np.zeros((0, d, d) if full else (0, d)),
         np.zeros((0, d)) if higher else None,
         np.zeros(0) if higher else None,
+        np.zeros((0, d)),
     )
 
 
@@ -560,8 +576,8 @@ def _not_finite_error(Xb: np.ndarray, where: BlockWhere):
     value = Xb[local][bad[local]][0]
     what = "NaN" if np.isnan(value) else "infinity"
     return InputError(
-        f"{{argument}} contains {what} at {where.row(local)} (in block "
-        f"{where.index} of {where.count}); remove or impute the missing or "
+        f"{{argument}} contains {what} at {where.row(local)}; remove or "
+        "impute the missing or "
         "infinite values before fitting (e.g. with sklearn.impute.SimpleImputer "
         "on each block, or by dropping the rows).",
         argument="X",
@@ -576,17 +592,11 @@ def block_class_moments(
 
     ``known``: the only labels allowed (a later ``partial_fit``), or None.
     """
-    from sklearn.utils.validation import check_array
-
     # Finiteness is read off the moments (non-finite iff X is, or they
-    # overflow): no separate pass over the block.
-    Xb = check_array(
-        Xb,
-        dtype=np.float64,
-        ensure_min_samples=0,
-        ensure_all_finite=False,
-        input_name="X",
-    )
+    # overflow) for the rows that carry weight; rows of zero weight never
+    # reach them (a piece of zero total weight is skipped), so those alone
+    # are checked here.
+    Xb = _block_as_float(Xb)
     n, d = Xb.shape
     if yb is None:
         labels, groups = np.array([0]), None
@@ -608,6 +618,10 @@ def block_class_moments(
     wb = check_block_weights(wb, n)
     if n == 0:
         return ClassMoments(labels[:0], _no_rows(d, full, higher))
+    if wb is not None and not np.all(wb):
+        unweighted = wb == 0
+        if not np.all(np.isfinite(Xb[unweighted])):
+            raise _not_finite_error(Xb, where)
     try:
         # Workers run blocks side by side: one thread per block.
         mom = _group_moments(
@@ -617,7 +631,50 @@ def block_class_moments(
         if not np.all(np.isfinite(Xb)):
             raise _not_finite_error(Xb, where) from None
         raise  # overflow: the message says so
-    return ClassMoments(labels, mom)
+    return ClassMoments(labels, _with_residual(mom, Xb, groups, wb))
+
+
+# group_moments gives a block's moments about its exact mean m, labelled
+# with m rounded to m~ (|m - m~| up to eps |m| / 2): merges that take them
+# to be about m~ err by about (eps |m| / sigma)^2 relative, and more if the
+# block means differ by many sigma. Where some |m| exceeds this many
+# standard deviations, that error could exceed a few eps, so the block's
+# residual about m~ is measured (one more pass over the block) and its
+# moments are moved to m~; nearer, the residual is taken as zero.
+_FAR_MEAN = 2.0**10
+# Rows centred at a time while measuring the residual (bounds the scratch).
+_RESIDUAL_ROWS = 1 << 14
+
+
+def _residual(mom: GroupMoments, Xb, groups, wb) -> np.ndarray:
+    """``sum_i w_i (x_i - mean)`` of every group, about its rounded mean."""
+    K = len(mom.weight)
+    residual = np.zeros(mom.mean.shape)
+    for start in range(0, len(Xb), _RESIDUAL_ROWS):
+        rows = slice(start, start + _RESIDUAL_ROWS)
+        g = np.zeros(len(Xb[rows]), np.intp) if groups is None else groups[rows]
+        # x - mean is exact (Sterbenz) where it matters: x near a large mean.
+        centred = Xb[rows] - mom.mean[g]
+        if wb is not None:
+            centred *= wb[rows, None]
+        residual += _sum_by_group(centred, g, K)
+    return residual
+
+
+def _with_residual(mom: GroupMoments, Xb, groups, wb) -> GroupMoments:
+    """Folded moments ``mom`` of a block as moments about their rounded mean
+    with its residual, so that merges keep every digit and only the final
+    result is folded (see ``_moments._fold``)."""
+    safe = np.where(mom.weight > 0, mom.weight, 1.0)[:, None]
+    spread = np.diagonal(mom.scatter, axis1=1, axis2=2) if mom.full else mom.scatter
+    if not np.any(np.abs(mom.mean) > _FAR_MEAN * np.sqrt(spread / safe)):
+        return dataclasses.replace(mom, residual=np.zeros(mom.mean.shape))
+    residual = _residual(mom, Xb, groups, wb)
+    # About the exact mean (no residual), moved by rounded - exact = -R / W.
+    scatter, third, fourth = _shift(mom, -residual / safe)
+    return dataclasses.replace(
+        mom, scatter=scatter, third=third, fourth=fourth, residual=residual
+    )
 
 
 def merge_class_moments(a: ClassMoments, b: ClassMoments) -> ClassMoments:
@@ -632,7 +689,10 @@ def merge_class_moments(a: ClassMoments, b: ClassMoments) -> ClassMoments:
         [np.searchsorted(classes, a.classes), np.searchsorted(classes, b.classes)]
     )
     both = _concatenate([a.moments, b.moments])
-    return ClassMoments(classes, _reduce_by_group(both, ids, len(classes)))
+    # The residual is kept (folded once, by class_moments): every merge
+    # then shifts moments about means whose rounding is accounted for.
+    merged = _reduce_by_group(both, ids, len(classes), fold=False)
+    return ClassMoments(classes, merged)
 
 
 def _placed(mom: GroupMoments, rows: np.ndarray, K: int) -> GroupMoments:
@@ -693,6 +753,7 @@ def class_moments(
     if out.classes.size == 0:
         what = "X" if y is None else "y"
         raise ValueError(f"{what} is empty; give at least one sample.")
+    out = ClassMoments(out.classes, _fold(out.moments))
     if y is not None:
         from ._validation import check_class_labels
 

@@ -84,10 +84,14 @@ def test_labels_are_read_once(client):
     _assert_same_fit(GroupGaussians().fit(X, y), got)
 
 
-def test_blocks_are_fused_with_their_reduction():
-    # The graph sent to the scheduler: one task per block that produces
-    # the X block and the y block and reduces them, plus the merge tree; no
-    # task whose result is a block (it could be moved between workers).
+@pytest.mark.parametrize(("threads", "tasks"), [(2, 9), (1, 5)])
+def test_blocks_are_fused_with_their_reduction(monkeypatch, threads, tasks):
+    # The graph sent to the scheduler: one task per block (or per group of
+    # blocks) that produces the X block and the y block and reduces them,
+    # plus the merge tree; no task whose result is a block (it could be
+    # moved between workers). The grouping reads the worker threads: fixed
+    # here, so the graph does not depend on the machine.
+    monkeypatch.setattr(_dask, "_worker_threads", lambda: threads)
     X, y = class_data(1000, seed=4, offset=5.0)
     Xd = da.random.default_rng(0).standard_normal((1000, 4), chunks=(125, 4))
     yd = da.from_array(y, chunks=125).map_blocks(np.abs, dtype=y.dtype)
@@ -99,8 +103,10 @@ def test_blocks_are_fused_with_their_reduction():
         compute=False,
     )
     graph = dict(lazy.__dask_graph__())
-    # 8 block tasks and one merge of 8 (split_every=8); nothing else.
-    assert len(graph) == 9
+    # 2 threads: 8 block tasks (8 // UNITS_PER_THREAD // 2 = 1 block each)
+    # and one merge of 8 (split_every=8). 1 thread: 4 tasks of 2 blocks
+    # and one merge of 4. Nothing else.
+    assert len(graph) == tasks
     assert not any(isinstance(k, tuple) and k[0] in (Xd.name, yd.name) for k in graph)
     assert lazy.compute() == (1000, y.sum())
 
@@ -209,3 +215,73 @@ def test_fit_on_worker_processes():
     _assert_same_fit(GroupGaussians().fit(X, names), got)
     assert isinstance(exc, InputError) and exc.argument == "X" and exc.row == 123
     assert "NaN at row 123" in str(exc)
+
+
+def test_nan_in_rows_of_zero_weight_is_an_error(client):
+    # A block whose rows all have zero weight adds nothing to the moments,
+    # so its NaN must be found on the rows themselves, as in memory.
+    X, y = class_data(1200, seed=11, offset=5.0)
+    w = np.ones(len(y))
+    w[:600] = 0.0
+    X[10, 2] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        GroupGaussians().fit(X, y, sample_weight=w)
+    message = r"X contains NaN at row 10 \(in block 0 of 4\)"
+    with pytest.raises(InputError, match=message):
+        GroupGaussians().fit(da.from_array(X, chunks=(300, -1)), y, sample_weight=w)
+    X[10, 2] = np.inf
+    with pytest.raises(InputError, match="X contains infinity at row 10"):
+        GroupGaussians().fit(da.from_array(X, chunks=(300, -1)), y, sample_weight=w)
+    # Zero weights next to finite rows are still fine.
+    X[10, 2] = 0.0
+    ref = GroupGaussians().fit(X, y, sample_weight=w)
+    got = GroupGaussians().fit(da.from_array(X, chunks=(300, -1)), y, sample_weight=w)
+    _assert_same_fit(ref, got)
+
+
+def test_partition_of_unknown_length_is_named_once(client):
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe", exc_type=ImportError)
+    X, y = class_data(400, seed=12, offset=5.0)
+    X[177, 0] = np.nan  # row 77 of the second of 4 partitions of 100
+    ddf = dd.from_pandas(pd.DataFrame(X, columns=list("abcd")), npartitions=4)
+    with pytest.raises(InputError) as info:
+        GroupGaussians().fit(ddf, da.from_array(y, chunks=100).to_dask_dataframe())
+    message = str(info.value)
+    assert "X contains NaN at row 77 of partition 1 (of 4);" in message
+    assert "(in block" not in message
+
+
+# Data far from the origin against its spread: 1e8 +- 1e-3 has |m| / sigma
+# about 1e11, so a mean rounded to eps |m| is off by 1e-5 sigma. The
+# reference is the fit of X - 1e8 (an exact subtraction, by Sterbenz's
+# lemma), whose covariances are those of X.
+OFFSET, SPREAD = 1e8, 1e-3
+# Rounding of the in-memory fit (measured: a few eps) with a margin for
+# the merges of the dask tree (one rounding per level, log2(blocks) <= 6).
+OFFSET_TOL = 64 * np.finfo(np.float64).eps
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_fit_far_from_origin_equals_in_memory(client, weighted):
+    rng = np.random.default_rng(13)
+    n, d = 3000, 3
+    y = rng.integers(0, 3, n)
+    Z = rng.normal(size=(n, d)) @ rng.normal(size=(d, d)) + rng.normal(size=(3, d))[y]
+    X = OFFSET + SPREAD * Z
+    w = rng.uniform(0.0, 3.0, n) if weighted else None
+
+    def fit(data):
+        model = GroupGaussians(reg_covar=0.0, shrinkage=None)
+        return model.fit(data, y, sample_weight=w)
+
+    ref = fit(X - OFFSET).covariances_
+    sd = np.sqrt(np.einsum("kii->ki", ref))
+    scale = sd[:, :, None] * sd[:, None, :]
+    memory = fit(X)
+    assert np.max(np.abs(memory.covariances_ - ref) / scale) < OFFSET_TOL
+    for rows in (1000, 333, 64):
+        got = fit(da.from_array(X, chunks=(rows, -1)))
+        error = np.max(np.abs(got.covariances_ - ref) / scale)
+        assert error < OFFSET_TOL, (rows, error)
+        assert_allclose(got.means_, memory.means_, rtol=4 * np.finfo(float).eps)
