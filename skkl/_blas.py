@@ -52,7 +52,16 @@ def _controller():
 
 
 def blas_single_thread() -> contextlib.AbstractContextManager:
-    """Context manager limiting BLAS to one thread (the controller is cached)."""
+    """Context manager limiting BLAS to one thread (the controller is cached).
+
+    The limit is process-wide, so only the main thread sets it: set and
+    restored from threads that overlap (dask's threaded scheduler runs block
+    reductions side by side), OpenBLAS was left on one thread for the rest
+    of the process. Elsewhere this is a null context; skkl's own pool
+    threads run inside the limit their caller set.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return contextlib.nullcontext()
     return _controller().limit(limits=1, user_api="blas")
 
 

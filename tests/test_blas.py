@@ -5,6 +5,7 @@ order results and errors come back), never how fast: timings do not belong
 in tests.
 """
 
+import contextlib
 import threading
 
 import numpy as np
@@ -111,3 +112,32 @@ def test_the_first_failing_block_raises_as_in_a_loop(flops):
 
     with pytest.raises(ValueError, match="block 3"):
         map_blocks(block, [(k,) for k in range(8)], flops)
+
+
+def test_a_threaded_dask_fit_leaves_the_blas_threads_as_they_were():
+    """The review's case: block reductions on dask's threaded scheduler set
+    and restored the process-wide limit from overlapping threads, leaving
+    the BLAS on one thread for the rest of the process."""
+    _two_blas_threads()
+    da = pytest.importorskip("dask.array")
+    from skkl import GroupGaussians
+
+    before = blas_thread_count()
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(16 * 4096, 32))
+    y = np.arange(len(X)) % 3
+    for _ in range(3):  # the overlap is a race: give it several chances
+        GroupGaussians().fit(
+            da.from_array(X, chunks=(4096, 32)), da.from_array(y, chunks=4096)
+        )
+        assert blas_thread_count() == before
+
+
+def test_the_limit_is_set_only_from_the_main_thread():
+    from skkl._blas import blas_single_thread
+
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(blas_single_thread()))
+    thread.start()
+    thread.join()
+    assert isinstance(seen[0], contextlib.nullcontext)
