@@ -181,6 +181,7 @@ class _Pass:
         self.run = _empty_moments(K, d, full, higher)
         self.done = _empty_moments(K, d, full, higher)
         self.shifted = np.zeros(K, dtype=bool)
+        self.rounding = np.zeros((K, d))
         self.buffer = np.empty((_most_piece_rows(piece), d))
         # Weighted rows are scaled here, so that a drifted piece's rows are
         # still at hand to be centred again.
@@ -198,12 +199,11 @@ class _Pass:
         run = self.run
         first = not self.shifted[g]
         if first:
-            run.mean[g] = (w @ Xb) / W
-            self.shifted[g] = True
+            self._shift_to(g, (w @ Xb) / W)
         _center(Xb, run.mean[g], ones)
         r = w @ Xb
         S, T, Q = _products(Xb, wb, self.full, self.higher, self.scaled)
-        if not first and _drifted(S, r, W, run.mean[g]):
+        if not first and _drifted(S, r, W, self.rounding[g]):
             self._restart(g, Xb, wb, W, r)
             return
         run.weight[g] += W
@@ -239,7 +239,14 @@ class _Pass:
         _assign(self.done, g, merged)
         # Restart about the exact mean so far.
         _assign(self.run, g, _empty_moments(1, len(c), self.full, self.higher))
-        self.run.mean[g] = _fold(merged).mean[0]
+        self._shift_to(g, _fold(merged).mean[0])
+
+    def _shift_to(self, g: int, c: np.ndarray) -> None:
+        """Centre group g's next pieces on c (its distances below
+        ``sqrt(eps) |c|`` are rounding, see ``_SQRT_EPS``)."""
+        self.run.mean[g] = c
+        self.rounding[g] = np.square(_SQRT_EPS * c)
+        self.shifted[g] = True
 
     def moments(self) -> GroupMoments:
         """The parts ``done`` then ``run`` (2K rows, group ``k % K``), unmerged;
@@ -249,18 +256,22 @@ class _Pass:
         return _concatenate([self.done, self.run])
 
 
-def _drifted(S: np.ndarray, r: np.ndarray, W: float, c: np.ndarray) -> bool:
-    """Whether a piece's mean ``c + r / W`` is too far from the shift c.
+def _drifted(S: np.ndarray, r: np.ndarray, W: float, rounding: np.ndarray) -> bool:
+    """Whether a piece's mean ``c + r / W`` is too far from its group's shift c.
 
     Per feature, with its scatter ``S`` and residual ``r`` about c: ``(m -
     c)^2 > _DRIFT v`` for its own variance ``v = S_jj / W - (m - c)^2`` (see
-    ``_DRIFT``), or beyond the rounding of c. Per unit weight, so that no
-    power of W overflows; a nan decides 'no' (reported later).
+    ``_DRIFT``), or beyond ``rounding``, ``(sqrt(eps) c)^2``. Per unit weight,
+    so that no power of W overflows; a nan decides 'no' (reported later).
+    A few in-place operations: it runs once per piece.
     """
-    dist = np.square(r / W)
-    spread = (np.diagonal(S) if S.ndim == 2 else S) / W
-    limit = _DRIFT * (spread - dist) + np.square(_SQRT_EPS * c)
-    return bool(np.any(dist > limit))
+    a = r / W
+    a *= a
+    a *= 1.0 + _DRIFT
+    # (1 + D) a^2 > D S_jj / W + rounding: the rule above rearranged.
+    limit = (np.diagonal(S) if S.ndim == 2 else S) * (_DRIFT / W)
+    limit += rounding
+    return bool((a > limit).any())
 
 
 def _select(mom: GroupMoments, g: int) -> GroupMoments:
