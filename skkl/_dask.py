@@ -351,7 +351,16 @@ def reduce_blocks(
         ]
     final = parts[0]
     final = Delayed(final.key, fuse_units(final.__dask_graph__(), units))
-    return final.compute() if compute else final
+    if not compute:
+        return final
+    from ._blas import blas_single_thread
+
+    # Blocks reduce side by side on worker threads (dask's threaded scheduler,
+    # or a cluster of threads): the process-wide BLAS limit is set here, once,
+    # by the calling thread, as only it may (see blas_single_thread). Worker
+    # processes of a distributed cluster start with one BLAS thread already.
+    with blas_single_thread():
+        return final.compute()
 
 
 # -- estimator helpers ----------------------------------------------------------
