@@ -92,9 +92,8 @@ def _forbid_parallel(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("parallel machinery used for a tiny call")
 
-    for module in (_components, _closed):
-        monkeypatch.setattr(module, "Parallel", refuse)
-    monkeypatch.setattr(_components, "blas_single_thread", refuse)
+    monkeypatch.setattr(_closed, "Parallel", refuse)
+    monkeypatch.setattr(_components, "map_blocks", refuse)
 
 
 def test_small_calls_run_inline(monkeypatch):

@@ -19,9 +19,8 @@ are one GEMM of whitened means.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.utils.parallel import Parallel, delayed
 
-from .._blas import blas_single_thread, blas_thread_count, runs_inline
+from .._blas import blas_thread_count, map_blocks, runs_inline
 from .._gaussians import Gaussians
 from .._kernels import Operand, kl_diag, kl_full, overflow_error
 from .._linalg import cholesky, solve_lower
@@ -211,16 +210,12 @@ def _full_pairs_blocked(Sa, Sb, ma, mb, n_self, working_memory):
     step = min(step, -(-n_pairs // n_threads))
     cuts = np.unique(np.searchsorted(pairs_before, np.arange(0, n_pairs, step)))
     cuts = np.append(cuts[cuts < Ka], Ka)
-    tasks = zip(cuts[:-1], cuts[1:], strict=True)
-    if n_threads == 1:
-        parts = [rows(s, e) for s, e in tasks]
-    else:
-        # numpy's batched Cholesky releases the GIL: one task per thread,
-        # each on one BLAS thread (thousands of tiny factorisations).
-        with blas_single_thread():
-            parts = Parallel(n_jobs=n_threads, prefer="threads")(
-                delayed(rows)(s, e) for s, e in tasks
-            )
+    tasks = list(zip(cuts[:-1], cuts[1:], strict=True))
+    # numpy's batched Cholesky releases the GIL: the tasks share the BLAS's
+    # threads, each on one BLAS thread (thousands of tiny factorisations),
+    # through the process's pool (joblib's result polling sleeps for longer
+    # than these tasks take).
+    parts = map_blocks(rows, tasks, n_pairs * D1**3 / 3.0)
     logdet, maha = np.empty((Ka, Kb)), np.empty((Ka, Kb))
     for s, e, ld, mh in parts:
         n_tri = tri[e] - tri[s]
