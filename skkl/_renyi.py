@@ -159,7 +159,7 @@ def _mixture_logdet(S0, S1, dm, alpha):
     ldR, y = np.empty(grid), np.empty((*grid, d))
     pairs = max(1, _FACTOR_BLOCK_BYTES // (2 * 8 * (d + 1) ** 2))
     cols = min(grid[-1], pairs, max(1, _TILE_COLUMN_BYTES // (8 * d * d)))
-    rows = max(1, pairs // cols)
+    rows = max(1, min(grid[-2], pairs // cols))
     # One pair of buffers for every tile: fresh pages per tile would fault
     # in on every factorisation, and threads pay for those faults together.
     E_buf = np.empty(rows * cols * (d * d + d + 1))
