@@ -47,9 +47,9 @@ import tracemalloc
 
 import numpy as np
 from _common import blas_kernel, load_average
-from threadpoolctl import threadpool_info
 
 from skkl import DIVERGENCES, Gaussians, pairwise_divergence
+from skkl._blas import blas_thread_count
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -271,10 +271,7 @@ def _one_big(kind, K, d):
     import resource
 
     m, S = make_gaussians(K, d, seed=1)
-    threads = max(
-        (i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"),
-        default=1,
-    )
+    threads = blas_thread_count()  # what the skkl call shares its pairs over
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     load = load_average()
     t0, c0 = time.perf_counter(), time.process_time()

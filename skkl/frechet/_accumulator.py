@@ -614,11 +614,9 @@ def _check_count(n, name: str) -> int:
 
 
 def _block_moments(Xb) -> FeatureMoments:
-    """One dask block's moments, on its worker."""
-    from .._blas import blas_single_thread
-
-    with blas_single_thread():  # workers run blocks side by side
-        return rows_moments(Xb, "X")
+    """One dask block's moments, on its worker (``reduce_blocks`` has set the
+    BLAS to one thread around the whole computation)."""
+    return rows_moments(Xb, "X")
 
 
 def _merge(a: FeatureMoments, b: FeatureMoments) -> FeatureMoments:
