@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from _builders import class_data
+from _fits import RTOL, assert_same_fit
 from numpy.testing import assert_allclose, assert_array_equal
 
 from skkl import (
@@ -16,13 +17,6 @@ from skkl import (
 da = pytest.importorskip("dask.array", exc_type=ImportError)
 distributed = pytest.importorskip("distributed", exc_type=ImportError)
 
-# Moments merged over other block boundaries differ by rounding only: the
-# Chan merge is backward stable, so the relative error is a few eps times
-# log2(n blocks) times the conditioning of the data (offset / spread, here
-# about 5): 1e-10 leaves orders of magnitude of margin on any BLAS kernel.
-RTOL = 1e-10
-
-
 # Blocks seen by _produce (the workers are threads of this process; a
 # module-level function is pickled by reference into the task graph).
 _PRODUCED: list = []
@@ -31,15 +25,6 @@ _PRODUCED: list = []
 def _produce(block):
     _PRODUCED.append(len(block))
     return block
-
-
-def _assert_same_fit(a, b):
-    assert_array_equal(a.classes_, b.classes_)
-    scale = np.abs(a.covariances_).max()
-    assert_allclose(b.covariances_, a.covariances_, rtol=RTOL, atol=RTOL * scale)
-    assert_allclose(b.means_, a.means_, rtol=RTOL, atol=RTOL * np.abs(a.means_).max())
-    assert_allclose(b.class_count_, a.class_count_, rtol=RTOL)
-    assert_allclose(b.shrinkage_, a.shrinkage_, rtol=RTOL, atol=RTOL)
 
 
 @pytest.mark.parametrize(
@@ -61,7 +46,7 @@ def test_fit_on_dask_array_equals_numpy(client, params):
     got = GroupGaussians(**params).fit(
         Xd, da.from_array(y, chunks=200), sample_weight=da.from_array(w, chunks=77)
     )
-    _assert_same_fit(ref, got)
+    assert_same_fit(ref, got)
     assert got.n_features_in_ == 4 and not hasattr(got, "feature_names_in_")
 
 
@@ -88,7 +73,7 @@ def test_partial_fit_with_dask_batches_equals_fit(client):
     gg.partial_fit(da.from_array(X[:500], chunks=(128, 4)), y[:500], classes=[0, 1, 2])
     gg.partial_fit(X[500:700], y[500:700])  # in-memory batches mix in
     gg.partial_fit(da.from_array(X[700:], chunks=(90, 4)), da.from_array(y[700:]))
-    _assert_same_fit(ref, gg)
+    assert_same_fit(ref, gg)
     with pytest.raises(ValueError, match=r"labels \[7\] that are not in classes_"):
         gg.partial_fit(da.from_array(X[:10]), da.from_array(np.full(10, 7)))
 
@@ -109,7 +94,7 @@ def test_dask_dataframe_with_categorical_target(client):
     got = GroupGaussians(shrinkage="oas").fit(ddf[features], ddf["target"])
     assert_array_equal(got.classes_, ["barbera", "barolo", "grignolino"])
     assert_array_equal(got.feature_names_in_, features)
-    _assert_same_fit(ref, got)
+    assert_same_fit(ref, got)
     pred = got.predict(ddf[features])
     assert isinstance(pred, da.Array)
     assert_array_equal(pred.compute(), ref.predict(df[features]))

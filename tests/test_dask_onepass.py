@@ -9,17 +9,13 @@ import pickle
 import numpy as np
 import pytest
 from _builders import class_data
+from _fits import assert_same_fit
 from numpy.testing import assert_allclose, assert_array_equal
 
 from skkl import GroupGaussians, _dask
 from skkl._errors import InputError
 
 da = pytest.importorskip("dask.array", exc_type=ImportError)
-
-# As in test_dask.py: blockwise moments differ from the in-memory ones by
-# the rounding of a backward-stable merge (a few eps x log2(blocks) x the
-# conditioning, about 5 here).
-RTOL = 1e-10
 
 # y blocks produced, by the workers (threads of this process).
 _LABEL_BLOCKS: list = []
@@ -28,14 +24,6 @@ _LABEL_BLOCKS: list = []
 def _count_labels(block):
     _LABEL_BLOCKS.append(len(block))
     return block
-
-
-def _assert_same_fit(ref, got):
-    assert_array_equal(got.classes_, ref.classes_)  # the classes and their order
-    assert got.classes_.dtype.kind == ref.classes_.dtype.kind
-    for name in ("means_", "covariances_", "weights_", "class_count_"):
-        a, b = getattr(ref, name), getattr(got, name)
-        assert_allclose(b, a, rtol=RTOL, atol=RTOL * np.abs(a).max(), err_msg=name)
 
 
 def _uneven(n, seed):
@@ -68,9 +56,9 @@ def test_one_pass_fit_equals_in_memory(client, case):
     Xd = da.from_array(X, chunks=(chunks, -1))
     yd = da.from_array(y, chunks=(chunks,))
     wd = None if w is None else da.from_array(w, chunks=(chunks,))
-    _assert_same_fit(ref, GroupGaussians().fit(Xd, yd, sample_weight=wd))
+    assert_same_fit(ref, GroupGaussians().fit(Xd, yd, sample_weight=wd))
     # y and weights in memory next to a dask X are split like X.
-    _assert_same_fit(ref, GroupGaussians().fit(Xd, y, sample_weight=w))
+    assert_same_fit(ref, GroupGaussians().fit(Xd, y, sample_weight=w))
 
 
 def test_labels_are_read_once(client):
@@ -81,7 +69,7 @@ def test_labels_are_read_once(client):
     _LABEL_BLOCKS.clear()
     got = GroupGaussians().fit(da.from_array(X, chunks=(100, -1)), yd)
     assert sorted(_LABEL_BLOCKS) == [100] * 8
-    _assert_same_fit(GroupGaussians().fit(X, y), got)
+    assert_same_fit(GroupGaussians().fit(X, y), got)
 
 
 @pytest.mark.parametrize(("threads", "tasks"), [(2, 9), (1, 5)])
@@ -118,7 +106,7 @@ def test_small_blocks_are_reduced_several_per_task(client):
     Xd = da.from_array(X, chunks=(4, -1))
     per_thread = _dask.UNITS_PER_THREAD
     assert _dask._blocks_per_unit(Xd, 200) == 200 // (2 * per_thread)
-    _assert_same_fit(GroupGaussians().fit(X, y), GroupGaussians().fit(Xd, y))
+    assert_same_fit(GroupGaussians().fit(X, y), GroupGaussians().fit(Xd, y))
     # The benchmark's blocks (61 MiB): a few per task on 2 threads, one
     # each on 100.
     big = da.zeros((10**8, 32), chunks=(250_000, 32))
@@ -147,7 +135,7 @@ def test_persisted_x_is_reduced_where_it_lives(client):
     X, y = class_data(500, seed=7, offset=5.0)
     Xd = client.persist(da.from_array(X, chunks=(100, -1)))
     yd = client.persist(da.from_array(y, chunks=100))
-    _assert_same_fit(GroupGaussians().fit(X, y), GroupGaussians().fit(Xd, yd))
+    assert_same_fit(GroupGaussians().fit(X, y), GroupGaussians().fit(Xd, yd))
 
 
 def test_errors_name_the_argument_and_the_block(client):
@@ -163,7 +151,7 @@ def test_errors_name_the_argument_and_the_block(client):
     # y chunked differently from X is rechunked to X's blocks.
     Xd = da.from_array(X, chunks=(100, -1))
     got = GroupGaussians().fit(Xd, da.from_array(y, chunks=(30,)))
-    _assert_same_fit(GroupGaussians().fit(X, y), got)
+    assert_same_fit(GroupGaussians().fit(X, y), got)
     with pytest.raises(ValueError, match="y has 300 rows but X has 400"):
         GroupGaussians().fit(Xd, da.from_array(y[:300], chunks=100))
     # A later partial_fit batch with a label outside classes_.
@@ -179,7 +167,7 @@ def test_dataframe_partitions_must_match(client):
     frame = pd.DataFrame(X, columns=list("abcd")).assign(label=y)
     ddf = dd.from_pandas(frame, npartitions=3)
     ref = GroupGaussians().fit(frame[list("abcd")], frame["label"])
-    _assert_same_fit(ref, GroupGaussians().fit(ddf[list("abcd")], ddf["label"]))
+    assert_same_fit(ref, GroupGaussians().fit(ddf[list("abcd")], ddf["label"]))
     other = dd.from_pandas(frame["label"], npartitions=2)
     with pytest.raises(ValueError, match="partition y like X"):
         GroupGaussians().fit(ddf[list("abcd")], other)
@@ -212,7 +200,7 @@ def test_fit_on_worker_processes():
         bad = X.copy()
         bad[123, 0] = np.nan
         exc = _local_nan_fit(bad, y)
-    _assert_same_fit(GroupGaussians().fit(X, names), got)
+    assert_same_fit(GroupGaussians().fit(X, names), got)
     assert isinstance(exc, InputError) and exc.argument == "X" and exc.row == 123
     assert "NaN at row 123" in str(exc)
 
@@ -236,7 +224,7 @@ def test_nan_in_rows_of_zero_weight_is_an_error(client):
     X[10, 2] = 0.0
     ref = GroupGaussians().fit(X, y, sample_weight=w)
     got = GroupGaussians().fit(da.from_array(X, chunks=(300, -1)), y, sample_weight=w)
-    _assert_same_fit(ref, got)
+    assert_same_fit(ref, got)
 
 
 def test_partition_of_unknown_length_is_named_once(client):
